@@ -1,0 +1,1 @@
+"""her2qa: HER2 testing quality assurance for pathology laboratories."""

@@ -1,0 +1,139 @@
+"""Validate and stage: raw rows of newly ingested files -> staging / quarantine.
+
+The rules are SQL (``warehouse/sql/staging/typed_rows.sql``); this module
+decides *which* files a step covers and runs the files in order, in one
+transaction, so that the accounting invariant holds after every step.
+
+``stage_pending`` handles files not yet staged (the nightly, incremental path);
+``restage_all`` clears the derived layers and replays every ingested file in
+arrival order through the same SQL, which gives exactly the same tables.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+
+import warehouse
+from her2qa.config import ConfigError, SiteConfig
+from schemas import vocabulary
+
+# strptime directives and separators only: the format becomes a SQL literal.
+_SAFE_FORMAT = re.compile(r"^(%[dmyYbBe]|[-/. ])+$")
+
+
+@dataclass(frozen=True)
+class StageSummary:
+    files: int
+    rows_read: int
+    rows_staged: int
+    rows_repeated: int
+    rows_quarantined: int
+    results_current: int
+
+
+def load_vocabulary(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("DELETE FROM ops.vocabulary")
+    con.executemany("INSERT INTO ops.vocabulary VALUES (?, ?, ?, ?)", list(vocabulary.rows()))
+
+
+def define_lab_dates(con: duckdb.DuckDBPyConnection, site: SiteConfig) -> None:
+    """Macros lab_date(lab, text) and lab_date_format(lab) from the site configuration.
+
+    DuckDB's strptime needs a constant format, so each configured lab gets its own
+    branch; formats are checked against a strict pattern and lab codes are quoted.
+    """
+    branches, names = [], []
+    for lab, cfg in sorted(site.labs.items()):
+        if not cfg.date_format:
+            continue
+        if not _SAFE_FORMAT.match(cfg.date_format):
+            raise ConfigError(f"labs.{lab}.date_format {cfg.date_format!r} is not a date format")
+        lab_lit, fmt_lit = _literal(lab), _literal(cfg.date_format)
+        branches.append(f"WHEN lab = {lab_lit} THEN try_strptime(txt, {fmt_lit})::DATE")
+        names.append(f"WHEN lab = {lab_lit} THEN {fmt_lit}")
+    date_case = f"CASE {' '.join(branches)} END" if branches else "NULL::DATE"
+    name_case = f"CASE {' '.join(names)} END" if names else "NULL::VARCHAR"
+    con.execute(f"CREATE OR REPLACE TEMP MACRO lab_date(lab, txt) AS {date_case}")
+    con.execute(f"CREATE OR REPLACE TEMP MACRO lab_date_format(lab) AS {name_case}")
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def stage_pending(
+    con: duckdb.DuckDBPyConnection, site: SiteConfig, *, now: datetime | None = None
+) -> StageSummary:
+    """Validate every ingested file not yet staged, in arrival order."""
+    file_ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT file_id FROM ops.ingested_files "
+            "WHERE status = 'ingested' AND staged_at IS NULL ORDER BY file_id"
+        ).fetchall()
+    ]
+    return _stage(con, site, file_ids, now=now)
+
+
+def restage_all(
+    con: duckdb.DuckDBPyConnection, site: SiteConfig, *, now: datetime | None = None
+) -> StageSummary:
+    """Rebuild history, quarantine and current results from the raw layer."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM staging.her2_results_history")
+        con.execute("DELETE FROM quarantine.rejected_rows")
+        con.execute(
+            "UPDATE ops.ingested_files SET staged_at = NULL, rows_staged = 0, "
+            "rows_repeated = 0, rows_quarantined = 0 WHERE status = 'ingested'"
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return stage_pending(con, site, now=now)
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection,
+    site: SiteConfig,
+    file_ids: list[int],
+    *,
+    now: datetime | None = None,
+) -> StageSummary:
+    staged_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
+    define_lab_dates(con, site)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        load_vocabulary(con)
+        con.execute("CREATE OR REPLACE TEMP TABLE batch_files (file_id BIGINT)")
+        if file_ids:
+            con.executemany("INSERT INTO batch_files VALUES (?)", [(f,) for f in file_ids])
+        for step in (
+            "staging/typed_rows",
+            "staging/verdicts",
+            "staging/her2_results_history",
+            "quarantine/rejected_rows",
+            "staging/her2_results",
+            "ops/ingested_files",
+        ):
+            warehouse.run(con, step, {"staged_at": staged_at})
+        summary = con.execute(
+            """
+            SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_staged), 0),
+                   coalesce(sum(rows_repeated), 0), coalesce(sum(rows_quarantined), 0),
+                   (SELECT count(*) FROM staging.her2_results)
+            FROM ops.ingested_files SEMI JOIN batch_files USING (file_id)
+            """
+        ).fetchone()
+        con.execute("DROP TABLE typed_rows")
+        con.execute("DROP TABLE verdicts")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return StageSummary(*summary)

@@ -1,0 +1,99 @@
+"""The DuckDB warehouse: its SQL files and the loader that runs them.
+
+Layout (the data flows top to bottom, one SQL file per table, named after it)::
+
+    warehouse/sql/ddl.sql                       every persistent table
+    warehouse/sql/staging/typed_rows.sql        raw text -> typed values + reasons
+    warehouse/sql/staging/her2_results_history.sql
+    warehouse/sql/quarantine/rejected_rows.sql
+    warehouse/sql/staging/her2_results.sql      current version per (lab_id, test_id)
+    warehouse/sql/ops/ingested_files.sql        per-file accounting
+
+Connections are short-lived (``connect``): DuckDB allows one writing process
+per file, so nothing here keeps a connection open between steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+SQL_DIR = Path(__file__).with_name("sql")
+
+
+class WarehouseError(Exception):
+    """The warehouse cannot be used; the message is one line for the user."""
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of ``warehouse/sql/<name>.sql``."""
+    return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
+
+
+def run(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None) -> None:
+    """Execute every statement of a SQL file, with named parameters where it uses them."""
+    for statement in _statements(sql(name)):
+        used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
+        con.execute(statement, used or None)
+
+
+def _statements(text: str) -> list[str]:
+    # Our SQL files separate statements with a line holding only ";".
+    body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split("\n;\n") if s.strip().strip(";").strip()]
+
+
+def _is_lock_error(exc: Exception) -> bool:
+    return "lock" in str(exc).lower()
+
+
+@contextmanager
+def connect(
+    path: Path, *, read_only: bool = False, lock_timeout_s: float = 30.0
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A short-lived connection; waits (with backoff) while another process holds the lock."""
+    path = Path(path)
+    if read_only and not path.exists():
+        raise WarehouseError(f"warehouse {path} does not exist yet: run `her2qa run` first")
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.1
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if _is_lock_error(exc) and time.monotonic() < deadline:
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
+                continue
+            if _is_lock_error(exc):
+                raise WarehouseError(
+                    f"warehouse {path} is locked by another process (a run in progress?)"
+                ) from None
+            raise WarehouseError(f"warehouse {path} cannot be opened: {_first_line(exc)}") from None
+        except duckdb.Error as exc:
+            raise WarehouseError(
+                f"warehouse {path} is not a usable DuckDB file: {_first_line(exc)}"
+            ) from None
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the persistent tables when missing (idempotent)."""
+    run(con, "ddl")

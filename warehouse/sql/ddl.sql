@@ -1,0 +1,120 @@
+-- Every persistent table of the warehouse. Idempotent: run at the start of each run.
+-- No column here ever holds a patient name, birth date or MRN (spec: lis-extract.md).
+CREATE SCHEMA IF NOT EXISTS ops
+;
+CREATE SCHEMA IF NOT EXISTS raw
+;
+CREATE SCHEMA IF NOT EXISTS staging
+;
+CREATE SCHEMA IF NOT EXISTS quarantine
+;
+CREATE SCHEMA IF NOT EXISTS marts
+;
+-- One row per file that landed in the inbox (duplicates and rejected files included).
+CREATE TABLE IF NOT EXISTS ops.ingested_files (
+    file_id          BIGINT PRIMARY KEY,     -- arrival order: first arrival wins conflicts
+    file_name        VARCHAR NOT NULL,
+    sha256           VARCHAR NOT NULL,
+    size_bytes       BIGINT NOT NULL,
+    status           VARCHAR NOT NULL,       -- ingested | duplicate | rejected
+    reason           VARCHAR,                -- why a file was rejected, or whose duplicate it is
+    duplicate_of     BIGINT,                 -- file_id of the first file with the same bytes
+    archive_path     VARCHAR,
+    ingested_at      TIMESTAMP NOT NULL,     -- UTC
+    arrival_date     DATE NOT NULL,          -- local date: no result may be dated after it
+    columns_missing  VARCHAR[],              -- optional contract columns absent (read as empty)
+    columns_extra    VARCHAR[],              -- unknown columns kept in raw.her2_rows.extra
+    rows_read        BIGINT NOT NULL DEFAULT 0,
+    rows_staged      BIGINT NOT NULL DEFAULT 0,   -- valid rows, including identical repeats
+    rows_quarantined BIGINT NOT NULL DEFAULT 0,
+    rows_repeated    BIGINT NOT NULL DEFAULT 0,   -- of rows_staged: repeats that changed nothing
+    staged_at        TIMESTAMP,              -- NULL until validated into staging
+    run_id           VARCHAR
+)
+;
+-- The LIS vocabulary (schemas/vocabulary.py), reloaded at every run.
+CREATE TABLE IF NOT EXISTS ops.vocabulary (
+    field     VARCHAR NOT NULL,
+    spelling  VARCHAR NOT NULL,
+    canonical VARCHAR NOT NULL,
+    assay     VARCHAR
+)
+;
+-- The raw layer: values exactly as read (text), PHI aside, with file and row.
+CREATE TABLE IF NOT EXISTS raw.her2_rows (
+    file_id            BIGINT NOT NULL,
+    source_row         BIGINT NOT NULL,     -- 1-based among the file's data rows
+    lab_id             VARCHAR,
+    performing_lab     VARCHAR,
+    test_id            VARCHAR,
+    result_version     VARCHAR,
+    accession_id       VARCHAR,
+    patient_key        VARCHAR,             -- HMAC-SHA256 of patient_mrn (her2qa/phi.py)
+    specimen_role      VARCHAR,
+    specimen_site      VARCHAR,
+    collection_date    VARCHAR,
+    report_date        VARCHAR,
+    cold_ischemia_min  VARCHAR,
+    fixation_hours     VARCHAR,
+    assay              VARCHAR,
+    assay_kit          VARCHAR,
+    ihc_score          VARCHAR,
+    ihc_pct_stained    VARCHAR,
+    ish_her2_per_cell  VARCHAR,
+    ish_cep17_per_cell VARCHAR,
+    ish_ratio          VARCHAR,
+    ish_cells_counted  VARCHAR,
+    reported_result    VARCHAR,
+    pathologist_id     VARCHAR,
+    test_purpose       VARCHAR,
+    malformed          VARCHAR,             -- set when the CSV record itself was broken
+    extra              JSON,                -- unknown columns, by header name
+    PRIMARY KEY (file_id, source_row)
+)
+;
+-- Every version of every valid result (amendments never delete).
+CREATE TABLE IF NOT EXISTS staging.her2_results_history (
+    lab_id             VARCHAR NOT NULL,
+    performing_lab     VARCHAR NOT NULL,
+    test_id            VARCHAR NOT NULL,
+    result_version     INTEGER NOT NULL,
+    accession_id       VARCHAR NOT NULL,
+    patient_key        VARCHAR NOT NULL,
+    specimen_role      VARCHAR NOT NULL,
+    specimen_site      VARCHAR,
+    collection_date    DATE NOT NULL,
+    report_date        DATE NOT NULL,
+    cold_ischemia_min  DOUBLE,
+    fixation_hours     DOUBLE,
+    assay              VARCHAR NOT NULL,
+    assay_kit          VARCHAR,
+    ihc_score          VARCHAR,
+    ihc_pct_stained    DOUBLE,
+    ish_her2_per_cell  DOUBLE,
+    ish_cep17_per_cell DOUBLE,
+    ish_ratio          DOUBLE,
+    ish_cells_counted  INTEGER,
+    reported_result    VARCHAR NOT NULL,
+    pathologist_id     VARCHAR,
+    test_purpose       VARCHAR NOT NULL,
+    content_hash       VARCHAR NOT NULL,    -- of the normalised values: repeats vs conflicts
+    file_id            BIGINT NOT NULL,
+    source_file        VARCHAR NOT NULL,
+    source_row         BIGINT NOT NULL,
+    PRIMARY KEY (lab_id, test_id, result_version)
+)
+;
+-- One row per rejected input row, with every reason that applies.
+CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
+    file_id      BIGINT NOT NULL,
+    source_file  VARCHAR NOT NULL,
+    source_row   BIGINT NOT NULL,
+    lab_id       VARCHAR,
+    test_id      VARCHAR,
+    reason_codes VARCHAR[] NOT NULL,        -- machine-readable, e.g. ratio_mismatch
+    reason_fields VARCHAR[] NOT NULL,       -- the field each reason is about
+    reasons      VARCHAR[] NOT NULL,        -- as a person reads them
+    raw          JSON NOT NULL,             -- the row as read, patient_key instead of the MRN
+    PRIMARY KEY (file_id, source_row)
+)
+;
