@@ -19,7 +19,7 @@ import duckdb
 
 import warehouse
 from her2qa.config import ConfigError, SiteConfig
-from schemas import vocabulary
+from schemas import contract, vocabulary
 
 # strptime directives and separators only: the format becomes a SQL literal.
 _SAFE_FORMAT = re.compile(r"^(%[dmyYbBe]|[-/. ])+$")
@@ -107,6 +107,12 @@ def _stage(
 ) -> StageSummary:
     staged_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     define_lab_dates(con, site)
+    params = {
+        "staged_at": staged_at,
+        "ratio_tolerance": contract.RATIO_TOLERANCE,
+        "float_slack": contract.FLOAT_SLACK,
+        "cep17_max": contract.CEP17_MAX_PER_CELL,
+    }
     con.execute("BEGIN TRANSACTION")
     try:
         load_vocabulary(con)
@@ -121,7 +127,7 @@ def _stage(
             "staging/her2_results",
             "ops/ingested_files",
         ):
-            warehouse.run(con, step, {"staged_at": staged_at})
+            warehouse.run(con, step, params)
         summary = con.execute(
             """
             SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_staged), 0),

@@ -57,3 +57,8 @@ RAW_KEPT: tuple[str, ...] = tuple(c.name for c in COLUMNS if not c.phi)
 def header_key(name: str) -> str:
     """How a header cell is matched to a contract column: trimmed, case-insensitive."""
     return name.strip().lower()
+
+# Numeric rules of the contract (spec/lis-extract.md "Impossible values", §Columns).
+RATIO_TOLERANCE = 0.05  # |ish_ratio - her2/cep17| allowed, inclusive
+FLOAT_SLACK = 1e-9
+CEP17_MAX_PER_CELL = 10.0  # above this a per-cell mean is implausible

@@ -156,8 +156,8 @@ checked AS (
             CASE WHEN t.ish_cep17_per_cell <= 0 THEN reason('ish_cep17_per_cell', 'out_of_range', 'ish_cep17_per_cell ' || t.ish_cep17_per_cell_txt || ' must be above 0') END,
             CASE WHEN t.ish_ratio <= 0 THEN reason('ish_ratio', 'out_of_range', 'ish_ratio ' || t.ish_ratio_txt || ' must be above 0') END,
             CASE WHEN t.ish_cells_counted < 1 THEN reason('ish_cells_counted', 'out_of_range', 'ish_cells_counted ' || t.ish_cells_counted_txt || ' is below 1') END,
-            CASE WHEN t.ish_cep17_per_cell > 10 THEN reason('ish_cep17_per_cell', 'implausible_cep17',
-                'ish_cep17_per_cell ' || t.ish_cep17_per_cell_txt || ' is above 10 per nucleus (a signal total typed as a mean?)') END,
+            CASE WHEN t.ish_cep17_per_cell > $cep17_max THEN reason('ish_cep17_per_cell', 'implausible_cep17',
+                'ish_cep17_per_cell ' || t.ish_cep17_per_cell_txt || ' is above ' || $cep17_max || ' per nucleus (a signal total typed as a mean?)') END,
             CASE WHEN t.collection_date > t.arrival_date THEN reason('collection_date', 'date_in_future',
                 'collection_date ' || t.collection_date_txt || ' is after the file arrived (' || t.arrival_date || ')') END,
             CASE WHEN t.report_date > t.arrival_date THEN reason('report_date', 'date_in_future',
@@ -170,7 +170,7 @@ checked AS (
                 'dual-probe ISH needs both ish_cep17_per_cell and ish_ratio: '
                 || CASE WHEN t.ish_ratio_txt IS NULL THEN 'ish_ratio' ELSE 'ish_cep17_per_cell' END || ' is missing') END,
             CASE WHEN t.ish_cep17_per_cell > 0 AND t.ish_ratio IS NOT NULL AND t.ish_her2_per_cell IS NOT NULL
-                  AND abs(t.ish_ratio - t.ish_her2_per_cell / t.ish_cep17_per_cell) > 0.05 + 1e-9
+                  AND abs(t.ish_ratio - t.ish_her2_per_cell / t.ish_cep17_per_cell) > $ratio_tolerance + $float_slack
                  THEN reason('ish_ratio', 'ratio_mismatch', 'ish_ratio ' || t.ish_ratio_txt || ' disagrees with '
                       || t.ish_her2_per_cell_txt || '/' || t.ish_cep17_per_cell_txt || ' = '
                       || printf('%.2f', t.ish_her2_per_cell / t.ish_cep17_per_cell)) END,

@@ -1,0 +1,127 @@
+"""The ``her2qa`` command (spec/warehouse.md §Commands).
+
+Every failure a user can cause (no inbox, no key, a locked or broken warehouse,
+a bad configuration) ends in one line on stderr and a non-zero exit, never a
+traceback. A quality finding is not a failure: the run exits 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from her2qa import config, phi
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """Something the user can fix; printed as one line."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UserError, config.ConfigError) as exc:
+        print(f"her2qa: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("her2qa: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # the last line of defence: one line, traceback on request
+        if os.environ.get("HER2QA_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(
+            f"her2qa: unexpected error: {type(exc).__name__}: {first} "
+            "(set HER2QA_DEBUG=1 for the traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="her2qa", description="HER2 testing quality assurance for pathology laboratories."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="ingest new extracts and rebuild everything downstream")
+    run.add_argument("--inbox", required=True, help="folder where LIS extracts (*.csv) land")
+    run.add_argument("--warehouse", help="DuckDB file (default $HER2QA_WAREHOUSE or warehouse/her2.duckdb)")
+    run.add_argument("--site", help="dashboard folder (default $HER2QA_SITE or build/site)")
+    run.add_argument("--quiet", action="store_true", help="print only the summary")
+    run.set_defaults(func=cmd_run)
+
+    demo = sub.add_parser("demo", help="generate a synthetic network's extracts and run on them")
+    demo.add_argument("--rows", type=int, default=60_000)
+    demo.add_argument("--seed", type=int, default=2026)
+    demo.add_argument("--warehouse", help="DuckDB file (default warehouse/her2.duckdb)")
+    demo.add_argument("--site", help="dashboard folder (default build/site)")
+    demo.set_defaults(func=cmd_demo)
+
+    gen = sub.add_parser("generate", help="write a synthetic LIS extract with a ground-truth manifest")
+    gen.add_argument("--out", required=True, help="folder to write the CSV files and manifest.json")
+    gen.add_argument("--rows", type=int, default=20_000)
+    gen.add_argument("--seed", type=int, default=42)
+    gen.add_argument("--messy", action="store_true", help="plant invalid rows and LIS spellings")
+    gen.set_defaults(func=cmd_generate)
+    return parser
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from her2qa.generate import generate
+
+    if args.rows < 1:
+        raise UserError("--rows must be at least 1")
+    started = time.monotonic()
+    manifest = generate(Path(args.out), rows=args.rows, seed=args.seed, messy=args.messy)
+    files = manifest.get("files", [])
+    print(
+        f"wrote {sum(f.get('data_rows', 0) for f in files):,} rows in {len(files)} file(s) "
+        f"to {args.out} in {time.monotonic() - started:.1f} s (manifest: manifest.json)"
+    )
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from her2qa.generate import generate
+
+    key_file = phi.ensure_demo_key()
+    inbox = config.home() / "demo" / "inbox"
+    if not any(inbox.glob("*.csv")):
+        print(f"generating {args.rows:,} synthetic results into {inbox} ...", file=sys.stderr)
+        generate(inbox, rows=args.rows, seed=args.seed, messy=True)
+    print(f"PHI key: {key_file} (synthetic data only)", file=sys.stderr)
+    return _run(inbox, args.warehouse, args.site, quiet=False)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    return _run(Path(args.inbox), args.warehouse, args.site, quiet=args.quiet)
+
+
+def _run(inbox: Path, warehouse_flag: str | None, site_flag: str | None, *, quiet: bool) -> int:
+    from her2qa.runner import RunFailed, run_pipeline
+
+    if not inbox.is_dir():
+        raise UserError(f"inbox {inbox} does not exist or is not a folder")
+    phi.load_key()  # refuse to start without a key, before anything is written
+    config.load_site_config()
+    try:
+        summary = run_pipeline(inbox, warehouse_flag, site_flag, progress=not quiet)
+    except RunFailed as exc:
+        print(f"her2qa: run failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(summary)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

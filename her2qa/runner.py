@@ -1,0 +1,103 @@
+"""Run the whole asset graph in process, as ``her2qa run`` does."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+import warehouse
+from pipelines.definitions import build_defs
+from pipelines.resources import default_paths
+
+
+class RunFailed(Exception):
+    """The run could not do its job; the message is one line."""
+
+
+def run_pipeline(
+    inbox: Path,
+    warehouse_flag: str | Path | None = None,
+    site_flag: str | Path | None = None,
+    *,
+    progress: bool = True,
+    instance: dg.DagsterInstance | None = None,
+) -> str:
+    """Materialise every asset; returns a short summary, raises RunFailed with the reason."""
+    paths = default_paths(inbox, warehouse_flag, site_flag)
+    try:  # fail fast, in one line, on a locked, corrupt or unwritable warehouse
+        with paths.connect():
+            pass
+    except warehouse.WarehouseError as exc:
+        raise RunFailed(str(exc)) from None
+    except OSError as exc:
+        raise RunFailed(f"warehouse {paths.warehouse_file}: {exc.strerror or exc}") from None
+
+    job = build_defs(paths).resolve_job_def("her2qa_job").with_logger_defs(
+        {"progress": progress_logger}
+    )
+    result = job.execute_in_process(
+        instance=instance or _instance(),
+        raise_on_error=False,
+        run_config={"loggers": {"progress": {"config": {"quiet": not progress}}}},
+    )
+    if not result.success:
+        raise RunFailed(_failure_reason(result))
+    return _summary(paths)
+
+
+@dg.logger(config_schema={"quiet": bool})
+def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
+    """Prints what the steps say (``context.log``) as plain lines; framework events and
+    their stack traces stay in the Dagster event log, not on the user's terminal."""
+    logger = logging.Logger("her2qa.progress", level=logging.INFO)
+    if init_context.logger_config["quiet"]:
+        return logger
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_user_message)
+    handler.setFormatter(logging.Formatter("%(step)s%(text)s"))
+    logger.addHandler(handler)
+    return logger
+
+
+def _user_message(record: logging.LogRecord) -> bool:
+    meta = getattr(record, "dagster_meta", None) or {}
+    if meta.get("dagster_event") is not None:
+        return False
+    record.text = meta.get("orig_message", record.getMessage())
+    record.step = f"[{meta['step_key']}] " if meta.get("step_key") else ""
+    return True
+
+
+def _instance() -> dg.DagsterInstance:
+    """The persistent instance when DAGSTER_HOME is set (run history), else a throwaway one."""
+    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+
+
+def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data.error is not None:
+            error = event.step_failure_data.error
+            while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
+                error = error.cause
+            message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
+            return f"step {event.step_key}: {message}"
+    return "the run did not succeed (see the Dagster run log)"
+
+
+def _summary(paths) -> str:
+    with warehouse.connect(Path(paths.warehouse_file), read_only=True) as con:
+        files, rows_read, staged, quarantined, current = con.execute(
+            """
+            SELECT count(*), coalesce(sum(rows_read), 0), coalesce(sum(rows_staged), 0),
+                   coalesce(sum(rows_quarantined), 0), (SELECT count(*) FROM staging.her2_results)
+            FROM ops.ingested_files
+            """
+        ).fetchone()
+    return (
+        f"warehouse {paths.warehouse_file}: {files} file(s), {rows_read:,} rows read, "
+        f"{staged:,} staged, {quarantined:,} quarantined; {current:,} current results"
+    )
