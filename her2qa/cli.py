@@ -55,7 +55,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="ingest new extracts and rebuild everything downstream")
     run.add_argument("--inbox", required=True, help="folder where LIS extracts (*.csv) land")
-    run.add_argument("--warehouse", help="DuckDB file (default $HER2QA_WAREHOUSE or warehouse/her2.duckdb)")
+    run.add_argument(
+        "--warehouse", help="DuckDB file (default $HER2QA_WAREHOUSE or warehouse/her2.duckdb)"
+    )
     run.add_argument("--site", help="dashboard folder (default $HER2QA_SITE or build/site)")
     run.add_argument("--quiet", action="store_true", help="print only the summary")
     run.set_defaults(func=cmd_run)
@@ -67,7 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--site", help="dashboard folder (default build/site)")
     demo.set_defaults(func=cmd_demo)
 
-    gen = sub.add_parser("generate", help="write a synthetic LIS extract with a ground-truth manifest")
+    gen = sub.add_parser(
+        "generate", help="write a synthetic LIS extract with a ground-truth manifest"
+    )
     gen.add_argument("--out", required=True, help="folder to write the CSV files and manifest.json")
     gen.add_argument("--rows", type=int, default=20_000)
     gen.add_argument("--seed", type=int, default=42)

@@ -48,7 +48,9 @@ class Header:
 
     @property
     def missing_optional(self) -> list[str]:
-        return [c for c in contract.NAMES if c not in self.contract_index and c not in contract.REQUIRED]
+        return [
+            c for c in contract.NAMES if c not in self.contract_index and c not in contract.REQUIRED
+        ]
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ def sniff(path: Path) -> None:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 raise FileRejected(
-                    "not_utf8", f"the file is not UTF-8 (invalid byte at offset {offset + exc.start})"
+                    "not_utf8",
+                    f"the file is not UTF-8 (invalid byte at offset {offset + exc.start})",
                 ) from None
             offset += len(chunk)
         try:

@@ -87,7 +87,9 @@ def ingest_inbox(
         outcome = ingest_file(con, path, archive_dir, key, run_id, now=now)
         outcomes.append(outcome)
         if outcome.status != "seen":
-            detail = f"{outcome.rows_read:,} rows" if outcome.status == "ingested" else outcome.reason
+            detail = (
+                f"{outcome.rows_read:,} rows" if outcome.status == "ingested" else outcome.reason
+            )
             say(f"{outcome.status}: {outcome.file_name} ({detail})")
     return outcomes
 
@@ -169,7 +171,9 @@ def _record(
     columns_missing: list[str] | None = None,
     columns_extra: list[str] | None = None,
 ) -> int:
-    file_id = con.execute("SELECT coalesce(max(file_id), 0) + 1 FROM ops.ingested_files").fetchone()[0]
+    file_id = con.execute(
+        "SELECT coalesce(max(file_id), 0) + 1 FROM ops.ingested_files"
+    ).fetchone()[0]
     con.execute(
         """
         INSERT INTO ops.ingested_files (file_id, file_name, sha256, size_bytes, status, reason,
@@ -208,10 +212,7 @@ def _load_raw(
     select = [
         "$file_id",
         "source_row",
-        *[
-            (name if name in present else "NULL")
-            for name in contract.RAW_KEPT
-        ],
+        *[(name if name in present else "NULL") for name in contract.RAW_KEPT],
         phi.hmac_sql("patient_mrn"),
         "malformed",
     ]

@@ -11,7 +11,7 @@ import dagster as dg
 
 import warehouse
 from pipelines.definitions import build_defs
-from pipelines.resources import default_paths
+from pipelines.resources import Her2qaPaths, default_paths
 
 
 class RunFailed(Exception):
@@ -36,17 +36,26 @@ def run_pipeline(
     except OSError as exc:
         raise RunFailed(f"warehouse {paths.warehouse_file}: {exc.strerror or exc}") from None
 
-    job = build_defs(paths).resolve_job_def("her2qa_job").with_logger_defs(
-        {"progress": progress_logger}
+    result = execute(paths, instance=instance, progress=progress)
+    if not result.success:
+        raise RunFailed(_failure_reason(result))
+    return _summary(paths)
+
+
+def execute(
+    paths: Her2qaPaths, *, instance: dg.DagsterInstance | None = None, progress: bool = False
+) -> dg.ExecuteInProcessResult:
+    """One in-process run of the whole job (what the UI's "Materialize all" does)."""
+    job = (
+        build_defs(paths)
+        .resolve_job_def("her2qa_job")
+        .with_logger_defs({"progress": progress_logger})
     )
-    result = job.execute_in_process(
+    return job.execute_in_process(
         instance=instance or _instance(),
         raise_on_error=False,
         run_config={"loggers": {"progress": {"config": {"quiet": not progress}}}},
     )
-    if not result.success:
-        raise RunFailed(_failure_reason(result))
-    return _summary(paths)
 
 
 @dg.logger(config_schema={"quiet": bool})
@@ -74,21 +83,29 @@ def _user_message(record: logging.LogRecord) -> bool:
 
 def _instance() -> dg.DagsterInstance:
     """The persistent instance when DAGSTER_HOME is set (run history), else a throwaway one."""
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    return (
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
+    )
 
 
 def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data.error is not None:
             error = event.step_failure_data.error
-            while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
+            while error.cause is not None and error.cls_name in (
+                "DagsterExecutionStepExecutionError",
+            ):
                 error = error.cause
-            message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
+            message = (
+                error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
+            )
             return f"step {event.step_key}: {message}"
     return "the run did not succeed (see the Dagster run log)"
 
 
-def _summary(paths) -> str:
+def _summary(paths: Her2qaPaths) -> str:
     with warehouse.connect(Path(paths.warehouse_file), read_only=True) as con:
         files, rows_read, staged, quarantined, current = con.execute(
             """

@@ -1,8 +1,8 @@
 """The map of the pipeline: every asset, check, job and resource of her2qa.
 
-    ingest   ops/ingested_files, raw/her2_rows        (pipelines/assets/ingest.py)
-    staging  staging/her2_results[_history],
-             quarantine/rejected_rows                 (pipelines/assets/staging.py)
+ingest   ops/ingested_files, raw/her2_rows        (pipelines/assets/ingest.py)
+staging  staging/her2_results[_history],
+         quarantine/rejected_rows                 (pipelines/assets/staging.py)
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ her2qa_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description="Ingest new LIS extracts, validate and stage them, build the marts and site.",
 )
-
 
 
 def build_defs(paths: Her2qaPaths) -> dg.Definitions:

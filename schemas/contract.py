@@ -58,6 +58,7 @@ def header_key(name: str) -> str:
     """How a header cell is matched to a contract column: trimmed, case-insensitive."""
     return name.strip().lower()
 
+
 # Numeric rules of the contract (spec/lis-extract.md "Impossible values", §Columns).
 RATIO_TOLERANCE = 0.05  # |ish_ratio - her2/cep17| allowed, inclusive
 FLOAT_SLACK = 1e-9

@@ -74,9 +74,7 @@ staged_her2_results = pa.DataFrameSchema(
         "ihc_score": _enum(vocabulary.IHC_SCORES, nullable=True),
         "ihc_pct_stained": _number(pa.Check.in_range(0, 100)),
         "ish_her2_per_cell": _number(pa.Check.ge(0)),
-        "ish_cep17_per_cell": _number(
-            pa.Check.gt(0), pa.Check.le(contract.CEP17_MAX_PER_CELL)
-        ),
+        "ish_cep17_per_cell": _number(pa.Check.gt(0), pa.Check.le(contract.CEP17_MAX_PER_CELL)),
         "ish_ratio": _number(pa.Check.gt(0)),
         "ish_cells_counted": pa.Column("Int32", pa.Check.ge(1), nullable=True),
         "reported_result": _enum(vocabulary.REPORTED_RESULTS),

@@ -32,7 +32,9 @@ def test_same_file_twice_and_renamed_copy_add_nothing(wh):
     assert second.files == 0
     shutil.copy(wh.inbox / "a.csv", wh.inbox / "a-copy.csv")
     wh.run()
-    files = wh.query("SELECT file_name, status, duplicate_of, rows_read FROM ops.ingested_files ORDER BY file_id")
+    files = wh.query(
+        "SELECT file_name, status, duplicate_of, rows_read FROM ops.ingested_files ORDER BY file_id"
+    )
     assert files == [("a.csv", "ingested", None, 5), ("a-copy.csv", "duplicate", 1, 0)]
     assert wh.one("SELECT count(*) FROM raw.her2_rows") == 5
     assert wh.one("SELECT count(*) FROM staging.her2_results_history") == 5
@@ -60,7 +62,11 @@ def test_file_level_failures_are_recorded_and_other_files_go_on(wh):
     write_extract(wh.inbox / "good.csv", _rows(3))
     (wh.inbox / "notes.txt").write_text("not an extract")
     wh.run()
-    got = dict(wh.query("SELECT file_name, split_part(reason, ':', 1) FROM ops.ingested_files WHERE status = 'rejected'"))
+    got = dict(
+        wh.query(
+            "SELECT file_name, split_part(reason, ':', 1) FROM ops.ingested_files WHERE status = 'rejected'"
+        )
+    )
     assert got == {
         "empty.csv": "empty",
         "latin1.csv": "not_utf8",
@@ -80,10 +86,28 @@ def test_header_only_file_is_valid_and_empty(wh):
 
 
 def test_header_is_matched_loosely_and_extras_are_kept_in_raw(wh):
-    header = [" LAB_ID ", "Test_Id", "accession_id", "PATIENT_MRN", "specimen_role", "collection_date",
-              "report_date", "assay", "ihc_score", "reported_result", "lis_comment", "Patient_Name"]
-    row = {**IHC_ROW, " LAB_ID ": "NORTH", "Test_Id": "T1", "PATIENT_MRN": "MRN1",
-           "lis_comment": "recut requested", "Patient_Name": "Ada"}
+    header = [
+        " LAB_ID ",
+        "Test_Id",
+        "accession_id",
+        "PATIENT_MRN",
+        "specimen_role",
+        "collection_date",
+        "report_date",
+        "assay",
+        "ihc_score",
+        "reported_result",
+        "lis_comment",
+        "Patient_Name",
+    ]
+    row = {
+        **IHC_ROW,
+        " LAB_ID ": "NORTH",
+        "Test_Id": "T1",
+        "PATIENT_MRN": "MRN1",
+        "lis_comment": "recut requested",
+        "Patient_Name": "Ada",
+    }
     path = wh.inbox / "x.csv"
     write_extract(path, [row], header=header)
     path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # a UTF-8 byte-order mark
@@ -106,33 +130,56 @@ def test_malformed_records_are_quarantined_with_exact_row_numbers(wh):
     assert wh.one("SELECT rows_read FROM ops.ingested_files") == 4
     row, codes = wh.one("SELECT source_row, reason_codes FROM quarantine.rejected_rows")
     assert (row, codes) == (2, ["malformed_record"])
-    assert [r[0] for r in wh.query("SELECT source_row FROM staging.her2_results_history ORDER BY 1")] == [1, 3, 4]
+    assert [
+        r[0] for r in wh.query("SELECT source_row FROM staging.her2_results_history ORDER BY 1")
+    ] == [1, 3, 4]
 
 
 def test_amendment_supersedes_and_history_is_kept(wh):
     write_extract(wh.inbox / "1.csv", [IHC_ROW])
     wh.run()
-    amended = {**IHC_ROW, "result_version": "2", "ihc_score": "3+", "reported_result": "positive",
-               "report_date": "2024-03-10"}
+    amended = {
+        **IHC_ROW,
+        "result_version": "2",
+        "ihc_score": "3+",
+        "reported_result": "positive",
+        "report_date": "2024-03-10",
+    }
     write_extract(wh.inbox / "2.csv", [amended])
     wh.run()
     assert wh.query("SELECT result_version, ihc_score FROM staging.her2_results") == [(2, "3+")]
-    assert wh.query("SELECT result_version FROM staging.her2_results_history ORDER BY 1") == [(1,), (2,)]
+    assert wh.query("SELECT result_version FROM staging.her2_results_history ORDER BY 1") == [
+        (1,),
+        (2,),
+    ]
     # a late copy of version 1 changes nothing; an invalid version 3 is quarantined
-    write_extract(wh.inbox / "3.csv", [IHC_ROW, {**amended, "result_version": "3", "ihc_score": "4+"}])
+    write_extract(
+        wh.inbox / "3.csv", [IHC_ROW, {**amended, "result_version": "3", "ihc_score": "4+"}]
+    )
     wh.run()
     assert wh.query("SELECT result_version, ihc_score FROM staging.her2_results") == [(2, "3+")]
-    assert wh.one("SELECT rows_staged || '/' || rows_repeated || '/' || rows_quarantined FROM ops.ingested_files WHERE file_name = '3.csv'") == "1/1/1"
+    assert (
+        wh.one(
+            "SELECT rows_staged || '/' || rows_repeated || '/' || rows_quarantined FROM ops.ingested_files WHERE file_name = '3.csv'"
+        )
+        == "1/1/1"
+    )
     _accounting_holds(wh)
 
 
 def test_conflicting_version_first_arrival_wins(wh):
-    write_extract(wh.inbox / "1.csv", [IHC_ROW, {**IHC_ROW, "ihc_score": "3", "reported_result": "POS"}])
+    write_extract(
+        wh.inbox / "1.csv", [IHC_ROW, {**IHC_ROW, "ihc_score": "3", "reported_result": "POS"}]
+    )
     wh.run()
-    write_extract(wh.inbox / "2.csv", [{**IHC_ROW, "ihc_score": "1+", "reported_result": "negative"}])
+    write_extract(
+        wh.inbox / "2.csv", [{**IHC_ROW, "ihc_score": "1+", "reported_result": "negative"}]
+    )
     wh.run()
     assert wh.one("SELECT ihc_score FROM staging.her2_results") == "2+"
-    rejected = wh.query("SELECT source_file, source_row, reason_codes, reasons FROM quarantine.rejected_rows ORDER BY file_id")
+    rejected = wh.query(
+        "SELECT source_file, source_row, reason_codes, reasons FROM quarantine.rejected_rows ORDER BY file_id"
+    )
     assert [(r[0], r[1], r[2]) for r in rejected] == [
         ("1.csv", 2, ["conflicting_version"]),
         ("2.csv", 1, ["conflicting_version"]),
@@ -142,31 +189,57 @@ def test_conflicting_version_first_arrival_wins(wh):
 
 
 def test_repeat_with_other_spelling_is_identical(wh):
-    write_extract(wh.inbox / "1.csv", [{**IHC_ROW, "ihc_score": "3+", "reported_result": "positive"}])
-    write_extract(wh.inbox / "2.csv", [{**IHC_ROW, "ihc_score": "Score 3+", "reported_result": "POS", "assay": "ihc"}])
+    write_extract(
+        wh.inbox / "1.csv", [{**IHC_ROW, "ihc_score": "3+", "reported_result": "positive"}]
+    )
+    write_extract(
+        wh.inbox / "2.csv",
+        [{**IHC_ROW, "ihc_score": "Score 3+", "reported_result": "POS", "assay": "ihc"}],
+    )
     wh.run()
     assert wh.one("SELECT rows_repeated FROM ops.ingested_files WHERE file_name = '2.csv'") == 1
     assert wh.one("SELECT count(*) FROM quarantine.rejected_rows") == 0
 
 
 def test_phi_never_enters_the_warehouse(wh):
-    rows = [{**IHC_ROW, "test_id": f"T{i}", "patient_mrn": f"MRN-SECRET-{i:03d}",
-             "patient_name": f"Zebulon Quux{i}", "patient_dob": "1931-02-03"} for i in range(3)]
-    rows.append({**ISH_ROW, "patient_mrn": "MRN-SECRET-999", "patient_name": "Zebulon Quux9",
-                 "patient_dob": "1931-02-03", "ish_ratio": "bad"})  # quarantined: raw JSON too
+    rows = [
+        {
+            **IHC_ROW,
+            "test_id": f"T{i}",
+            "patient_mrn": f"MRN-SECRET-{i:03d}",
+            "patient_name": f"Zebulon Quux{i}",
+            "patient_dob": "1931-02-03",
+        }
+        for i in range(3)
+    ]
+    rows.append(
+        {
+            **ISH_ROW,
+            "patient_mrn": "MRN-SECRET-999",
+            "patient_name": "Zebulon Quux9",
+            "patient_dob": "1931-02-03",
+            "ish_ratio": "bad",
+        }
+    )  # quarantined: raw JSON too
     write_extract(wh.inbox / "phi.csv", rows)
     wh.run()
     tables = wh.query("SELECT table_schema, table_name FROM information_schema.tables")
     assert len(tables) >= 6
     for schema, table in tables:
-        text = " ".join(str(v) for row in wh.query(f'SELECT * FROM "{schema}"."{table}"') for v in row)
+        text = " ".join(
+            str(v) for row in wh.query(f'SELECT * FROM "{schema}"."{table}"') for v in row
+        )
         for secret in ("MRN-SECRET", "Zebulon", "Quux", "1931-02-03"):
             assert secret not in text, (schema, table, secret)
     keys = {r[0] for r in wh.query("SELECT patient_key FROM raw.her2_rows")}
     expected = phi.patient_key(phi.PhiKey(TEST_KEY.encode()), "MRN-SECRET-001")
     assert expected in keys and len(keys) == 4
     raw_json = json.loads(wh.one("SELECT raw FROM quarantine.rejected_rows"))
-    assert "patient_key" in raw_json and "patient_mrn" not in raw_json and "patient_name" not in raw_json
+    assert (
+        "patient_key" in raw_json
+        and "patient_mrn" not in raw_json
+        and "patient_name" not in raw_json
+    )
 
 
 def test_patient_key_depends_on_the_configured_key(wh, monkeypatch):

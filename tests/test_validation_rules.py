@@ -9,7 +9,13 @@ from tests.conftest import IHC_ROW, ISH_ROW, write_extract
 # (case id, base row, overrides, expected staged column, expected normalised value)
 ACCEPTED = [
     ("score-bare-3", IHC_ROW, {"ihc_score": "3", "reported_result": "positive"}, "ihc_score", "3+"),
-    ("score-Score-3+", IHC_ROW, {"ihc_score": "Score 3+", "reported_result": "positive"}, "ihc_score", "3+"),
+    (
+        "score-Score-3+",
+        IHC_ROW,
+        {"ihc_score": "Score 3+", "reported_result": "positive"},
+        "ihc_score",
+        "3+",
+    ),
     ("score-0+", IHC_ROW, {"ihc_score": "0+", "reported_result": "negative"}, "ihc_score", "0"),
     ("score-1", IHC_ROW, {"ihc_score": " 1 ", "reported_result": "negative"}, "ihc_score", "1+"),
     ("score-2", IHC_ROW, {"ihc_score": "2"}, "ihc_score", "2+"),
@@ -18,28 +24,106 @@ ACCEPTED = [
     ("assay-SISH", ISH_ROW, {"assay": "SISH"}, "assay", "ISH"),
     ("assay-CISH", ISH_ROW, {"assay": " CISH "}, "assay", "ISH"),
     ("assay-DDISH", ISH_ROW, {"assay": "DDISH"}, "assay", "ISH"),
-    ("result-POS", IHC_ROW, {"ihc_score": "3+", "reported_result": "POS"}, "reported_result", "positive"),
-    ("result-neg", IHC_ROW, {"ihc_score": "0", "reported_result": "neg"}, "reported_result", "negative"),
-    ("result-Amplified-ISH", ISH_ROW, {"reported_result": "Amplified"}, "reported_result", "positive"),
-    ("result-not-amplified-ISH", ISH_ROW, {"reported_result": "Not Amplified"}, "reported_result", "negative"),
-    ("result-non-amplified-ISH", ISH_ROW, {"reported_result": "non-amplified"}, "reported_result", "negative"),
+    (
+        "result-POS",
+        IHC_ROW,
+        {"ihc_score": "3+", "reported_result": "POS"},
+        "reported_result",
+        "positive",
+    ),
+    (
+        "result-neg",
+        IHC_ROW,
+        {"ihc_score": "0", "reported_result": "neg"},
+        "reported_result",
+        "negative",
+    ),
+    (
+        "result-Amplified-ISH",
+        ISH_ROW,
+        {"reported_result": "Amplified"},
+        "reported_result",
+        "positive",
+    ),
+    (
+        "result-not-amplified-ISH",
+        ISH_ROW,
+        {"reported_result": "Not Amplified"},
+        "reported_result",
+        "negative",
+    ),
+    (
+        "result-non-amplified-ISH",
+        ISH_ROW,
+        {"reported_result": "non-amplified"},
+        "reported_result",
+        "negative",
+    ),
     ("role-Primary", IHC_ROW, {"specimen_role": " Primary"}, "specimen_role", "primary"),
-    ("role-METASTASIS", IHC_ROW, {"specimen_role": "METASTASIS", "specimen_site": "Liver"}, "specimen_role", "metastasis"),
+    (
+        "role-METASTASIS",
+        IHC_ROW,
+        {"specimen_role": "METASTASIS", "specimen_site": "Liver"},
+        "specimen_role",
+        "metastasis",
+    ),
     ("site-lymph-node", IHC_ROW, {"specimen_site": "lymph node"}, "specimen_site", "lymph_node"),
     ("purpose-default", IHC_ROW, {"test_purpose": ""}, "test_purpose", "clinical"),
-    ("purpose-Second-Read", IHC_ROW, {"test_purpose": "Second_Read"}, "test_purpose", "second_read"),
+    (
+        "purpose-Second-Read",
+        IHC_ROW,
+        {"test_purpose": "Second_Read"},
+        "test_purpose",
+        "second_read",
+    ),
     ("version-default", IHC_ROW, {"result_version": ""}, "result_version", 1),
     ("version-spaces", IHC_ROW, {"result_version": " 2 "}, "result_version", 2),
     ("number-spaces", IHC_ROW, {"cold_ischemia_min": " 4 "}, "cold_ischemia_min", 4.0),
     ("number-decimal", IHC_ROW, {"fixation_hours": "2.15"}, "fixation_hours", 2.15),
     ("pct-boundary-100", IHC_ROW, {"ihc_pct_stained": "100"}, "ihc_pct_stained", 100.0),
     ("performing-lab-default", IHC_ROW, {}, "performing_lab", "NORTH"),
-    ("indeterminate-no-score", IHC_ROW, {"ihc_score": "", "reported_result": "Indeterminate"}, "ihc_score", None),
-    ("indeterminate-ish-no-counts", ISH_ROW, {"ish_her2_per_cell": "", "ish_cep17_per_cell": "", "ish_ratio": "", "ish_cells_counted": "", "reported_result": "indeterminate"}, "ish_her2_per_cell", None),
-    ("single-probe-ish", ISH_ROW, {"ish_cep17_per_cell": "", "ish_ratio": "", "ish_her2_per_cell": "7.2"}, "ish_her2_per_cell", 7.2),
+    (
+        "indeterminate-no-score",
+        IHC_ROW,
+        {"ihc_score": "", "reported_result": "Indeterminate"},
+        "ihc_score",
+        None,
+    ),
+    (
+        "indeterminate-ish-no-counts",
+        ISH_ROW,
+        {
+            "ish_her2_per_cell": "",
+            "ish_cep17_per_cell": "",
+            "ish_ratio": "",
+            "ish_cells_counted": "",
+            "reported_result": "indeterminate",
+        },
+        "ish_her2_per_cell",
+        None,
+    ),
+    (
+        "single-probe-ish",
+        ISH_ROW,
+        {"ish_cep17_per_cell": "", "ish_ratio": "", "ish_her2_per_cell": "7.2"},
+        "ish_her2_per_cell",
+        7.2,
+    ),
     ("ratio-tolerance-inclusive", ISH_ROW, {"ish_ratio": "4.10"}, "ish_ratio", 4.10),
-    ("cep17-exactly-10", ISH_ROW, {"ish_her2_per_cell": "20.0", "ish_cep17_per_cell": "10", "ish_ratio": "2.0"}, "ish_cep17_per_cell", 10.0),
-    ("pct-contradicts-score-is-kept", IHC_ROW, {"ihc_score": "0", "ihc_pct_stained": "15", "reported_result": "negative"}, "ihc_pct_stained", 15.0),
+    (
+        "cep17-exactly-10",
+        ISH_ROW,
+        {"ish_her2_per_cell": "20.0", "ish_cep17_per_cell": "10", "ish_ratio": "2.0"},
+        "ish_cep17_per_cell",
+        10.0,
+    ),
+    (
+        "pct-contradicts-score-is-kept",
+        IHC_ROW,
+        {"ihc_score": "0", "ihc_pct_stained": "15", "reported_result": "negative"},
+        "ihc_pct_stained",
+        15.0,
+    ),
     ("report-same-day", IHC_ROW, {"report_date": "2024-03-01"}, "report_date", None),
 ]
 
@@ -48,49 +132,151 @@ REJECTED = [
     *[
         (f"missing-{f}", IHC_ROW, {f: ""}, [(f, "required_missing")])
         for f in (
-            "lab_id", "test_id", "accession_id", "patient_mrn", "specimen_role",
-            "collection_date", "report_date", "assay", "reported_result",
+            "lab_id",
+            "test_id",
+            "accession_id",
+            "patient_mrn",
+            "specimen_role",
+            "collection_date",
+            "report_date",
+            "assay",
+            "reported_result",
         )
     ],
     ("score-range-1-2+", IHC_ROW, {"ihc_score": "1-2+"}, [("ihc_score", "not_in_vocabulary")]),
     ("score-range-0-1+", IHC_ROW, {"ihc_score": "0-1+"}, [("ihc_score", "not_in_vocabulary")]),
-    ("score-qualified", IHC_ROW, {"ihc_score": "3+ (outside)"}, [("ihc_score", "not_in_vocabulary")]),
+    (
+        "score-qualified",
+        IHC_ROW,
+        {"ihc_score": "3+ (outside)"},
+        [("ihc_score", "not_in_vocabulary")],
+    ),
     ("score-4+", IHC_ROW, {"ihc_score": "4+"}, [("ihc_score", "not_in_vocabulary")]),
     ("assay-PCR", IHC_ROW, {"assay": "PCR"}, [("assay", "not_in_vocabulary")]),
-    ("result-amplified-on-IHC", IHC_ROW, {"reported_result": "amplified"}, [("reported_result", "not_in_vocabulary")]),
-    ("result-unknown", IHC_ROW, {"reported_result": "weakly positive"}, [("reported_result", "not_in_vocabulary")]),
-    ("role-unknown", IHC_ROW, {"specimen_role": "unknown"}, [("specimen_role", "not_in_vocabulary")]),
-    ("purpose-research", IHC_ROW, {"test_purpose": "research"}, [("test_purpose", "not_in_vocabulary")]),
+    (
+        "result-amplified-on-IHC",
+        IHC_ROW,
+        {"reported_result": "amplified"},
+        [("reported_result", "not_in_vocabulary")],
+    ),
+    (
+        "result-unknown",
+        IHC_ROW,
+        {"reported_result": "weakly positive"},
+        [("reported_result", "not_in_vocabulary")],
+    ),
+    (
+        "role-unknown",
+        IHC_ROW,
+        {"specimen_role": "unknown"},
+        [("specimen_role", "not_in_vocabulary")],
+    ),
+    (
+        "purpose-research",
+        IHC_ROW,
+        {"test_purpose": "research"},
+        [("test_purpose", "not_in_vocabulary")],
+    ),
     ("site-unknown", IHC_ROW, {"specimen_site": "elbow"}, [("specimen_site", "not_in_vocabulary")]),
     ("ratio-text", ISH_ROW, {"ish_ratio": ">6.0"}, [("ish_ratio", "not_a_number")]),
-    ("her2-text", ISH_ROW, {"ish_her2_per_cell": "1.9 (CN 4.3)"}, [("ish_her2_per_cell", "not_a_number")]),
-    ("cep17-text", ISH_ROW, {"ish_cep17_per_cell": "polisomy"}, [("ish_cep17_per_cell", "not_a_number")]),
+    (
+        "her2-text",
+        ISH_ROW,
+        {"ish_her2_per_cell": "1.9 (CN 4.3)"},
+        [("ish_her2_per_cell", "not_a_number")],
+    ),
+    (
+        "cep17-text",
+        ISH_ROW,
+        {"ish_cep17_per_cell": "polisomy"},
+        [("ish_cep17_per_cell", "not_a_number")],
+    ),
     ("pct-category", IHC_ROW, {"ihc_pct_stained": "<10%"}, [("ihc_pct_stained", "not_a_number")]),
     ("exponent", IHC_ROW, {"cold_ischemia_min": "1e2"}, [("cold_ischemia_min", "not_a_number")]),
-    ("cells-fraction", ISH_ROW, {"ish_cells_counted": "20.5"}, [("ish_cells_counted", "not_an_integer")]),
+    (
+        "cells-fraction",
+        ISH_ROW,
+        {"ish_cells_counted": "20.5"},
+        [("ish_cells_counted", "not_an_integer")],
+    ),
     ("version-text", IHC_ROW, {"result_version": "two"}, [("result_version", "not_an_integer")]),
     ("date-word", IHC_ROW, {"collection_date": "yesterday"}, [("collection_date", "bad_date")]),
-    ("date-unconfigured-format", IHC_ROW, {"report_date": "11/03/2025"}, [("report_date", "bad_date")]),
+    (
+        "date-unconfigured-format",
+        IHC_ROW,
+        {"report_date": "11/03/2025"},
+        [("report_date", "bad_date")],
+    ),
     ("date-impossible", IHC_ROW, {"report_date": "2024-02-30"}, [("report_date", "bad_date")]),
-    ("negative-cold-ischemia", IHC_ROW, {"cold_ischemia_min": "-5"}, [("cold_ischemia_min", "out_of_range")]),
+    (
+        "negative-cold-ischemia",
+        IHC_ROW,
+        {"cold_ischemia_min": "-5"},
+        [("cold_ischemia_min", "out_of_range")],
+    ),
     ("negative-fixation", IHC_ROW, {"fixation_hours": "-1"}, [("fixation_hours", "out_of_range")]),
-    ("negative-her2", ISH_ROW, {"ish_her2_per_cell": "-2", "ish_cep17_per_cell": "", "ish_ratio": ""}, [("ish_her2_per_cell", "out_of_range")]),
+    (
+        "negative-her2",
+        ISH_ROW,
+        {"ish_her2_per_cell": "-2", "ish_cep17_per_cell": "", "ish_ratio": ""},
+        [("ish_her2_per_cell", "out_of_range")],
+    ),
     ("pct-over-100", IHC_ROW, {"ihc_pct_stained": "130"}, [("ihc_pct_stained", "out_of_range")]),
     ("cells-zero", ISH_ROW, {"ish_cells_counted": "0"}, [("ish_cells_counted", "out_of_range")]),
     ("version-zero", IHC_ROW, {"result_version": "0"}, [("result_version", "out_of_range")]),
-    ("ratio-zero", ISH_ROW, {"ish_ratio": "0"}, [("ish_ratio", "out_of_range"), ("ish_ratio", "ratio_mismatch")]),
+    (
+        "ratio-zero",
+        ISH_ROW,
+        {"ish_ratio": "0"},
+        [("ish_ratio", "out_of_range"), ("ish_ratio", "ratio_mismatch")],
+    ),
     ("cep17-zero", ISH_ROW, {"ish_cep17_per_cell": "0"}, [("ish_cep17_per_cell", "out_of_range")]),
-    ("cep17-implausible", ISH_ROW, {"ish_her2_per_cell": "104.0", "ish_cep17_per_cell": "52.0", "ish_ratio": "2.0"}, [("ish_cep17_per_cell", "implausible_cep17")]),
+    (
+        "cep17-implausible",
+        ISH_ROW,
+        {"ish_her2_per_cell": "104.0", "ish_cep17_per_cell": "52.0", "ish_ratio": "2.0"},
+        [("ish_cep17_per_cell", "implausible_cep17")],
+    ),
     ("ratio-mismatch", ISH_ROW, {"ish_ratio": "2.9"}, [("ish_ratio", "ratio_mismatch")]),
     ("ratio-just-outside", ISH_ROW, {"ish_ratio": "4.11"}, [("ish_ratio", "ratio_mismatch")]),
     ("dual-probe-no-ratio", ISH_ROW, {"ish_ratio": ""}, [("ish_ratio", "dual_probe_incomplete")]),
-    ("dual-probe-no-cep17", ISH_ROW, {"ish_cep17_per_cell": ""}, [("ish_cep17_per_cell", "dual_probe_incomplete")]),
-    ("report-before-collection", IHC_ROW, {"report_date": "2024-02-28"}, [("report_date", "report_before_collection")]),
-    ("collection-in-future", IHC_ROW, {"collection_date": "2099-01-01", "report_date": "2099-01-02"}, [("collection_date", "date_in_future"), ("report_date", "date_in_future")]),
+    (
+        "dual-probe-no-cep17",
+        ISH_ROW,
+        {"ish_cep17_per_cell": ""},
+        [("ish_cep17_per_cell", "dual_probe_incomplete")],
+    ),
+    (
+        "report-before-collection",
+        IHC_ROW,
+        {"report_date": "2024-02-28"},
+        [("report_date", "report_before_collection")],
+    ),
+    (
+        "collection-in-future",
+        IHC_ROW,
+        {"collection_date": "2099-01-01", "report_date": "2099-01-02"},
+        [("collection_date", "date_in_future"), ("report_date", "date_in_future")],
+    ),
     ("ihc-without-score", IHC_ROW, {"ihc_score": ""}, [("ihc_score", "required_missing")]),
-    ("ish-without-her2", ISH_ROW, {"ish_her2_per_cell": "", "ish_cep17_per_cell": "", "ish_ratio": ""}, [("ish_her2_per_cell", "required_missing")]),
-    ("ish-without-cells", ISH_ROW, {"ish_cells_counted": ""}, [("ish_cells_counted", "required_missing")]),
-    ("indeterminate-still-checked", ISH_ROW, {"reported_result": "indeterminate", "ish_ratio": "2.9"}, [("ish_ratio", "ratio_mismatch")]),
+    (
+        "ish-without-her2",
+        ISH_ROW,
+        {"ish_her2_per_cell": "", "ish_cep17_per_cell": "", "ish_ratio": ""},
+        [("ish_her2_per_cell", "required_missing")],
+    ),
+    (
+        "ish-without-cells",
+        ISH_ROW,
+        {"ish_cells_counted": ""},
+        [("ish_cells_counted", "required_missing")],
+    ),
+    (
+        "indeterminate-still-checked",
+        ISH_ROW,
+        {"reported_result": "indeterminate", "ish_ratio": "2.9"},
+        [("ish_ratio", "ratio_mismatch")],
+    ),
 ]
 
 
@@ -129,8 +315,13 @@ def test_rejected_with_reason(wh, base, overrides, expected):
 
 
 def test_every_reason_is_reported_on_one_row(wh):
-    bad = {**IHC_ROW, "ihc_score": "4+", "cold_ischemia_min": "-3", "report_date": "2024-01-01",
-           "test_purpose": "research"}
+    bad = {
+        **IHC_ROW,
+        "ihc_score": "4+",
+        "cold_ischemia_min": "-3",
+        "report_date": "2024-01-01",
+        "test_purpose": "research",
+    }
     write_extract(wh.inbox / "one.csv", [bad])
     wh.run()
     codes = wh.one("SELECT reason_codes FROM quarantine.rejected_rows")
@@ -140,8 +331,10 @@ def test_every_reason_is_reported_on_one_row(wh):
 
 
 def test_reason_reads_like_a_person_wrote_it(wh):
-    write_extract(wh.inbox / "one.csv", [{**ISH_ROW, "ish_ratio": "2.9", "ish_her2_per_cell": "8.1",
-                                          "ish_cep17_per_cell": "2.0"}])
+    write_extract(
+        wh.inbox / "one.csv",
+        [{**ISH_ROW, "ish_ratio": "2.9", "ish_her2_per_cell": "8.1", "ish_cep17_per_cell": "2.0"}],
+    )
     wh.run()
     assert wh.one("SELECT reasons FROM quarantine.rejected_rows") == [
         "ish_ratio 2.9 disagrees with 8.1/2.0 = 4.05"
@@ -160,7 +353,9 @@ def test_lab_date_format_is_parsed_strictly_for_that_lab_only(env, key):
     ]
     write_extract(wh.inbox / "one.csv", rows)
     wh.run()
-    staged = wh.query("SELECT test_id, collection_date::VARCHAR, report_date::VARCHAR FROM staging.her2_results")
+    staged = wh.query(
+        "SELECT test_id, collection_date::VARCHAR, report_date::VARCHAR FROM staging.her2_results"
+    )
     assert staged == [("A", "2024-03-01", "2024-03-04")]
     rejected = dict(wh.query("SELECT test_id, reason_codes FROM quarantine.rejected_rows"))
     assert rejected == {"B": ["bad_date"], "C": ["bad_date"]}

@@ -15,6 +15,7 @@ per file, so nothing here keeps a connection open between steps.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -56,10 +57,15 @@ def _is_lock_error(exc: Exception) -> bool:
 
 @contextmanager
 def connect(
-    path: Path, *, read_only: bool = False, lock_timeout_s: float = 30.0
+    path: Path, *, read_only: bool = False, lock_timeout_s: float | None = None
 ) -> Iterator[duckdb.DuckDBPyConnection]:
-    """A short-lived connection; waits (with backoff) while another process holds the lock."""
+    """A short-lived connection; waits (with backoff) while another process holds the lock.
+
+    The wait is ``HER2QA_LOCK_TIMEOUT`` seconds (default 30) unless given.
+    """
     path = Path(path)
+    if lock_timeout_s is None:
+        lock_timeout_s = float(os.environ.get("HER2QA_LOCK_TIMEOUT", "30"))
     if read_only and not path.exists():
         raise WarehouseError(f"warehouse {path} does not exist yet: run `her2qa run` first")
     if not read_only:

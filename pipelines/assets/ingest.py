@@ -1,6 +1,5 @@
 """Ingest stage: inbox files -> archive, ops.ingested_files and the raw layer."""
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -42,13 +41,15 @@ def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
             Path(paths.inbox),
             Path(paths.archive_dir),
             key,
-            context.run_id,
+            context.run.run_id,
             progress=context.log.info,
         )
         totals = con.execute(
             "SELECT count(*), coalesce(sum(rows_read), 0) FROM ops.ingested_files"
         ).fetchone()
-    by_status = {s: sum(o.status == s for o in outcomes) for s in ("ingested", "duplicate", "rejected")}
+    by_status = {
+        s: sum(o.status == s for o in outcomes) for s in ("ingested", "duplicate", "rejected")
+    }
     rows_new = sum(o.rows_read for o in outcomes)
     yield dg.MaterializeResult(
         asset_key=INGESTED_FILES,
@@ -58,7 +59,9 @@ def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
             "files_rejected": by_status["rejected"],
             "files_total": totals[0],
             "rejected": dg.MetadataValue.md(
-                "\n".join(f"- {o.file_name}: {o.reason}" for o in outcomes if o.status == "rejected")
+                "\n".join(
+                    f"- {o.file_name}: {o.reason}" for o in outcomes if o.status == "rejected"
+                )
                 or "none"
             ),
         },

@@ -1,6 +1,5 @@
 """Staging stage: validate the raw rows of new files into staging and quarantine."""
 
-
 import dagster as dg
 
 from her2qa import staging
@@ -46,9 +45,7 @@ def stage_results(context: dg.AssetExecutionContext, paths: Her2qaPaths):
     quarantine_pct = (
         100.0 * summary.rows_quarantined / summary.rows_read if summary.rows_read else 0.0
     )
-    yield dg.MaterializeResult(
-        asset_key=HISTORY, metadata={"dagster/row_count": int(history)}
-    )
+    yield dg.MaterializeResult(asset_key=HISTORY, metadata={"dagster/row_count": int(history)})
     yield dg.MaterializeResult(
         asset_key=RESULTS,
         metadata={
