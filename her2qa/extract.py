@@ -83,7 +83,9 @@ def sniff(path: Path) -> None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise FileRejected("not_utf8", "the file is not UTF-8 (truncated character at the end)")
+            raise FileRejected(
+                "not_utf8", "the file is not UTF-8 (truncated character at the end)"
+            ) from None
 
 
 def read_header(path: Path) -> Header:
