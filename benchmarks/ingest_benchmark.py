@@ -1,0 +1,129 @@
+"""Benchmark: generate -> ingest -> validate -> stage, at 100k and 1M rows.
+
+Prints wall time, rows/s and peak RSS of each step, each measured in its own
+child process (so one step's memory does not hide another's), and the ratio
+to DuckDB's own ``read_csv`` of the same files into a table: the floor no
+ingest can beat. Target (issue #2): 1M rows <= 60 s and <= 2 GB on 2 cores.
+
+    .venv/bin/python benchmarks/ingest_benchmark.py [--rows 100000 1000000] [--clean]
+
+Not a test: nothing here asserts; it prints figures to quote.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+KEY = "benchmark-key-not-for-production-0123456789"
+
+
+def child(step: str, work: Path, rows: int, messy: bool) -> dict:
+    """Runs one step in this (child) process and returns its figures."""
+    inbox = work / "inbox"
+    started = time.perf_counter()
+    if step == "generate":
+        from her2qa.generate import generate
+
+        generate(inbox, rows=rows, seed=7, messy=messy)
+        out = {}
+    elif step == "pipeline":
+        from her2qa.runner import execute
+        from pipelines.resources import default_paths
+
+        result = execute(default_paths(inbox, work / "her2.duckdb", work / "site"))
+        import duckdb
+
+        con = duckdb.connect(str(work / "her2.duckdb"), read_only=True)
+        read, staged, quarantined = con.execute(
+            "SELECT sum(rows_read), sum(rows_staged), sum(rows_quarantined) FROM ops.ingested_files"
+        ).fetchone()
+        con.close()
+        out = {
+            "success": result.success,
+            "read": read,
+            "staged": staged,
+            "quarantined": quarantined,
+        }
+    elif step == "duckdb_floor":
+        import duckdb
+
+        files = sorted(str(p) for p in inbox.glob("*.csv"))
+        con = duckdb.connect(str(work / "floor.duckdb"))
+        loaded = 0
+        for f in files:  # one by one: some planted files are deliberately unreadable
+            try:
+                con.execute(
+                    "CREATE OR REPLACE TABLE t AS SELECT * FROM read_csv($f, all_varchar = true)",
+                    {"f": f},
+                )
+                loaded += con.execute("SELECT count(*) FROM t").fetchone()[0]
+            except duckdb.Error:
+                pass
+        con.close()
+        out = {"read": loaded}
+    else:
+        raise SystemExit(f"unknown step {step}")
+    out["seconds"] = time.perf_counter() - started
+    # ru_maxrss of this process (KiB on Linux): Python, pyarrow and DuckDB memory together
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def measure(step: str, work: Path, rows: int, messy: bool) -> dict:
+    env = {**os.environ, "HER2QA_PHI_KEY": KEY, "HER2QA_HOME": str(work / "var")}
+    env["PYTHONPATH"] = str(REPO)
+    cmd = [sys.executable, __file__, "--child", step, "--work", str(work), "--rows", str(rows)]
+    if messy:
+        cmd.append("--messy")
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, text=True, check=False)
+    if proc.returncode != 0:
+        raise SystemExit(f"{step} failed (exit {proc.returncode})")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--clean", action="store_true", help="clean data (default: --messy)")
+    parser.add_argument("--child")
+    parser.add_argument("--work", type=Path)
+    parser.add_argument("--messy", action="store_true")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.work, args.rows[0], args.messy)))
+        return
+
+    messy = not args.clean
+    print(f"her2qa ingest benchmark ({'messy' if messy else 'clean'} data, {os.cpu_count()} cores)")
+    print(f"{'rows':>10} {'step':<14} {'wall s':>8} {'rows/s':>12} {'peak RSS MB':>12}  notes")
+    for rows in args.rows:
+        with tempfile.TemporaryDirectory(prefix="her2qa-bench-") as tmp:
+            work = Path(tmp)
+            results = {}
+            for step in ("generate", "duckdb_floor", "pipeline"):
+                results[step] = r = measure(step, work, rows, messy)
+                note = ""
+                if step == "pipeline":
+                    note = (
+                        f"staged {r['staged']:,} + quarantined {r['quarantined']:,} = read "
+                        f"{r['read']:,}; {r['seconds'] / results['duckdb_floor']['seconds']:.1f}x "
+                        "the read_csv floor"
+                    )
+                print(
+                    f"{rows:>10,} {step:<14} {r['seconds']:>8.1f} "
+                    f"{rows / r['seconds']:>12,.0f} {r['peak_rss_mb']:>12.0f}  {note}",
+                    flush=True,
+                )
+
+
+if __name__ == "__main__":
+    main()
