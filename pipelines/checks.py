@@ -52,13 +52,13 @@ def accounting_balances(paths: Her2qaPaths) -> dg.AssetCheckResult:
 def staged_rows_match_contract(
     context: dg.AssetCheckExecutionContext, paths: Her2qaPaths
 ) -> dg.AssetCheckResult:
-    with paths.connect(read_only=True) as con:
-        frame = con.execute(
-            "SELECT h.* FROM staging.her2_results_history AS h "
-            "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
-            {"run_id": context.op_execution_context.run_id},
-        ).df()
-    return _validate(staged_her2_results, frame)
+    return _validate_in_batches(
+        paths,
+        staged_her2_results,
+        "SELECT h.* FROM staging.her2_results_history AS h "
+        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
+        context.op_execution_context.run_id,
+    )
 
 
 @dg.asset_check(
@@ -71,31 +71,73 @@ def staged_rows_match_contract(
 def raw_rows_carry_no_phi(
     context: dg.AssetCheckExecutionContext, paths: Her2qaPaths
 ) -> dg.AssetCheckResult:
+    return _validate_in_batches(
+        paths,
+        raw_her2_rows,
+        "SELECT r.* FROM raw.her2_rows AS r "
+        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
+        context.op_execution_context.run_id,
+    )
+
+
+@dg.asset_check(
+    asset=RESULTS,
+    blocking=True,
+    description="Keys are unique: (lab_id, test_id, result_version) in the history, "
+    "(lab_id, test_id) in the current results, (file_id, source_row) in raw and quarantine, "
+    "and no row is both staged and quarantined.",
+)
+def keys_unique(paths: Her2qaPaths) -> dg.AssetCheckResult:
     with paths.connect(read_only=True) as con:
-        frame = con.execute(
-            "SELECT r.* FROM raw.her2_rows AS r "
-            "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
-            {"run_id": context.op_execution_context.run_id},
-        ).df()
-    return _validate(raw_her2_rows, frame)
+        counts = con.execute(_DUPLICATE_KEYS).fetchone()
+    names = ("history", "current", "raw", "quarantine", "staged_and_quarantined")
+    metadata = {f"duplicates_{n}": int(c) for n, c in zip(names, counts, strict=True)}
+    return dg.AssetCheckResult(passed=not any(counts), metadata=metadata)
 
 
-def _validate(schema: pa.DataFrameSchema, frame: pd.DataFrame) -> dg.AssetCheckResult:
-    if frame.empty:  # nothing new this run (an empty frame has no dtypes to check)
-        return dg.AssetCheckResult(passed=True, metadata={"rows_checked": 0})
-    try:
-        schema.validate(frame, lazy=True)
-    except pandera.errors.SchemaErrors as exc:
-        cases = exc.failure_cases
-        summary = cases.groupby(["column", "check"], dropna=False).size().reset_index(name="rows")
-        return dg.AssetCheckResult(
-            passed=False,
-            metadata={
-                "rows_checked": len(frame),
-                "failures": dg.MetadataValue.md(summary.to_markdown(index=False)),
-            },
-        )
-    return dg.AssetCheckResult(passed=True, metadata={"rows_checked": len(frame)})
+_DUPLICATE_KEYS = """
+SELECT
+  (SELECT count(*) FROM (SELECT 1 FROM staging.her2_results_history
+                          GROUP BY lab_id, test_id, result_version HAVING count(*) > 1)),
+  (SELECT count(*) FROM (SELECT 1 FROM staging.her2_results
+                          GROUP BY lab_id, test_id HAVING count(*) > 1)),
+  (SELECT count(*) FROM (SELECT 1 FROM raw.her2_rows
+                          GROUP BY file_id, source_row HAVING count(*) > 1)),
+  (SELECT count(*) FROM (SELECT 1 FROM quarantine.rejected_rows
+                          GROUP BY file_id, source_row HAVING count(*) > 1)),
+  (SELECT count(*) FROM staging.her2_results_history SEMI JOIN quarantine.rejected_rows
+                          USING (file_id, source_row))
+"""
+
+_BATCH_ROWS = 200_000  # bounded memory: a million-row file is checked in slices
 
 
-CHECKS = [accounting_balances, staged_rows_match_contract, raw_rows_carry_no_phi]
+def _validate_in_batches(
+    paths: Her2qaPaths, schema: pa.DataFrameSchema, query: str, run_id: str
+) -> dg.AssetCheckResult:
+    """pandera on this run's rows, a slice at a time; failures summarised by column and check."""
+    checked = 0
+    failures: list[pd.DataFrame] = []
+    with paths.connect(read_only=True) as con:
+        reader = con.sql(query, params={"run_id": run_id}).to_arrow_reader(_BATCH_ROWS)
+        for batch in reader:
+            frame = batch.to_pandas()
+            checked += len(frame)
+            try:
+                schema.validate(frame, lazy=True)
+            except pandera.errors.SchemaErrors as exc:
+                failures.append(exc.failure_cases)
+    if not failures:
+        return dg.AssetCheckResult(passed=True, metadata={"rows_checked": checked})
+    cases = pd.concat(failures)
+    summary = cases.groupby(["column", "check"], dropna=False).size().reset_index(name="rows")
+    return dg.AssetCheckResult(
+        passed=False,
+        metadata={
+            "rows_checked": checked,
+            "failures": dg.MetadataValue.md(summary.to_markdown(index=False)),
+        },
+    )
+
+
+CHECKS = [accounting_balances, keys_unique, staged_rows_match_contract, raw_rows_carry_no_phi]

@@ -90,7 +90,7 @@ staged_her2_results = pa.DataFrameSchema(
     ],
     unique=["lab_id", "test_id", "result_version"],
     strict="filter",
-    coerce=False,
+    coerce=True,  # Arrow batches arrive as object dates and float ints; values are checked
     name="staging.her2_results",
     description="The current version of each valid result (spec/lis-extract.md, warehouse.md).",
 )

@@ -54,6 +54,7 @@ def test_materialize_ingest_and_staging_with_checks(env):
     evaluations = result.get_asset_check_evaluations()
     assert {e.check_name for e in evaluations} == {
         "accounting_balances",
+        "keys_unique",
         "staged_rows_match_contract",
         "raw_rows_carry_no_phi",
     }

@@ -51,6 +51,17 @@ def _statements(text: str) -> list[str]:
     return [s.strip() for s in body.split("\n;\n") if s.strip().strip(";").strip()]
 
 
+def _settings() -> dict[str, str]:
+    """DuckDB limits: memory is bounded (it spills to disk beyond), threads = cores.
+
+    ``HER2QA_DUCKDB_MEMORY`` (default 1GB) and ``HER2QA_DUCKDB_THREADS`` override them.
+    """
+    return {
+        "memory_limit": os.environ.get("HER2QA_DUCKDB_MEMORY", "1GB"),
+        "threads": os.environ.get("HER2QA_DUCKDB_THREADS", str(os.cpu_count() or 2)),
+    }
+
+
 def _is_lock_error(exc: Exception) -> bool:
     return "lock" in str(exc).lower()
 
@@ -74,7 +85,7 @@ def connect(
     delay = 0.1
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=_settings())
             break
         except duckdb.IOException as exc:
             if _is_lock_error(exc) and time.monotonic() < deadline:

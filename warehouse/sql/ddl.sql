@@ -1,5 +1,8 @@
 -- Every persistent table of the warehouse. Idempotent: run at the start of each run.
 -- No column here ever holds a patient name, birth date or MRN (spec: lis-extract.md).
+-- Keys are unique by construction and verified by the blocking asset check
+-- keys_unique (pipelines/checks.py), not by PRIMARY KEY: DuckDB keeps those
+-- indexes in memory and they cost more than the rest of a million-row load.
 CREATE SCHEMA IF NOT EXISTS ops
 ;
 CREATE SCHEMA IF NOT EXISTS raw
@@ -68,8 +71,7 @@ CREATE TABLE IF NOT EXISTS raw.her2_rows (
     pathologist_id     VARCHAR,
     test_purpose       VARCHAR,
     malformed          VARCHAR,             -- set when the CSV record itself was broken
-    extra              JSON,                -- unknown columns, by header name
-    PRIMARY KEY (file_id, source_row)
+    extra              JSON                 -- unknown columns, by header name
 )
 ;
 -- Every version of every valid result (amendments never delete).
@@ -100,8 +102,7 @@ CREATE TABLE IF NOT EXISTS staging.her2_results_history (
     content_hash       VARCHAR NOT NULL,    -- of the normalised values: repeats vs conflicts
     file_id            BIGINT NOT NULL,
     source_file        VARCHAR NOT NULL,
-    source_row         BIGINT NOT NULL,
-    PRIMARY KEY (lab_id, test_id, result_version)
+    source_row         BIGINT NOT NULL
 )
 ;
 -- One row per rejected input row, with every reason that applies.
@@ -114,7 +115,6 @@ CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
     reason_codes VARCHAR[] NOT NULL,        -- machine-readable, e.g. ratio_mismatch
     reason_fields VARCHAR[] NOT NULL,       -- the field each reason is about
     reasons      VARCHAR[] NOT NULL,        -- as a person reads them
-    raw          JSON NOT NULL,             -- the row as read, patient_key instead of the MRN
-    PRIMARY KEY (file_id, source_row)
+    raw          JSON NOT NULL              -- the row as read, patient_key instead of the MRN
 )
 ;

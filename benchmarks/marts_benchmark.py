@@ -1,0 +1,204 @@
+"""Benchmark of the core marts (her2qa/marts.py) on a synthetic staged layer.
+
+    PYTHONPATH=. python benchmarks/marts_benchmark.py                 # 1M and 10M rows
+    PYTHONPATH=. python benchmarks/marts_benchmark.py --rows 200000   # a quick one
+
+For each size, a child process builds ``staging.her2_results_history`` directly in
+DuckDB SQL (``range()`` and hash-based pseudo-random columns, no CSV), then runs
+``staging/her2_results``; a second, fresh child times ``build_core_marts`` alone and
+reports its wall time and peak RSS (``getrusage``), so the figures are the marts'
+own. Target on 2 cores: 10M rows in <= 60 s and <= 4 GB.
+
+The synthetic layer, per three rows: one specimen (8 labs, two specimens per
+patient so patients cross labs, ~35% metastases), a clinical IHC (2% indeterminate),
+a clinical ISH (85% dual-probe, 10% single-probe, 5% indeterminate), and a third
+row that is a second_read IHC (40%), a reference_lab IHC (20%), a repeat clinical
+IHC (20%) or a validation run (20%); 1% of rows get an amended version 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+import warehouse
+from her2qa import marts
+from her2qa.config import SiteConfig
+
+GENERATE = """
+INSERT INTO staging.her2_results_history
+WITH base AS (
+    SELECT
+        i,
+        i // 3 AS s,
+        i % 3 AS slot,
+        hash(i, 'a') AS h1,
+        hash(i, 'b') AS h2,
+        hash(i, 'c') AS h3,
+        hash(i // 3, 'spec') AS hs
+    FROM range($rows) AS t(i)
+),
+shaped AS (
+    SELECT
+        *,
+        'LAB' || (hs % 8)::VARCHAR AS lab_id,
+        CASE
+            WHEN slot = 2 AND h3 % 10 < 4 THEN 'second_read'
+            WHEN slot = 2 AND h3 % 10 < 6 THEN 'reference_lab'
+            WHEN slot = 2 AND h3 % 10 < 8 THEN 'clinical'
+            WHEN slot = 2 THEN 'validation'
+            ELSE 'clinical'
+        END AS test_purpose,
+        CASE WHEN slot = 1 THEN 'ISH' ELSE 'IHC' END AS assay,
+        DATE '2019-01-01' + (hs % 2000)::INTEGER AS collection_date,
+        CASE h1 % 100 // 35 WHEN 0 THEN '0' WHEN 1 THEN '1+' ELSE NULL END AS low_score,
+        0.8 + (h1 % 400) / 100.0 AS ratio,
+        1.5 + (h2 % 150) / 100.0 AS cep17
+    FROM base
+),
+valued AS (
+    SELECT
+        *,
+        CASE
+            WHEN assay <> 'IHC' THEN NULL
+            WHEN h2 % 100 < 2 THEN NULL
+            WHEN h1 % 100 < 35 THEN '0'
+            WHEN h1 % 100 < 70 THEN '1+'
+            WHEN h1 % 100 < 85 THEN '2+'
+            ELSE '3+'
+        END AS ihc_score,
+        CASE
+            WHEN assay <> 'ISH' THEN NULL
+            WHEN h3 % 100 < 85 THEN 'dual'
+            WHEN h3 % 100 < 95 THEN 'single'
+        END AS probe
+    FROM shaped
+)
+SELECT
+    lab_id,
+    CASE WHEN test_purpose = 'reference_lab' THEN 'REFLAB' ELSE lab_id END,
+    'T' || i::VARCHAR,
+    1,
+    'S' || s::VARCHAR,
+    'P' || (s // 2)::VARCHAR,
+    CASE WHEN s % 2 = 1 AND hs % 10 < 7 THEN 'metastasis' ELSE 'primary' END,
+    CASE WHEN s % 2 = 1 AND hs % 10 < 7 THEN 'liver' ELSE 'breast' END,
+    collection_date,
+    collection_date + (h2 % 20)::INTEGER,
+    (h3 % 120)::DOUBLE,
+    6 + (h1 % 60)::DOUBLE,
+    assay,
+    CASE WHEN assay = 'IHC' THEN '4B5' ELSE 'PathVysion' END,
+    ihc_score,
+    CASE WHEN ihc_score IS NOT NULL THEN (h3 % 40)::DOUBLE END,
+    CASE WHEN probe IS NOT NULL THEN round(ratio * cep17, 2) END,
+    CASE WHEN probe = 'dual' THEN cep17 END,
+    CASE WHEN probe = 'dual' THEN round(ratio, 2) END,
+    CASE WHEN probe IS NOT NULL THEN 20 + (h2 % 40)::INTEGER END,
+    CASE
+        WHEN assay = 'IHC' AND ihc_score IS NULL THEN 'indeterminate'
+        WHEN assay = 'ISH' AND probe IS NULL THEN 'indeterminate'
+        WHEN ihc_score = '3+' OR ratio >= 2.0 THEN 'positive'
+        WHEN ihc_score = '2+' THEN 'equivocal'
+        ELSE 'negative'
+    END,
+    'DR' || (h2 % 40)::VARCHAR,
+    test_purpose,
+    md5(i::VARCHAR),
+    1 + i // 100000,
+    'bench_' || (i // 100000)::VARCHAR || '.csv',
+    1 + i % 100000
+FROM valued
+;
+INSERT INTO staging.her2_results_history
+SELECT * REPLACE (
+    2 AS result_version,
+    CASE WHEN ihc_score IS NOT NULL THEN '2+' END AS ihc_score,
+    report_date + 3 AS report_date,
+    md5(content_hash) AS content_hash
+)
+FROM staging.her2_results_history
+WHERE hash(test_id, 'amend') % 100 = 0
+"""
+
+
+def generate(path: Path, rows: int) -> dict:
+    started = time.perf_counter()
+    con = duckdb.connect(str(path))
+    warehouse.ensure_schema(con)
+    for statement in GENERATE.split(";\n"):
+        if statement.strip():
+            con.execute(statement, {"rows": rows} if "$rows" in statement else None)
+    warehouse.run(con, "staging/her2_results")
+    history, current = con.execute(
+        "SELECT (SELECT count(*) FROM staging.her2_results_history), "
+        "(SELECT count(*) FROM staging.her2_results)"
+    ).fetchone()
+    con.close()
+    return {"history": history, "current": current, "seconds": time.perf_counter() - started}
+
+
+def build(path: Path) -> dict:
+    con = duckdb.connect(str(path))
+    started = time.perf_counter()
+    summary = marts.build_core_marts(con, SiteConfig())
+    seconds = time.perf_counter() - started
+    con.close()
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
+    return {
+        "seconds": seconds,
+        "peak_rss_mb": peak_kb / 1024,
+        "specimens": summary.specimens,
+        "agreement_rows": summary.agreement_rows,
+        "metastasis_pairs": summary.metastasis_pairs,
+        "pairs": summary.pairs_by_comparison,
+        "ihc_ish_pct_agree": summary.ihc_ish_pct_agree,
+    }
+
+
+def _child(*args: str) -> dict:
+    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"benchmark step {args[0]} failed:\n{done.stderr}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--dir", type=Path, help="where the DuckDB files go (default: temp)")
+    parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.generate:
+        print(json.dumps(generate(args.generate, args.rows[0])))
+        return
+    if args.build:
+        print(json.dumps(build(args.build)))
+        return
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        for rows in args.rows:
+            path = Path(tmp) / f"bench_{rows}.duckdb"
+            made = _child("--generate", str(path), "--rows", str(rows))
+            result = _child("--build", str(path))
+            print(
+                f"{rows:>11,} rows generated ({made['history']:,} history, "
+                f"{made['current']:,} current, {made['seconds']:.1f} s) -> build_core_marts: "
+                f"{result['seconds']:.1f} s wall, peak RSS {result['peak_rss_mb']:,.0f} MB; "
+                f"{result['specimens']:,} specimens, {result['agreement_rows']:,} agreement "
+                f"rows, {result['metastasis_pairs']:,} metastasis pairs, pairs {result['pairs']}",
+                flush=True,
+            )
+            path.unlink()
+
+
+if __name__ == "__main__":
+    main()

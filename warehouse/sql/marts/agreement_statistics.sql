@@ -1,0 +1,50 @@
+-- marts/agreement_statistics: the agreement statistics of marts.agreement, defined once,
+-- as SQL macros (temporary, like marts/asco_cap_rules). ref: her2-domain.md §STATS.
+--
+-- Wilson score 95% interval for k agreements out of n pairs, as proportions (0-1).
+-- ref: her2-domain.md §7.2:
+--   centre    = (p + z²/(2n)) / (1 + z²/n)
+--   halfwidth = z·sqrt(p(1-p)/n + z²/(4n²)) / (1 + z²/n)
+-- z = 1.959963984540054 (the 97.5% normal quantile); clamped to [0, 1] against rounding;
+-- NULL when n = 0. Test vector (§7.5): 7/50 -> (0.069508, 0.261862).
+CREATE OR REPLACE TEMP MACRO wilson_z() AS 1.959963984540054::DOUBLE
+;
+CREATE OR REPLACE TEMP MACRO wilson_centre(k, n) AS
+    (k::DOUBLE / n + wilson_z() ^ 2 / (2 * n::DOUBLE)) / (1 + wilson_z() ^ 2 / n::DOUBLE)
+;
+CREATE OR REPLACE TEMP MACRO wilson_halfwidth(k, n) AS
+    wilson_z()
+    * sqrt((k::DOUBLE / n) * (1 - k::DOUBLE / n) / n + wilson_z() ^ 2 / (4 * n::DOUBLE ^ 2))
+    / (1 + wilson_z() ^ 2 / n::DOUBLE)
+;
+CREATE OR REPLACE TEMP MACRO wilson_low(k, n) AS
+    CASE WHEN n > 0 THEN greatest(0.0, wilson_centre(k, n) - wilson_halfwidth(k, n)) END
+;
+CREATE OR REPLACE TEMP MACRO wilson_high(k, n) AS
+    CASE WHEN n > 0 THEN least(1.0, wilson_centre(k, n) + wilson_halfwidth(k, n)) END
+;
+-- Cohen's kappa (unweighted, any number of categories) from counts. ref: her2-domain.md
+-- §7.3: p_o = agreements/n, p_e = Σ row_i·col_i / n², κ = (p_o - p_e) / (1 - p_e).
+-- Multiplied through by n² so the test for p_e = 1 is exact in integers:
+--   κ = (n·agreements - Σ row_i·col_i) / (n² - Σ row_i·col_i); NULL when p_e = 1.
+-- Test vectors (§7.5): 2×2 a=45 b=3 c=5 d=147 -> 0.891892; the 4×4 IHC table -> 0.606758.
+CREATE OR REPLACE TEMP MACRO cohen_kappa(n, agreements, sum_marginal_products) AS
+    CASE
+        WHEN n::HUGEINT * n - sum_marginal_products <> 0
+            THEN (n::HUGEINT * agreements - sum_marginal_products)::DOUBLE
+                / (n::HUGEINT * n - sum_marginal_products)::DOUBLE
+    END
+;
+-- Quadratic-weighted kappa for ordinal codes a, b (IHC 0..3). ref: her2-domain.md §7.3:
+-- κ_w = 1 - Σ w_ij·O_ij / Σ w_ij·E_ij with w_ij = ((i-j)/(k-1))², E_ij = row_i·col_j/n.
+-- The (k-1)² cancels, and Σ_ij row_i·col_j·(i-j)² = n·Σa² + n·Σb² - 2·Σa·Σb, so from sums
+-- over the pairs: κ_w = 1 - n·Σ(a-b)² / (n·Σa² + n·Σb² - 2·Σa·Σb); NULL when the
+-- denominator is 0 (both readers gave one and the same category throughout).
+-- Test vector (§7.5): the 4×4 IHC table -> 0.825439.
+CREATE OR REPLACE TEMP MACRO quadratic_kappa(n, sum_sq_diff, sum_a, sum_b, sum_a2, sum_b2) AS
+    CASE
+        WHEN n::HUGEINT * sum_a2 + n::HUGEINT * sum_b2 - 2 * sum_a::HUGEINT * sum_b <> 0
+            THEN 1 - (n::HUGEINT * sum_sq_diff)::DOUBLE
+                / (n::HUGEINT * sum_a2 + n::HUGEINT * sum_b2 - 2 * sum_a::HUGEINT * sum_b)::DOUBLE
+    END
+;

@@ -1,0 +1,115 @@
+-- marts/specimen_calls (temporary helper, dropped after the build): per specimen
+-- (lab_id, accession_id) and purpose (clinical, second_read, reference_lab), the results
+-- that make its status, and that status. spec/warehouse.md "Which results make a
+-- specimen's status":
+--   * per assay, the usable current result: not 'indeterminate'; IHC with a score; ISH
+--     dual-probe (a reported ratio and HER2/cell mean; single-probe rows are never used);
+--   * the latest report_date wins, ties: the greatest test_id in text order;
+--   * the specimen's date (status_date) is the latest report_date of the results selected.
+-- A reference_lab result carries the owner's lab_id and accession_id (the reference lab is
+-- its performing_lab), so it lands on the owner's specimen here.
+-- Specimen attributes (patient_key, role, site, collection_date) come from the specimen's
+-- latest current result of that purpose, usable or not (same order: report_date, test_id).
+-- The guideline version is looked up by lab_id and the specimen's date (its latest
+-- report_date of any current result of that purpose when nothing is usable); no match ->
+-- '2018'. Rules: marts/asco_cap_rules.
+CREATE OR REPLACE TEMP TABLE specimen_calls AS
+WITH picked AS (
+    SELECT
+        lab_id,
+        accession_id,
+        test_purpose,
+        arg_max(
+            {
+                'patient_key': patient_key,
+                'specimen_role': specimen_role,
+                'specimen_site': specimen_site,
+                'collection_date': collection_date
+            },
+            {'report_date': report_date, 'test_id': test_id}
+        ) AS latest,
+        arg_max(
+            {
+                'test_id': test_id,
+                'report_date': report_date,
+                'ihc_score': ihc_score,
+                'ihc_pct_stained': ihc_pct_stained,
+                'assay_kit': assay_kit,
+                'pathologist_id': pathologist_id
+            },
+            {'report_date': report_date, 'test_id': test_id}
+        ) FILTER (
+            WHERE assay = 'IHC' AND reported_result <> 'indeterminate' AND ihc_score IS NOT NULL
+        ) AS ihc,
+        arg_max(
+            {
+                'test_id': test_id,
+                'report_date': report_date,
+                'ish_ratio': ish_ratio,
+                'ish_her2_per_cell': ish_her2_per_cell,
+                'ish_cep17_per_cell': ish_cep17_per_cell,
+                'ish_cells_counted': ish_cells_counted,
+                'assay_kit': assay_kit,
+                'pathologist_id': pathologist_id
+            },
+            {'report_date': report_date, 'test_id': test_id}
+        ) FILTER (
+            WHERE assay = 'ISH' AND reported_result <> 'indeterminate'
+                AND ish_ratio IS NOT NULL AND ish_her2_per_cell IS NOT NULL
+        ) AS ish,
+        max(report_date) AS last_report_date,
+        count(*) AS n_results
+    FROM staging.her2_results
+    WHERE test_purpose IN ('clinical', 'second_read', 'reference_lab')
+    GROUP BY lab_id, accession_id, test_purpose
+),
+flat AS (
+    SELECT
+        lab_id,
+        accession_id,
+        test_purpose,
+        latest.patient_key AS patient_key,
+        latest.specimen_role AS specimen_role,
+        latest.specimen_site AS specimen_site,
+        latest.collection_date AS collection_date,
+        ihc.test_id AS ihc_test_id,
+        ihc.report_date AS ihc_report_date,
+        ihc.ihc_score AS ihc_score,
+        ihc.ihc_pct_stained AS ihc_pct_stained,
+        ihc.assay_kit AS ihc_assay_kit,
+        ihc.pathologist_id AS ihc_pathologist_id,
+        ish.test_id AS ish_test_id,
+        ish.report_date AS ish_report_date,
+        ish.ish_ratio AS ish_ratio,
+        ish.ish_her2_per_cell AS ish_her2_per_cell,
+        ish.ish_cep17_per_cell AS ish_cep17_per_cell,
+        ish.ish_cells_counted AS ish_cells_counted,
+        ish.assay_kit AS ish_assay_kit,
+        ish.pathologist_id AS ish_pathologist_id,
+        greatest(ihc.report_date, ish.report_date) AS status_date,
+        last_report_date,
+        n_results
+    FROM picked
+),
+versioned AS (
+    SELECT
+        f.*,
+        coalesce(g.guideline_version, '2018') AS guideline_version
+    FROM flat AS f
+    LEFT JOIN marts.guideline_periods AS g
+        ON g.lab_id = f.lab_id
+        AND (g.valid_from IS NULL OR coalesce(f.status_date, f.last_report_date) >= g.valid_from)
+        AND (g.valid_until IS NULL OR coalesce(f.status_date, f.last_report_date) < g.valid_until)
+),
+called AS (
+    SELECT
+        *,
+        ish_group(ish_ratio, ish_her2_per_cell) AS ish_group,
+        final_status(guideline_version, ihc_score, ish_ratio, ish_her2_per_cell) AS final_status
+    FROM versioned
+)
+SELECT
+    *,
+    her2_category(final_status, ihc_score, ihc_pct_stained) AS her2_category
+FROM called
+;

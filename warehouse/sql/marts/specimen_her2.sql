@@ -1,0 +1,44 @@
+-- marts/specimen_her2: one row per specimen (lab_id, accession_id) with at least one
+-- current clinical result, built from its clinical results only (spec/warehouse.md).
+-- Contract columns first (lab_id .. her2_category), then extras for dashboards and audit.
+-- Selection and rules: marts/specimen_calls, marts/asco_cap_rules.
+--   specimen_date     latest report_date of the selected results (NULL: nothing usable)
+--   last_report_date  latest report_date of any current clinical result of the specimen
+--   guideline_version ASCO/CAP rule set final_status was derived under ('2018' default);
+--                     ish_group is always the 2018 grouping of the reported numbers
+--   ihc_* / ish_*     the selected IHC and dual-probe ISH results (NULL: none usable)
+--   n_results         current clinical results of the specimen, usable or not
+-- No ORDER BY: sorting 10M-row builds costs more than it saves; readers order.
+CREATE OR REPLACE TABLE marts.specimen_her2 AS
+SELECT
+    lab_id,
+    accession_id,
+    patient_key,
+    specimen_role,
+    ihc_score,
+    ish_group::TINYINT AS ish_group,
+    final_status,
+    her2_category,
+    specimen_site,
+    collection_date,
+    status_date AS specimen_date,
+    quarter_label(status_date) AS specimen_quarter,
+    last_report_date,
+    guideline_version,
+    ihc_test_id,
+    ihc_report_date,
+    ihc_pct_stained,
+    ihc_assay_kit,
+    ihc_pathologist_id,
+    ish_test_id,
+    ish_report_date,
+    ish_ratio,
+    ish_her2_per_cell,
+    ish_cep17_per_cell,
+    ish_cells_counted,
+    ish_assay_kit,
+    ish_pathologist_id,
+    n_results
+FROM specimen_calls
+WHERE test_purpose = 'clinical'
+;
