@@ -5,9 +5,11 @@
 
 For each size, a child process builds ``staging.her2_results_history`` directly in
 DuckDB SQL (``range()`` and hash-based pseudo-random columns, no CSV), then runs
-``staging/her2_results``; a second, fresh child times ``build_core_marts`` alone and
-reports its wall time and peak RSS (``getrusage``), so the figures are the marts'
-own. Target on 2 cores: 10M rows in <= 60 s and <= 4 GB.
+``staging/her2_results``; a second, fresh child opens the file as the pipeline does
+(``warehouse.connect``, so its DuckDB settings apply), times ``build_core_marts``
+alone and reports its wall time, peak RSS (``getrusage``) and the DuckDB memory
+limit in force, so the figures are the marts' own. Target on 2 cores: 10M rows in
+<= 60 s and <= 4 GB.
 
 The synthetic layer, per three rows: one specimen (8 labs, two specimens per
 patient so patients cross labs, ~35% metastases), a clinical IHC (2% indeterminate),
@@ -147,14 +149,17 @@ def generate(path: Path, rows: int) -> dict:
 
 
 def build(path: Path) -> dict:
-    con = duckdb.connect(str(path))
-    started = time.perf_counter()
-    summary = marts.build_core_marts(con, SiteConfig())
-    seconds = time.perf_counter() - started
-    con.close()
+    # Opened as the pipeline opens it (warehouse.connect: its DuckDB settings apply).
+    with warehouse.connect(path) as con:
+        (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
+        started = time.perf_counter()
+        summary = marts.build_core_marts(con, SiteConfig())
+        seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
     return {
         "seconds": seconds,
+        "memory_limit": summary.memory_limit,
+        "threads": threads,
         "peak_rss_mb": peak_kb / 1024,
         "specimens": summary.specimens,
         "agreement_rows": summary.agreement_rows,
@@ -192,7 +197,9 @@ def main() -> None:
             print(
                 f"{rows:>11,} rows generated ({made['history']:,} history, "
                 f"{made['current']:,} current, {made['seconds']:.1f} s) -> build_core_marts: "
-                f"{result['seconds']:.1f} s wall, peak RSS {result['peak_rss_mb']:,.0f} MB; "
+                f"{result['seconds']:.1f} s wall, peak RSS {result['peak_rss_mb']:,.0f} MB "
+                f"(DuckDB memory_limit {result['memory_limit']}, "
+                f"{result['threads']} threads); "
                 f"{result['specimens']:,} specimens, {result['agreement_rows']:,} agreement "
                 f"rows, {result['metastasis_pairs']:,} metastasis pairs, pairs {result['pairs']}",
                 flush=True,

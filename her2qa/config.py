@@ -10,11 +10,29 @@ Precedence everywhere: command-line flag > environment variable > default.
 | archive of ingested files | ``HER2QA_ARCHIVE`` | ``$HER2QA_HOME/archive`` |
 | PHI key | ``HER2QA_PHI_KEY`` (the key) or ``HER2QA_PHI_KEY_FILE`` | ``$HER2QA_HOME/phi.key`` |
 | site configuration (TOML) | ``HER2QA_CONFIG`` | ``her2qa.toml`` when present |
+| laboratory time zone | ``HER2QA_TIMEZONE`` | ``[site] timezone``, else the machine's |
 
 The TOML file holds what differs between laboratories, e.g.::
 
+    [site]
+    timezone = "Europe/Berlin"   # the nightly run starts at 02:00 here
+
     [labs.NORTH]
     date_format = "%d/%m/%Y"   # strptime format of that lab's LIS dates
+    # ASCO/CAP rule set for historical results (default "2018", i.e. 2018/2023 rules):
+    guidelines = [
+        {version = "2007", until = "2014-01-01"},
+        {version = "2013", from = "2014-01-01", until = "2018-06-10"},
+    ]
+
+``guidelines``: a list of ``{version, from, until}``; ``version`` is one of
+"2007", "2013", "2018", "2023" (2023 affirms 2018: same rules); ``from`` is
+inclusive, ``until`` exclusive; a period without ``from`` starts where the
+previous one (by ``until``) ends, the first one and one without ``until`` are
+open-ended; dates are TOML dates or ISO text; periods must not overlap. A specimen is read
+under the version whose period holds its date (the latest ``report_date`` of
+the results that make its status); no matching period means "2018". The
+marts record the version used per specimen (``marts.specimen_her2``).
 """
 
 from __future__ import annotations
@@ -23,12 +41,17 @@ import hashlib
 import json
 import os
 import tomllib
+import zoneinfo
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 DEFAULT_WAREHOUSE = Path("warehouse/her2.duckdb")
 DEFAULT_SITE = Path("build/site")
 DEFAULT_HOME = Path("var")
+# ASCO/CAP guideline versions a lab may be read under (her2-domain.md §TIMELINE).
+GUIDELINE_VERSIONS = ("2007", "2013", "2018", "2023")
+DEFAULT_GUIDELINE = "2018"
 
 
 class ConfigError(Exception):
@@ -61,8 +84,32 @@ def key_file_path() -> Path:
 
 
 @dataclass(frozen=True)
+class GuidelinePeriod:
+    """An ASCO/CAP rule set in force at a lab from ``valid_from`` (inclusive) to ``until``
+    (exclusive); ``None`` leaves that end open."""
+
+    version: str
+    valid_from: date | None = None
+    until: date | None = None
+
+    def as_dict(self) -> dict[str, str | None]:
+        return {
+            "version": self.version,
+            "from": self.valid_from.isoformat() if self.valid_from else None,
+            "until": self.until.isoformat() if self.until else None,
+        }
+
+
+@dataclass(frozen=True)
 class LabConfig:
     date_format: str | None = None  # strptime format accepted besides ISO dates
+    guidelines: tuple[GuidelinePeriod, ...] = ()  # ASCO/CAP rule sets by date; default 2018
+
+    def as_dict(self) -> dict:
+        body: dict = {"date_format": self.date_format}
+        if self.guidelines:  # left out when empty: older fingerprints stay the same
+            body["guidelines"] = [g.as_dict() for g in self.guidelines]
+        return body
 
 
 @dataclass(frozen=True)
@@ -72,25 +119,119 @@ class SiteConfig:
     def fingerprint(self) -> str:
         """SHA-256 of the configuration's content, for lineage (never of the key)."""
         body = json.dumps(
-            {lab: vars(cfg) for lab, cfg in sorted(self.labs.items())}, sort_keys=True
+            {lab: cfg.as_dict() for lab, cfg in sorted(self.labs.items())}, sort_keys=True
         )
         return hashlib.sha256(body.encode()).hexdigest()
 
 
-def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
-    """Read the site TOML; a missing default file means an empty configuration."""
+def _read_toml(path: str | os.PathLike[str] | None) -> dict:
+    """The site TOML as a dict; a missing default file is an empty configuration."""
     explicit = path or os.environ.get("HER2QA_CONFIG", "").strip()
     cfg_path = Path(explicit) if explicit else Path("her2qa.toml")
     if not cfg_path.exists():
         if explicit:
             raise ConfigError(f"configuration file {cfg_path} does not exist")
-        return SiteConfig()
+        return {}
     try:
-        data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        return tomllib.loads(cfg_path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"configuration file {cfg_path} is not valid TOML: {exc}") from None
+
+
+def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
+    """Read the site TOML; a missing default file means an empty configuration."""
+    data = _read_toml(path)
     labs = {
-        str(lab): LabConfig(date_format=(body or {}).get("date_format"))
+        str(lab): LabConfig(
+            date_format=(body or {}).get("date_format"),
+            guidelines=_guidelines(str(lab), (body or {}).get("guidelines")),
+        )
         for lab, body in (data.get("labs") or {}).items()
     }
     return SiteConfig(labs=labs)
+
+
+def _guidelines(lab: str, entries: object) -> tuple[GuidelinePeriod, ...]:
+    """``[labs.<lab>] guidelines = [{version, from, until}, ...]``, checked."""
+    if entries is None:
+        return ()
+    where = f"labs.{lab}.guidelines"
+    if not isinstance(entries, list):
+        raise ConfigError(f"{where} must be a list of {{version, from, until}} tables")
+    periods: list[tuple[str, date | None, date | None]] = []
+    for i, entry in enumerate(entries):
+        at = f"{where}[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f'{at} must be a table like {{version = "2013", until = ...}}')
+        unknown = set(entry) - {"version", "from", "until"}
+        if unknown:
+            raise ConfigError(f"{at} has unknown key(s): {', '.join(sorted(unknown))}")
+        version = str(entry.get("version", "")).strip()
+        if version not in GUIDELINE_VERSIONS:
+            allowed = ", ".join(GUIDELINE_VERSIONS)
+            raise ConfigError(f"{at}.version {entry.get('version')!r} is not one of {allowed}")
+        start, until = (
+            _date(entry.get("from"), f"{at}.from"),
+            _date(entry.get("until"), f"{at}.until"),
+        )
+        if start and until and start >= until:
+            raise ConfigError(f"{at}: from {start} is not before until {until}")
+        periods.append((version, start, until))
+    # Chain by `until`: a period without `from` starts where the previous one ends.
+    periods.sort(key=lambda p: (p[2] is None, p[2] or date.max))
+    ordered: list[GuidelinePeriod] = []
+    for version, start, until in periods:
+        if start is None and ordered:
+            start = ordered[-1].until
+        if ordered and (ordered[-1].until is None or start is None or start < ordered[-1].until):
+            raise ConfigError(
+                f"{where}: the periods of {ordered[-1].version} and {version} overlap"
+            )
+        if start and until and start >= until:
+            raise ConfigError(f"{where}: the {version} period ends before it starts")
+        ordered.append(GuidelinePeriod(version, start, until))
+    return tuple(ordered)
+
+
+def _date(value: object, where: str) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, date):  # a TOML date (a TOML datetime is a date subclass too)
+        return value.date() if hasattr(value, "hour") else value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{where} {value!r} is not a date (YYYY-MM-DD)") from None
+
+
+def lab_timezone(path: str | os.PathLike[str] | None = None) -> str:
+    """The laboratory's IANA time zone, for the nightly schedule and arrival dates.
+
+    ``HER2QA_TIMEZONE``, else ``[site] timezone`` in the site TOML, else the machine's
+    own zone (``TZ``, ``/etc/timezone``, ``/etc/localtime``), else UTC, said explicitly.
+    """
+    site = _read_toml(path).get("site") or {}
+    candidates = [os.environ.get("HER2QA_TIMEZONE", "").strip(), site.get("timezone")]
+    candidates += [os.environ.get("TZ", "").strip().lstrip(":"), _system_zone()]
+    for name in candidates:
+        if name:
+            try:
+                zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                raise ConfigError(f"time zone {name!r} is not an IANA time zone name") from None
+            return name
+    return "UTC"
+
+
+def _system_zone() -> str | None:
+    etc = Path("/etc/timezone")
+    if etc.exists():
+        name = etc.read_text(encoding="utf-8").strip()
+        if name:
+            return name
+    localtime = Path("/etc/localtime")
+    if localtime.is_symlink():
+        target = str(localtime.resolve())
+        if "zoneinfo/" in target:
+            return target.split("zoneinfo/", 1)[1]
+    return None

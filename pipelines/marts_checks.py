@@ -74,7 +74,7 @@ RULES = (
              WHERE a.period = 'ALL' AND (a.n_pairs <> q.n OR a.n_agree <> q.k))
           + (SELECT count(*) FROM marts.agreement
              WHERE n_pairs < 1 OR n_agree > n_pairs
-                OR NOT (ci_low <= pct_agree AND pct_agree <= ci_high)
+                OR NOT (ci_low <= pct_agree + 1e-9 AND pct_agree <= ci_high + 1e-9)
                 OR kappa > 1 + 1e-9 OR kappa_quadratic > 1 + 1e-9)
         """,
     ),

@@ -80,7 +80,7 @@ def build_marts(context: dg.AssetExecutionContext, paths: Her2qaPaths):
         **{f"n_{s}": int(statuses.get(s, 0)) for s in marts.FINAL_STATUSES},
     }
     if summary.positive_pct is not None:
-        specimen_meta["positive_pct"] = float(round(summary.positive_pct, 3))
+        specimen_meta["primary_positive_pct"] = float(round(summary.positive_pct, 3))
     agreement_meta: dict = {
         "dagster/row_count": summary.agreement_rows,
         "ihc_ish_pairs": summary.ihc_ish_pairs,

@@ -5,8 +5,9 @@
 -- ref: her2-domain.md §7.2:
 --   centre    = (p + z²/(2n)) / (1 + z²/n)
 --   halfwidth = z·sqrt(p(1-p)/n + z²/(4n²)) / (1 + z²/n)
--- z = 1.959963984540054 (the 97.5% normal quantile); clamped to [0, 1] against rounding;
--- NULL when n = 0. Test vector (§7.5): 7/50 -> (0.069508, 0.261862).
+-- z = 1.959963984540054 (the 97.5% normal quantile); NULL when n = 0. At k = 0 the lower
+-- bound is exactly 0 and at k = n the upper bound exactly 1 (the formula's values, which
+-- floating point would miss by 1e-16); elsewhere clamped to [0, 1] against rounding. Test vector (§7.5): 7/50 -> (0.069508, 0.261862).
 CREATE OR REPLACE TEMP MACRO wilson_z() AS 1.959963984540054::DOUBLE
 ;
 CREATE OR REPLACE TEMP MACRO wilson_centre(k, n) AS
@@ -18,10 +19,16 @@ CREATE OR REPLACE TEMP MACRO wilson_halfwidth(k, n) AS
     / (1 + wilson_z() ^ 2 / n::DOUBLE)
 ;
 CREATE OR REPLACE TEMP MACRO wilson_low(k, n) AS
-    CASE WHEN n > 0 THEN greatest(0.0, wilson_centre(k, n) - wilson_halfwidth(k, n)) END
+    CASE
+        WHEN n > 0 AND k = 0 THEN 0.0
+        WHEN n > 0 THEN greatest(0.0, wilson_centre(k, n) - wilson_halfwidth(k, n))
+    END
 ;
 CREATE OR REPLACE TEMP MACRO wilson_high(k, n) AS
-    CASE WHEN n > 0 THEN least(1.0, wilson_centre(k, n) + wilson_halfwidth(k, n)) END
+    CASE
+        WHEN n > 0 AND k = n THEN 1.0
+        WHEN n > 0 THEN least(1.0, wilson_centre(k, n) + wilson_halfwidth(k, n))
+    END
 ;
 -- Cohen's kappa (unweighted, any number of categories) from counts. ref: her2-domain.md
 -- §7.3: p_o = agreements/n, p_e = Σ row_i·col_i / n², κ = (p_o - p_e) / (1 - p_e).
