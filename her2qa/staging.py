@@ -66,7 +66,11 @@ def _literal(text: str) -> str:
 
 
 def stage_pending(
-    con: duckdb.DuckDBPyConnection, site: SiteConfig, *, now: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    site: SiteConfig,
+    *,
+    run_id: str | None = None,
+    now: datetime | None = None,
 ) -> StageSummary:
     """Validate every ingested file not yet staged, in arrival order."""
     file_ids = [
@@ -76,11 +80,15 @@ def stage_pending(
             "WHERE status = 'ingested' AND staged_at IS NULL ORDER BY file_id"
         ).fetchall()
     ]
-    return _stage(con, site, file_ids, now=now)
+    return _stage(con, site, file_ids, run_id=run_id, now=now)
 
 
 def restage_all(
-    con: duckdb.DuckDBPyConnection, site: SiteConfig, *, now: datetime | None = None
+    con: duckdb.DuckDBPyConnection,
+    site: SiteConfig,
+    *,
+    run_id: str | None = None,
+    now: datetime | None = None,
 ) -> StageSummary:
     """Rebuild history, quarantine and current results from the raw layer."""
     con.execute("BEGIN TRANSACTION")
@@ -95,7 +103,7 @@ def restage_all(
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return stage_pending(con, site, now=now)
+    return stage_pending(con, site, run_id=run_id, now=now)
 
 
 def _stage(
@@ -103,12 +111,14 @@ def _stage(
     site: SiteConfig,
     file_ids: list[int],
     *,
+    run_id: str | None,
     now: datetime | None = None,
 ) -> StageSummary:
     staged_at = (now or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
     define_lab_dates(con, site)
     params = {
         "staged_at": staged_at,
+        "run_id": run_id,
         "ratio_tolerance": contract.RATIO_TOLERANCE,
         "float_slack": contract.FLOAT_SLACK,
         "cep17_max": contract.CEP17_MAX_PER_CELL,

@@ -56,7 +56,7 @@ def staged_rows_match_contract(
         paths,
         staged_her2_results,
         "SELECT h.* FROM staging.her2_results_history AS h "
-        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
+        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.staged_run_id = $run_id",
         context.op_execution_context.run_id,
     )
 

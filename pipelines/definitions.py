@@ -1,34 +1,41 @@
-"""The map of the pipeline: every asset, check, job and resource of her2qa.
+"""The map of the pipeline: every asset, check, job, schedule, sensor and resource.
 
-ingest   ops/ingested_files, raw/her2_rows        (pipelines/assets/ingest.py)
-staging  staging/her2_results[_history],
-         quarantine/rejected_rows                 (pipelines/assets/staging.py)
+    ingest   ops/ingested_files, raw/her2_rows           pipelines/assets/ingest.py
+    staging  staging/her2_results[_history],
+             quarantine/rejected_rows                    pipelines/assets/staging.py
+    marts    marts/specimen_her2, marts/agreement,
+             marts/primary_metastasis_pairs, ...         pipelines/assets/marts.py
+
+    checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py
+    jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer)
+    nightly  02:00 in the laboratory's time zone         pipelines/schedules.py
+    inbox    sensor: new file content starts her2qa_job  pipelines/sensors.py
 """
-
-from __future__ import annotations
 
 import dagster as dg
 
 from pipelines import checks
 from pipelines.assets.ingest import ingest_inbox
+from pipelines.assets.marts import MART_ASSETS
 from pipelines.assets.staging import stage_results
+from pipelines.jobs import her2qa_job, rebuild_job
+from pipelines.marts_checks import MART_CHECKS
 from pipelines.resources import Her2qaPaths, default_paths
+from pipelines.schedules import nightly_schedule
+from pipelines.sensors import inbox_sensor
 
-ASSETS = [ingest_inbox, stage_results]
-
-her2qa_job = dg.define_asset_job(
-    "her2qa_job",
-    selection=dg.AssetSelection.all(),
-    description="Ingest new LIS extracts, validate and stage them, build the marts and site.",
-)
+ASSETS = [ingest_inbox, stage_results, *MART_ASSETS]
+CHECKS = [*checks.CHECKS, *MART_CHECKS]
 
 
-def build_defs(paths: Her2qaPaths) -> dg.Definitions:
+def build_defs(paths: Her2qaPaths, timezone: str | None = None) -> dg.Definitions:
     """The pipeline bound to one deployment's paths (the CLI passes its flags here)."""
     return dg.Definitions(
         assets=ASSETS,
-        asset_checks=checks.CHECKS,
-        jobs=[her2qa_job],
+        asset_checks=CHECKS,
+        jobs=[her2qa_job, rebuild_job],
+        schedules=[nightly_schedule(timezone)],
+        sensors=[inbox_sensor],
         resources={"paths": paths},
     )
 

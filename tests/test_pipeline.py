@@ -93,7 +93,12 @@ def test_real_tcga_cohort_is_fully_accounted(env):
         data_rows = sum(1 for _ in csv.reader(fh)) - 1
     result = execute(_paths(env, inbox=TCGA))  # read in place from ../shared, never copied
     assert result.success
-    assert all(e.passed for e in result.get_asset_check_evaluations())
+    evaluations = result.get_asset_check_evaluations()
+    errors = [e for e in evaluations if e.severity == dg.AssetCheckSeverity.ERROR]
+    assert errors and all(e.passed for e in errors)
+    # small-n IHC/ISH concordance is a finding (WARN), never a failed run
+    findings = {e.check_name: e for e in evaluations if e.severity == dg.AssetCheckSeverity.WARN}
+    assert "ihc_ish_concordance_meets_lab_target" in findings
     import duckdb
 
     con = duckdb.connect(str(env / "her2.duckdb"), read_only=True)

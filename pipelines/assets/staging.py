@@ -11,6 +11,10 @@ RESULTS = dg.AssetKey(["staging", "her2_results"])
 REJECTED = dg.AssetKey(["quarantine", "rejected_rows"])
 
 
+class StageConfig(dg.Config):
+    rebuild: bool = False  # replay every ingested file from the raw layer (rebuild_job)
+
+
 def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     return dg.AssetSpec(
         key,
@@ -30,10 +34,16 @@ def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
     ],
     pool="her2qa_warehouse",
 )
-def stage_results(context: dg.AssetExecutionContext, paths: Her2qaPaths):
+def stage_results(context: dg.AssetExecutionContext, config: StageConfig, paths: Her2qaPaths):
     """Type, check and stage the rows of every file not yet staged, in arrival order."""
     with paths.connect() as con:
-        summary = staging.stage_pending(con, paths.load_site_config())
+        if config.rebuild:
+            context.log.info("rebuilding staging and quarantine from the raw layer")
+            summary = staging.restage_all(con, paths.load_site_config(), run_id=context.run.run_id)
+        else:
+            summary = staging.stage_pending(
+                con, paths.load_site_config(), run_id=context.run.run_id
+            )
         history, quarantined = con.execute(
             "SELECT (SELECT count(*) FROM staging.her2_results_history), "
             "(SELECT count(*) FROM quarantine.rejected_rows)"

@@ -32,7 +32,8 @@ CREATE TABLE IF NOT EXISTS ops.ingested_files (
     rows_quarantined BIGINT NOT NULL DEFAULT 0,
     rows_repeated    BIGINT NOT NULL DEFAULT 0,   -- of rows_staged: repeats that changed nothing
     staged_at        TIMESTAMP,              -- NULL until validated into staging
-    run_id           VARCHAR
+    run_id           VARCHAR,                -- Dagster run that ingested the file
+    staged_run_id    VARCHAR                 -- Dagster run that (last) staged it
 )
 ;
 -- The LIS vocabulary (schemas/vocabulary.py), reloaded at every run.
@@ -117,4 +118,7 @@ CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
     reasons      VARCHAR[] NOT NULL,        -- as a person reads them
     raw          JSON NOT NULL              -- the row as read, patient_key instead of the MRN
 )
+;
+-- Columns added after the first release of a table (older warehouses get them here).
+ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS staged_run_id VARCHAR
 ;

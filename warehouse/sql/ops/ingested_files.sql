@@ -4,7 +4,8 @@ UPDATE ops.ingested_files AS f
 SET rows_staged = c.staged,
     rows_repeated = c.repeated,
     rows_quarantined = c.quarantined,
-    staged_at = $staged_at
+    staged_at = $staged_at,
+    staged_run_id = $run_id
 FROM (
     SELECT b.file_id,
         (SELECT count(*) FROM verdicts AS v WHERE v.file_id = b.file_id AND v.verdict <> 'conflict') AS staged,
