@@ -1,15 +1,15 @@
 """The map of the pipeline: every asset, check, job, schedule, sensor and resource.
 
-    ingest   ops/ingested_files, raw/her2_rows           pipelines/assets/ingest.py
-    staging  staging/her2_results[_history],
-             quarantine/rejected_rows                    pipelines/assets/staging.py
-    marts    marts/specimen_her2, marts/agreement,
-             marts/primary_metastasis_pairs, ...         pipelines/assets/marts.py
+ingest   ops/ingested_files, raw/her2_rows           pipelines/assets/ingest.py
+staging  staging/her2_results[_history],
+         quarantine/rejected_rows                    pipelines/assets/staging.py
+marts    marts/specimen_her2, marts/agreement,
+         marts/primary_metastasis_pairs, ...         pipelines/assets/marts.py
 
-    checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py
-    jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer)
-    nightly  02:00 in the laboratory's time zone         pipelines/schedules.py
-    inbox    sensor: new file content starts her2qa_job  pipelines/sensors.py
+checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py
+jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer)
+nightly  02:00 in the laboratory's time zone         pipelines/schedules.py
+inbox    sensor: new file content starts her2qa_job  pipelines/sensors.py
 """
 
 import dagster as dg

@@ -39,11 +39,20 @@ def test_rebuild_equals_incremental_history(wh):
         f.rename(inbox / f.name)
     wh.run("night-3")
     # an amendment and a conflict arriving after the rest
-    write_extract(inbox / "zz_amend.csv", [
-        {**IHC_ROW, "lab_id": "NORTH", "test_id": "T-NEW", "result_version": "1"},
-        {**IHC_ROW, "lab_id": "NORTH", "test_id": "T-NEW", "result_version": "2", "ihc_score": "3+",
-         "reported_result": "positive"},
-    ])
+    write_extract(
+        inbox / "zz_amend.csv",
+        [
+            {**IHC_ROW, "lab_id": "NORTH", "test_id": "T-NEW", "result_version": "1"},
+            {
+                **IHC_ROW,
+                "lab_id": "NORTH",
+                "test_id": "T-NEW",
+                "result_version": "2",
+                "ihc_score": "3+",
+                "reported_result": "positive",
+            },
+        ],
+    )
     wh.run("night-4")
     incremental = _snapshot(wh)
     assert len(incremental["quarantine.rejected_rows"]) > 50
