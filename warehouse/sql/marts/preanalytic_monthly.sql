@@ -1,0 +1,136 @@
+-- marts/preanalytic_monthly: cold ischaemia and fixation compliance, and turnaround, per lab
+-- and month (ref: her2-domain.md §PREANALYTIC; limits in marts.reference_bands:
+-- 'cold_ischemia_limit' ≤ 60 min, 'fixation_window' 6-72 h, every end inclusive). From
+-- staging.her2_results (the times, clinical results) and marts.specimen_her2 (the specimens
+-- and their dates).
+--
+-- Per specimen (every clinical specimen): its current clinical results may each carry the
+-- times; the specimen takes its worst documented value (pipeline choice: a specimen is
+-- compliant only when every documented value is):
+--   cold ischaemia   'within' max ≤ 60 min; 'over' max > 60; 'undocumented' none recorded
+--   fixation         'within' every value in 6-72 h; 'outside' any value < 6 h ('under') or
+--                    > 72 h ('over'); 'undocumented' none recorded
+--   turnaround       days from collection_date to the specimen's report (specimen_date; its
+--                    last report_date when nothing is usable)
+-- Grain: one row per lab_id (a lab's code, or 'ALL' pooled) × month (calendar month of
+-- collection_date, the day the pre-analytic clock starts).
+-- Columns: month, month_label, n_specimens,
+--   n_cold_within, n_cold_over, n_cold_undocumented,
+--   cold_documented_rate (+ _ci_low/_ci_high) = documented / n_specimens,
+--   cold_compliance_rate (+ _ci_low/_ci_high) = within / documented,
+--   n_fixation_within, n_fixation_outside (n_fixation_under, n_fixation_over: overlap only
+--   when a specimen's rows disagree), n_fixation_undocumented,
+--   fixation_documented_rate, fixation_compliance_rate (each + CIs, as for cold ischaemia),
+--   turnaround_median_days, turnaround_p90_days (continuous quantiles; no turnaround target:
+--   the guideline sets none), cold_limit_min, fixation_low_h, fixation_high_h, limits_source.
+-- Rates are proportions (0-1), CIs Wilson score 95% (marts/agreement_statistics); NULL
+-- without a denominator.
+CREATE OR REPLACE TABLE marts.preanalytic_monthly AS
+WITH limits AS (
+    SELECT
+        max(high) FILTER (WHERE band_id = 'cold_ischemia_limit') AS cold_limit_min,
+        max(low) FILTER (WHERE band_id = 'fixation_window') AS fixation_low_h,
+        max(high) FILTER (WHERE band_id = 'fixation_window') AS fixation_high_h,
+        string_agg(source, '; ' ORDER BY band_id) FILTER (
+            WHERE band_id IN ('cold_ischemia_limit', 'fixation_window')
+        ) AS limits_source
+    FROM marts.reference_bands
+),
+times AS (
+    SELECT
+        lab_id,
+        accession_id,
+        max(cold_ischemia_min) AS cold_max,
+        min(fixation_hours) AS fixation_min,
+        max(fixation_hours) AS fixation_max
+    FROM staging.her2_results
+    WHERE test_purpose = 'clinical'
+    GROUP BY lab_id, accession_id
+),
+specimens AS (
+    SELECT
+        s.lab_id,
+        date_trunc('month', s.collection_date)::DATE AS month,
+        CASE
+            WHEN t.cold_max IS NULL THEN 'undocumented'
+            WHEN t.cold_max <= l.cold_limit_min THEN 'within'
+            ELSE 'over'
+        END AS cold,
+        t.fixation_min < l.fixation_low_h AS fixation_under,
+        t.fixation_max > l.fixation_high_h AS fixation_over,
+        CASE
+            WHEN t.fixation_max IS NULL THEN 'undocumented'
+            WHEN t.fixation_min >= l.fixation_low_h AND t.fixation_max <= l.fixation_high_h
+                THEN 'within'
+            ELSE 'outside'
+        END AS fixation,
+        (coalesce(s.specimen_date, s.last_report_date) - s.collection_date)::DOUBLE
+            AS turnaround_days
+    FROM marts.specimen_her2 AS s
+    LEFT JOIN times AS t USING (lab_id, accession_id)
+    CROSS JOIN limits AS l
+),
+counts AS (
+    SELECT
+        CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
+        month,
+        count(*) AS n_specimens,
+        count_if(cold = 'within') AS n_cold_within,
+        count_if(cold = 'over') AS n_cold_over,
+        count_if(cold = 'undocumented') AS n_cold_undocumented,
+        count_if(fixation = 'within') AS n_fixation_within,
+        count_if(fixation = 'outside') AS n_fixation_outside,
+        count_if(fixation_under) AS n_fixation_under,
+        count_if(fixation_over) AS n_fixation_over,
+        count_if(fixation = 'undocumented') AS n_fixation_undocumented,
+        quantile_cont(turnaround_days, 0.5) AS turnaround_median_days,
+        quantile_cont(turnaround_days, 0.9) AS turnaround_p90_days
+    FROM specimens
+    GROUP BY GROUPING SETS ((lab_id, month), (month))
+),
+rated AS (
+    SELECT
+        *,
+        n_specimens - n_cold_undocumented AS n_cold_documented,
+        n_specimens - n_fixation_undocumented AS n_fixation_documented
+    FROM counts
+)
+SELECT
+    r.lab_id,
+    r.month,
+    strftime(r.month, '%Y-%m') AS month_label,
+    r.n_specimens::BIGINT AS n_specimens,
+    r.n_cold_within::BIGINT AS n_cold_within,
+    r.n_cold_over::BIGINT AS n_cold_over,
+    r.n_cold_undocumented::BIGINT AS n_cold_undocumented,
+    r.n_cold_documented::DOUBLE / r.n_specimens AS cold_documented_rate,
+    wilson_low(r.n_cold_documented, r.n_specimens) AS cold_documented_ci_low,
+    wilson_high(r.n_cold_documented, r.n_specimens) AS cold_documented_ci_high,
+    CASE WHEN r.n_cold_documented > 0 THEN r.n_cold_within::DOUBLE / r.n_cold_documented END
+        AS cold_compliance_rate,
+    wilson_low(r.n_cold_within, r.n_cold_documented) AS cold_compliance_ci_low,
+    wilson_high(r.n_cold_within, r.n_cold_documented) AS cold_compliance_ci_high,
+    r.n_fixation_within::BIGINT AS n_fixation_within,
+    r.n_fixation_outside::BIGINT AS n_fixation_outside,
+    r.n_fixation_under::BIGINT AS n_fixation_under,
+    r.n_fixation_over::BIGINT AS n_fixation_over,
+    r.n_fixation_undocumented::BIGINT AS n_fixation_undocumented,
+    r.n_fixation_documented::DOUBLE / r.n_specimens AS fixation_documented_rate,
+    wilson_low(r.n_fixation_documented, r.n_specimens) AS fixation_documented_ci_low,
+    wilson_high(r.n_fixation_documented, r.n_specimens) AS fixation_documented_ci_high,
+    CASE
+        WHEN r.n_fixation_documented > 0
+            THEN r.n_fixation_within::DOUBLE / r.n_fixation_documented
+    END AS fixation_compliance_rate,
+    wilson_low(r.n_fixation_within, r.n_fixation_documented) AS fixation_compliance_ci_low,
+    wilson_high(r.n_fixation_within, r.n_fixation_documented) AS fixation_compliance_ci_high,
+    r.turnaround_median_days,
+    r.turnaround_p90_days,
+    l.cold_limit_min,
+    l.fixation_low_h,
+    l.fixation_high_h,
+    l.limits_source
+FROM rated AS r
+CROSS JOIN limits AS l
+ORDER BY r.lab_id <> 'ALL', r.lab_id, r.month
+;
