@@ -69,6 +69,17 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--site", help="dashboard folder (default build/site)")
     demo.set_defaults(func=cmd_demo)
 
+    rebuild = sub.add_parser(
+        "rebuild", help="rebuild staging, quarantine and marts from the raw layer"
+    )
+    rebuild.add_argument("--warehouse", help="DuckDB file (default as for run)")
+    rebuild.add_argument("--site", help="dashboard folder (default as for run)")
+    rebuild.set_defaults(func=cmd_rebuild)
+
+    ui = sub.add_parser("ui", help="start the Dagster UI and daemon (schedule, sensor) on loopback")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.set_defaults(func=cmd_ui)
+
     gen = sub.add_parser(
         "generate", help="write a synthetic LIS extract with a ground-truth manifest"
     )
@@ -111,15 +122,49 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.inbox), args.warehouse, args.site, quiet=args.quiet)
 
 
-def _run(inbox: Path, warehouse_flag: str | None, site_flag: str | None, *, quiet: bool) -> int:
+def cmd_rebuild(args: argparse.Namespace) -> int:
+    return _run(None, args.warehouse, args.site, quiet=False, job_name="rebuild_job")
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    from her2qa import services
+
+    phi.load_key()
+    config.lab_timezone()
+    processes = services.start(args.port)
+    print(
+        f"Dagster UI on http://127.0.0.1:{args.port} (webserver and daemon; Ctrl-C stops both)\n"
+        f"  inbox watched by the sensor: {config.inbox_path().absolute()}\n"
+        f"  nightly run: 02:00 {config.lab_timezone()}",
+        file=sys.stderr,
+    )
+    try:
+        while all(p.poll() is None for p in processes):
+            time.sleep(1)
+        dead = next(p for p in processes if p.poll() is not None)
+        raise UserError(f"{Path(dead.args[0]).name} stopped unexpectedly (exit {dead.returncode})")
+    finally:
+        services.stop(processes)
+
+
+def _run(
+    inbox: Path | None,
+    warehouse_flag: str | None,
+    site_flag: str | None,
+    *,
+    quiet: bool,
+    job_name: str = "her2qa_job",
+) -> int:
     from her2qa.runner import RunFailed, run_pipeline
 
-    if not inbox.is_dir():
+    if inbox is not None and not inbox.is_dir():
         raise UserError(f"inbox {inbox} does not exist or is not a folder")
     phi.load_key()  # refuse to start without a key, before anything is written
     config.load_site_config()
     try:
-        summary = run_pipeline(inbox, warehouse_flag, site_flag, progress=not quiet)
+        summary = run_pipeline(
+            inbox, warehouse_flag, site_flag, progress=not quiet, job_name=job_name
+        )
     except RunFailed as exc:
         print(f"her2qa: run failed: {exc}", file=sys.stderr)
         return EXIT_FAILED

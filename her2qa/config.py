@@ -7,6 +7,7 @@ Precedence everywhere: command-line flag > environment variable > default.
 | warehouse file | ``HER2QA_WAREHOUSE`` | ``warehouse/her2.duckdb`` |
 | dashboard site | ``HER2QA_SITE`` | ``build/site`` |
 | state folder (archive, key, Dagster home) | ``HER2QA_HOME`` | ``var`` |
+| inbox watched by the sensor | ``HER2QA_INBOX`` | ``$HER2QA_HOME/inbox`` |
 | archive of ingested files | ``HER2QA_ARCHIVE`` | ``$HER2QA_HOME/archive`` |
 | PHI key | ``HER2QA_PHI_KEY`` (the key) or ``HER2QA_PHI_KEY_FILE`` | ``$HER2QA_HOME/phi.key`` |
 | site configuration (TOML) | ``HER2QA_CONFIG`` | ``her2qa.toml`` when present |
@@ -73,6 +74,11 @@ def warehouse_path(flag: str | os.PathLike[str] | None = None) -> Path:
 
 def site_path(flag: str | os.PathLike[str] | None = None) -> Path:
     return Path(flag) if flag else _env_path("HER2QA_SITE", DEFAULT_SITE)
+
+
+def inbox_path() -> Path:
+    """The inbox the sensor watches and the UI's runs read (``her2qa run`` takes --inbox)."""
+    return _env_path("HER2QA_INBOX", home() / "inbox")
 
 
 def archive_path() -> Path:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 
 import dagster as dg
 
 import warehouse
+from her2qa.instance import ensure_dagster_home
 from pipelines.definitions import build_defs
 from pipelines.resources import Her2qaPaths, default_paths
 
@@ -19,12 +19,13 @@ class RunFailed(Exception):
 
 
 def run_pipeline(
-    inbox: Path,
+    inbox: Path | None,
     warehouse_flag: str | Path | None = None,
     site_flag: str | Path | None = None,
     *,
     progress: bool = True,
     instance: dg.DagsterInstance | None = None,
+    job_name: str = "her2qa_job",
 ) -> str:
     """Materialise every asset; returns a short summary, raises RunFailed with the reason."""
     paths = default_paths(inbox, warehouse_flag, site_flag)
@@ -36,25 +37,31 @@ def run_pipeline(
     except OSError as exc:
         raise RunFailed(f"warehouse {paths.warehouse_file}: {exc.strerror or exc}") from None
 
-    result = execute(paths, instance=instance, progress=progress)
+    result = execute(
+        paths, instance=instance or _persistent_instance(), progress=progress, job_name=job_name
+    )
     if not result.success:
         raise RunFailed(_failure_reason(result))
     return _summary(paths)
 
 
 def execute(
-    paths: Her2qaPaths, *, instance: dg.DagsterInstance | None = None, progress: bool = False
+    paths: Her2qaPaths,
+    *,
+    instance: dg.DagsterInstance | None = None,
+    progress: bool = False,
+    job_name: str = "her2qa_job",
 ) -> dg.ExecuteInProcessResult:
-    """One in-process run of the whole job (what the UI's "Materialize all" does)."""
-    job = (
-        build_defs(paths)
-        .resolve_job_def("her2qa_job")
-        .with_logger_defs({"progress": progress_logger})
-    )
-    return job.execute_in_process(
-        instance=instance or _instance(),
+    """One in-process run of a job (her2qa_job is what the UI's "Materialize all" does).
+
+    Without an instance the run is recorded in a throwaway one (tests, benchmarks)."""
+    job = build_defs(paths).resolve_job_def(job_name)
+    run_config = dict(job.run_config or {})  # the job's own config (rebuild_job: rebuild)
+    run_config["loggers"] = {"progress": {"config": {"quiet": not progress}}}
+    return job.with_logger_defs({"progress": progress_logger}).execute_in_process(
+        instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
-        run_config={"loggers": {"progress": {"config": {"quiet": not progress}}}},
+        run_config=run_config,
     )
 
 
@@ -81,13 +88,10 @@ def _user_message(record: logging.LogRecord) -> bool:
     return True
 
 
-def _instance() -> dg.DagsterInstance:
-    """The persistent instance when DAGSTER_HOME is set (run history), else a throwaway one."""
-    return (
-        dg.DagsterInstance.get()
-        if os.environ.get("DAGSTER_HOME")
-        else dg.DagsterInstance.ephemeral()
-    )
+def _persistent_instance() -> dg.DagsterInstance:
+    """The deployment's instance (DAGSTER_HOME): the CLI's runs join the UI's run history."""
+    ensure_dagster_home()
+    return dg.DagsterInstance.get()
 
 
 def _failure_reason(result: dg.ExecuteInProcessResult) -> str:

@@ -4,12 +4,14 @@ ERROR checks are integrity: when one fails, something the pipeline promises
 (nothing lost, no PHI, the contract) is broken, and downstream steps stop.
 """
 
+import os
+
 import dagster as dg
 import pandas as pd
 import pandera.errors
 import pandera.pandas as pa
 
-from pipelines.assets.ingest import RAW_ROWS
+from pipelines.assets.ingest import INGESTED_FILES, RAW_ROWS
 from pipelines.assets.staging import RESULTS
 from pipelines.resources import Her2qaPaths
 from schemas.raw import raw_her2_rows
@@ -109,6 +111,30 @@ SELECT
                           USING (file_id, source_row))
 """
 
+
+@dg.asset_check(
+    asset=INGESTED_FILES,
+    blocking=False,
+    description="Freshness: new results arrived within the last HER2QA_FRESHNESS_DAYS days "
+    "(default 3). A WARN finding means the LIS feed may have stopped; it never fails a run.",
+)
+def results_arriving(paths: Her2qaPaths) -> dg.AssetCheckResult:
+    max_days = int(os.environ.get("HER2QA_FRESHNESS_DAYS", "3"))
+    with paths.connect(read_only=True) as con:
+        last, days = con.execute(
+            "SELECT max(ingested_at), date_diff('day', max(ingested_at), now()::TIMESTAMP) "
+            "FROM ops.ingested_files WHERE status = 'ingested' AND rows_read > 0"
+        ).fetchone()
+    metadata = {"max_days": max_days, "days_since_new_results": -1 if days is None else int(days)}
+    if last is not None:
+        metadata["last_new_results_utc"] = last.isoformat(timespec="seconds")
+    return dg.AssetCheckResult(
+        passed=days is not None and days <= max_days,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata=metadata,
+    )
+
+
 _BATCH_ROWS = 200_000  # bounded memory: a million-row file is checked in slices
 
 
@@ -140,4 +166,10 @@ def _validate_in_batches(
     )
 
 
-CHECKS = [accounting_balances, keys_unique, staged_rows_match_contract, raw_rows_carry_no_phi]
+CHECKS = [
+    accounting_balances,
+    keys_unique,
+    staged_rows_match_contract,
+    raw_rows_carry_no_phi,
+    results_arriving,
+]

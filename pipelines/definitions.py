@@ -4,9 +4,12 @@ ingest   ops/ingested_files, raw/her2_rows           pipelines/assets/ingest.py
 staging  staging/her2_results[_history],
          quarantine/rejected_rows                    pipelines/assets/staging.py
 marts    marts/specimen_her2, marts/agreement,
-         marts/primary_metastasis_pairs, ...         pipelines/assets/marts.py
+         marts/primary_metastasis_pairs              pipelines/assets/marts.py
+         marts/ihc_ish_discordance, positivity_monthly,
+         interpretation_audit, retest_candidates, ... pipelines/assets/quality_marts.py
 
-checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py
+checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py,
+         pipelines/quality_checks.py
 jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer)
 nightly  02:00 in the laboratory's time zone         pipelines/schedules.py
 inbox    sensor: new file content starts her2qa_job  pipelines/sensors.py
@@ -17,15 +20,17 @@ import dagster as dg
 from pipelines import checks
 from pipelines.assets.ingest import ingest_inbox
 from pipelines.assets.marts import MART_ASSETS
+from pipelines.assets.quality_marts import QUALITY_MART_ASSETS
 from pipelines.assets.staging import stage_results
 from pipelines.jobs import her2qa_job, rebuild_job
 from pipelines.marts_checks import MART_CHECKS
+from pipelines.quality_checks import QUALITY_CHECKS
 from pipelines.resources import Her2qaPaths, default_paths
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import inbox_sensor
 
-ASSETS = [ingest_inbox, stage_results, *MART_ASSETS]
-CHECKS = [*checks.CHECKS, *MART_CHECKS]
+ASSETS = [ingest_inbox, stage_results, *MART_ASSETS, *QUALITY_MART_ASSETS]
+CHECKS = [*checks.CHECKS, *MART_CHECKS, *QUALITY_CHECKS]
 
 
 def build_defs(paths: Her2qaPaths, timezone: str | None = None) -> dg.Definitions:

@@ -1,4 +1,10 @@
-"""Jobs: the nightly/incremental run and the full rebuild from the raw layer."""
+"""Jobs: the nightly/incremental run and the full rebuild from the raw layer.
+
+Both run their steps in one process, one after the other: DuckDB allows one writing
+process per file, and a step-per-process executor would only make steps queue for
+the lock (and pay a Python start-up each). Across runs, the pool her2qa_warehouse
+(limit 1, dagster.yaml) and the run queue keep writers apart.
+"""
 
 import dagster as dg
 
@@ -7,6 +13,7 @@ her2qa_job = dg.define_asset_job(
     selection=dg.AssetSelection.all(),
     description="Ingest new LIS extracts, validate and stage them, rebuild the marts and site.",
     tags={"her2qa/kind": "incremental"},
+    executor_def=dg.in_process_executor,
 )
 
 rebuild_job = dg.define_asset_job(
@@ -16,4 +23,5 @@ rebuild_job = dg.define_asset_job(
     "vocabulary or guideline change); gives exactly the tables an incremental history gives.",
     config={"ops": {"stage_results": {"config": {"rebuild": True}}}},
     tags={"her2qa/kind": "rebuild"},
+    executor_def=dg.in_process_executor,
 )

@@ -46,7 +46,7 @@ def default_paths(
 ) -> Her2qaPaths:
     """Paths from flags, then environment, then defaults (her2qa/config.py)."""
     return Her2qaPaths(
-        inbox=str(inbox or config.home() / "inbox"),
+        inbox=str(inbox or config.inbox_path()),
         warehouse_file=str(config.warehouse_path(warehouse_file)),
         archive_dir=str(config.archive_path()),
         site_dir=str(config.site_path(site_dir)),

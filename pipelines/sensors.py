@@ -11,6 +11,7 @@ process at a time on the file, and a sensor tick must not block a run.
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -42,7 +43,7 @@ def scan(inbox: Path, known_stat: dict[str, list]) -> dict[str, list]:
 
 @dg.sensor(
     job=her2qa_job,
-    minimum_interval_seconds=60,
+    minimum_interval_seconds=int(os.environ.get("HER2QA_SENSOR_INTERVAL", "60")),
     default_status=dg.DefaultSensorStatus.RUNNING,
     description="Starts a run when an extract with new content lands in the inbox "
     "(content hash, so a renamed copy starts nothing).",

@@ -57,6 +57,7 @@ def test_materialize_ingest_and_staging_with_checks(env):
         "keys_unique",
         "staged_rows_match_contract",
         "raw_rows_carry_no_phi",
+        "results_arriving",
     }
     assert all(e.passed for e in evaluations)
     by_key = {
