@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup system-packages demo test lint bench clean
 
-setup: $(VENV)/.installed
+setup: system-packages $(VENV)/.installed
+
+system-packages:
+	bash scripts/install-system-packages.sh
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +30,7 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/ingest_benchmark.py
+	$(BIN)/python benchmarks/marts_benchmark.py
 
 clean:
 	rm -rf $(VENV) var build
