@@ -129,7 +129,9 @@ RULES = (
 )
 
 
-def _integrity_check(rule: Rule) -> dg.AssetChecksDefinition:
+def integrity_check(rule: Rule) -> dg.AssetChecksDefinition:
+    """A blocking ERROR check that passes when the rule's SQL counts no violating row."""
+
     @dg.asset_check(asset=rule.asset, name=rule.name, blocking=True, description=rule.description)
     def _check(paths: Her2qaPaths) -> dg.AssetCheckResult:
         with paths.connect(read_only=True) as con:
@@ -193,4 +195,4 @@ def ihc_ish_concordance_meets_lab_target(paths: Her2qaPaths) -> dg.AssetCheckRes
     )
 
 
-MART_CHECKS = [*(_integrity_check(rule) for rule in RULES), ihc_ish_concordance_meets_lab_target]
+MART_CHECKS = [*(integrity_check(rule) for rule in RULES), ihc_ish_concordance_meets_lab_target]

@@ -10,22 +10,13 @@ HER2-positive rate outside the published band (a context band, not a limit; its 
 read from marts.reference_bands and shown), and p-chart points out of statistical control.
 """
 
-from typing import NamedTuple
-
 import dagster as dg
 
 import warehouse
 from her2qa import marts
 from pipelines.assets.quality_marts import POSITIVITY_MONTHLY, TABLES, key
+from pipelines.marts_checks import Rule, integrity_check
 from pipelines.resources import Her2qaPaths
-
-
-class Rule(NamedTuple):
-    name: str
-    asset: dg.AssetKey
-    description: str
-    violations_sql: str  # counts the rows that break the rule (several rows are summed)
-
 
 # Each table's key (one row per ...): unique, and never NULL.
 KEYS: dict[str, tuple[str, ...]] = {
@@ -69,13 +60,7 @@ RATES: dict[str, tuple[float, list[_Rate]]] = {
         [
             (f"share_{c}", None, None)
             for c in (
-                "positive",
-                "low",
-                "ultralow",
-                "null",
-                "zero_unspecified",
-                "equivocal",
-                "indeterminate",
+                *marts.HER2_CATEGORIES,
                 "ihc0",
                 "ultralow_of_negative",
             )
@@ -217,21 +202,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 
-def _integrity_check(rule: Rule) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=rule.asset, name=rule.name, blocking=True, description=rule.description)
-    def _check(paths: Her2qaPaths) -> dg.AssetCheckResult:
-        with paths.connect(read_only=True) as con:
-            result = con.execute(rule.violations_sql).fetchall()
-        violations = sum(int(r[0]) for r in result)
-        return dg.AssetCheckResult(
-            passed=violations == 0,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"violating_rows": violations},
-        )
-
-    return _check
-
-
 @dg.asset_check(
     asset=POSITIVITY_MONTHLY,
     blocking=False,
@@ -365,7 +335,7 @@ def positivity_in_statistical_control(paths: Her2qaPaths) -> dg.AssetCheckResult
 
 
 QUALITY_CHECKS = [
-    *(_integrity_check(rule) for rule in RULES),
+    *(integrity_check(rule) for rule in RULES),
     positivity_within_published_band,
     positivity_in_statistical_control,
 ]
