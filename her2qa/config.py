@@ -20,6 +20,7 @@ The TOML file holds what differs between laboratories, e.g.::
 
     [labs.NORTH]
     date_format = "%d/%m/%Y"   # strptime format of that lab's LIS dates
+    concordance_target_pct = 95  # IHC/ISH lab target (default 95, ASCO/CAP 2007 criterion)
     # ASCO/CAP rule set for historical results (default "2018", i.e. 2018/2023 rules):
     guidelines = [
         {version = "2007", until = "2014-01-01"},
@@ -53,6 +54,9 @@ DEFAULT_HOME = Path("var")
 # ASCO/CAP guideline versions a lab may be read under (her2-domain.md §TIMELINE).
 GUIDELINE_VERSIONS = ("2007", "2013", "2018", "2023")
 DEFAULT_GUIDELINE = "2018"
+# A lab target, not a CAP requirement: the 2007 ASCO/CAP criterion (her2-domain.md §QA-WORDING).
+DEFAULT_CONCORDANCE_TARGET = 95.0
+CONCORDANCE_TARGET_LABEL = "lab target (ASCO/CAP 2007 criterion)"
 
 
 class ConfigError(Exception):
@@ -110,17 +114,28 @@ class GuidelinePeriod:
 class LabConfig:
     date_format: str | None = None  # strptime format accepted besides ISO dates
     guidelines: tuple[GuidelinePeriod, ...] = ()  # ASCO/CAP rule sets by date; default 2018
+    concordance_target_pct: float | None = None  # lab target; default DEFAULT_CONCORDANCE_TARGET
 
     def as_dict(self) -> dict:
         body: dict = {"date_format": self.date_format}
         if self.guidelines:  # left out when empty: older fingerprints stay the same
             body["guidelines"] = [g.as_dict() for g in self.guidelines]
+        if self.concordance_target_pct is not None:
+            body["concordance_target_pct"] = self.concordance_target_pct
         return body
 
 
 @dataclass(frozen=True)
 class SiteConfig:
     labs: dict[str, LabConfig] = field(default_factory=dict)
+
+    def concordance_target(self, lab_id: str) -> float:
+        """The lab's IHC/ISH concordance target in percent: its own, else the default
+        (95%, the ASCO/CAP 2007 validation criterion; her2-domain.md §QA-WORDING)."""
+        cfg = self.labs.get(lab_id)
+        if cfg is not None and cfg.concordance_target_pct is not None:
+            return cfg.concordance_target_pct
+        return DEFAULT_CONCORDANCE_TARGET
 
     def fingerprint(self) -> str:
         """SHA-256 of the configuration's content, for lineage (never of the key)."""
@@ -151,10 +166,19 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
         str(lab): LabConfig(
             date_format=(body or {}).get("date_format"),
             guidelines=_guidelines(str(lab), (body or {}).get("guidelines")),
+            concordance_target_pct=_target(str(lab), (body or {}).get("concordance_target_pct")),
         )
         for lab, body in (data.get("labs") or {}).items()
     }
     return SiteConfig(labs=labs)
+
+
+def _target(lab: str, value: object) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 100:
+        raise ConfigError(f"labs.{lab}.concordance_target_pct must be a percentage (0-100]")
+    return float(value)
 
 
 def _guidelines(lab: str, entries: object) -> tuple[GuidelinePeriod, ...]:

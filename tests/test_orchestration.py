@@ -182,3 +182,14 @@ def test_rebuild_command_replays_the_raw_layer(env):
     # the CLI's runs are kept in the deployment's run history (DAGSTER_HOME under var/)
     instance_yaml = env / "var" / "dagster" / "dagster.yaml"
     assert "max_concurrent_runs: 1" in instance_yaml.read_text()
+
+
+def test_concordance_target_is_the_labs_own(env):
+    from her2qa.config import load_site_config
+
+    (env / "her2qa.toml").write_text("[labs.NORTH]\nconcordance_target_pct = 80\n")
+    site = load_site_config()
+    assert (site.concordance_target("NORTH"), site.concordance_target("SOUTH")) == (80.0, 95.0)
+    (env / "her2qa.toml").write_text("[labs.NORTH]\nconcordance_target_pct = 180\n")
+    with pytest.raises(config.ConfigError, match="percentage"):
+        load_site_config()
