@@ -80,6 +80,20 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--port", type=int, default=3000)
     ui.set_defaults(func=cmd_ui)
 
+    audit = sub.add_parser(
+        "audit", help="write the accreditation audit pack of an inspection period"
+    )
+    audit.add_argument("--from", dest="date_from", required=True, help="first day, YYYY-MM-DD")
+    audit.add_argument(
+        "--to", dest="date_to", required=True, help="last day, YYYY-MM-DD (inclusive)"
+    )
+    audit.add_argument("--lab", help="one laboratory's pack (default: every laboratory)")
+    audit.add_argument("--out", help="pack folder (default build/audit/<from>_<to>[_<lab>])")
+    audit.add_argument(
+        "--warehouse", help="DuckDB file (default $HER2QA_WAREHOUSE or warehouse/her2.duckdb)"
+    )
+    audit.set_defaults(func=cmd_audit)
+
     gen = sub.add_parser(
         "generate", help="write a synthetic LIS extract with a ground-truth manifest"
     )
@@ -103,6 +117,31 @@ def cmd_generate(args: argparse.Namespace) -> int:
         f"wrote {sum(f.get('data_rows', 0) for f in files):,} rows in {len(files)} file(s) "
         f"to {args.out} in {time.monotonic() - started:.1f} s (manifest: manifest.json)"
     )
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """The audit pack of [--from, --to] (her2qa/audit): report.html/.pdf, metrics.csv,
+    lineage.json, generated.json and the restricted cases/ folder."""
+    from her2qa.audit import AuditError, build_audit_pack
+    from her2qa.audit.period import Period, PeriodError, parse_date
+
+    try:
+        period = Period(parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to"))
+    except PeriodError as exc:
+        raise UserError(str(exc)) from None
+    if args.lab is not None and not args.lab.strip():
+        raise UserError("--lab is empty: give a laboratory code, or leave --lab out for all")
+    warehouse_file = config.warehouse_path(args.warehouse)
+    if not warehouse_file.exists():
+        raise UserError(f"warehouse {warehouse_file} does not exist: run `her2qa run` first")
+    try:
+        summary = build_audit_pack(
+            warehouse_file, period.date_from, period.date_to, lab=args.lab, out_dir=args.out
+        )
+    except AuditError as exc:
+        raise UserError(str(exc)) from None
+    print(summary)
     return 0
 
 

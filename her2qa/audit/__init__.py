@@ -1,0 +1,22 @@
+"""Accreditation audit pack: reproducible evidence of a laboratory's HER2 testing quality for
+an inspection period (``her2qa audit``; Dagster asset ``audit_pack``).
+
+Modules, one responsibility each::
+
+    period.py      the period (ISO dates, last complete quarter, default folder)
+    settings.py    site configuration the pack reads: [labs.<LAB>] ldt_kits
+    compute.py     period figures in SQL: the warehouse's mart SQL re-run on the period's rows
+                   (warehouse/sql/audit/*.sql), read-only on the warehouse
+    metrics.py     metrics.csv (scope, judgement against targets, stable formatting)
+    provenance.py  lineage.json (content-determined) and generated.json
+    cases.py       the restricted cases/ worklists
+    render.py      report.html (Jinja2, autoescape) + charts.py (inline SVG)
+    pdf.py         report.pdf (headless Chromium via Playwright)
+    pack.py        build_audit_pack: all of the above, in order
+"""
+
+from her2qa.audit.compute import AuditError
+from her2qa.audit.pack import AuditSummary, build_audit_pack
+from her2qa.audit.period import Period, last_complete_quarter
+
+__all__ = ["AuditError", "AuditSummary", "Period", "build_audit_pack", "last_complete_quarter"]

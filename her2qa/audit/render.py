@@ -1,0 +1,190 @@
+"""report.html: the pack's report, rendered from the metrics rows (Jinja2, autoescape on).
+
+The template (templates/report.html.j2) reads figures only through ``Figures``, i.e. from
+the rows written to metrics.csv: every number of the report is a row of metrics.csv. No
+script, no external resource: the page opens from disk and prints to PDF as it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from her2qa.audit import charts
+from her2qa.audit.cases import DESCRIPTIONS
+
+TEMPLATES = Path(__file__).with_name("templates")
+DASH = "—"
+
+
+class Figures:
+    """The pack's metrics rows, looked up by (section, metric, lab, stratum)."""
+
+    def __init__(self, rows: Iterable[dict[str, Any]], scope_labs: Sequence[str]):
+        self.rows = list(rows)
+        self.scope_labs = list(scope_labs)  # labs to show, 'ALL' first when pooled
+        self._by = {(r["section"], r["metric"], r["lab_id"], r["stratum"]): r for r in self.rows}
+
+    def get(self, section: str, metric: str, lab: str, stratum: str = "all") -> dict | None:
+        return self._by.get((section, metric, lab, stratum))
+
+    def strata(self, section: str, metric: str, lab: str) -> list[dict]:
+        return [
+            r
+            for r in self.rows
+            if r["section"] == section and r["metric"] == metric and r["lab_id"] == lab
+        ]
+
+    def labs(self, section: str, metric: str) -> list[str]:
+        """Labs of the scope that have the figure (in scope order)."""
+        present = {
+            r["lab_id"] for r in self.rows if (r["section"], r["metric"]) == (section, metric)
+        }
+        return [lab for lab in self.scope_labs if lab in present]
+
+    def first(self, section: str, metric: str) -> dict | None:
+        """The first row of a figure (any lab, any stratum), for its target and source."""
+        return next(
+            (r for r in self.rows if (r["section"], r["metric"]) == (section, metric)), None
+        )
+
+    def any(self, section: str) -> bool:
+        return any(r["section"] == section for r in self.rows)
+
+    def sources(self) -> list[str]:
+        """Every target / band source cited by the figures, once."""
+        return sorted({r["target_source"] for r in self.rows if r.get("target_source")})
+
+
+def pct(row: dict | None, digits: int = 1) -> str:
+    if not row or row.get("value") is None:
+        return DASH
+    return f"{100 * row['value']:.{digits}f}%"
+
+
+def ci(row: dict | None) -> str:
+    if not row or row.get("ci_low") is None or row.get("ci_high") is None:
+        return ""
+    return f"{100 * row['ci_low']:.1f}–{100 * row['ci_high']:.1f}%"
+
+
+def frac(row: dict | None) -> str:
+    if not row or row.get("numerator") is None:
+        return ""
+    return f"{row['numerator']:,}/{row['n']:,}"
+
+
+def count(row: dict | None) -> str:
+    """A count; a count the SQL has no row for is 0 (GROUP BY makes no row for none)."""
+    if not row or row.get("value") is None:
+        return "0"
+    return f"{int(row['value']):,}"
+
+
+def n_of(row: dict | None) -> str:
+    """The n of a figure, with thousands separators."""
+    if not row or row.get("n") is None:
+        return ""
+    return f"{int(row['n']):,}"
+
+
+def kappa(row: dict | None) -> str:
+    if not row or row.get("value") is None:
+        return DASH
+    return f"{row['value']:.3f}"
+
+
+def days(row: dict | None) -> str:
+    if not row or row.get("value") is None:
+        return DASH
+    return f"{row['value']:.1f}"
+
+
+def target(row: dict | None) -> str:
+    """The target / band as a short figure: '≥ 95%', '11.8–17.2%', '1.6%', '≥ 20'."""
+    if not row or not row.get("target_kind"):
+        return ""
+    low, high, kind = row.get("target_low"), row.get("target_high"), row["target_kind"]
+    as_pct = row["unit"] == "proportion" and kind != "limit (per specimen)"
+
+    def show(v: float) -> str:
+        if as_pct:
+            return f"{100 * v:.1f}%"
+        return f"{v:g}"
+
+    if kind in ("lab target", "requirement"):
+        return f"≥ {show(low)}" if low is not None else ""
+    if low is not None and high is not None:
+        return show(low) if low == high else f"{show(low)}–{show(high)}"
+    if high is not None:
+        return f"≤ {show(high)}"
+    return f"≥ {show(low)}" if low is not None else ""
+
+
+def verdict_class(row: dict | None) -> str:
+    word = (row or {}).get("versus_target") or ""
+    if word in ("meets", "within band", "within limits", "CI includes figure", "at figure"):
+        return "ok"
+    if word in ("below", "above UCL", "below LCL"):
+        return "flag"
+    if word in ("above band", "below band", "above figure", "below figure"):
+        return "note"
+    return ""
+
+
+def chart_by_lab(figures: Figures, section: str, metric: str, title: str):
+    """Interval chart of one figure across the labs of the scope, with its target/band."""
+    items, first = [], None
+    for lab in figures.labs(section, metric):
+        row = figures.get(section, metric, lab)
+        if row and row.get("value") is not None:
+            first = first or row
+            items.append(charts.Item(lab, row["value"], row.get("ci_low"), row.get("ci_high")))
+    if not first:
+        return ""
+    kind = first.get("target_kind")
+    band = target_line = None
+    if kind == "benchmark band":
+        band = (first.get("target_low"), first.get("target_high"))
+    elif kind in ("lab target", "requirement"):
+        target_line = first.get("target_low")
+    return charts.interval_chart(
+        items,
+        title=title,
+        band=band,
+        band_label=first.get("target_label") or "",
+        target=target_line,
+        target_label=first.get("target_label") or "",
+    )
+
+
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.globals.update(
+        pct=pct,
+        ci=ci,
+        frac=frac,
+        count=count,
+        n_of=n_of,
+        kappa=kappa,
+        days=days,
+        target=target,
+        verdict_class=verdict_class,
+        chart_by_lab=chart_by_lab,
+        case_descriptions=DESCRIPTIONS,
+    )
+    return env
+
+
+def render(context: dict[str, Any]) -> str:
+    return environment().get_template("report.html.j2").render(**context)

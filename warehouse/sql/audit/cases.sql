@@ -1,0 +1,110 @@
+-- audit/cases: the case-level worklists of the pack (temporary tables), written by
+-- her2qa/audit/cases.py to the restricted cases/ folder (owner-only, formulas neutralised) and
+-- counted in the report. Keys are the laboratory's own (lab_id, accession_id, test ids) and the
+-- keyed patient hash (patient_key); no name, MRN or birth date exists in the warehouse.
+--
+-- Follow-up documented in the data, per specimen (what the laboratory did, as far as the
+-- extract shows it; the director records the rest in the sign-off):
+--   second_read_done     a current second_read result exists for the specimen
+--   reference_lab_done   a current reference_lab result exists for the specimen
+--   amended_report       a current clinical result of the specimen has result_version > 1
+CREATE OR REPLACE TEMP TABLE audit_follow_up AS
+SELECT
+    lab_id,
+    accession_id,
+    bool_or(test_purpose = 'second_read') AS second_read_done,
+    bool_or(test_purpose = 'reference_lab') AS reference_lab_done,
+    bool_or(test_purpose = 'clinical' AND result_version > 1) AS amended_report
+FROM wh.staging.her2_results
+WHERE $lab IS NULL OR lab_id = $lab
+GROUP BY lab_id, accession_id
+;
+-- IHC/ISH discordance worklist of the period's specimens: marts.ihc_ish_discordance
+-- (warehouse/sql/marts/ihc_ish_discordance.sql re-run on the cohort), with the follow-up.
+CREATE OR REPLACE TEMP TABLE audit_cases_ihc_ish AS
+SELECT
+    d.*,
+    coalesce(f.second_read_done, false) AS second_read_done,
+    coalesce(f.reference_lab_done, false) AS reference_lab_done,
+    coalesce(f.amended_report, false) AS amended_report,
+    '' AS action_taken,
+    '' AS reviewed_by
+FROM period_specimens.marts.ihc_ish_discordance AS d
+LEFT JOIN audit_follow_up AS f USING (lab_id, accession_id)
+;
+-- Laboratory vs reference laboratory: the period's discordant pairs (marts.agreement_pairs).
+CREATE OR REPLACE TEMP TABLE audit_cases_lab_vs_reference AS
+SELECT
+    p.lab_id,
+    p.accession_id,
+    p.patient_key,
+    s.specimen_role,
+    p.first_value AS lab_status,
+    p.second_value AS reference_lab_status,
+    s.ihc_test_id,
+    s.ihc_score,
+    s.ish_test_id,
+    s.ish_group,
+    s.guideline_version,
+    p.pair_date,
+    coalesce(f.second_read_done, false) AS second_read_done,
+    coalesce(f.amended_report, false) AS amended_report,
+    '' AS action_taken,
+    '' AS reviewed_by
+FROM period_pairs.marts.agreement_pairs AS p
+LEFT JOIN period_pairs.marts.specimen_her2 AS s USING (lab_id, accession_id)
+LEFT JOIN audit_follow_up AS f USING (lab_id, accession_id)
+WHERE p.comparison = 'lab_vs_reference' AND NOT p.agree
+;
+-- Inter-observer: the period's pairs whose two IHC reads differ (any score; the call category
+-- differs when one read is 3+ and the other not, or one 2+ and the other 0/1+).
+CREATE OR REPLACE TEMP TABLE audit_cases_observer AS
+SELECT
+    p.lab_id,
+    p.accession_id,
+    p.patient_key,
+    p.first_value AS clinical_ihc_score,
+    p.second_value AS second_read_ihc_score,
+    ihc_call(p.first_value) <> ihc_call(p.second_value) AS call_differs,
+    s.ihc_test_id,
+    s.ihc_pathologist_id,
+    s.ihc_assay_kit,
+    p.pair_date,
+    coalesce(f.amended_report, false) AS amended_report,
+    '' AS action_taken,
+    '' AS reviewed_by
+FROM period_pairs.marts.agreement_pairs AS p
+LEFT JOIN period_pairs.marts.specimen_her2 AS s USING (lab_id, accession_id)
+LEFT JOIN audit_follow_up AS f USING (lab_id, accession_id)
+WHERE p.comparison = 'observer_vs_observer' AND NOT p.agree
+;
+-- Metastases to consider for retesting, of the period's cohort (marts.retest_candidates re-run).
+CREATE OR REPLACE TEMP TABLE audit_cases_retest AS
+SELECT
+    r.*,
+    '' AS action_taken,
+    '' AS reviewed_by
+FROM period_specimens.marts.retest_candidates AS r
+;
+-- Positivity control-chart signals (lab and reader months outside the limits) of the months
+-- overlapping the period, as in marts.positivity_monthly.
+CREATE OR REPLACE TEMP TABLE audit_cases_positivity_signals AS
+SELECT
+    lab_id,
+    level,
+    pathologist_id,
+    month_label,
+    n_specimens,
+    n_positive,
+    rate,
+    centre_line,
+    lcl,
+    ucl,
+    signal,
+    '' AS action_taken,
+    '' AS reviewed_by
+FROM wh.marts.positivity_monthly
+WHERE out_of_control
+    AND month BETWEEN date_trunc('month', $from::DATE) AND $to
+    AND ($lab IS NULL OR lab_id = $lab)
+;
