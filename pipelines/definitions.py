@@ -10,14 +10,19 @@ marts    marts/specimen_her2, marts/agreement,
 
 checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py,
          pipelines/quality_checks.py
-jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer)
+publish  audit_pack (last complete quarter)          pipelines/assets/audit.py
+
+jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer),
+         quarterly_audit_job (the audit pack)
 nightly  02:00 in the laboratory's time zone         pipelines/schedules.py
+quarter  03:00 on the first day of each quarter      pipelines/assets/audit.py
 inbox    sensor: new file content starts her2qa_job  pipelines/sensors.py
 """
 
 import dagster as dg
 
 from pipelines import checks
+from pipelines.assets.audit import AUDIT_ASSETS, AUDIT_JOBS, quarterly_audit_schedule
 from pipelines.assets.ingest import ingest_inbox
 from pipelines.assets.marts import MART_ASSETS
 from pipelines.assets.quality_marts import QUALITY_MART_ASSETS
@@ -29,7 +34,7 @@ from pipelines.resources import Her2qaPaths, default_paths
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import inbox_sensor
 
-ASSETS = [ingest_inbox, stage_results, *MART_ASSETS, *QUALITY_MART_ASSETS]
+ASSETS = [ingest_inbox, stage_results, *MART_ASSETS, *QUALITY_MART_ASSETS, *AUDIT_ASSETS]
 CHECKS = [*checks.CHECKS, *MART_CHECKS, *QUALITY_CHECKS]
 
 
@@ -38,8 +43,8 @@ def build_defs(paths: Her2qaPaths, timezone: str | None = None) -> dg.Definition
     return dg.Definitions(
         assets=ASSETS,
         asset_checks=CHECKS,
-        jobs=[her2qa_job, rebuild_job],
-        schedules=[nightly_schedule(timezone)],
+        jobs=[her2qa_job, rebuild_job, *AUDIT_JOBS],
+        schedules=[nightly_schedule(timezone), quarterly_audit_schedule(timezone)],
         sensors=[inbox_sensor],
         resources={"paths": paths},
     )
