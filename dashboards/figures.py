@@ -1,0 +1,493 @@
+"""Plotly helpers shared by every page: one colour-blind-safe palette, CI bands and error
+bars, published bands, lab-target lines, number formats, and the one serialisation step.
+
+Text rule: page code writes *plain text* (a newline for a line break) into figures, and
+``to_spec`` HTML-escapes every string of the figure once, on the way out. Plotly draws a
+subset of HTML in labels (``<b>``, ``<a href>``, ...); escaping makes a kit name such as
+``<img src=x onerror=...>`` show as text (Plotly decodes the entities into SVG text nodes).
+Nothing else may put markup into a figure.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Iterable, Sequence
+
+import plotly.graph_objects as go
+from _plotly_utils.utils import PlotlyJSONEncoder
+
+# --- colours: Okabe & Ito (2008), distinguishable with the common colour-vision deficiencies.
+BLACK = "#000000"
+ORANGE = "#E69F00"
+SKY = "#56B4E9"
+GREEN = "#009E73"
+YELLOW = "#F0E442"
+BLUE = "#0072B2"
+VERMILLION = "#D55E00"
+PURPLE = "#CC79A7"
+GREY = "#999999"
+LIGHT_GREY = "#C8C8C8"
+COLORWAY = [BLUE, ORANGE, GREEN, PURPLE, SKY, VERMILLION, YELLOW, BLACK, GREY]
+
+VALUE = BLUE  # the figure of the selected lab (or the network)
+OTHER = LIGHT_GREY  # the other labs, for comparison
+TARGET = VERMILLION  # a lab target line (dashed)
+FLAG = VERMILLION  # a flagged point (also a distinct marker symbol: never colour alone)
+BAND = "rgba(120,120,120,0.22)"  # a published benchmark band (context, not a limit)
+BAND_LINE = "#6E6E6E"
+LIMIT = BLACK  # control limits, guideline limits
+
+
+def fill(colour: str, alpha: float = 0.18) -> str:
+    """A translucent fill of a palette colour (for CI bands)."""
+    c = colour.lstrip("#")
+    r, g, b = (int(c[i : i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
+# Categories keep their colour on every page.
+CATEGORY_ORDER = (
+    "positive",
+    "low",
+    "ultralow",
+    "null",
+    "zero_unspecified",
+    "equivocal",
+    "indeterminate",
+)
+CATEGORY_LABEL = {
+    "positive": "HER2-positive",
+    "low": "HER2-low",
+    "ultralow": "HER2-ultralow",
+    "null": "HER2-null (IHC 0, no staining)",
+    "zero_unspecified": "IHC 0, % stained not recorded",
+    "equivocal": "equivocal",
+    "indeterminate": "indeterminate",
+}
+CATEGORY_COLOUR = {
+    "positive": VERMILLION,
+    "low": ORANGE,
+    "ultralow": YELLOW,
+    "null": SKY,
+    "zero_unspecified": BLUE,
+    "equivocal": PURPLE,
+    "indeterminate": GREY,
+}
+STATUS_ORDER = ("positive", "negative", "equivocal", "indeterminate")
+STATUS_COLOUR = {
+    "positive": VERMILLION,
+    "negative": SKY,
+    "equivocal": PURPLE,
+    "indeterminate": GREY,
+}
+COMPARISONS = ("ihc_vs_ish", "lab_vs_reference", "observer_vs_observer", "primary_vs_metastasis")
+COMPARISON_LABEL = {
+    "ihc_vs_ish": "IHC vs ISH (same specimen)",
+    "lab_vs_reference": "Lab vs reference laboratory",
+    "observer_vs_observer": "Pathologist vs second reader (IHC score)",
+    "primary_vs_metastasis": "Primary vs metastasis (status)",
+}
+COMPARISON_COLOUR = {
+    "ihc_vs_ish": BLUE,
+    "lab_vs_reference": GREEN,
+    "observer_vs_observer": PURPLE,
+    "primary_vs_metastasis": ORANGE,
+}
+IHC_SCORES = ("0", "1+", "2+", "3+")
+
+# The page-wide look, sent once per page (figures carry no template of their own).
+TEMPLATE = {
+    "layout": {
+        "font": {"family": "Segoe UI, Helvetica, Arial, sans-serif", "size": 13, "color": "#222"},
+        "colorway": COLORWAY,
+        "paper_bgcolor": "#ffffff",
+        "plot_bgcolor": "#ffffff",
+        "hovermode": "closest",
+        "hoverlabel": {"align": "left", "bgcolor": "#ffffff", "font": {"size": 12}},
+        "title": {
+            "x": 0,
+            "xanchor": "left",
+            "xref": "paper",
+            "y": 0.98,
+            "yanchor": "top",
+            "yref": "container",
+            "font": {"size": 16},
+        },
+        "legend": {
+            "orientation": "h",
+            "yref": "container",
+            "y": 0,
+            "yanchor": "bottom",
+            "x": 0,
+        },
+        "xaxis": {
+            "gridcolor": "#e6e6e6",
+            "linecolor": "#888",
+            "zeroline": False,
+            "automargin": True,
+        },
+        "yaxis": {
+            "gridcolor": "#e6e6e6",
+            "linecolor": "#888",
+            "zeroline": False,
+            "automargin": True,
+        },
+        "margin": {"l": 70, "r": 30, "t": 100, "b": 60},
+    }
+}
+
+# --- small-n: pipeline choice, stated on the Sources page.
+SMALL_N = 30  # fewer cases than this: "small n"
+WIDE_CI = 0.20  # or a 95% CI wider than 20 percentage points
+SMALL_VIEW_SPECIMENS = 100  # a selection with fewer clinical specimens gets the small-n banner
+
+
+def is_small(n: int | None, low: float | None = None, high: float | None = None) -> bool:
+    """Small n: too few cases, or a 95% interval too wide to read (proportions 0-1)."""
+    if not n or n < SMALL_N:
+        return True
+    return low is not None and high is not None and (high - low) > WIDE_CI
+
+
+# --- numbers as people read them.
+def pct(p: float | None, digits: int = 1) -> str:
+    """A proportion (0-1) as a percentage."""
+    return "–" if p is None else f"{100 * p:.{digits}f}%"
+
+
+def ci(low: float | None, high: float | None, digits: int = 1) -> str:
+    """A 95% interval of proportions, as percentages."""
+    if low is None or high is None:
+        return "95% CI –"
+    return f"95% CI {100 * low:.{digits}f}–{100 * high:.{digits}f}%"
+
+
+def count(n: int | None) -> str:
+    return "–" if n is None else f"{int(n):,}"
+
+
+def rnd(x: float | None, digits: int = 5) -> float | None:
+    """Round for the page (smaller JSON); None and NaN become null."""
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else round(x, digits)
+
+
+def rounded(values: Iterable[float | None], digits: int = 5) -> list[float | None]:
+    return [rnd(v, digits) for v in values]
+
+
+def small_note(n: int | None, low: float | None = None, high: float | None = None) -> str:
+    return " (small n: read with care)" if is_small(n, low, high) else ""
+
+
+# --- figure pieces.
+def new_figure(
+    title: str, *, subtitle: str | None = None, height: int = 420, **layout: object
+) -> go.Figure:
+    """An empty figure with the site's title style (template comes from the page)."""
+    title_spec: dict = {"text": title}
+    if subtitle:
+        title_spec["subtitle"] = {"text": subtitle, "font": {"size": 12, "color": "#555"}}
+    fig = go.Figure(layout={"template": {}})  # the page's TEMPLATE applies in the browser
+    fig.update_layout(title=title_spec, height=height, **layout)
+    return fig
+
+
+def ci_band(
+    fig: go.Figure,
+    x: Sequence,
+    y: Sequence[float | None],
+    low: Sequence[float | None],
+    high: Sequence[float | None],
+    *,
+    name: str,
+    colour: str = VALUE,
+    hovertext: Sequence[str] | None = None,
+    scale: float = 1.0,
+    row: int | None = None,
+    col: int | None = None,
+    showlegend: bool = True,
+    band_name: str = "95% CI (Wilson)",
+    marker_symbols: Sequence[str] | None = None,
+) -> None:
+    """A line with markers and its 95% CI as a shaded band (upper, lower filled to it)."""
+    group = name
+    where = {"row": row, "col": col} if row is not None else {}
+    fig.add_trace(
+        go.Scatter(
+            x=list(x),
+            y=rounded(v * scale if v is not None else None for v in high),
+            mode="lines",
+            line={"width": 0},
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=group,
+        ),
+        **where,
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=list(x),
+            y=rounded(v * scale if v is not None else None for v in low),
+            mode="lines",
+            line={"width": 0},
+            fill="tonexty",
+            fillcolor=fill(colour),
+            hoverinfo="skip",
+            name=f"{name}: {band_name}",
+            showlegend=showlegend,
+            legendgroup=group,
+        ),
+        **where,
+    )
+    marker: dict = {"color": colour, "size": 7}
+    if marker_symbols is not None:
+        marker["symbol"] = list(marker_symbols)
+    lone = sum(v is not None for v in y) == 1  # a band needs two points: error bars instead
+    plus, minus = error_bars(list(y), list(low), list(high), scale) if lone else (None, None)
+    fig.add_trace(
+        go.Scatter(
+            error_y={"type": "data", "array": plus, "arrayminus": minus, "width": 5}
+            if lone
+            else None,
+            x=list(x),
+            y=rounded(v * scale if v is not None else None for v in y),
+            mode="lines+markers",
+            line={"color": colour, "width": 2},
+            marker=marker,
+            name=name,
+            hovertext=list(hovertext) if hovertext is not None else None,
+            hoverinfo="text" if hovertext is not None else None,
+            showlegend=showlegend,
+            legendgroup=group,
+            connectgaps=False,
+        ),
+        **where,
+    )
+
+
+def error_bars(
+    values: Sequence[float | None],
+    low: Sequence[float | None],
+    high: Sequence[float | None],
+    scale: float = 1.0,
+) -> tuple[list, list]:
+    """Plotly's asymmetric error arrays (plus, minus) from a value and its interval."""
+    plus, minus = [], []
+    for v, lo, hi in zip(values, low, high, strict=True):
+        if v is None or lo is None or hi is None:
+            plus.append(None)
+            minus.append(None)
+        else:
+            plus.append(rnd((hi - v) * scale))
+            minus.append(rnd((v - lo) * scale))
+    return plus, minus
+
+
+def band_shape(
+    *,
+    low: float,
+    high: float,
+    name: str,
+    axis: str = "y",
+    xref: str = "x",
+    yref: str = "y",
+    showlegend: bool = True,
+    x0: float | str | None = None,
+    x1: float | str | None = None,
+) -> dict:
+    """A published band as a shaded rectangle across the plot (or between x0 and x1),
+    listed in the legend under its own name (its source)."""
+    if axis == "y":
+        shape = {
+            "type": "rect",
+            "xref": f"{xref} domain" if x0 is None else xref,
+            "x0": 0 if x0 is None else x0,
+            "x1": 1 if x1 is None else x1,
+            "yref": yref,
+            "y0": low,
+            "y1": high,
+        }
+    else:
+        shape = {
+            "type": "rect",
+            "yref": f"{yref} domain" if x0 is None else yref,
+            "y0": 0 if x0 is None else x0,
+            "y1": 1 if x1 is None else x1,
+            "xref": xref,
+            "x0": low,
+            "x1": high,
+        }
+    shape.update(
+        fillcolor=BAND,
+        line={"width": 1, "color": BAND_LINE, "dash": "dot"},
+        layer="below",
+        name=name,
+        showlegend=showlegend,
+    )
+    return shape
+
+
+def line_shape(
+    value: float,
+    *,
+    name: str,
+    colour: str = TARGET,
+    axis: str = "y",
+    xref: str = "x",
+    yref: str = "y",
+    dash: str = "dash",
+    showlegend: bool = True,
+) -> dict:
+    """A horizontal (axis='y') or vertical (axis='x') reference line across the plot,
+    named in the legend (e.g. 'lab target (ASCO/CAP 2007 criterion): 95%')."""
+    if axis == "y":
+        spec = {"xref": f"{xref} domain", "x0": 0, "x1": 1, "yref": yref, "y0": value, "y1": value}
+    else:
+        spec = {"yref": f"{yref} domain", "y0": 0, "y1": 1, "xref": xref, "x0": value, "x1": value}
+    spec.update(
+        type="line",
+        line={"color": colour, "width": 2, "dash": dash},
+        name=name,
+        showlegend=showlegend,
+    )
+    return spec
+
+
+def forest_traces(
+    *,
+    labels: Sequence[str],
+    values: Sequence[float | None],
+    low: Sequence[float | None],
+    high: Sequence[float | None],
+    n: Sequence[int],
+    hovertext: Sequence[str],
+    colours: Sequence[str] | str = VALUE,
+    name: str = "estimate with 95% CI",
+    scale: float = 100.0,
+    n_at: float = 101.0,
+) -> list[go.Scatter]:
+    """A forest plot column: points with horizontal 95% CI bars, one row per label, and the
+    row's n written at ``n_at`` (right of the scale). Small-n rows get an open marker and
+    'small n' (shape and words, never colour alone)."""
+    plus, minus = error_bars(values, low, high, scale)
+    small = [is_small(k, lo, hi) for k, lo, hi in zip(n, low, high, strict=True)]
+    points = go.Scatter(
+        x=rounded(v * scale if v is not None else None for v in values),
+        y=list(labels),
+        mode="markers",
+        marker={
+            "size": 10,
+            "color": colours if isinstance(colours, str) else list(colours),
+            "symbol": ["circle-open" if s else "circle" for s in small],
+            "line": {"width": 2},
+        },
+        error_x={"type": "data", "array": plus, "arrayminus": minus, "thickness": 1.5, "width": 4},
+        hovertext=list(hovertext),
+        hoverinfo="text",
+        name=name,
+        showlegend=False,
+    )
+    counts = go.Scatter(
+        x=[n_at] * len(labels),
+        y=list(labels),
+        mode="text",
+        text=[f"n={k:,}" + (" · small n" if s else "") for k, s in zip(n, small, strict=True)],
+        textposition="middle right",
+        textfont={"size": 11, "color": "#444"},
+        hoverinfo="skip",
+        showlegend=False,
+        cliponaxis=False,
+    )
+    return [points, counts]
+
+
+def pct_axis(low: float, high: float = 100.0) -> dict:
+    """A percent axis from ``low`` (rounded down to 5) to ``high``, ticks only inside."""
+    start = max(0.0, math.floor(low / 5.0) * 5.0)
+    span = high - start
+    step = 5.0 if span <= 30 else 10.0 if span <= 60 else 20.0
+    ticks = []
+    t = start
+    while t <= high + 1e-9:
+        ticks.append(t)
+        t += step
+    return {"tickmode": "array", "tickvals": ticks, "ticktext": [f"{t:g}%" for t in ticks]}
+
+
+# --- serialisation.
+_EXTRA = html.escape("<extra></extra>", quote=False)
+
+
+def _escape(value: object, key: str = "") -> object:
+    if isinstance(value, str):
+        out = html.escape(value, quote=False).replace("\n", "<br>")
+        if key == "hovertemplate":  # the one tag a template needs: hide the trace name box
+            out = out.replace(_EXTRA, "<extra></extra>")
+        return out
+    if isinstance(value, dict):
+        return {k: _escape(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escape(v, key) for v in value]
+    return value
+
+
+LEGEND_WIDTH_PX = 1000  # a conservative figure width for laying out the legend rows
+AXIS_ROOM_PX = 75  # ticks and title of an x axis, unless the figure sets margin.b itself
+LEGEND_ROW_PX = 26
+NO_LEGEND = {"heatmap", "sankey", "table"}
+
+
+def _legend_rows(data: list[dict], layout: dict) -> int:
+    """How many rows the horizontal legend takes (Plotly wraps entries at the width)."""
+    if layout.get("showlegend") is False:
+        return 0
+    names = [
+        t["name"]
+        for t in data
+        if t.get("name") and t.get("showlegend") is not False and t.get("type") not in NO_LEGEND
+    ] + [sh["name"] for sh in layout.get("shapes", []) if sh.get("showlegend") and sh.get("name")]
+    if len(names) < 2 and layout.get("showlegend") is not True:
+        return 0
+    rows, used = 1, 0.0
+    for name in names:
+        width = 45 + 6.6 * len(name)
+        if used and used + width > LEGEND_WIDTH_PX:
+            rows, used = rows + 1, width
+        else:
+            used += width
+    return rows
+
+
+def to_spec(fig: go.Figure) -> dict:
+    """The figure as {data, layout} for the page: validated by plotly.py, without a template
+    (the page sends one), room at the bottom for the legend under the x axis (Plotly's
+    automargin makes room for either, not both), every string HTML-escaped (see the module
+    docstring)."""
+    spec = fig.to_plotly_json()
+    layout = dict(spec.get("layout") or {})
+    layout.pop("template", None)
+    plain = json.loads(json.dumps({"data": spec["data"], "layout": layout}, cls=PlotlyJSONEncoder))
+    rows = _legend_rows(plain["data"], plain["layout"])
+    if rows:
+        margin = plain["layout"].setdefault("margin", {})
+        margin["b"] = margin.get("b", AXIS_ROOM_PX) + LEGEND_ROW_PX * rows + 10
+        plain["layout"]["height"] = plain["layout"].get("height", 450) + LEGEND_ROW_PX * rows
+    return _escape(plain)  # type: ignore[return-value]
+
+
+def script_json(value: object) -> str:
+    """JSON safe inside an HTML <script> element: no '<', '>' or '&' survives literally, so
+    no string can close the element or open a comment; U+2028/2029 escaped for old parsers."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return (
+        text.replace("&", "\\u0026")
+        .replace("<", "\\u003c")
+        .replace(">", "\\u003e")
+        .replace("\u2028", "\\u2028")
+        .replace("\u2029", "\\u2029")
+    )

@@ -1,0 +1,250 @@
+"""The page model (views, readings, sections, blocks) and the one HTML template.
+
+Every page is one file at the site's root with the same frame: a navigation bar, the lab
+selector, the page's sections, and the footer saying when, from which run and from which
+files it was generated. HTML is produced by Jinja2 with autoescaping, and the few fragments
+built in Python go through ``markupsafe`` (``Markup.format`` escapes its arguments), so text
+from input data (a lab code, a kit name, a file name) always lands as text.
+
+Figures are not inline scripts: each page carries one ``application/json`` block with every
+figure of every view (escaped by ``figures.script_json``), drawn by ``assets/site.js`` with the
+site's single ``plotly.min.js``. The Content-Security-Policy forbids inline scripts and every
+network fetch, so even a missed escape could not run or call out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jinja2
+from markupsafe import Markup, escape
+
+TEMPLATES = Path(__file__).with_name("templates")
+
+# No inline script, no network (connect/img/font/frame limited to the site's own files).
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'none'; frame-src 'none'; "
+    "form-action 'none'; base-uri 'none'"
+)
+
+STATUS_LABEL = {
+    "ok": "In control",
+    "look": "Look here",
+    "small": "Small n",
+    "info": "For information",
+    "none": "No data",
+}
+STATUS_ICON = {"ok": "✓", "look": "!", "small": "≈", "info": "i", "none": "–"}
+
+
+@dataclass(frozen=True)
+class View:
+    """What the lab selector offers: the network (``lab`` None) or one laboratory."""
+
+    key: str  # "all", "lab-1", ...: safe in HTML attributes and JSON
+    lab: str | None  # the lab's code as in the warehouse
+    label: str
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A one-line verdict a lab director reads first: status, words, where to look."""
+
+    status: str  # ok | look | small | info | none
+    text: str
+    topic: str = ""
+    href: str = ""
+
+
+@dataclass
+class FigureBlock:
+    slot: str  # unique on the page
+    title: str  # accessible name of the figure
+    specs: dict[str, dict | None]  # view key -> {data, layout}; None: no data for that view
+    caption: str = ""
+    kind: str = "figure"
+
+
+@dataclass
+class HtmlBlock:
+    per_view: dict[str, Markup]  # view key -> fragment shown when that view is selected
+    kind: str = "html"
+
+
+@dataclass
+class StaticBlock:
+    html: Markup
+    kind: str = "static"
+
+
+Block = FigureBlock | HtmlBlock | StaticBlock
+
+
+@dataclass
+class Section:
+    title: str
+    anchor: str
+    intro: str = ""
+    blocks: list[Block] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    filename: str
+    nav_label: str
+    title: str
+    lede: str
+    sections: list[Section] = field(default_factory=list)
+    # headline readings per view key, gathered by the overview's "where to look" list
+    readings: dict[str, list[Reading]] = field(default_factory=dict)
+
+    def figures(self) -> list[FigureBlock]:
+        return [b for s in self.sections for b in s.blocks if isinstance(b, FigureBlock)]
+
+
+# --- HTML fragments (escaped).
+def text(value: object) -> Markup:
+    return escape("" if value is None else value)
+
+
+def para(value: str, cls: str = "") -> Markup:
+    if cls:
+        return Markup('<p class="{}">{}</p>').format(cls, value)
+    return Markup("<p>{}</p>").format(value)
+
+
+def reading(r: Reading, *, link: bool = True) -> Markup:
+    label = STATUS_LABEL[r.status]
+    body = Markup(
+        '<p class="reading reading-{s}"><span class="badge badge-{s}">'
+        '<span aria-hidden="true">{icon}</span> {label}</span> {topic}{text}{more}</p>'
+    )
+    topic = Markup("<strong>{}:</strong> ").format(r.topic) if r.topic else Markup("")
+    more = (
+        Markup(' <a class="more" href="{}" data-nav>details</a>').format(r.href)
+        if link and r.href
+        else Markup("")
+    )
+    return body.format(
+        s=r.status, icon=STATUS_ICON[r.status], label=label, topic=topic, text=r.text, more=more
+    )
+
+
+def readings(items: Iterable[Reading], *, link: bool = True) -> Markup:
+    return Markup("").join(reading(r, link=link) for r in items)
+
+
+@dataclass(frozen=True)
+class Tile:
+    label: str
+    value: str
+    detail: str
+    reading: Reading
+    href: str = ""
+
+
+def tiles(items: Sequence[Tile]) -> Markup:
+    parts = []
+    for t in items:
+        link = (
+            Markup('<a class="more" href="{}" data-nav>where to look</a>').format(t.href)
+            if t.href
+            else Markup("")
+        )
+        parts.append(
+            Markup(
+                '<div class="tile tile-{s}"><div class="tile-label">{label}</div>'
+                '<div class="tile-value">{value}</div><div class="tile-detail">{detail}</div>'
+                '<div class="tile-reading"><span class="badge badge-{s}">'
+                '<span aria-hidden="true">{icon}</span> {status}</span> {reading} {link}</div>'
+                "</div>"
+            ).format(
+                s=t.reading.status,
+                label=t.label,
+                value=t.value,
+                detail=t.detail,
+                icon=STATUS_ICON[t.reading.status],
+                status=STATUS_LABEL[t.reading.status],
+                reading=t.reading.text,
+                link=link,
+            )
+        )
+    return Markup('<div class="tiles">{}</div>').format(Markup("").join(parts))
+
+
+def table(
+    headers: Sequence[str],
+    rows: Iterable[Sequence[object]],
+    *,
+    numeric: Iterable[int] = (),
+    nowrap: Iterable[int] = (),
+    caption: str = "",
+    empty: str = "Nothing to show for this selection.",
+) -> Markup:
+    """A plain table; columns listed in ``numeric`` are right-aligned, ``nowrap`` unbroken."""
+    num = set(numeric)
+    keep = set(nowrap)
+
+    def cls(i: int) -> Markup:
+        names = " ".join(n for n, on in (("num", i in num), ("nowrap", i in keep)) if on)
+        return Markup(' class="{}"').format(names) if names else Markup("")
+
+    head = Markup("").join(
+        Markup('<th scope="col"{}>{}</th>').format(cls(i), h) for i, h in enumerate(headers)
+    )
+    body = []
+    for row in rows:
+        cells = Markup("").join(
+            Markup("<td{}>{}</td>").format(cls(i), "" if v is None else v)
+            for i, v in enumerate(row)
+        )
+        body.append(Markup("<tr>{}</tr>").format(cells))
+    if not body:
+        return para(empty, "empty")
+    cap = Markup("<caption>{}</caption>").format(caption) if caption else Markup("")
+    return Markup(
+        '<div class="table-wrap"><table>{}<thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>'
+    ).format(cap, head, Markup("").join(body))
+
+
+# --- the page.
+@dataclass(frozen=True)
+class NavItem:
+    href: str
+    label: str
+    current: bool
+
+
+_ENV = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(str(TEMPLATES)),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render_page(
+    page: Page,
+    *,
+    pages: Sequence[Page],
+    views: Sequence[View],
+    banners: dict[str, Markup],
+    footer: Markup,
+    data_json: str,
+) -> str:
+    """The whole HTML document of one page."""
+    nav = [NavItem(p.filename, p.nav_label, p.filename == page.filename) for p in pages]
+    return _ENV.get_template("page.html.j2").render(
+        page=page,
+        nav=nav,
+        views=views,
+        default_view=views[0].key,
+        banners=banners,
+        footer=footer,
+        csp=CSP,
+        data_json=Markup(data_json),  # already safe inside <script> (figures.script_json)
+    )

@@ -1,0 +1,351 @@
+"""IHC/ISH: the IHC score × ISH group heatmap, amplification rate by IHC score beside the
+published figures, and the discordant cases counted (listed only in the restricted worklist).
+From marts.specimen_her2 (dashboards/sql/ihc_ish_matrix.sql), marts.amplification_by_ihc_score
+and marts.ihc_ish_discordance."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import plotly.graph_objects as go
+from markupsafe import Markup
+
+from dashboards import figures as F
+from dashboards import layout, readings
+from dashboards.data import Context
+from dashboards.layout import Page, Reading, Section, View, table
+from dashboards.pages import figure_block, html_block
+
+FILENAME = "ihc-ish.html"
+GROUPS = ("1", "2", "3", "4", "5", "none")
+GROUP_LABEL = {
+    "1": "group 1",
+    "2": "group 2",
+    "3": "group 3",
+    "4": "group 4",
+    "5": "group 5",
+    "none": "no dual-probe ISH",
+}
+# the IHC vs ISH discordant cells (spec: ihc_vs_ish pairs; marts.ihc_ish_discordance)
+DISCORDANT = {("3+", "5"), ("0", "1"), ("1+", "1")}
+DISCORDANT_TOPIC = "IHC/ISH discordant cases"
+DISCORDANCE_TYPE = {
+    "ihc3_ish_group5": "IHC 3+ with ISH group 5",
+    "ihc01_ish_group1": "IHC 0/1+ with ISH group 1",
+    "ish_group_2_4": "ISH group 2–4 (resolved with the concurrent IHC)",
+}
+
+
+def _heatmap(view: View, rows: list[dict]) -> go.Figure:
+    counts = {(r["ihc_score"], r["ish_group"]): r["n_specimens"] for r in rows}
+    scores = list(reversed(F.IHC_SCORES))  # Plotly draws y upwards: IHC 0 on top
+    row_total = {s: sum(counts.get((s, g), 0) for g in GROUPS) for s in F.IHC_SCORES}
+    z, text, hover = [], [], []
+    for s in scores:
+        with_ish = sum(counts.get((s, g), 0) for g in GROUPS if g != "none")
+        z_row, t_row, h_row = [], [], []
+        for g in GROUPS:
+            n = counts.get((s, g), 0)
+            share = n / row_total[s] if row_total[s] else None
+            z_row.append(F.rnd(share * 100 if share is not None else None, 2))
+            t_row.append(f"{n:,}")
+            of_ish = (
+                f"\n{F.pct(n / with_ish)} of the IHC {s} specimens with dual-probe ISH"
+                if g != "none" and with_ish
+                else ""
+            )
+            flag = "\ndiscordant: IHC and ISH disagree" if (s, g) in DISCORDANT else ""
+            h_row.append(
+                f"IHC {s} × {GROUP_LABEL[g]}\n{n:,} specimens, {F.pct(share)} of IHC {s}{of_ish}"
+                f"{flag}"
+            )
+        z.append(z_row)
+        text.append(t_row)
+        hover.append(h_row)
+    fig = F.new_figure(
+        f"IHC score × ISH group: {view.label}",
+        subtitle="clinical specimens; number in each cell, colour = % of the IHC score's row; "
+        "outlined: discordant cells",
+        height=440,
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=[GROUP_LABEL[g] for g in GROUPS],
+            y=[f"IHC {s}" for s in scores],
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            colorscale="Cividis",
+            zmin=0,
+            zmax=100,
+            colorbar={"title": {"text": "% of row"}, "ticksuffix": "%"},
+            xgap=2,
+            ygap=2,
+        )
+    )
+    for s, g in DISCORDANT:
+        x, y = GROUPS.index(g), scores.index(s)
+        fig.add_shape(
+            type="rect",
+            x0=x - 0.5,
+            x1=x + 0.5,
+            y0=y - 0.5,
+            y1=y + 0.5,
+            line={"color": F.VERMILLION, "width": 3},
+        )
+    fig.update_xaxes(title_text="2018 ASCO/CAP dual-probe ISH group", side="bottom", showgrid=False)
+    fig.update_yaxes(title_text="selected IHC score", showgrid=False)
+    return fig
+
+
+def _amplification(view: View, rows: list[dict]) -> go.Figure | None:
+    by_score = {r["ihc_score"]: r for r in rows}
+    if not any(r["n_with_ish"] for r in rows):
+        return None  # no dual-probe ISH: nothing to compare with the published figures
+    fig = F.new_figure(
+        f"ISH amplification by IHC score: {view.label}",
+        subtitle="specimens with a dual-probe ISH; bars: 95% CI (Wilson); grey: published figures "
+        "(context, not a limit)",
+        height=460,
+    )
+    xs = list(range(len(F.IHC_SCORES)))
+    shown = set()
+    for i, s in enumerate(F.IHC_SCORES):
+        r = by_score.get(s)
+        if not r or r["band_low"] is None:
+            continue
+        if r["band_low"] != r["band_high"]:
+            key = "range"
+            fig.add_shape(
+                F.band_shape(
+                    low=r["band_low"] * 100,
+                    high=r["band_high"] * 100,
+                    x0=i - 0.35,
+                    x1=i + 0.35,
+                    name=f"{r['band_label']}: published range ({r['band_source']})",
+                    showlegend=key not in shown,
+                )
+            )
+        else:
+            key = "point"
+            fig.add_trace(
+                go.Scatter(
+                    x=[i],
+                    y=[F.rnd(r["band_point"] * 100)],
+                    mode="markers",
+                    marker={"symbol": "line-ew-open", "size": 40, "color": F.BAND_LINE},
+                    marker_line_width=3,
+                    name=f"{r['band_label']}: published point estimate ({r['band_source']})",
+                    legendgroup="point",
+                    showlegend=key not in shown,
+                    hovertext=f"IHC {s}: published {F.pct(r['band_point'])} "
+                    f"({r['band_kind']}; {r['band_source']})",
+                    hoverinfo="text",
+                )
+            )
+        shown.add(key)
+    for offset, field, name, colour, symbol in (
+        (
+            -0.12,
+            "ratio_amplified",
+            "amplified: ratio ≥ 2.0 (compare with the published)",
+            F.VALUE,
+            "circle",
+        ),
+        (0.12, "amplified", "amplified: 2018 group 1", F.ORANGE, "diamond"),
+    ):
+        data = [by_score.get(s) for s in F.IHC_SCORES]
+        present = [(i, r) for i, r in zip(xs, data, strict=True) if r and r["n_with_ish"]]
+        if not present:
+            continue
+        values = [r[f"{field}_rate"] for _, r in present]
+        lows = [r[f"{field}_ci_low"] for _, r in present]
+        highs = [r[f"{field}_ci_high"] for _, r in present]
+        plus, minus = F.error_bars(values, lows, highs, 100)
+        hover = []
+        for (_, r), v, lo, hi in zip(present, values, lows, highs, strict=True):
+            k = r["n_group1"] if field == "amplified" else r["n_ratio_amplified"]
+            hover.append(
+                f"IHC {r['ihc_score']}: {name}\n{F.pct(v)} ({F.ci(lo, hi)}), {k:,} of "
+                f"{r['n_with_ish']:,} with dual-probe ISH\nISH done on "
+                f"{F.pct(r['ish_tested_share'])} of {r['n_specimens']:,} IHC {r['ihc_score']} "
+                "specimens"
+                + ("\nsmall n: read with care" if F.is_small(r["n_with_ish"], lo, hi) else "")
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=[i + offset for i, _ in present],
+                y=F.rounded(v * 100 for v in values),
+                mode="markers",
+                marker={
+                    "color": colour,
+                    "size": 11,
+                    "symbol": [
+                        symbol + ("-open" if F.is_small(r["n_with_ish"], lo, hi) else "")
+                        for (_, r), lo, hi in zip(present, lows, highs, strict=True)
+                    ],
+                    "line": {"width": 2, "color": colour},
+                },
+                error_y={"type": "data", "array": plus, "arrayminus": minus, "width": 5},
+                name=name,
+                hovertext=hover,
+                hoverinfo="text",
+            )
+        )
+    fig.update_xaxes(
+        tickmode="array",
+        tickvals=xs,
+        ticktext=[
+            f"IHC {s}" + (f"\nn={by_score[s]['n_with_ish']:,} with ISH" if s in by_score else "")
+            for s in F.IHC_SCORES
+        ],
+        range=[-0.6, len(xs) - 0.4],
+        title_text="selected IHC score",
+    )
+    fig.update_yaxes(range=[0, 101], ticksuffix="%", title_text="ISH amplified")
+    return fig
+
+
+def build(ctx: Context) -> Page:
+    matrix = ctx.per_view(ctx.file("ihc_ish_matrix"))
+    amplification = ctx.per_view(
+        ctx.rows("SELECT * FROM marts.amplification_by_ihc_score ORDER BY lab_id, ihc_score")
+    )
+    discordance = ctx.per_view(
+        ctx.rows(
+            """
+            SELECT CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
+                   discordance_type, resolution, count(*) AS n_cases,
+                   coalesce(count_if(needs_blinded_recount), 0) AS n_recount
+            FROM marts.ihc_ish_discordance
+            GROUP BY GROUPING SETS ((lab_id, discordance_type, resolution),
+                                    (discordance_type, resolution))
+            ORDER BY lab_id, discordance_type, resolution
+            """
+        )
+    )
+    band_2plus = ctx.band("amplification_ihc_2")
+    page = Page(
+        FILENAME,
+        "IHC / ISH",
+        "IHC and ISH",
+        "Whether the IHC score and the ISH result tell the same story: the cross-table of "
+        "scores and 2018 ISH groups, the amplification rate at each IHC score beside the "
+        "published series, and the discordant cases.",
+    )
+
+    def view_readings(view: View) -> list[Reading]:
+        out = []
+        amp = {r["ihc_score"]: r for r in amplification[view.key]}
+        r2 = amp.get("2+")
+        if r2:
+            out.append(
+                readings.versus_band(
+                    topic="IHC 2+ amplified (ratio ≥ 2.0)",
+                    what="IHC 2+ specimens with dual-probe ISH",
+                    k=r2["n_ratio_amplified"],
+                    n=r2["n_with_ish"],
+                    rate=r2["ratio_amplified_rate"],
+                    ci_low=r2["ratio_amplified_ci_low"],
+                    ci_high=r2["ratio_amplified_ci_high"],
+                    band=band_2plus,
+                    href=f"{FILENAME}#amplification",
+                )
+            )
+        counts = defaultdict(int)
+        for r in discordance[view.key]:
+            counts[r["discordance_type"]] += r["n_cases"]
+        discordant = counts["ihc3_ish_group5"] + counts["ihc01_ish_group1"]
+        if matrix[view.key]:
+            out.append(
+                Reading(
+                    "info",
+                    f"{discordant:,} discordant specimens (IHC 3+ with ISH group 5: "
+                    f"{counts['ihc3_ish_group5']:,}; IHC 0/1+ with group 1: "
+                    f"{counts['ihc01_ish_group1']:,}) and {counts['ish_group_2_4']:,} ISH "
+                    "group 2–4 specimens, listed case by case in the restricted worklist.",
+                    DISCORDANT_TOPIC,
+                    f"{FILENAME}#discordance",
+                )
+            )
+        return out
+
+    found = {v.key: view_readings(v) for v in ctx.views}
+    page.readings = found
+    page.sections.append(
+        Section(
+            "IHC score × ISH group",
+            "matrix",
+            "Every clinical specimen with a usable IHC score, by the 2018 group of its dual-probe "
+            "ISH. Outlined cells are the discordant combinations (IHC 3+ with group 5, IHC 0 or "
+            "1+ with group 1).",
+            [
+                figure_block(
+                    ctx,
+                    "matrix",
+                    "IHC score by ISH group",
+                    matrix,
+                    lambda v, rows: _heatmap(v, rows),
+                )
+            ],
+        )
+    )
+    page.sections.append(
+        Section(
+            "Amplification rate by IHC score",
+            "amplification",
+            "Share of specimens with a dual-probe ISH that are amplified, at each IHC score, "
+            "beside the published figures (marts.reference_bands; context, not a limit). The "
+            "published series count FISH amplification as ratio ≥ 2.0, so that is the one to "
+            "compare; the 2018 group 1 rate is shown beside it.",
+            [
+                figure_block(
+                    ctx,
+                    "amplification",
+                    "ISH amplification rate by IHC score",
+                    amplification,
+                    lambda v, rows: _amplification(v, rows),
+                    caption="ISH on IHC 0, 1+ and 3+ is mostly confirmatory or reflex testing on "
+                    "selected cases, so those rates carry verification bias (her2-domain.md "
+                    "§BENCH 6.2): read them with the share of specimens that had ISH (hover).",
+                )
+            ],
+        )
+    )
+
+    def discordance_html(view: View) -> Markup | None:
+        rows = discordance[view.key]
+        body = [
+            [
+                DISCORDANCE_TYPE.get(r["discordance_type"], r["discordance_type"]),
+                r["resolution"],
+                f"{r['n_cases']:,}",
+                f"{r['n_recount']:,}",
+            ]
+            for r in rows
+        ]
+        info = [r for r in found[view.key] if r.topic == DISCORDANT_TOPIC]
+        return Markup("").join(
+            [
+                layout.readings(info, link=False),
+                table(
+                    ["kind", "resolution", "specimens", "need a blinded recount"],
+                    body,
+                    numeric=(2, 3),
+                    caption="Counts only; the cases (lab, accession, test ids) are in "
+                    f"ihc_ish_discordance.csv in the restricted folder {ctx.restricted_label}.",
+                    empty="No discordant IHC/ISH specimens for this selection.",
+                ),
+            ]
+        )
+
+    page.sections.append(
+        Section(
+            "Discordant cases",
+            "discordance",
+            blocks=[html_block(ctx, discordance_html)],
+        )
+    )
+    return page

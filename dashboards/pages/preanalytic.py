@@ -1,0 +1,348 @@
+"""Pre-analytic compliance, turnaround and reporting: cold ischaemia and fixation within the
+ASCO/CAP limits per month (95% CI), documentation rates, turnaround median and 90th
+percentile, and the CAP 11 proxies. From marts.preanalytic_monthly (limits in
+marts.reference_bands) and marts.cap11_rates."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from dashboards import figures as F
+from dashboards import layout
+from dashboards.data import Context
+from dashboards.layout import Page, Reading, Section, View
+from dashboards.pages import figure_block, html_block
+
+FILENAME = "preanalytic.html"
+
+WINDOW_SQL = """
+WITH bounds AS (
+    SELECT (max(month) - INTERVAL 11 MONTH)::DATE AS window_start FROM marts.preanalytic_monthly
+),
+summed AS (
+    SELECT
+        lab_id,
+        sum(n_specimens)::BIGINT AS n_specimens,
+        sum(n_cold_within)::BIGINT AS cold_within,
+        sum(n_cold_over)::BIGINT AS cold_over,
+        sum(n_cold_undocumented)::BIGINT AS cold_undocumented,
+        sum(n_fixation_within)::BIGINT AS fix_within,
+        sum(n_fixation_outside)::BIGINT AS fix_outside,
+        sum(n_fixation_undocumented)::BIGINT AS fix_undocumented,
+        min(turnaround_median_days) AS tat_median_low,
+        max(turnaround_median_days) AS tat_median_high,
+        max(turnaround_p90_days) AS tat_p90_high
+    FROM marts.preanalytic_monthly
+    WHERE month >= (SELECT window_start FROM bounds)
+    GROUP BY lab_id
+)
+SELECT
+    *,
+    cold_within / nullif(cold_within + cold_over, 0) AS cold_rate,
+    wilson_low(cold_within, cold_within + cold_over) AS cold_ci_low,
+    wilson_high(cold_within, cold_within + cold_over) AS cold_ci_high,
+    fix_within / nullif(fix_within + fix_outside, 0) AS fix_rate,
+    wilson_low(fix_within, fix_within + fix_outside) AS fix_ci_low,
+    wilson_high(fix_within, fix_within + fix_outside) AS fix_ci_high
+FROM summed
+"""
+
+
+def _two_rate_panels(
+    title: str,
+    subtitle: str,
+    rows: list[dict],
+    panels: Sequence[tuple[str, str, str, str | None]],
+    counts: Callable[[dict], str],
+    height: int = 440,
+) -> go.Figure:
+    """Per month, one panel per (title, rate column, CI column prefix, documented-rate column or
+    None): the rate with its 95% CI band, and the documented share dashed when given."""
+    rows = sorted(rows, key=lambda r: r["month"])
+    x = [r["month"].isoformat() for r in rows]
+    fig = make_subplots(
+        rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.08
+    )
+    for i, (name, value, ci_prefix, documented) in enumerate(panels, 1):
+        hover = []
+        for r in rows:
+            lines = [
+                f"{r['month_label']}: {name} {F.pct(r[value])} "
+                f"({F.ci(r[f'{ci_prefix}_ci_low'], r[f'{ci_prefix}_ci_high'])})"
+            ]
+            if documented:
+                lines.append(f"time documented for {F.pct(r[documented])}")
+            lines.append(counts(r))
+            hover.append("\n".join(lines))
+        F.ci_band(
+            fig,
+            x,
+            [r[value] for r in rows],
+            [r[f"{ci_prefix}_ci_low"] for r in rows],
+            [r[f"{ci_prefix}_ci_high"] for r in rows],
+            name=name,
+            colour=F.BLUE if i == 1 else F.ORANGE,
+            hovertext=hover,
+            scale=100,
+            row=1,
+            col=i,
+        )
+        if documented:
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=F.rounded(
+                        None if r[documented] is None else r[documented] * 100 for r in rows
+                    ),
+                    mode="lines",
+                    line={"color": F.GREY, "dash": "dash"},
+                    name=f"{name}: share with the time documented",
+                    hoverinfo="skip",
+                ),
+                row=1,
+                col=i,
+            )
+    fig.update_yaxes(ticksuffix="%", range=[0, 101])
+    fig.update_xaxes(title_text="month")
+    fig.update_layout(
+        title={"text": title, "subtitle": {"text": subtitle}},
+        height=height,
+        template={},
+    )
+    return fig
+
+
+def build(ctx: Context) -> Page:
+    monthly = ctx.per_view(
+        ctx.rows("SELECT * FROM marts.preanalytic_monthly ORDER BY lab_id, month")
+    )
+    cap11 = ctx.per_view(ctx.rows("SELECT * FROM marts.cap11_rates ORDER BY lab_id, month"))
+    window = {k: (v[0] if v else None) for k, v in ctx.per_view(ctx.rows(WINDOW_SQL)).items()}
+    cold = ctx.band("cold_ischemia_limit")
+    fixation = ctx.band("fixation_window")
+    cold_text = (
+        f"cold ischaemia ≤ {cold.high:g} min — {cold.label} ({cold.source})"
+        if cold
+        else "cold ischaemia"
+    )
+    fix_text = (
+        f"fixation {fixation.low:g}–{fixation.high:g} h — {fixation.label} ({fixation.source})"
+        if fixation
+        else "fixation"
+    )
+    cold_short = f"cold ischaemia ≤ {cold.high:g} min" if cold else "cold ischaemia"
+    fix_short = f"fixation {fixation.low:g}–{fixation.high:g} h" if fixation else "fixation"
+    page = Page(
+        FILENAME,
+        "Pre-analytic",
+        "Pre-analytic compliance, turnaround and reporting",
+        "Whether the tissue reached the test in the state the guideline asks for: "
+        + cold_text
+        + "; "
+        + fix_text
+        + ". Rates are over specimens with the time documented; a specimen "
+        "counts as compliant only when every documented value is. Turnaround has no guideline "
+        "target.",
+    )
+
+    def view_readings(view: View) -> list[Reading]:
+        w = window.get(view.key)
+        if not w or not w["n_specimens"]:
+            return []
+        out = []
+        for topic, k, n, rate, lo, hi, undocumented in (
+            (
+                cold_short.capitalize(),
+                w["cold_within"],
+                w["cold_within"] + w["cold_over"],
+                w["cold_rate"],
+                w["cold_ci_low"],
+                w["cold_ci_high"],
+                w["cold_undocumented"],
+            ),
+            (
+                fix_short.capitalize(),
+                w["fix_within"],
+                w["fix_within"] + w["fix_outside"],
+                w["fix_rate"],
+                w["fix_ci_low"],
+                w["fix_ci_high"],
+                w["fix_undocumented"],
+            ),
+        ):
+            if not n:
+                out.append(
+                    Reading(
+                        "none",
+                        "no documented times in the last 12 months.",
+                        topic,
+                        f"{FILENAME}#compliance",
+                    )
+                )
+                continue
+            status = "small" if F.is_small(n, lo, hi) else "info"
+            out.append(
+                Reading(
+                    status,
+                    f"{F.pct(rate)} compliant ({F.ci(lo, hi)}, {k:,} of {n:,} documented) in the "
+                    f"last 12 months; {undocumented:,} of {w['n_specimens']:,} specimens without "
+                    "the time. No published compliance rate to compare with.",
+                    topic,
+                    f"{FILENAME}#compliance",
+                )
+            )
+        if w["tat_median_low"] is not None:
+            out.append(
+                Reading(
+                    "info",
+                    f"monthly median {w['tat_median_low']:g}–{w['tat_median_high']:g} days from "
+                    f"collection to report in the last 12 months (90th percentile up to "
+                    f"{w['tat_p90_high']:g} days); the guideline sets no target.",
+                    "Turnaround",
+                    f"{FILENAME}#turnaround",
+                )
+            )
+        return out
+
+    found = {v.key: view_readings(v) for v in ctx.views}
+    page.readings = found
+
+    def n_label(r: dict) -> str:
+        return (
+            f"{r['n_specimens']:,} specimens; cold ischaemia undocumented "
+            f"{r['n_cold_undocumented']:,}, fixation undocumented {r['n_fixation_undocumented']:,}"
+        )
+
+    page.sections.append(
+        Section(
+            "Compliance per month",
+            "compliance",
+            "Solid: share of documented specimens within the limit, with its 95% CI (shaded); "
+            "dashed grey: share of specimens with the time documented at all.",
+            [
+                figure_block(
+                    ctx,
+                    "compliance",
+                    "Pre-analytic compliance per month",
+                    monthly,
+                    lambda v, rows: _two_rate_panels(
+                        f"Pre-analytic compliance: {v.label}",
+                        f"by collection month; limits: {cold_short}, {fix_short} (sources in the "
+                        "page header)",
+                        rows,
+                        [
+                            (
+                                "Cold ischaemia within the limit",
+                                "cold_compliance_rate",
+                                "cold_compliance",
+                                "cold_documented_rate",
+                            ),
+                            (
+                                "Fixation within the window",
+                                "fixation_compliance_rate",
+                                "fixation_compliance",
+                                "fixation_documented_rate",
+                            ),
+                        ],
+                        n_label,
+                    ),
+                ),
+                html_block(
+                    ctx,
+                    lambda v: layout.readings(found[v.key], link=False) if found[v.key] else None,
+                ),
+            ],
+        )
+    )
+    page.sections.append(
+        Section(
+            "Turnaround",
+            "turnaround",
+            "Days from collection to the specimen's report, per collection month: median and "
+            "90th percentile. The guideline sets no turnaround target.",
+            [
+                figure_block(
+                    ctx,
+                    "turnaround",
+                    "Turnaround per month",
+                    monthly,
+                    lambda v, rows: _turnaround(v, rows),
+                )
+            ],
+        )
+    )
+
+    def cap11_n(r: dict) -> str:
+        return (
+            f"rate 1: {r['n_specimens_agree']:,} of {r['n_specimens_audited']:,}; rate 2: "
+            f"{r['n_ish_completed']:,} of {r['n_ihc_equivocal']:,}"
+        )
+
+    page.sections.append(
+        Section(
+            "Reporting: CAP 11 proxies",
+            "cap11",
+            "The two rates of the CAP QCDR measure 'CAP 11' (2019) as the extract lets us "
+            "approximate them. Rate 1: specimens whose reported HER2 calls all agree with the "
+            "ASCO/CAP algorithm; rate 2: IHC 2+ (equivocal) specimens with a completed dual-probe "
+            "ISH. The disagreeing results are in interpretation_disagreements.csv in the "
+            f"restricted folder {ctx.restricted_label}.",
+            [
+                figure_block(
+                    ctx,
+                    "cap11",
+                    "CAP 11 proxy rates per month",
+                    cap11,
+                    lambda v, rows: _two_rate_panels(
+                        f"CAP 11 proxies: {v.label}",
+                        "report month; 95% CI (Wilson)",
+                        rows,
+                        [
+                            ("Rate 1: calls agree with the algorithm", "rate1", "rate1", None),
+                            ("Rate 2: IHC 2+ with completed ISH", "rate2", "rate2", None),
+                        ],
+                        cap11_n,
+                    ),
+                )
+            ],
+        )
+    )
+    return page
+
+
+def _turnaround(view: View, rows: list[dict]) -> go.Figure | None:
+    rows = sorted(
+        (r for r in rows if r["turnaround_median_days"] is not None), key=lambda r: r["month"]
+    )
+    if not rows:
+        return None
+    fig = F.new_figure(
+        f"Turnaround, collection to report: {view.label}",
+        subtitle="per collection month; no guideline target",
+        height=380,
+    )
+    x = [r["month"].isoformat() for r in rows]
+    for field, name, dash in (
+        ("turnaround_median_days", "median", "solid"),
+        ("turnaround_p90_days", "90th percentile", "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=F.rounded((r[field] for r in rows), 2),
+                mode="lines+markers",
+                name=name,
+                line={"color": F.BLUE if dash == "solid" else F.ORANGE, "dash": dash},
+                hovertext=[
+                    f"{r['month_label']}: {name} {r[field]:g} days ({r['n_specimens']:,} specimens)"
+                    for r in rows
+                ],
+                hoverinfo="text",
+            )
+        )
+    fig.update_yaxes(title_text="days", rangemode="tozero")
+    fig.update_xaxes(title_text="collection month")
+    return fig

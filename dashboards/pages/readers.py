@@ -1,0 +1,235 @@
+"""Inter-observer agreement: the confusion matrix of the clinical IHC score against the
+second read, with exact agreement (95% CI) and Cohen's kappa, and kappa per quarter. From
+marts.agreement_pairs (dashboards/sql/observer_matrix.sql) and marts.agreement
+(observer_vs_observer; kappa unweighted over the 4 categories, quadratic-weighted beside it)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from markupsafe import Markup
+
+from dashboards import figures as F
+from dashboards import layout, readings
+from dashboards.data import Context
+from dashboards.layout import Page, Reading, Section, View, table
+from dashboards.pages import figure_block, html_block
+
+FILENAME = "readers.html"
+COMPARISON = "observer_vs_observer"
+
+
+def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
+    counts = {(r["clinical_score"], r["second_read_score"]): r["n_pairs"] for r in rows}
+    scores = list(F.IHC_SCORES)
+    ys = list(reversed(scores))
+    total = sum(counts.values())
+    z, text, hover = [], [], []
+    for a in ys:
+        row_n = sum(counts.get((a, b), 0) for b in scores)
+        z.append([counts.get((a, b), 0) for b in scores])
+        text.append([f"{counts.get((a, b), 0):,}" for b in scores])
+        hover.append(
+            [
+                f"clinical IHC {a}, second read {b}: {counts.get((a, b), 0):,} pairs"
+                f"\n{F.pct(counts.get((a, b), 0) / row_n if row_n else None)} of clinical {a}"
+                + ("\nagreement" if a == b else "")
+                for b in scores
+            ]
+        )
+    subtitle = f"n = {total:,} pairs"
+    if stats:
+        subtitle += (
+            f"; exact agreement {stats['pct_agree']:.1f}% (95% CI {stats['ci_low']:.1f}–"
+            f"{stats['ci_high']:.1f}%)"
+        )
+        if stats["kappa"] is not None:
+            subtitle += f"; Cohen's κ {stats['kappa']:.2f} ({readings.kappa_words(stats['kappa'])})"
+        if stats["kappa_quadratic"] is not None:
+            subtitle += f"; quadratic-weighted κ {stats['kappa_quadratic']:.2f}"
+    fig = F.new_figure(
+        f"Clinical IHC score vs second read: {view.label}", subtitle=subtitle, height=470
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=z,
+            x=[f"IHC {b}" for b in scores],
+            y=[f"IHC {a}" for a in ys],
+            text=text,
+            texttemplate="%{text}",
+            hovertext=hover,
+            hoverinfo="text",
+            colorscale="Cividis",
+            colorbar={"title": {"text": "pairs"}},
+            xgap=2,
+            ygap=2,
+        )
+    )
+    for i, s in enumerate(scores):  # outline the diagonal (agreement)
+        fig.add_shape(
+            type="rect",
+            x0=i - 0.5,
+            x1=i + 0.5,
+            y0=ys.index(s) - 0.5,
+            y1=ys.index(s) + 0.5,
+            line={"color": F.GREEN, "width": 2},
+        )
+    fig.update_xaxes(title_text="second read (IHC score)", side="bottom", showgrid=False)
+    fig.update_yaxes(
+        title_text="clinical read (IHC score)", scaleanchor="x", constrain="domain", showgrid=False
+    )
+    return fig
+
+
+def _kappa_trend(view: View, rows: list[dict]) -> go.Figure | None:
+    rows = sorted((r for r in rows if r["period"] != "ALL"), key=lambda r: r["period"])
+    if not rows:
+        return None
+    fig = F.new_figure(
+        f"Agreement between readers per quarter: {view.label}",
+        subtitle="Cohen's κ (4 categories) and quadratic-weighted κ; no interval is computed for κ",
+        height=400,
+    )
+    quarters = [r["period"] for r in rows]
+    for field, name, colour, dash in (
+        ("kappa", "Cohen's κ (unweighted)", F.PURPLE, "solid"),
+        ("kappa_quadratic", "quadratic-weighted κ", F.GREEN, "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=quarters,
+                y=F.rounded((r[field] for r in rows), 4),
+                mode="lines+markers",
+                name=name,
+                line={"color": colour, "dash": dash},
+                marker={
+                    "symbol": [
+                        "circle-open" if F.is_small(r["n_pairs"]) else "circle" for r in rows
+                    ]
+                },
+                hovertext=[
+                    f"{r['period']}: {name} "
+                    + (
+                        "–"
+                        if r[field] is None
+                        else f"{r[field]:.2f} ({readings.kappa_words(r[field])})"
+                    )
+                    + f"\n{r['n_pairs']:,} pairs, exact agreement {r['pct_agree']:.1f}%"
+                    + ("\nsmall n" if F.is_small(r["n_pairs"]) else "")
+                    for r in rows
+                ],
+                hoverinfo="text",
+            )
+        )
+    fig.update_yaxes(range=[0, 1.02], title_text="κ")
+    fig.update_layout(margin={"b": 110})
+    fig.update_xaxes(type="category", title_text="quarter")
+    return fig
+
+
+def build(ctx: Context) -> Page:
+    matrix = ctx.per_view(ctx.file("observer_matrix"))
+    agreement = ctx.per_view(
+        ctx.rows(
+            "SELECT lab_id, period, n_pairs, n_agree, pct_agree, ci_low, ci_high, kappa, "
+            "kappa_quadratic FROM marts.agreement WHERE comparison = $c ORDER BY lab_id, period",
+            {"c": COMPARISON},
+        )
+    )
+    pooled = {k: next((r for r in v if r["period"] == "ALL"), None) for k, v in agreement.items()}
+    page = Page(
+        FILENAME,
+        "Inter-observer",
+        "Inter-observer agreement",
+        "The IHC score of the clinical read against a second pathologist's read of the same "
+        "specimen (test purpose 'second_read'): exact agreement over the four scores, and "
+        "Cohen's kappa (Landis & Koch descriptors). Kappa depends on the score mix: two "
+        "laboratories with the same agreement can have different kappas.",
+    )
+
+    def view_readings(view: View) -> list[Reading]:
+        s = pooled.get(view.key)
+        if not s:
+            return []
+        counts = {
+            (r["clinical_score"], r["second_read_score"]): r["n_pairs"] for r in matrix[view.key]
+        }
+        zero_one = counts.get(("0", "1+"), 0) + counts.get(("1+", "0"), 0)
+        small = F.is_small(s["n_pairs"], s["ci_low"] / 100, s["ci_high"] / 100)
+        kappa = (
+            f"; κ {s['kappa']:.2f} ({readings.kappa_words(s['kappa'])}, Landis & Koch)"
+            if s["kappa"] is not None
+            else ""
+        )
+        return [
+            Reading(
+                "small" if small else "info",
+                f"exact score agreement {s['pct_agree']:.1f}% ({s['ci_low']:.1f}–"
+                f"{s['ci_high']:.1f}%, n = {s['n_pairs']:,} pairs){kappa}; {zero_one:,} pairs "
+                "split between 0 and 1+ (the HER2-low boundary). No published limit applies.",
+                "Pathologist vs second reader",
+                f"{FILENAME}#matrix",
+            )
+        ]
+
+    found = {v.key: view_readings(v) for v in ctx.views}
+    page.readings = found
+    page.sections.append(
+        Section(
+            "Confusion matrix",
+            "matrix",
+            "Rows: the clinical read; columns: the second read; outlined: agreement. Cells off "
+            "the diagonal between 0 and 1+ decide HER2-low eligibility.",
+            [
+                figure_block(
+                    ctx,
+                    "matrix",
+                    "Clinical IHC score against second read",
+                    matrix,
+                    lambda v, rows: _matrix(v, rows, pooled.get(v.key)),
+                ),
+                html_block(
+                    ctx,
+                    lambda v: layout.readings(found[v.key], link=False) if found[v.key] else None,
+                ),
+            ],
+        )
+    )
+    page.sections.append(
+        Section(
+            "Over time",
+            "trend",
+            blocks=[
+                figure_block(
+                    ctx,
+                    "trend",
+                    "Kappa per quarter",
+                    agreement,
+                    lambda v, rows: _kappa_trend(v, rows),
+                    caption="Agreement by pathologist (with 95% CI) is on the Concordance page, "
+                    "'By pathologist'.",
+                ),
+                html_block(ctx, lambda v: _table(agreement[v.key])),
+            ],
+        )
+    )
+    return page
+
+
+def _table(rows: list[dict]) -> Markup | None:
+    rows = sorted((r for r in rows if r["period"] != "ALL"), key=lambda r: r["period"])
+    if not rows:
+        return None
+    return table(
+        ["quarter", "pairs", "exact agreement (95% CI)", "κ", "quadratic κ"],
+        [
+            [
+                r["period"],
+                f"{r['n_pairs']:,}" + (" (small n)" if F.is_small(r["n_pairs"]) else ""),
+                f"{r['pct_agree']:.1f}% ({r['ci_low']:.1f}–{r['ci_high']:.1f})",
+                "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
+                "–" if r["kappa_quadratic"] is None else f"{r['kappa_quadratic']:.2f}",
+            ]
+            for r in rows
+        ],
+        numeric=(1, 2, 3, 4),
+    )

@@ -1,0 +1,260 @@
+"""Build the dashboard site from the warehouse of the same run.
+
+``build_site(con, site_dir, site_config, run_id)`` writes::
+
+    <site_dir>/index.html, concordance.html, ...   one page per topic (dashboards/pages/)
+    <site_dir>/plotly.min.js                       plotly.js, once for the whole site
+    <site_dir>/assets/site.css, site.js            look and the lab selector
+    <site_dir>/site.json                           pages, generation time and lineage
+    <site_dir>/../restricted/*.csv                 case-level worklists (dashboards/worklists.py)
+
+Every page opens from disk with no network: plotly.js is local, the Content-Security-Policy
+allows no fetch, no figure type needs a map, a font or MathJax from the web. Pages carry
+aggregates only (never a case row, never a patient_key); the lab selector switches between
+views already in the page (the network, each laboratory), so one page per topic serves
+every lab and stays small (≤ 1 MB at 1M rows: benchmarks/site_benchmark.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from time import perf_counter
+
+import duckdb
+import plotly
+from markupsafe import Markup
+from plotly.offline import get_plotlyjs
+
+from dashboards import worklists
+from dashboards.data import Context
+from dashboards.figures import SMALL_N, SMALL_VIEW_SPECIMENS, TEMPLATE, script_json
+from dashboards.layout import render_page
+from dashboards.pages import (
+    concordance,
+    data_quality,
+    her2_low,
+    ihc_ish,
+    metastasis,
+    overview,
+    positivity,
+    preanalytic,
+    readers,
+    sources,
+)
+from her2qa.config import SiteConfig
+from her2qa.lineage import lineage
+
+ASSETS = Path(__file__).with_name("assets")
+PLOTLY_JS = "plotly.min.js"
+MANIFEST = "site.json"
+# Topic pages in navigation order (the overview comes first and reads their readings).
+TOPICS = (concordance, ihc_ish, metastasis, positivity, her2_low, readers, preanalytic)
+AFTER = (data_quality, sources)
+
+
+@dataclass(frozen=True)
+class SiteSummary:
+    site_dir: Path
+    restricted_dir: Path
+    pages: dict[str, int]  # file name -> bytes (plotly.js aside)
+    plotly_js_bytes: int
+    views: int  # the network and each laboratory
+    figures: int  # figure slots over all pages (each drawn per view)
+    worklists: dict[str, int] = field(default_factory=dict)  # file name -> rows
+    seconds: float = 0.0
+
+    @property
+    def largest_page(self) -> tuple[str, int]:
+        name = max(self.pages, key=self.pages.__getitem__)
+        return name, self.pages[name]
+
+    @property
+    def worklist_rows(self) -> int:
+        return sum(self.worklists.values())
+
+
+def build_site(
+    con: duckdb.DuckDBPyConnection,
+    site_dir: str | os.PathLike[str],
+    site_config: SiteConfig,
+    run_id: str | None,
+    *,
+    restricted_dir: str | os.PathLike[str] | None = None,
+    generated_at: datetime | None = None,
+) -> SiteSummary:
+    """Write the whole site (and the restricted worklists) from the warehouse ``con``."""
+    started = perf_counter()
+    site = Path(site_dir)
+    restricted = Path(restricted_dir) if restricted_dir else worklists.default_folder(site)
+    generated_at = generated_at or datetime.now(UTC)
+    ctx = Context.open(con, site_config, run_id, generated_at)
+    ctx.worklists = worklists.write_all(con, restricted)
+    ctx.restricted_label = _where(restricted, site)
+
+    topics = [m.build(ctx) for m in TOPICS]
+    after = [m.build(ctx) for m in AFTER]
+    pages = [overview.build(ctx, [*topics, *after]), *topics, *after]
+
+    record = lineage(con, site_config, run_id)
+    footer = _footer(ctx, record)
+    banners = _banners(ctx)
+    site.mkdir(parents=True, exist_ok=True)
+    (site / "assets").mkdir(exist_ok=True)
+    for asset in sorted(ASSETS.iterdir()):
+        if asset.is_file():
+            _write(site / "assets" / asset.name, asset.read_bytes())
+    plotly_js = get_plotlyjs().encode("utf-8")
+    _write(site / PLOTLY_JS, plotly_js)
+
+    sizes = {}
+    for page in pages:
+        data = {
+            "views": [{"key": v.key, "code": v.lab, "label": v.label} for v in ctx.views],
+            "template": TEMPLATE,
+            "figures": {b.slot: b.specs for b in page.figures()},
+        }
+        html = render_page(
+            page,
+            pages=pages,
+            views=ctx.views,
+            banners=banners,
+            footer=footer,
+            data_json=script_json(data),
+        ).encode("utf-8")
+        _write(site / page.filename, html)
+        sizes[page.filename] = len(html)
+
+    previous = _previous_pages(site)
+    manifest = {
+        "generated_at": _iso(generated_at),
+        "run_id": run_id,
+        "pages": list(sizes),
+        "plotly_js": {"file": PLOTLY_JS, "version": plotly.__version__},
+        "restricted_dir": str(restricted),
+        "worklists": ctx.worklists,
+        "lineage": record,
+    }
+    _write(site / MANIFEST, json.dumps(manifest, indent=2, default=str).encode("utf-8"))
+    for stale in previous - set(sizes):  # pages an older build wrote and this one does not
+        (site / stale).unlink(missing_ok=True)
+    return SiteSummary(
+        site_dir=site,
+        restricted_dir=restricted,
+        pages=sizes,
+        plotly_js_bytes=len(plotly_js),
+        views=len(ctx.views),
+        figures=sum(len(p.figures()) for p in pages),
+        worklists=dict(ctx.worklists),
+        seconds=perf_counter() - started,
+    )
+
+
+def _write(path: Path, content: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_bytes(content)
+    os.replace(tmp, path)
+
+
+def _previous_pages(site: Path) -> set[str]:
+    try:
+        names = json.loads((site / MANIFEST).read_text("utf-8")).get("pages", [])
+    except (OSError, ValueError, AttributeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and "/" not in n and n.endswith(".html")}
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _where(restricted: Path, site: Path) -> str:
+    if restricted.resolve().parent == site.resolve().parent:
+        return f"'{restricted.name}/' beside this site's folder"
+    return f"'{restricted}'"
+
+
+def _banners(ctx: Context) -> dict[str, Markup]:
+    """A small-n banner for each view with few specimens or few IHC/ISH pairs."""
+    specimens = {
+        r["lab_id"]: r["n"]
+        for r in ctx.rows(
+            "SELECT coalesce(lab_id, 'ALL') AS lab_id, count(*) AS n FROM marts.specimen_her2 "
+            "GROUP BY ROLLUP (lab_id)"
+        )
+    }
+    pairs = {
+        r["lab_id"]: r["n_pairs"]
+        for r in ctx.rows(
+            "SELECT lab_id, n_pairs FROM marts.agreement "
+            "WHERE comparison = 'ihc_vs_ish' AND period = 'ALL'"
+        )
+    }
+    out = {}
+    for view in ctx.views:
+        lab = view.lab or "ALL"
+        n, k = specimens.get(lab, 0), pairs.get(lab, 0)
+        if n == 0:
+            out[view.key] = Markup(
+                "<strong>No data yet.</strong> {} has no clinical specimen in this run: the "
+                "figures appear once a file with valid results arrives (see Data quality)."
+            ).format(view.label)
+        elif n < SMALL_VIEW_SPECIMENS or k < SMALL_N:
+            out[view.key] = Markup(
+                "<strong>Small numbers.</strong> {} has {} clinical specimens and {} IHC/ISH "
+                "pairs in this run: intervals are wide and most figures below are small-n. "
+                "Read each figure with its n and 95% CI; a difference from a target or a "
+                "published band may be chance."
+            ).format(view.label, f"{n:,}", f"{k:,}")
+    return out
+
+
+def _footer(ctx: Context, record: dict) -> Markup:
+    sw = record["software"]
+    commit = (sw.get("git_commit") or "")[:12]
+    code = f"her2qa {sw.get('version') or '(unversioned)'}" + (
+        f", commit {commit}" + (" with uncommitted changes" if sw.get("git_dirty") == "yes" else "")
+        if commit
+        else ""
+    )
+    versions = ", ".join(f"{v} ({n:,} specimens)" for v, n in record["guideline_versions"].items())
+    files = record["input_files"]
+    items = Markup("").join(
+        Markup(
+            "<li><span class='file'>{}</span> — sha256 <code>{}</code> — {}, {} rows read, "
+            "{} quarantined</li>"
+        ).format(
+            f["file_name"],
+            (f["sha256"] or "")[:12],
+            f["status"],
+            f"{f['rows_read']:,}",
+            f"{f['rows_quarantined']:,}",
+        )
+        for f in files
+    )
+    worklist = ", ".join(f"{name} ({rows:,} rows)" for name, rows in ctx.worklists.items())
+    return Markup(
+        "<p>Generated at <strong>{generated}</strong> from run <code class='run-id'>{run}</code> "
+        "of the warehouse, by {code}; configuration sha256 <code>{config}</code>; ASCO/CAP rule "
+        "sets applied: {versions}.</p>"
+        "<details><summary>From these {n} input files (SHA-256 prefixes; full hashes in "
+        "site.json)</summary><ul class='files'>{items}</ul></details>"
+        "<p>No patient-identifying data is on these pages: aggregates only. Case-level "
+        "worklists ({worklist}) are in the restricted folder {where}, readable only by the "
+        "pipeline's owner account. Published figures are context bands, not limits; every "
+        "threshold and its source: <a href='sources.html' data-nav>Sources &amp; "
+        "definitions</a>.</p>"
+    ).format(
+        generated=_iso(ctx.generated_at),
+        run=ctx.run_id or "(none: built outside a pipeline run)",
+        code=code,
+        config=record["configuration_sha256"][:12],
+        versions=versions or "none yet",
+        n=f"{len(files):,}",
+        items=items,
+        worklist=worklist or "none",
+        where=ctx.restricted_label,
+    )

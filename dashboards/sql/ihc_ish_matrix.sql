@@ -1,0 +1,12 @@
+-- dashboards/ihc_ish_matrix: clinical specimens by selected IHC score × 2018 ISH group
+-- ('none': no usable dual-probe ISH), per lab and 'ALL' (marts.specimen_her2).
+-- Grain: lab_id × ihc_score × ish_group, specimens with a usable IHC score.
+SELECT
+    CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
+    ihc_score,
+    coalesce(ish_group::VARCHAR, 'none') AS ish_group,
+    count(*) AS n_specimens
+FROM marts.specimen_her2
+WHERE ihc_score IS NOT NULL
+GROUP BY GROUPING SETS ((lab_id, ihc_score, ish_group), (ihc_score, ish_group))
+ORDER BY lab_id, ihc_score, ish_group

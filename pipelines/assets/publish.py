@@ -1,0 +1,146 @@
+"""Publish stage: the marts -> the dashboard site (dashboards/site.py) and the restricted
+worklists beside it. The site code does the work; this asset says when, and reports the
+pages, the largest page and the worklist rows as metadata. The checks (dashboards/audit.py)
+are blocking: a page over 1 MB or a page carrying a case identifier fails the run.
+"""
+
+import dagster as dg
+
+from dashboards import audit, worklists
+from dashboards.site import build_site
+from pipelines.assets.ingest import INGESTED_FILES, RAW_ROWS
+from pipelines.assets.marts import AGREEMENT, PRIMARY_METASTASIS_PAIRS, SPECIMEN_HER2
+from pipelines.assets.quality_marts import TABLES, key
+from pipelines.assets.staging import REJECTED, RESULTS
+from pipelines.resources import Her2qaPaths
+
+SITE = dg.AssetKey("site")
+# Everything the pages and worklists read (dashboards/data.py, dashboards/sql/, the pages).
+READS = [
+    INGESTED_FILES,
+    RAW_ROWS,
+    RESULTS,
+    REJECTED,
+    SPECIMEN_HER2,
+    AGREEMENT,
+    PRIMARY_METASTASIS_PAIRS,  # with marts.agreement_pairs, built in the same step
+    *(key(table) for table in TABLES),
+]
+
+
+@dg.asset(
+    key=SITE,
+    deps=READS,
+    group_name="publish",
+    kinds={"plotly", "html"},
+    owners=["team:her2qa"],
+    pool="her2qa_warehouse",
+    description=(
+        "The dashboard site for lab directors: index.html and one page per topic, opening from "
+        "disk with no network (plotly.min.js shipped once), aggregates only, a lab selector on "
+        "every page. Case-level worklists go to <site>/../restricted/ (owner-only CSV)."
+    ),
+)
+def site(context: dg.AssetExecutionContext, paths: Her2qaPaths) -> dg.MaterializeResult:
+    """Rebuild the site from the warehouse of this run (read-only connection)."""
+    with paths.connect(read_only=True) as con:
+        summary = build_site(con, paths.site_dir, paths.load_site_config(), context.run.run_id)
+    largest, size = summary.largest_page
+    context.log.info(
+        f"site: {len(summary.pages)} pages in {summary.site_dir} (largest {largest}, "
+        f"{size / 1024:.0f} KB), {summary.views} views; worklists: "
+        + ", ".join(f"{name} {rows:,}" for name, rows in summary.worklists.items())
+        + f" in {summary.restricted_dir}"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "pages": len(summary.pages),
+            "largest_page_kb": float(round(size / 1024, 1)),
+            "largest_page": largest,
+            "total_pages_kb": float(round(sum(summary.pages.values()) / 1024, 1)),
+            "views": summary.views,
+            "figures": summary.figures,
+            "worklist_rows": summary.worklist_rows,
+            **{
+                f"worklist_{name.removesuffix('.csv')}_rows": rows
+                for name, rows in summary.worklists.items()
+            },
+            "build_seconds": float(round(summary.seconds, 2)),
+            "index": dg.MetadataValue.path(str(summary.site_dir / "index.html")),
+            "restricted_dir": dg.MetadataValue.path(str(summary.restricted_dir)),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=SITE,
+    blocking=True,
+    description=(
+        f"Every page is at most {audit.MAX_PAGE_BYTES // 1_000_000} MB (plotly.min.js aside, "
+        "shipped once) and references nothing on the network."
+    ),
+)
+def site_pages_small_and_offline(paths: Her2qaPaths) -> dg.AssetCheckResult:
+    sizes = audit.page_sizes(paths.site_dir)
+    too_big = audit.oversized(paths.site_dir)
+    external = audit.external_references(paths.site_dir)
+    return dg.AssetCheckResult(
+        passed=bool(sizes) and not too_big and not external,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            "no pages"
+            if not sizes
+            else "; ".join(
+                [f"{n} is {s / 1024:.0f} KB" for n, s in too_big.items()]
+                + [f"{n} links to the network ({k}x)" for n, k in external.items()]
+            )
+            or f"{len(sizes)} pages, largest {max(sizes.values()) / 1024:.0f} KB, all offline"
+        ),
+        metadata={
+            "pages": len(sizes),
+            "largest_page_kb": float(round(max(sizes.values(), default=0) / 1024, 1)),
+            "pages_over_limit": len(too_big),
+            "pages_with_external_references": len(external),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=SITE,
+    blocking=True,
+    description=(
+        "No page carries a case identifier of the warehouse: a patient_key (or a 12+ character "
+        "prefix of one), an accession_id or a test_id. The worklist folder is owner-only "
+        "(0700, files 0600)."
+    ),
+)
+def site_carries_no_case_identifiers(paths: Her2qaPaths) -> dg.AssetCheckResult:
+    with paths.connect(read_only=True) as con:
+        leaks = audit.identifier_leaks(con, paths.site_dir)
+    folder = worklists.default_folder(paths.site_dir)
+    problems = audit.restricted_problems(folder)
+    kinds = sorted({kind for _, kind, _ in leaks})
+    return dg.AssetCheckResult(
+        passed=not leaks and not problems,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            # never echo the identifier itself into the run log: page and kind only
+            "; ".join(
+                [
+                    f"{kind} on {', '.join(sorted({p for p, k, _ in leaks if k == kind}))}"
+                    for kind in kinds
+                ]
+                + problems
+            )
+            or "no case identifier on any page; worklists owner-only"
+        ),
+        metadata={
+            "identifiers_found": len(leaks),
+            "pages_with_identifiers": len({p for p, _, _ in leaks}),
+            "restricted_folder_problems": len(problems),
+        },
+    )
+
+
+PUBLISH_ASSETS = [site]
+PUBLISH_CHECKS = [site_pages_small_and_offline, site_carries_no_case_identifiers]

@@ -1,0 +1,466 @@
+"""The dashboard site (dashboards/), built by the Dagster `site` asset from the warehouse of
+the same run, opened page by page in real headless Chromium (tests/browser.py).
+
+Two sites, each built once per module: a generated messy 5-lab network (20k rows) with an
+extra laboratory whose lab code, kit, reader and file name are an XSS canary and whose
+accession is a spreadsheet formula; and the real TCGA-BRCA cohort (36 tissue-source sites,
+small n everywhere). Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import re
+import stat
+from dataclasses import dataclass
+from html import unescape
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import dagster as dg
+import pytest
+
+import warehouse
+from dashboards import audit
+from dashboards.site import PLOTLY_JS
+from her2qa.generate import generate
+from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS, SITE
+from pipelines.definitions import ASSETS, CHECKS
+from pipelines.jobs import AUDIT_PACK
+from pipelines.resources import Her2qaPaths
+from tests.browser import ARTIFACTS, browser, open_page  # noqa: F401 (the browser fixture)
+from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
+
+CANARY = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+CANARY_FILE = "<img src=x onerror=alert(3)>.csv"
+FORMULA = '=HYPERLINK("http://evil.example/","open me")'
+TCGA = SHARED / "data" / "real" / "tcga-brca" / "extract.csv"
+PAGES = (
+    "index.html",
+    "concordance.html",
+    "ihc-ish.html",
+    "metastasis.html",
+    "positivity.html",
+    "her2-low.html",
+    "readers.html",
+    "preanalytic.html",
+    "data-quality.html",
+    "sources.html",
+)
+TARGET_LABEL = "lab target (ASCO/CAP 2007 criterion)"
+
+# Draw every view of the page (the lab selector's choices), or the network and the labs
+# named, and report what each drew.
+ALL_VIEWS_JS = """
+async (labels) => {
+  const out = [];
+  const options = [...document.querySelectorAll('#lab-select option')];
+  const keys = labels === null ? window.her2qa.views : options
+    .filter((o, i) => i === 0 || labels.includes(o.textContent)).map(o => o.value);
+  for (const key of keys) {
+    await window.her2qa.show(key);
+    const divs = [...document.querySelectorAll('.plotly-graph-div')];
+    const shown = divs.filter(d => !d.hidden);
+    out.push({
+      key,
+      shown: shown.length,
+      drawn: shown.filter(d => d.querySelector('.main-svg') && d.data && d.data.length).length,
+      empty: divs.length - shown.length,
+      label: document.getElementById('view-label').textContent,
+      svgText: !document.getElementById('view-label').textContent.includes('onerror') ? '' :
+        shown.map(d => [...d.querySelectorAll('.main-svg text')]
+                          .map(t => t.textContent).join(' ')).join(' '),
+      images: document.querySelectorAll('img').length,
+      scripts: [...document.scripts].map(s => s.getAttribute('src') || s.type),
+    });
+  }
+  await window.her2qa.show(window.her2qa.views[0]);
+  return out;
+}
+"""
+
+
+@dataclass
+class Built:
+    root: Path
+    paths: Her2qaPaths
+    result: dg.ExecuteInProcessResult
+
+    @property
+    def site(self) -> Path:
+        return Path(self.paths.site_dir)
+
+    @property
+    def restricted(self) -> Path:
+        return self.site.parent / "restricted"
+
+    def query(self, sql: str) -> list[tuple]:
+        with warehouse.connect(Path(self.paths.warehouse_file), read_only=True) as con:
+            return con.execute(sql).fetchall()
+
+
+def _canary_rows() -> list[dict]:
+    """A sixth laboratory whose lab code, kits and reader are the canary; one IHC 3+ /
+    ISH group 5 discordant specimen whose accession is a spreadsheet formula."""
+    base = {
+        "lab_id": CANARY,
+        "assay_kit": CANARY,
+        "pathologist_id": CANARY,
+        "collection_date": "2024-05-02",
+        "report_date": "2024-05-06",
+    }
+    rows = []
+    for i in range(12):
+        accession = FORMULA if i == 0 else f"CAN24-{i:04d}"
+        mrn = f"MRNCANARY{i:04d}"
+        rows.append(
+            {
+                **IHC_ROW,
+                **base,
+                "test_id": f"CAN-IHC-{i}",
+                "accession_id": accession,
+                "patient_mrn": mrn,
+                "ihc_score": "3+" if i < 4 else "1+",
+                "ihc_pct_stained": "80" if i < 4 else "40",
+                "reported_result": "positive" if i < 4 else "negative",
+            }
+        )
+        if i < 6:  # dual-probe ISH: group 5 on the first (IHC 3+: discordant), group 1 else
+            amplified = i != 0
+            rows.append(
+                {
+                    **ISH_ROW,
+                    **base,
+                    "test_id": f"CAN-ISH-{i}",
+                    "accession_id": accession,
+                    "patient_mrn": mrn,
+                    "ish_her2_per_cell": "8.10" if amplified else "2.40",
+                    "ish_cep17_per_cell": "2.00",
+                    "ish_ratio": "4.05" if amplified else "1.20",
+                    "reported_result": "positive" if amplified else "negative",
+                }
+            )
+    return rows
+
+
+def _paths(root: Path) -> Her2qaPaths:
+    return Her2qaPaths(
+        inbox=str(root / "inbox"),
+        warehouse_file=str(root / "her2.duckdb"),
+        archive_dir=str(root / "var" / "archive"),
+        site_dir=str(root / "out" / "site"),
+    )
+
+
+def _materialise(root: Path) -> Built:
+    """The whole asset graph plus the site asset and its checks, in one Dagster run."""
+    paths = _paths(root)
+    assets = [  # once wired, ASSETS has the site; the quarterly audit pack is another job's
+        a for a in dict.fromkeys([*ASSETS, *PUBLISH_ASSETS]) if AUDIT_PACK not in a.keys
+    ]
+    checks = list(dict.fromkeys([*CHECKS, *PUBLISH_CHECKS]))
+    result = dg.materialize([*assets, *checks], resources={"paths": paths}, raise_on_error=False)
+    return Built(root, paths, result)
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("network")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HER2QA_PHI_KEY", TEST_KEY)
+        mp.setenv("HER2QA_HOME", str(root / "var"))
+        mp.delenv("HER2QA_CONFIG", raising=False)
+        mp.chdir(root)
+        generate(root / "inbox", rows=20_000, seed=11, messy=True)
+        write_extract(root / "inbox" / CANARY_FILE, _canary_rows())
+        return _materialise(root)
+
+
+@pytest.fixture(scope="module")
+def tcga(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("tcga")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("HER2QA_PHI_KEY", TEST_KEY)
+        mp.setenv("HER2QA_HOME", str(root / "var"))
+        mp.delenv("HER2QA_CONFIG", raising=False)
+        mp.chdir(root)
+        (root / "inbox").mkdir()
+        (root / "inbox" / "tcga-brca.csv").write_bytes(TCGA.read_bytes())
+        return _materialise(root)
+
+
+def _text(path: Path) -> str:
+    return path.read_text("utf-8")
+
+
+# --- the run and the files -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["network", "tcga"])
+def test_site_asset_materialises_with_its_checks(which, request):
+    built: Built = request.getfixturevalue(which)
+    assert built.result.success
+    [event] = [e for e in built.result.get_asset_materialization_events() if e.asset_key == SITE]
+    meta = event.materialization.metadata
+    assert meta["pages"].value == len(PAGES)
+    assert 0 < meta["largest_page_kb"].value <= 1000
+    assert meta["worklist_rows"].value > 0
+    checks = {e.check_name: e.passed for e in built.result.get_asset_check_evaluations()}
+    assert checks["site_pages_small_and_offline"]
+    assert checks["site_carries_no_case_identifiers"]
+
+
+def test_pages_ship_plotly_once_and_nothing_from_the_network(network):
+    site = network.site
+    assert sorted(p.name for p in site.glob("*.html")) == sorted(PAGES)
+    assert [p.name for p in site.rglob("*.js") if "plotly" in p.name] == [PLOTLY_JS]
+    assert (site / PLOTLY_JS).stat().st_size > 3_000_000
+    for name in PAGES:
+        html = _text(site / name)
+        assert html.count(f'<script src="{PLOTLY_JS}"></script>') == 1, name
+        assert "cdn.plot.ly" not in html and "mathjax" not in html.lower(), name
+        assert "topojson" not in html.lower(), name
+        assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html), name
+        csp = unescape(html)
+        assert "Content-Security-Policy" in csp and "connect-src 'none'" in csp, name
+        assert (site / name).stat().st_size <= audit.MAX_PAGE_BYTES
+    assert audit.external_references(site) == {}
+
+
+def test_nav_links_resolve_to_files(network):
+    class Links(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.hrefs: list[str] = []
+            self.srcs: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            a = dict(attrs)
+            if a.get("href"):
+                self.hrefs.append(a["href"])
+            if a.get("src"):
+                self.srcs.append(a["src"])
+
+    for name in PAGES:
+        parser = Links()
+        parser.feed(_text(network.site / name))
+        nav = [h for h in parser.hrefs if not h.startswith("#")]
+        assert {f"{p}" for p in PAGES} <= set(nav), name  # the nav bar links every page
+        for ref in nav + parser.srcs:
+            target = unquote(urlparse(ref).path)
+            assert (network.site / target).is_file(), (name, ref)
+
+
+def test_footer_names_the_run_and_the_files(network):
+    run_id = network.result.run_id
+    files = network.query("SELECT sha256 FROM ops.ingested_files")
+    assert len(files) > 60
+    for name in PAGES:
+        html = _text(network.site / name)
+        footer = html[html.index('<footer class="footer">') :]
+        assert run_id in footer and "Generated at" in footer, name
+        for (sha,) in files:
+            assert sha[:12] in footer, (name, sha)
+
+
+def test_thresholds_name_their_source(network):
+    pages = {name: _text(network.site / name) for name in PAGES}
+    for name, html in pages.items():
+        assert "CAP requirement" not in html, name
+    for name in ("index.html", "concordance.html", "sources.html"):
+        assert TARGET_LABEL in pages[name], name
+    assert "published benchmark band (context, not a limit)" in pages["positivity.html"]
+    assert "BCR-DK-2023" in pages["positivity.html"]  # the band's source
+    assert "SCHRIJVER-2018" in pages["metastasis.html"]
+    assert "no checklist requirement number confirmed" in pages["positivity.html"]
+
+
+def test_worklists_are_restricted_and_formulas_neutralised(network):
+    folder = network.restricted
+    assert not (network.site / "restricted").exists()
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == [
+        "ihc_ish_discordance.csv",
+        "interpretation_disagreements.csv",
+        "metastasis_retest_candidates.csv",
+    ]
+    for name in names:
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
+    with (folder / "ihc_ish_discordance.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert "patient_key" not in rows[0]
+    cells = [r["accession_id"] for r in rows if r["lab_id"] == CANARY]
+    assert "'" + FORMULA in cells  # the IHC 3+ / group 5 canary case, neutralised
+    assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
+    assert audit.restricted_problems(folder) == []
+
+
+def test_no_patient_or_case_identifier_on_any_page(network):
+    with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
+        assert audit.identifier_leaks(con, network.site) == []
+    phi = set()
+    for extract in Path(network.paths.inbox).glob("*.csv"):
+        try:
+            with extract.open(encoding="utf-8", newline="") as fh:
+                for row in csv.DictReader(fh):
+                    for column in ("patient_mrn", "patient_name", "MRN", "Patient Name"):
+                        if row.get(column) and len(row[column]) > 5:
+                            phi.add(row[column])
+        except (UnicodeDecodeError, csv.Error):
+            continue  # the messy generator's unreadable files
+    assert len(phi) > 1000
+    keys = {k for (k,) in network.query("SELECT DISTINCT patient_key FROM raw.her2_rows") if k}
+    text = "\n".join(_text(network.site / n) for n in PAGES)
+    text += (network.site / "site.json").read_text("utf-8")
+    words = re.findall(r"\w+", text)
+    pairs = set(itertools.pairwise(words))
+    mrns = {v for v in phi if not re.search(r"[\s,]", v)}
+    names = [re.findall(r"\w+", v) for v in phi - mrns]
+    assert not mrns & set(words)
+    assert not [n for n in names if len(n) > 1 and tuple(n[:2]) in pairs]
+    hexes = set(re.findall(r"[0-9a-f]{16,}", text))
+    assert not {k[:16] for k in keys} & {h[:16] for h in hexes}
+
+
+def test_identifier_check_finds_a_planted_key_and_accession(network, tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    key, accession = network.query(
+        "SELECT patient_key, accession_id FROM marts.specimen_her2 "
+        "WHERE lab_id = 'NORTH' ORDER BY accession_id LIMIT 1"
+    )[0]
+    (site / "a.html").write_text(f"<p>{key[:20]}</p>", "utf-8")
+    (site / "b.html").write_text(f"<p>case {accession}.</p>", "utf-8")
+    with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
+        leaks = audit.identifier_leaks(con, site)
+    assert [(p, k) for p, k, _ in leaks] == [("a.html", "patient_key"), ("b.html", "accession_id")]
+
+
+def test_a_first_run_without_results_still_publishes(tmp_path, monkeypatch):
+    monkeypatch.setenv("HER2QA_PHI_KEY", TEST_KEY)
+    monkeypatch.setenv("HER2QA_HOME", str(tmp_path / "var"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inbox").mkdir()
+    built = _materialise(tmp_path)
+    assert built.result.success
+    assert sorted(p.name for p in built.site.glob("*.html")) == sorted(PAGES)
+    html = _text(built.site / "index.html")
+    assert "No data yet." in html and "no clinical specimen in the warehouse yet" in html
+    assert '"figures":{"volume":{"all":null}}' in html  # drawn as 'no data', not as a figure
+
+
+# --- in the browser ----------------------------------------------------------------------
+
+
+def _open_all_views(
+    chromium, built: Built, name: str, shot: str, labs: list[str] | None = None
+) -> list[dict]:
+    report = open_page(
+        chromium,
+        built.site / name,
+        screenshot_name=f"dashboards-{shot}-{name[:-5]}",
+        settle_selector="body[data-rendered]",
+    )
+    page = report.page
+    try:
+        views = page.evaluate(ALL_VIEWS_JS, labs)
+        page.wait_for_timeout(100)
+        assert report.console_errors == [], (name, report.console_errors)
+        assert report.page_errors == [], (name, report.page_errors)
+        assert report.failed_requests == [], (name, report.failed_requests)
+        assert report.external_requests == [], (name, report.external_requests)
+        assert report.dialogs == [], (name, report.dialogs)
+        assert "her2qa" in report.title
+        for v in views:
+            assert v["drawn"] == v["shown"], (name, v["key"], v["label"])
+            # the XSS canary (a lab code, kit, reader, file name) is inert in every view
+            assert v["images"] == 0, (name, v["key"])
+            assert v["scripts"] == [PLOTLY_JS, "assets/site.js", "application/json"], v["key"]
+            if "onerror" in v["label"] and v["shown"]:
+                assert v["label"] == CANARY and "onerror=alert(1)" in v["svgText"], (name, v)
+        return views
+    finally:
+        page.close()
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_every_page_and_view_renders_in_chromium(browser, network, name):  # noqa: F811
+    views = _open_all_views(browser, network, name, "network", None)
+    assert len(views) == 7  # the network and six laboratories, the canary's among them
+    if name not in ("sources.html",):
+        network_view = views[0]
+        assert network_view["shown"] >= 1 and network_view["empty"] == 0, network_view
+        # every figure slot draws for a real laboratory of the network
+        assert all(v["empty"] == 0 for v in views[1:] if v["label"] == "NORTH"), views
+
+
+@pytest.fixture(scope="module")
+def tcga_labs(tcga: Built) -> list[str]:
+    """The TCGA views drawn in the browser: the 6 largest sites and the 6 smallest (where the
+    small-n edge cases are), of the 26 with a clinical specimen (every view of every page is
+    drawn for the generated network)."""
+    labs = [
+        lab
+        for (lab,) in tcga.query(
+            "SELECT lab_id FROM marts.specimen_her2 GROUP BY lab_id ORDER BY count(*) DESC, lab_id"
+        )
+    ]
+    return labs[:6] + labs[-6:]
+
+
+@pytest.mark.parametrize("name", PAGES)
+def test_tcga_pages_render_and_say_small_n(browser, tcga, tcga_labs, name):  # noqa: F811
+    views = _open_all_views(browser, tcga, name, "tcga", tcga_labs)
+    assert len(views) == 1 + len(tcga_labs)
+    html = _text(tcga.site / name)
+    assert "Small numbers." in html, name  # the banner of small views
+    if name in ("concordance.html", "index.html"):
+        assert "small n" in html.lower() or "Small n" in html, name
+
+
+def test_xss_canary_shows_as_text(browser, network):  # noqa: F811
+    """The canary lab is a view of every page (test_every_page_and_view_renders_in_chromium
+    checks each one): here, its label, its figures' text and the page's scripts."""
+    report = open_page(
+        browser, network.site / "concordance.html", settle_selector="body[data-rendered]"
+    )
+    page = report.page
+    try:
+        key = page.evaluate(
+            "[...document.querySelectorAll('#lab-select option')]"
+            ".find(o => o.textContent.includes('onerror')).value"
+        )
+        page.select_option("#lab-select", key)
+        page.wait_for_selector(f"body[data-rendered='{key}']")
+        page.wait_for_timeout(200)
+        page.screenshot(path=str(ARTIFACTS / "dashboards-network-canary-view.png"), full_page=True)
+        assert page.inner_text("#view-label") == CANARY
+        titles = page.evaluate("[...document.querySelectorAll('.gtitle')].map(t => t.textContent)")
+        assert any(CANARY in t for t in titles), titles  # drawn as text, whole
+        assert report.dialogs == [] and report.page_errors == [] and report.console_errors == []
+    finally:
+        page.close()
+    html = _text(network.site / "data-quality.html")
+    assert "&lt;img src=x onerror=alert(3)&gt;.csv" in html  # the file name, escaped
+    assert CANARY not in html and "<img" not in html
+
+
+def test_lab_choice_travels_between_pages(browser, network):  # noqa: F811
+    report = open_page(browser, network.site / "index.html", settle_selector="body[data-rendered]")
+    page = report.page
+    try:
+        page.select_option("#lab-select", label="NORTH")
+        key = page.eval_on_selector("#lab-select", "s => s.value")
+        page.wait_for_selector(f"body[data-rendered='{key}']")
+        assert page.url.endswith("#lab=NORTH")
+        page.click("nav a[href^='concordance.html']")
+        page.wait_for_selector("body[data-rendered]")
+        assert page.inner_text("#view-label") == "NORTH"
+        assert page.eval_on_selector("#lab-select", "s => s.value") == key
+        titles = page.evaluate("[...document.querySelectorAll('.gtitle')].map(t => t.textContent)")
+        assert any("NORTH" in t for t in titles), titles
+    finally:
+        page.close()
