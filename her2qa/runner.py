@@ -118,7 +118,9 @@ def _summary(paths: Her2qaPaths) -> str:
             FROM ops.ingested_files
             """
         ).fetchone()
-    return (
+    summary = (
         f"warehouse {paths.warehouse_file}: {files} file(s), {rows_read:,} rows read, "
         f"{staged:,} staged, {quarantined:,} quarantined; {current:,} current results"
     )
+    index = Path(paths.site_dir) / "index.html"
+    return summary + (f"\ndashboards: {index}" if index.exists() else "")

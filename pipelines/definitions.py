@@ -9,8 +9,9 @@ marts    marts/specimen_her2, marts/agreement,
          interpretation_audit, retest_candidates, ... pipelines/assets/quality_marts.py
 
 checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py,
-         pipelines/quality_checks.py
-publish  audit_pack (last complete quarter)          pipelines/assets/audit.py
+         pipelines/quality_checks.py, the site's in pipelines/assets/publish.py
+publish  site (the offline dashboards)               pipelines/assets/publish.py
+         audit_pack (last complete quarter)          pipelines/assets/audit.py
 
 jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer),
          quarterly_audit_job (the audit pack)
@@ -25,6 +26,7 @@ from pipelines import checks
 from pipelines.assets.audit import AUDIT_ASSETS, AUDIT_JOBS, quarterly_audit_schedule
 from pipelines.assets.ingest import ingest_inbox
 from pipelines.assets.marts import MART_ASSETS
+from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS
 from pipelines.assets.quality_marts import QUALITY_MART_ASSETS
 from pipelines.assets.staging import stage_results
 from pipelines.jobs import her2qa_job, rebuild_job
@@ -34,8 +36,15 @@ from pipelines.resources import Her2qaPaths, default_paths
 from pipelines.schedules import nightly_schedule
 from pipelines.sensors import inbox_sensor
 
-ASSETS = [ingest_inbox, stage_results, *MART_ASSETS, *QUALITY_MART_ASSETS, *AUDIT_ASSETS]
-CHECKS = [*checks.CHECKS, *MART_CHECKS, *QUALITY_CHECKS]
+ASSETS = [
+    ingest_inbox,
+    stage_results,
+    *MART_ASSETS,
+    *QUALITY_MART_ASSETS,
+    *PUBLISH_ASSETS,
+    *AUDIT_ASSETS,
+]
+CHECKS = [*checks.CHECKS, *MART_CHECKS, *QUALITY_CHECKS, *PUBLISH_CHECKS]
 
 
 def build_defs(paths: Her2qaPaths, timezone: str | None = None) -> dg.Definitions:
