@@ -40,8 +40,17 @@ class PageReport:
     screenshot: Path | None = None
 
 
+# The one browser of the session. Each test module imports the fixture, so pytest makes one
+# "session" fixture per module; Playwright's sync API allows one running instance per thread,
+# so the later ones reuse the first (which closes it when the session ends).
+_SESSION: list = []
+
+
 @pytest.fixture(scope="session")
 def browser():
+    if _SESSION:
+        yield _SESSION[0]
+        return
     if not Path(CHROMIUM).exists():
         pytest.fail(
             "chromium is not installed: run `make setup` (scripts/install-system-packages.sh)"
@@ -50,8 +59,12 @@ def browser():
 
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+        _SESSION.append(b)
+        try:
+            yield b
+        finally:
+            _SESSION.clear()
+            b.close()
 
 
 def open_page(

@@ -12,6 +12,10 @@ import warehouse
 from her2qa import config, ingest, phi, staging
 from schemas import contract
 
+# One Chromium for the whole session, shared by every page test (tests/browser.py):
+# Playwright's sync API allows one instance per thread.
+from tests.browser import browser  # noqa: F401
+
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 TEST_KEY = "test-key-0123456789abcdef-not-for-production"
 

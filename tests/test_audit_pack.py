@@ -39,7 +39,7 @@ from pipelines.assets.audit import (
 from pipelines.definitions import ASSETS
 from pipelines.resources import Her2qaPaths, default_paths
 from schemas import contract
-from tests.browser import browser, open_page  # noqa: F401  (browser is a fixture)
+from tests.browser import open_page
 from tests.conftest import IHC_ROW, ISH_ROW, TEST_KEY
 
 FROM, TO = date(2024, 1, 1), date(2024, 6, 30)
@@ -728,7 +728,7 @@ def test_the_schedule_asks_for_the_quarter_that_has_just_ended():
 # --- the report: HTML in a real browser (last: its session browser stays open), PDF text -------------------------------------------
 
 
-def test_report_html_passes_the_real_browser_checks(pack, browser):  # noqa: F811
+def test_report_html_passes_the_real_browser_checks(pack, browser):
     report = open_page(browser, pack.out_dir / "report.html", screenshot_name="audit_report")
     page = report.page
     try:

@@ -30,7 +30,7 @@ from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS, SITE
 from pipelines.definitions import ASSETS, CHECKS
 from pipelines.jobs import AUDIT_PACK
 from pipelines.resources import Her2qaPaths
-from tests.browser import ARTIFACTS, browser, open_page  # noqa: F401 (the browser fixture)
+from tests.browser import ARTIFACTS, open_page
 from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
 
 CANARY = "<img src=x onerror=alert(1)><script>alert(2)</script>"
@@ -387,7 +387,7 @@ def _open_all_views(
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_every_page_and_view_renders_in_chromium(browser, network, name):  # noqa: F811
+def test_every_page_and_view_renders_in_chromium(browser, network, name):
     views = _open_all_views(browser, network, name, "network", None)
     assert len(views) == 7  # the network and six laboratories, the canary's among them
     if name not in ("sources.html",):
@@ -412,7 +412,7 @@ def tcga_labs(tcga: Built) -> list[str]:
 
 
 @pytest.mark.parametrize("name", PAGES)
-def test_tcga_pages_render_and_say_small_n(browser, tcga, tcga_labs, name):  # noqa: F811
+def test_tcga_pages_render_and_say_small_n(browser, tcga, tcga_labs, name):
     views = _open_all_views(browser, tcga, name, "tcga", tcga_labs)
     assert len(views) == 1 + len(tcga_labs)
     html = _text(tcga.site / name)
@@ -421,7 +421,7 @@ def test_tcga_pages_render_and_say_small_n(browser, tcga, tcga_labs, name):  # n
         assert "small n" in html.lower() or "Small n" in html, name
 
 
-def test_xss_canary_shows_as_text(browser, network):  # noqa: F811
+def test_xss_canary_shows_as_text(browser, network):
     """The canary lab is a view of every page (test_every_page_and_view_renders_in_chromium
     checks each one): here, its label, its figures' text and the page's scripts."""
     report = open_page(
@@ -448,7 +448,7 @@ def test_xss_canary_shows_as_text(browser, network):  # noqa: F811
     assert CANARY not in html and "<img" not in html
 
 
-def test_lab_choice_travels_between_pages(browser, network):  # noqa: F811
+def test_lab_choice_travels_between_pages(browser, network):
     report = open_page(browser, network.site / "index.html", settle_selector="body[data-rendered]")
     page = report.page
     try:
