@@ -9,8 +9,13 @@ at a time; runs themselves are queued one at a time as well.
 
 from __future__ import annotations
 
+import fcntl
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import dagster as dg
 
 from her2qa import config
 
@@ -29,6 +34,30 @@ run_coordinator:
 telemetry:
   enabled: false
 """
+
+
+@contextmanager
+def _init_lock(home: Path) -> Iterator[None]:
+    """Serialise first use of DAGSTER_HOME: two processes creating its SQLite storage at
+    once would both run its migrations (seen as 'table alembic_version already exists')."""
+    with (home / ".her2qa-init.lock").open("w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def open_instance() -> dg.DagsterInstance:
+    """The deployment's persistent instance, its storage created once even under races."""
+    home = ensure_dagster_home()
+    with _init_lock(home):
+        instance = dg.DagsterInstance.get()
+        instance.get_runs(limit=1)  # touches (and, the first time, creates) run storage
+        instance.get_event_records(
+            dg.EventRecordsFilter(event_type=dg.DagsterEventType.ASSET_MATERIALIZATION), limit=1
+        )
+    return instance
 
 
 def dagster_home() -> Path:

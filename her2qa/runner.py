@@ -9,7 +9,7 @@ from pathlib import Path
 import dagster as dg
 
 import warehouse
-from her2qa.instance import ensure_dagster_home
+from her2qa.instance import open_instance
 from pipelines.definitions import build_defs
 from pipelines.resources import Her2qaPaths, default_paths
 
@@ -90,8 +90,7 @@ def _user_message(record: logging.LogRecord) -> bool:
 
 def _persistent_instance() -> dg.DagsterInstance:
     """The deployment's instance (DAGSTER_HOME): the CLI's runs join the UI's run history."""
-    ensure_dagster_home()
-    return dg.DagsterInstance.get()
+    return open_instance()
 
 
 def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
