@@ -104,17 +104,13 @@ def ingest_file(
     now: datetime | None = None,
 ) -> FileOutcome:
     sha = sha256_of(path)
-    first = con.execute(
-        "SELECT file_id, file_name FROM ops.ingested_files "
-        "WHERE sha256 = $sha AND status <> 'duplicate' ORDER BY file_id LIMIT 1",
+    # One look-up: the first file with these bytes, and every name they arrived under.
+    first_id, first_name, known_names = con.execute(
+        "SELECT arg_min(file_id, file_id) FILTER (WHERE status <> 'duplicate'), "
+        "arg_min(file_name, file_id) FILTER (WHERE status <> 'duplicate'), "
+        "coalesce(list(file_name), []) FROM ops.ingested_files WHERE sha256 = $sha",
         {"sha": sha},
     ).fetchone()
-    known_names = {
-        r[0]
-        for r in con.execute(
-            "SELECT file_name FROM ops.ingested_files WHERE sha256 = $sha", {"sha": sha}
-        ).fetchall()
-    }
     if path.name in known_names:  # the same file still in the inbox: nothing to do
         return FileOutcome(None, path.name, sha, "seen", None, 0)
 
@@ -127,9 +123,9 @@ def ingest_file(
         "arrival_date": ingested_at.astimezone().date(),
         "run_id": run_id,
     }
-    if first is not None:
-        reason = f"same content (SHA-256) as {first[1]}, already ingested"
-        file_id = _record(con, record, "duplicate", reason, duplicate_of=first[0])
+    if first_id is not None:
+        reason = f"same content (SHA-256) as {first_name}, already ingested"
+        file_id = _record(con, record, "duplicate", reason, duplicate_of=first_id)
         return FileOutcome(file_id, path.name, sha, "duplicate", reason, 0)
 
     archived = archive(path, sha, archive_dir)
