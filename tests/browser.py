@@ -11,6 +11,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -38,6 +39,7 @@ class PageReport:
     dialogs: list[str] = field(default_factory=list)
     text: str = ""
     screenshot: Path | None = None
+    page: Any = None  # the open Playwright page: callers query further, then close it
 
 
 # The one browser of the session. Each test module imports the fixture, so pytest makes one
@@ -101,5 +103,5 @@ def open_page(
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         report.screenshot = ARTIFACTS / f"{screenshot_name}.png"
         page.screenshot(path=str(report.screenshot), full_page=True)
-    report.page = page  # type: ignore[attr-defined]  # callers may query further, then close
+    report.page = page
     return report
