@@ -1,4 +1,4 @@
-"""Benchmark of the dashboard site (dashboards/site.py) on a generated network.
+"""Benchmark of the dashboard site (dashboards/site/build.py) on a generated network.
 
 Generates a messy network (default 1M rows), runs the whole pipeline on it (her2qa_job,
 in process), then builds the site from that warehouse in a fresh child process, so the
@@ -45,7 +45,7 @@ def child(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
         out["success"] = result.success
     elif step == "site":
         import warehouse
-        from dashboards.site import build_site
+        from dashboards.site.build import build_site
         from her2qa.config import SiteConfig
 
         with warehouse.connect(warehouse_file, read_only=True) as con:
@@ -60,7 +60,7 @@ def child(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
         )
     elif step == "checks":
         import warehouse
-        from dashboards import audit
+        from dashboards.site import audit
 
         with warehouse.connect(warehouse_file, read_only=True) as con:
             leaks = audit.identifier_leaks(con, work / "site")

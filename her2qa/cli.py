@@ -14,7 +14,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from her2qa import config, phi
+from her2qa import config
+from her2qa.ingest import phi
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -121,10 +122,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    """The audit pack of [--from, --to] (her2qa/audit): report.html/.pdf, metrics.csv,
+    """The audit pack of [--from, --to] (dashboards/audit_pack): report.html/.pdf, metrics.csv,
     lineage.json, generated.json and the restricted cases/ folder."""
-    from her2qa.audit import AuditError, build_audit_pack
-    from her2qa.audit.period import Period, PeriodError, parse_date
+    from dashboards.audit_pack import AuditError, build_audit_pack
+    from dashboards.audit_pack.period import Period, PeriodError, parse_date
 
     try:
         period = Period(parse_date(args.date_from, "--from"), parse_date(args.date_to, "--to"))

@@ -2,7 +2,7 @@
 
 Paths only. The PHI key is deliberately *not* a resource: Dagster shows resource
 configuration in its UI and run records, so the key is read from the environment
-or key file inside the step that needs it (her2qa/phi.py).
+or key file inside the step that needs it (her2qa/ingest/phi.py).
 """
 
 from __future__ import annotations

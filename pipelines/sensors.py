@@ -16,7 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from her2qa import ingest
 from pipelines.jobs import her2qa_job
 from pipelines.resources import Her2qaPaths
 
@@ -31,13 +30,13 @@ def _load_cursor(cursor: str | None) -> tuple[set[str], dict[str, list]]:
 def scan(inbox: Path, known_stat: dict[str, list]) -> dict[str, list]:
     """name -> [size, mtime_ns, sha256] for every CSV in the inbox."""
     current = {}
-    for path in ingest.inbox_files(inbox):
+    for path in inbox.inbox_files(inbox):
         st = path.stat()
         cached = known_stat.get(path.name)
         if cached and cached[0] == st.st_size and cached[1] == st.st_mtime_ns:
             current[path.name] = cached
         else:
-            current[path.name] = [st.st_size, st.st_mtime_ns, ingest.sha256_of(path)]
+            current[path.name] = [st.st_size, st.st_mtime_ns, inbox.sha256_of(path)]
     return current
 
 

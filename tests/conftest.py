@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import warehouse
-from her2qa import config, ingest, phi, staging
+from her2qa import config, staging
+from her2qa.ingest import inbox, phi
 from schemas import contract
 
 # One Chromium for the whole session, shared by every page test (tests/browser.py):
@@ -101,7 +102,7 @@ class Warehouse:
     def run(self, run_id: str = "test-run") -> staging.StageSummary:
         with warehouse.connect(self.path) as con:
             warehouse.ensure_schema(con)
-            ingest.ingest_inbox(con, self.inbox, self.root / "var" / "archive", self.key, run_id)
+            inbox.ingest_inbox(con, self.inbox, self.root / "var" / "archive", self.key, run_id)
             return staging.stage_pending(con, self.site)
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:

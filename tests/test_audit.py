@@ -1,4 +1,4 @@
-"""Audit pack building blocks (her2qa/audit): period arithmetic, judging a figure against its
+"""Audit pack building blocks (dashboards/audit_pack): period arithmetic, judging a figure against its
 target, stable number formatting, the LDT setting, the targets' wording. Fast, no warehouse."""
 
 from __future__ import annotations
@@ -10,9 +10,8 @@ import duckdb
 import pytest
 
 import warehouse
-from her2qa import config
-from her2qa.audit import compute, metrics, settings
-from her2qa.audit.period import (
+from dashboards.audit_pack import compute, metrics, settings
+from dashboards.audit_pack.period import (
     Period,
     PeriodError,
     default_out_dir,
@@ -20,6 +19,7 @@ from her2qa.audit.period import (
     parse_date,
     quarter_of,
 )
+from her2qa import config
 
 
 @pytest.mark.parametrize(

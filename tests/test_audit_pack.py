@@ -1,4 +1,4 @@
-"""The accreditation audit pack end to end (her2qa/audit, `her2qa audit`, Dagster audit_pack):
+"""The accreditation audit pack end to end (dashboards/audit_pack, `her2qa audit`, Dagster audit_pack):
 a messy generated network (20k rows, plus a planted file with an XSS canary and spreadsheet
 formulas) is run through the real Dagster job once; packs are made for a period, for one lab
 and for the whole history, and checked against independent SQL, statsmodels, the input files'
@@ -24,9 +24,9 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 import warehouse
+from dashboards.audit_pack import build_audit_pack, compute, metrics
+from dashboards.audit_pack.period import Period
 from her2qa import cli, config
-from her2qa.audit import build_audit_pack, compute, metrics
-from her2qa.audit.period import Period
 from her2qa.generate import generate
 from her2qa.runner import execute
 from pipelines.assets.audit import (

@@ -23,8 +23,8 @@ import dagster as dg
 import pytest
 
 import warehouse
-from dashboards import audit
-from dashboards.site import PLOTLY_JS
+from dashboards.site import checks as site_checks
+from dashboards.site.build import PLOTLY_JS
 from her2qa.generate import generate
 from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS, SITE
 from pipelines.definitions import ASSETS, CHECKS
@@ -225,8 +225,8 @@ def test_pages_ship_plotly_once_and_nothing_from_the_network(network):
         assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html), name
         csp = unescape(html)
         assert "Content-Security-Policy" in csp and "connect-src 'none'" in csp, name
-        assert (site / name).stat().st_size <= audit.MAX_PAGE_BYTES
-    assert audit.external_references(site) == {}
+        assert (site / name).stat().st_size <= site_checks.MAX_PAGE_BYTES
+    assert site_checks.external_references(site) == {}
 
 
 def test_nav_links_resolve_to_files(network):
@@ -295,12 +295,12 @@ def test_worklists_are_restricted_and_formulas_neutralised(network):
     cells = [r["accession_id"] for r in rows if r["lab_id"] == CANARY]
     assert "'" + FORMULA in cells  # the IHC 3+ / group 5 canary case, neutralised
     assert not [c for c in cells if c.startswith(("=", "+", "-", "@"))]
-    assert audit.restricted_problems(folder) == []
+    assert site_checks.restricted_problems(folder) == []
 
 
 def test_no_patient_or_case_identifier_on_any_page(network):
     with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
-        assert audit.identifier_leaks(con, network.site) == []
+        assert site_checks.identifier_leaks(con, network.site) == []
     phi = set()
     for extract in Path(network.paths.inbox).glob("*.csv"):
         try:
@@ -335,7 +335,7 @@ def test_identifier_check_finds_a_planted_key_and_accession(network, tmp_path):
     (site / "a.html").write_text(f"<p>{key[:20]}</p>", "utf-8")
     (site / "b.html").write_text(f"<p>case {accession}.</p>", "utf-8")
     with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
-        leaks = audit.identifier_leaks(con, site)
+        leaks = site_checks.identifier_leaks(con, site)
     assert [(p, k) for p, k, _ in leaks] == [("a.html", "patient_key"), ("b.html", "accession_id")]
 
 

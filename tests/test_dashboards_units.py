@@ -10,8 +10,9 @@ from pathlib import Path
 import plotly.graph_objects as go
 import pytest
 
-from dashboards import audit, figures, layout, readings
-from dashboards.data import Band
+from dashboards.site import checks as site_checks
+from dashboards.site import figures, layout, readings
+from dashboards.site.data import Band
 from pipelines.assets.publish import site_pages_small_and_offline
 from pipelines.resources import Her2qaPaths
 
@@ -151,8 +152,8 @@ def test_page_size_check_blocks_a_page_over_one_megabyte(tmp_path):
     site = tmp_path / "site"
     site.mkdir()
     (site / "index.html").write_text("<p>fine</p>", "utf-8")
-    (site / "big.html").write_bytes(b"x" * (audit.MAX_PAGE_BYTES + 1))
-    (site / "plotly.min.js").write_bytes(b"x" * (audit.MAX_PAGE_BYTES * 5))  # not a page
+    (site / "big.html").write_bytes(b"x" * (site_checks.MAX_PAGE_BYTES + 1))
+    (site / "plotly.min.js").write_bytes(b"x" * (site_checks.MAX_PAGE_BYTES * 5))  # not a page
     paths = Her2qaPaths(
         inbox=str(tmp_path),
         warehouse_file=str(tmp_path / "w.duckdb"),
@@ -175,11 +176,11 @@ def test_restricted_folder_check(tmp_path):
     (folder / "a.csv").write_text("x\n")
     os.chmod(folder, 0o755)
     os.chmod(folder / "a.csv", 0o644)
-    assert len(audit.restricted_problems(folder)) == 2
+    assert len(site_checks.restricted_problems(folder)) == 2
     os.chmod(folder, 0o700)
     os.chmod(folder / "a.csv", 0o600)
-    assert audit.restricted_problems(folder) == []
-    assert audit.restricted_problems(Path(tmp_path / "missing")) != []
+    assert site_checks.restricted_problems(folder) == []
+    assert site_checks.restricted_problems(Path(tmp_path / "missing")) != []
 
 
 def test_publish_assets_wire_into_the_definitions(tmp_path):
@@ -213,8 +214,8 @@ def test_publish_assets_wire_into_the_definitions(tmp_path):
 def test_a_labs_own_target_is_labelled_as_its_own():
     from datetime import UTC, datetime
 
-    from dashboards.data import NETWORK, Context
-    from dashboards.layout import View
+    from dashboards.site.data import NETWORK, Context
+    from dashboards.site.layout import View
     from her2qa.config import LabConfig, SiteConfig
 
     site = SiteConfig(labs={"NORTH": LabConfig(concordance_target_pct=90.0)})

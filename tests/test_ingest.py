@@ -8,7 +8,7 @@ import os
 import shutil
 import stat
 
-from her2qa import phi
+from her2qa.ingest import phi
 from schemas import contract
 from tests.conftest import IHC_ROW, ISH_ROW, TEST_KEY, write_extract
 

@@ -12,8 +12,9 @@ import duckdb
 import pytest
 
 import warehouse
-from her2qa import config, ingest, marts, phi, quality_marts, staging
+from her2qa import config, marts, quality_marts, staging
 from her2qa.generate import generate
+from her2qa.ingest import inbox, phi
 from pipelines.assets.marts import MART_ASSETS, PRIMARY_METASTASIS_PAIRS, SPECIMEN_HER2
 from pipelines.assets.quality_marts import (
     CAP11_RATES,
@@ -186,7 +187,7 @@ def network(tmp_path_factory):
             os.environ["HER2QA_PHI_KEY"] = previous
     with warehouse.connect(root / "her2.duckdb") as con:
         warehouse.ensure_schema(con)
-        ingest.ingest_inbox(con, root / "inbox", root / "archive", key_, "quality-e2e")
+        inbox.ingest_inbox(con, root / "inbox", root / "archive", key_, "quality-e2e")
         staging.stage_pending(con, config.SiteConfig())
         marts.build_core_marts(con, config.SiteConfig())
         summary = quality_marts.build_quality_marts(con)

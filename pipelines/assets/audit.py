@@ -1,6 +1,6 @@
 """Publish stage: the accreditation audit pack of the last complete calendar quarter.
 
-``audit_pack`` reads the warehouse (read-only) and writes the pack of her2qa/audit
+``audit_pack`` reads the warehouse (read-only) and writes the pack of dashboards/audit_pack
 (report.html and .pdf, metrics.csv, lineage.json, generated.json, restricted cases/) to
 ``$HER2QA_AUDIT_DIR/<from>_<to>`` — by default the ``audit`` folder beside the dashboard site
 (``build/audit/`` when the site is ``build/site``, as ``her2qa audit`` writes). The quarter is
@@ -24,10 +24,10 @@ from zoneinfo import ZoneInfo
 
 import dagster as dg
 
+from dashboards.audit_pack import AuditError, build_audit_pack, last_complete_quarter
+from dashboards.audit_pack import settings as audit_settings
+from dashboards.audit_pack.period import PeriodError, default_out_dir, parse_date
 from her2qa import config
-from her2qa.audit import AuditError, build_audit_pack, last_complete_quarter
-from her2qa.audit import settings as audit_settings
-from her2qa.audit.period import PeriodError, default_out_dir, parse_date
 from pipelines.assets.marts import AGREEMENT, PRIMARY_METASTASIS_PAIRS, SPECIMEN_HER2
 from pipelines.assets.quality_marts import (
     AGREEMENT_BY_GROUP,

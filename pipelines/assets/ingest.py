@@ -4,7 +4,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from her2qa import ingest, phi
+from her2qa.ingest import inbox, phi
 from pipelines.resources import Her2qaPaths
 
 INGESTED_FILES = dg.AssetKey(["ops", "ingested_files"])
@@ -36,7 +36,7 @@ def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
     """Archive and read every new CSV of the inbox (same bytes twice add nothing)."""
     key = phi.load_key()
     with paths.connect() as con:
-        outcomes = ingest.ingest_inbox(
+        outcomes = inbox.ingest_inbox(
             con,
             Path(paths.inbox),
             Path(paths.archive_dir),

@@ -1,13 +1,14 @@
-"""Publish stage: the marts -> the dashboard site (dashboards/site.py) and the restricted
+"""Publish stage: the marts -> the dashboard site (dashboards/site/build.py) and the restricted
 worklists beside it. The site code does the work; this asset says when, and reports the
-pages, the largest page and the worklist rows as metadata. The checks (dashboards/audit.py)
+pages, the largest page and the worklist rows as metadata. The checks (dashboards/site/checks.py)
 are blocking: a page over 1 MB or a page carrying a case identifier fails the run.
 """
 
 import dagster as dg
 
-from dashboards import audit, worklists
-from dashboards.site import build_site
+from dashboards.site import checks as site_checks
+from dashboards.site import worklists
+from dashboards.site.build import build_site
 from pipelines.assets.ingest import INGESTED_FILES, RAW_ROWS
 from pipelines.assets.marts import AGREEMENT, PRIMARY_METASTASIS_PAIRS, SPECIMEN_HER2
 from pipelines.assets.quality_marts import TABLES, key
@@ -15,7 +16,7 @@ from pipelines.assets.staging import REJECTED, RESULTS
 from pipelines.resources import Her2qaPaths
 
 SITE = dg.AssetKey("site")
-# Everything the pages and worklists read (dashboards/data.py, dashboards/sql/, the pages).
+# Everything the pages and worklists read (dashboards/site/data.py, dashboards/site/sql/, the pages).
 READS = [
     INGESTED_FILES,
     RAW_ROWS,
@@ -76,14 +77,14 @@ def site(context: dg.AssetExecutionContext, paths: Her2qaPaths) -> dg.Materializ
     asset=SITE,
     blocking=True,
     description=(
-        f"Every page is at most {audit.MAX_PAGE_BYTES // 1_000_000} MB (plotly.min.js aside, "
+        f"Every page is at most {site_checks.MAX_PAGE_BYTES // 1_000_000} MB (plotly.min.js aside, "
         "shipped once) and references nothing on the network."
     ),
 )
 def site_pages_small_and_offline(paths: Her2qaPaths) -> dg.AssetCheckResult:
-    sizes = audit.page_sizes(paths.site_dir)
-    too_big = audit.oversized(paths.site_dir)
-    external = audit.external_references(paths.site_dir)
+    sizes = site_checks.page_sizes(paths.site_dir)
+    too_big = site_checks.oversized(paths.site_dir)
+    external = site_checks.external_references(paths.site_dir)
     return dg.AssetCheckResult(
         passed=bool(sizes) and not too_big and not external,
         severity=dg.AssetCheckSeverity.ERROR,
@@ -116,9 +117,9 @@ def site_pages_small_and_offline(paths: Her2qaPaths) -> dg.AssetCheckResult:
 )
 def site_carries_no_case_identifiers(paths: Her2qaPaths) -> dg.AssetCheckResult:
     with paths.connect(read_only=True) as con:
-        leaks = audit.identifier_leaks(con, paths.site_dir)
+        leaks = site_checks.identifier_leaks(con, paths.site_dir)
     folder = worklists.default_folder(paths.site_dir)
-    problems = audit.restricted_problems(folder)
+    problems = site_checks.restricted_problems(folder)
     kinds = sorted({kind for _, kind, _ in leaks})
     return dg.AssetCheckResult(
         passed=not leaks and not problems,

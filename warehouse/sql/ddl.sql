@@ -53,7 +53,7 @@ CREATE TABLE IF NOT EXISTS raw.her2_rows (
     test_id            VARCHAR,
     result_version     VARCHAR,
     accession_id       VARCHAR,
-    patient_key        VARCHAR,             -- HMAC-SHA256 of patient_mrn (her2qa/phi.py)
+    patient_key        VARCHAR,             -- HMAC-SHA256 of patient_mrn (her2qa/ingest/phi.py)
     specimen_role      VARCHAR,
     specimen_site      VARCHAR,
     collection_date    VARCHAR,

@@ -1,5 +1,5 @@
 -- audit/cases: the case-level worklists of the pack (temporary tables), written by
--- her2qa/audit/cases.py to the restricted cases/ folder (owner-only, formulas neutralised) and
+-- dashboards/audit_pack/cases.py to the restricted cases/ folder (owner-only, formulas neutralised) and
 -- counted in the report. Keys are the laboratory's own (lab_id, accession_id, test ids) and the
 -- keyed patient hash (patient_key); no name, MRN or birth date exists in the warehouse.
 --

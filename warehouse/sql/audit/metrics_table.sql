@@ -1,6 +1,6 @@
 -- audit/metrics_table: the pack's figures in one long table (one row per figure), and the lab
 -- targets and requirements they are read against. Temporary (per connection): the warehouse is
--- only read. Every section file (audit/<section>.sql) appends its rows; her2qa/audit/metrics.py
+-- only read. Every section file (audit/<section>.sql) appends its rows; dashboards/audit_pack/metrics.py
 -- writes them to metrics.csv and the report is rendered from them, so every figure in
 -- report.html / report.pdf is a row here.
 --
@@ -86,7 +86,7 @@ FROM (
 -- The IHC/ISH (and laboratory vs reference) concordance target of each laboratory and of the
 -- pooled 'ALL': her2qa/config.py SiteConfig.concordance_target (default 95%, the ASCO/CAP 2007
 -- criterion; [labs.<LAB>] concordance_target_pct), inserted with parameters by
--- her2qa/audit/compute.py — the same target the marts' WARN check reads.
+-- dashboards/audit_pack/compute.py — the same target the marts' WARN check reads.
 CREATE OR REPLACE TEMP TABLE audit_lab_targets (
     lab_id        VARCHAR NOT NULL,
     target_kind   VARCHAR NOT NULL,
@@ -96,7 +96,7 @@ CREATE OR REPLACE TEMP TABLE audit_lab_targets (
 )
 ;
 -- Which assay kits of which laboratory are laboratory-developed tests (LDT): not in the
--- extract, so from the site configuration ([labs.<LAB>] ldt_kits = [...], her2qa/audit/
+-- extract, so from the site configuration ([labs.<LAB>] ldt_kits = [...], dashboards/audit_pack/
 -- settings.py), inserted with parameters. A kit not listed is taken as FDA-approved (20 + 20).
 CREATE OR REPLACE TEMP TABLE audit_ldt_kits (
     lab_id    VARCHAR NOT NULL,

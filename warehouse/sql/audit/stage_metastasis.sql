@@ -1,6 +1,6 @@
 -- audit/stage_metastasis: the period's primary/metastasis pairs, copied into the scratch
 -- catalog period_metastasis, where warehouse/sql/marts/primary_metastasis_summary.sql and
--- her2_low_transitions.sql are re-run unchanged (her2qa/audit/compute.py, STAGES).
+-- her2_low_transitions.sql are re-run unchanged (dashboards/audit_pack/compute.py, STAGES).
 --
 -- Pairs: every row of marts.primary_metastasis_pairs whose pair_date (latest report_date of
 -- the results selected for the primary and the metastasis) is between $from and $to

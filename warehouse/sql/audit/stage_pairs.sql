@@ -1,6 +1,6 @@
 -- audit/stage_pairs: the period's agreement PAIRS, copied into the scratch catalog
 -- period_pairs, where warehouse/sql/marts/agreement.sql and agreement_by_group.sql are re-run
--- unchanged (her2qa/audit/compute.py, STAGES): the period's concordance, PPA/NPA, kappa and
+-- unchanged (dashboards/audit_pack/compute.py, STAGES): the period's concordance, PPA/NPA, kappa and
 -- Wilson intervals are computed by the very SQL (and macros, marts/agreement_statistics) that
 -- computes marts.agreement.
 --

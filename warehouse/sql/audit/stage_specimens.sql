@@ -2,7 +2,7 @@
 -- period_specimens (an in-memory database of the audit connection; the warehouse itself is
 -- attached read-only as wh). The quality marts' own SQL files (warehouse/sql/marts/*.sql) are
 -- then re-run there unchanged, so every specimen-level figure of the pack has exactly the
--- definition of the mart it comes from (her2qa/audit/compute.py, STAGES).
+-- definition of the mart it comes from (dashboards/audit_pack/compute.py, STAGES).
 --
 -- Cohort: the clinical specimens of marts.specimen_her2 REPORTED in the period: their
 -- specimen_date (latest report_date of the results that make the status), or their last

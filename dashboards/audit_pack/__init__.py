@@ -15,8 +15,8 @@ Modules, one responsibility each::
     pack.py        build_audit_pack: all of the above, in order
 """
 
-from her2qa.audit.compute import AuditError
-from her2qa.audit.pack import AuditSummary, build_audit_pack
-from her2qa.audit.period import Period, last_complete_quarter
+from dashboards.audit_pack.compute import AuditError
+from dashboards.audit_pack.pack import AuditSummary, build_audit_pack
+from dashboards.audit_pack.period import Period, last_complete_quarter
 
 __all__ = ["AuditError", "AuditSummary", "Period", "build_audit_pack", "last_complete_quarter"]

@@ -1,7 +1,7 @@
 """Positivity monitoring: the monthly HER2-positive rate of each laboratory as a p-chart
 (centre line, 3-sigma limits, flagged months) beside the published positivity bands, and the
 pathologists of a laboratory against its centre line. From marts.positivity_monthly and
-dashboards/sql/positivity_summary.sql. Clinical primaries, positive or negative.
+dashboards/site/sql/positivity_summary.sql. Clinical primaries, positive or negative.
 
 Monitoring result distributions over time is good practice that CAP publications encourage;
 no checklist requirement number is confirmed (her2-domain.md §QA-WORDING), and the pages say so.
@@ -16,11 +16,11 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import Context
-from dashboards.layout import Page, Reading, Section, View, table
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "positivity.html"
 SMALL_MULTIPLES = 12  # the network view draws at most this many labs' p-charts

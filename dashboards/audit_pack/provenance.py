@@ -26,8 +26,8 @@ from typing import Any
 import duckdb
 
 import warehouse
-from her2qa.audit import compute
-from her2qa.audit.period import Period
+from dashboards.audit_pack import compute
+from dashboards.audit_pack.period import Period
 from her2qa.config import SiteConfig
 from her2qa.lineage import lineage
 

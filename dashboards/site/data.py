@@ -1,7 +1,7 @@
 """What the pages read: one read-only warehouse connection, the views of the lab selector,
 the published bands, the lab targets, and query helpers.
 
-Pages read aggregates only: the marts, or the SQL files of ``dashboards/sql/`` (each one
+Pages read aggregates only: the marts, or the SQL files of ``dashboards/site/sql/`` (each one
 documents its grain). No query here returns a case row; ``patient_key`` is never selected.
 The Wilson interval is the marts' own macro (``warehouse/sql/marts/agreement_statistics``),
 defined again on this connection as a temporary macro: one definition of the statistic.
@@ -19,7 +19,7 @@ from pathlib import Path
 import duckdb
 
 import warehouse
-from dashboards.layout import View
+from dashboards.site.layout import View
 from her2qa import config
 
 SQL_DIR = Path(__file__).with_name("sql")
@@ -28,7 +28,7 @@ NETWORK = View("all", None, "All laboratories (network)")
 
 @cache
 def sql(name: str) -> str:
-    """The text of ``dashboards/sql/<name>.sql``."""
+    """The text of ``dashboards/site/sql/<name>.sql``."""
     return (SQL_DIR / f"{name}.sql").read_text(encoding="utf-8")
 
 
@@ -105,7 +105,7 @@ class Context:
         return rows(self.con, query, params)
 
     def file(self, name: str, params: dict | None = None) -> list[dict]:
-        """Rows of ``dashboards/sql/<name>.sql``."""
+        """Rows of ``dashboards/site/sql/<name>.sql``."""
         return rows(self.con, sql(name), params)
 
     def per_view(self, records: Iterable[dict], lab_field: str = "lab_id") -> dict[str, list]:

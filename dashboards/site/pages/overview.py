@@ -11,11 +11,11 @@ from collections import defaultdict
 import plotly.graph_objects as go
 from markupsafe import Markup
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import Context
-from dashboards.layout import Page, Reading, Section, Tile, View, tiles
-from dashboards.pages import concordance, data_quality, figure_block, html_block, positivity
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Reading, Section, Tile, View, tiles
+from dashboards.site.pages import concordance, data_quality, figure_block, html_block, positivity
 
 FILENAME = "index.html"
 SEVERITY = {"look": 0, "small": 1, "none": 2, "ok": 3, "info": 4}

@@ -1,6 +1,6 @@
 """Inter-observer agreement: the confusion matrix of the clinical IHC score against the
 second read, with exact agreement (95% CI) and Cohen's kappa, and kappa per quarter. From
-marts.agreement_pairs (dashboards/sql/observer_matrix.sql) and marts.agreement
+marts.agreement_pairs (dashboards/site/sql/observer_matrix.sql) and marts.agreement
 (observer_vs_observer; kappa unweighted over the 4 categories, quadratic-weighted beside it)."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from markupsafe import Markup
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import Context
-from dashboards.layout import Page, Reading, Section, View, table
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "readers.html"
 COMPARISON = "observer_vs_observer"

@@ -2,11 +2,11 @@
 
 ``build_site(con, site_dir, site_config, run_id)`` writes::
 
-    <site_dir>/index.html, concordance.html, ...   one page per topic (dashboards/pages/)
+    <site_dir>/index.html, concordance.html, ...   one page per topic (dashboards/site/pages/)
     <site_dir>/plotly.min.js                       plotly.js, once for the whole site
     <site_dir>/assets/site.css, site.js            look and the lab selector
     <site_dir>/site.json                           pages, generation time and lineage
-    <site_dir>/../restricted/*.csv                 case-level worklists (dashboards/worklists.py)
+    <site_dir>/../restricted/*.csv                 case-level worklists (dashboards/site/worklists.py)
 
 Every page opens from disk with no network: plotly.js is local, the Content-Security-Policy
 allows no fetch, no figure type needs a map, a font or MathJax from the web. Pages carry
@@ -29,11 +29,11 @@ import plotly
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
-from dashboards import worklists
-from dashboards.data import Context
-from dashboards.figures import SMALL_N, SMALL_VIEW_SPECIMENS, TEMPLATE, script_json
-from dashboards.layout import render_page
-from dashboards.pages import (
+from dashboards.site import worklists
+from dashboards.site.data import Context
+from dashboards.site.figures import SMALL_N, SMALL_VIEW_SPECIMENS, TEMPLATE, script_json
+from dashboards.site.layout import render_page
+from dashboards.site.pages import (
     concordance,
     data_quality,
     her2_low,

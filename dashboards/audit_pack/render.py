@@ -13,8 +13,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from her2qa.audit import charts
-from her2qa.audit.cases import DESCRIPTIONS
+from dashboards.audit_pack import charts
+from dashboards.audit_pack.cases import DESCRIPTIONS
 
 TEMPLATES = Path(__file__).with_name("templates")
 DASH = "—"

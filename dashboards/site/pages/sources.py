@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from dashboards import figures as F
-from dashboards import readings
-from dashboards.data import Band, Context
-from dashboards.layout import Page, Section, StaticBlock, para, table
-from dashboards.pages import positivity
+from dashboards.site import figures as F
+from dashboards.site import readings
+from dashboards.site.data import Band, Context
+from dashboards.site.layout import Page, Section, StaticBlock, para, table
+from dashboards.site.pages import positivity
 from her2qa import config
 
 FILENAME = "sources.html"

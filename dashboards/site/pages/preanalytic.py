@@ -10,11 +10,11 @@ from collections.abc import Callable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from dashboards import figures as F
-from dashboards import layout
-from dashboards.data import Context
-from dashboards.layout import Page, Reading, Section, View
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Reading, Section, View
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "preanalytic.html"
 

@@ -10,7 +10,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from her2qa.audit.compute import AuditError
+from dashboards.audit_pack.compute import AuditError
 
 ARGS = [
     "--no-sandbox",

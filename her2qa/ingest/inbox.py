@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 
-from her2qa import extract, phi
+from her2qa.ingest import extract, phi
 from schemas import contract
 
 Progress = Callable[[str], None]

@@ -35,8 +35,8 @@ from typing import Any
 import duckdb
 
 import warehouse
+from dashboards.audit_pack.period import Period
 from her2qa import config
-from her2qa.audit.period import Period
 
 # The warehouse's temporary rule and statistics macros (defined per connection).
 RULES = ("marts/asco_cap_rules", "marts/agreement_statistics")

@@ -1,6 +1,6 @@
 """HER2-low distribution over time: the HER2 category mix of clinical primaries per quarter,
 and the HER2-low and IHC 0 shares with 95% CI beside the Danish figures. From
-marts.her2_low_distribution (dashboards/sql/her2_low_quarterly.sql). HER2-low, -ultralow and
+marts.her2_low_distribution (dashboards/site/sql/her2_low_quarterly.sql). HER2-low, -ultralow and
 -null are therapy-eligibility subgroups, not ASCO/CAP result categories (her2-domain.md
 §HER2-LOW)."""
 
@@ -10,11 +10,11 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import Band, Context
-from dashboards.layout import Page, Reading, Section, View, table
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import Band, Context
+from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "her2-low.html"
 

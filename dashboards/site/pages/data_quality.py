@@ -1,6 +1,6 @@
 """Data quality: the files ingested and what was quarantined, by reason, over time (file
 arrival date) and per file. From ops.ingested_files and quarantine.rejected_rows
-(dashboards/sql/quarantine_*.sql). Only reason codes are shown, never a rejected row's values
+(dashboards/site/sql/quarantine_*.sql). Only reason codes are shown, never a rejected row's values
 (they may carry case details); a laboratory is the lab code as written in the input."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections import defaultdict
 import plotly.graph_objects as go
 from markupsafe import Markup
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import Context
-from dashboards.layout import Page, Reading, Section, StaticBlock, View, table
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Reading, Section, StaticBlock, View, table
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "data-quality.html"
 # What each reason code means (README "Reason codes"; warehouse/sql/staging/typed_rows.sql).

@@ -1,7 +1,7 @@
 """Primary vs metastasis: status and HER2-category transitions (Sankey), gain / loss /
 overall discordance with 95% CI beside the published meta-analyses, and the retest
 candidates counted (listed only in the restricted worklist). From
-marts.primary_metastasis_pairs (dashboards/sql/metastasis_status_flows.sql),
+marts.primary_metastasis_pairs (dashboards/site/sql/metastasis_status_flows.sql),
 marts.her2_low_transitions, marts.primary_metastasis_summary and marts.retest_candidates.
 A pair belongs to the metastasis' laboratory (its primary may come from another lab)."""
 
@@ -10,11 +10,11 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from markupsafe import Markup
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import Context
-from dashboards.layout import Page, Reading, Section, View, table
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "metastasis.html"
 RATES = (

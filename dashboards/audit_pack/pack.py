@@ -22,10 +22,10 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from dashboards.audit_pack import cases, compute, metrics, pdf, provenance, render, settings
+from dashboards.audit_pack.compute import AuditError
+from dashboards.audit_pack.period import Period, PeriodError, default_out_dir, parse_date
 from her2qa import config
-from her2qa.audit import cases, compute, metrics, pdf, provenance, render, settings
-from her2qa.audit.compute import AuditError
-from her2qa.audit.period import Period, PeriodError, default_out_dir, parse_date
 
 PACK_FILES = ("report.html", "report.pdf", "metrics.csv", "lineage.json", "generated.json")
 
@@ -89,7 +89,7 @@ def build_audit_pack(
 
     ``run_id``: the Dagster run making the pack (recorded in generated.json and the report,
     not in lineage.json). ``ldt_kits``: {lab: [assay kit, ...]} that are laboratory-developed
-    tests (default: ``[labs.<LAB>] ldt_kits`` of the site TOML, her2qa/audit/settings.py).
+    tests (default: ``[labs.<LAB>] ldt_kits`` of the site TOML, dashboards/audit_pack/settings.py).
     Raises AuditError (one line) when the pack cannot be made."""
     started = time.monotonic()
     try:

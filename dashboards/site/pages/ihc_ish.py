@@ -1,6 +1,6 @@
 """IHC/ISH: the IHC score × ISH group heatmap, amplification rate by IHC score beside the
 published figures, and the discordant cases counted (listed only in the restricted worklist).
-From marts.specimen_her2 (dashboards/sql/ihc_ish_matrix.sql), marts.amplification_by_ihc_score
+From marts.specimen_her2 (dashboards/site/sql/ihc_ish_matrix.sql), marts.amplification_by_ihc_score
 and marts.ihc_ish_discordance."""
 
 from __future__ import annotations
@@ -10,11 +10,11 @@ from collections import defaultdict
 import plotly.graph_objects as go
 from markupsafe import Markup
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import Context
-from dashboards.layout import Page, Reading, Section, View, table
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "ihc-ish.html"
 GROUPS = ("1", "2", "3", "4", "5", "none")

@@ -1,15 +1,15 @@
 """One-line readings: 'in control', 'look here', 'small n', in words a lab director reads.
 
-Every rule here is stated on the Sources page (dashboards/pages/sources.py) with where its
+Every rule here is stated on the Sources page (dashboards/site/pages/sources.py) with where its
 threshold comes from. Published bands are context, never limits (her2-domain.md §BENCH):
 a figure whose whole 95% interval lies outside a band is "worth a look", not a failure.
 """
 
 from __future__ import annotations
 
-from dashboards.data import Band
-from dashboards.figures import ci, count, is_small, pct
-from dashboards.layout import Reading
+from dashboards.site.data import Band
+from dashboards.site.figures import ci, count, is_small, pct
+from dashboards.site.layout import Reading
 
 # her2qa defaults (pipeline choices, not published limits); shown on the Sources page.
 QUARANTINE_LOOK = 0.05  # more than 5% of rows read quarantined

@@ -10,11 +10,11 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 
-from dashboards import figures as F
-from dashboards import layout, readings
-from dashboards.data import NETWORK, Context
-from dashboards.layout import Page, Reading, Section, StaticBlock, View, para, table
-from dashboards.pages import figure_block, html_block
+from dashboards.site import figures as F
+from dashboards.site import layout, readings
+from dashboards.site.data import NETWORK, Context
+from dashboards.site.layout import Page, Reading, Section, StaticBlock, View, para, table
+from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "concordance.html"
 TARGETED = ("ihc_vs_ish", "lab_vs_reference")  # the comparisons the lab target applies to

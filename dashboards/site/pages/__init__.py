@@ -9,9 +9,9 @@ from typing import Any
 import plotly.graph_objects as go
 from markupsafe import Markup
 
-from dashboards.data import Context
-from dashboards.figures import to_spec
-from dashboards.layout import FigureBlock, HtmlBlock, View, para
+from dashboards.site.data import Context
+from dashboards.site.figures import to_spec
+from dashboards.site.layout import FigureBlock, HtmlBlock, View, para
 
 
 def figure_block(
