@@ -17,10 +17,12 @@ The TOML file holds what differs between laboratories, e.g.::
 
     [site]
     timezone = "Europe/Berlin"   # the nightly run starts at 02:00 here
+    freshness_days = 3           # no new results of a lab for longer: a finding
 
     [labs.NORTH]
     date_format = "%d/%m/%Y"   # strptime format of that lab's LIS dates
-    concordance_target_pct = 95  # IHC/ISH lab target (default 95, ASCO/CAP 2007 criterion)
+    concordance_target_pct = 95  # lab target per category (default 95, ASCO/CAP 2007 criterion)
+    ldt_kits = ["In-house clone X"]  # laboratory-developed tests: 40 + 40 validation cases
     # ASCO/CAP rule set for historical results (default "2018", i.e. 2018/2023 rules):
     guidelines = [
         {version = "2007", until = "2014-01-01"},
@@ -31,7 +33,12 @@ The TOML file holds what differs between laboratories, e.g.::
 "2007", "2013", "2018", "2023" (2023 affirms 2018: same rules); ``from`` is
 inclusive, ``until`` exclusive; a period without ``from`` starts where the
 previous one (by ``until``) ends, the first one and one without ``until`` are
-open-ended; dates are TOML dates or ISO text; periods must not overlap. A specimen is read
+open-ended; dates are TOML dates or ISO text; periods must not overlap.
+
+One parser reads the file (``load_site_config``) against ``SCHEMA``: an unknown section or
+key is an error, never ignored, and every key read is in ``SiteConfig.fingerprint`` (lineage).
+The thresholds it carries (lab targets, freshness) reach the warehouse as rows of
+``marts.reference_bands``, the one home of every threshold. A specimen is read
 under the version whose period holds its date (the latest ``report_date`` of
 the results that make its status); no matching period means "2018". The
 marts record the version used per specimen (``marts.specimen_her2``).
@@ -54,9 +61,21 @@ DEFAULT_HOME = Path("var")
 # ASCO/CAP guideline versions a lab may be read under (her2-domain.md §TIMELINE).
 GUIDELINE_VERSIONS = ("2007", "2013", "2018", "2023")
 DEFAULT_GUIDELINE = "2018"
-# A lab target, not a CAP requirement: the 2007 ASCO/CAP criterion (her2-domain.md §QA-WORDING).
-DEFAULT_CONCORDANCE_TARGET = 95.0
-CONCORDANCE_TARGET_LABEL = "lab target (ASCO/CAP 2007 criterion)"
+DEFAULT_FRESHNESS_DAYS = 3  # her2qa default; HER2QA_FRESHNESS_DAYS or [site] freshness_days
+
+# The configuration file's schema: section -> allowed keys (with what each is).
+SCHEMA: dict[str, dict[str, str]] = {
+    "site": {
+        "timezone": "IANA time zone of the laboratory (nightly run at 02:00)",
+        "freshness_days": "days without new results of a lab before it is a finding",
+    },
+    "labs.<LAB>": {
+        "date_format": "strptime format of the lab's LIS dates",
+        "concordance_target_pct": "the lab's target per category, percent (0-100]",
+        "guidelines": "ASCO/CAP rule sets by date: [{version, from, until}, ...]",
+        "ldt_kits": "assay kits that are laboratory-developed tests (40 + 40 validation)",
+    },
+}
 
 
 class ConfigError(Exception):
@@ -114,7 +133,8 @@ class GuidelinePeriod:
 class LabConfig:
     date_format: str | None = None  # strptime format accepted besides ISO dates
     guidelines: tuple[GuidelinePeriod, ...] = ()  # ASCO/CAP rule sets by date; default 2018
-    concordance_target_pct: float | None = None  # lab target; default DEFAULT_CONCORDANCE_TARGET
+    concordance_target_pct: float | None = None  # lab target; default in marts.reference_bands
+    ldt_kits: tuple[str, ...] = ()  # assay kits that are laboratory-developed tests
 
     def as_dict(self) -> dict:
         body: dict = {"date_format": self.date_format}
@@ -122,26 +142,42 @@ class LabConfig:
             body["guidelines"] = [g.as_dict() for g in self.guidelines]
         if self.concordance_target_pct is not None:
             body["concordance_target_pct"] = self.concordance_target_pct
+        if self.ldt_kits:
+            body["ldt_kits"] = list(self.ldt_kits)
         return body
 
 
 @dataclass(frozen=True)
 class SiteConfig:
     labs: dict[str, LabConfig] = field(default_factory=dict)
+    timezone: str | None = None  # [site] timezone (lab_timezone() resolves the effective one)
+    freshness_days: int = DEFAULT_FRESHNESS_DAYS
 
-    def concordance_target(self, lab_id: str) -> float:
-        """The lab's IHC/ISH concordance target in percent: its own, else the default
-        (95%, the ASCO/CAP 2007 validation criterion; her2-domain.md §QA-WORDING)."""
-        cfg = self.labs.get(lab_id)
-        if cfg is not None and cfg.concordance_target_pct is not None:
-            return cfg.concordance_target_pct
-        return DEFAULT_CONCORDANCE_TARGET
+    def lab_setting_rows(self) -> list[tuple[str, str, str]]:
+        """(setting, lab_id, value) rows for the warehouse: lab targets and LDT kits."""
+        rows = []
+        for lab, cfg in sorted(self.labs.items()):
+            if cfg.concordance_target_pct is not None:
+                rows.append(("concordance_target_pct", lab, f"{cfg.concordance_target_pct:g}"))
+            rows += [("ldt_kit", lab, kit) for kit in cfg.ldt_kits]
+        return rows
+
+    @property
+    def ldt_kits(self) -> dict[str, tuple[str, ...]]:
+        return {lab: cfg.ldt_kits for lab, cfg in sorted(self.labs.items()) if cfg.ldt_kits}
 
     def fingerprint(self) -> str:
-        """SHA-256 of the configuration's content, for lineage (never of the key)."""
-        body = json.dumps(
-            {lab: cfg.as_dict() for lab, cfg in sorted(self.labs.items())}, sort_keys=True
-        )
+        """SHA-256 of the configuration's content, for lineage (never of the key). Site keys
+        are left out at their defaults, so older fingerprints stay the same."""
+        content: dict = {lab: cfg.as_dict() for lab, cfg in sorted(self.labs.items())}
+        site = {
+            k: v
+            for k, v in (("timezone", self.timezone), ("freshness_days", self.freshness_days))
+            if v is not None and not (k == "freshness_days" and v == DEFAULT_FRESHNESS_DAYS)
+        }
+        if site:
+            content = {"labs": content, "site": site}
+        body = json.dumps(content, sort_keys=True)
         return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -160,17 +196,58 @@ def _read_toml(path: str | os.PathLike[str] | None) -> dict:
 
 
 def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
-    """Read the site TOML; a missing default file means an empty configuration."""
+    """Read the site TOML against ``SCHEMA``; a missing default file means an empty
+    configuration."""
     data = _read_toml(path)
-    labs = {
-        str(lab): LabConfig(
-            date_format=(body or {}).get("date_format"),
-            guidelines=_guidelines(str(lab), (body or {}).get("guidelines")),
-            concordance_target_pct=_target(str(lab), (body or {}).get("concordance_target_pct")),
+    _known(data, {"site", "labs"}, "the configuration")
+    site = data.get("site") or {}
+    _known(site, set(SCHEMA["site"]), "[site]")
+    labs = {}
+    for lab, body in (data.get("labs") or {}).items():
+        body = body or {}
+        if not isinstance(body, dict):
+            raise ConfigError(f"labs.{lab} must be a table")
+        _known(body, set(SCHEMA["labs.<LAB>"]), f"[labs.{lab}]")
+        labs[str(lab)] = LabConfig(
+            date_format=body.get("date_format"),
+            guidelines=_guidelines(str(lab), body.get("guidelines")),
+            concordance_target_pct=_target(str(lab), body.get("concordance_target_pct")),
+            ldt_kits=_kits(str(lab), body.get("ldt_kits")),
         )
-        for lab, body in (data.get("labs") or {}).items()
-    }
-    return SiteConfig(labs=labs)
+    return SiteConfig(
+        labs=labs,
+        timezone=site.get("timezone"),
+        freshness_days=_freshness(site.get("freshness_days")),
+    )
+
+
+def _known(table: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where} has unknown key(s): {', '.join(unknown)}")
+
+
+def _freshness(value: object) -> int:
+    """``HER2QA_FRESHNESS_DAYS``, else ``[site] freshness_days``, else the default."""
+    env = os.environ.get("HER2QA_FRESHNESS_DAYS", "").strip()
+    raw: object = env or value
+    if raw is None:
+        return DEFAULT_FRESHNESS_DAYS
+    try:
+        days = int(str(raw))
+    except ValueError:
+        days = -1
+    if days < 0 or isinstance(raw, bool | float):
+        raise ConfigError(f"freshness_days {raw!r} must be a whole number of days (0 or more)")
+    return days
+
+
+def _kits(lab: str, kits: object) -> tuple[str, ...]:
+    if kits is None:
+        return ()
+    if not isinstance(kits, list) or not all(isinstance(k, str) and k.strip() for k in kits):
+        raise ConfigError(f"labs.{lab}.ldt_kits must be a list of assay kit names")
+    return tuple(sorted({k.strip() for k in kits}))
 
 
 def _target(lab: str, value: object) -> float | None:

@@ -122,7 +122,7 @@ SELECT
     'marts.agreement ' || r.comparison || ' (spec/warehouse.md): ' || r.pairs_rule
     || '; pairs dated in the period; warehouse/sql/marts/agreement.sql re-run on the period''s '
     || 'marts.agreement_pairs (warehouse/sql/audit/stage_pairs.sql); statistics '
-    || 'marts/agreement_statistics (her2-domain.md §STATS)' AS source_rule
+    || 'macros/statistics (her2-domain.md §STATS)' AS source_rule
 FROM rows_ AS r
 LEFT JOIN audit_lab_targets AS t USING (lab_id)
 ;

@@ -181,6 +181,6 @@ SELECT
     wilson_high(k, n),
     'Wilson score 95%',
     'marts.agreement_pairs observer_vs_observer dated in the period; IHC call per '
-    || 'her2-domain.md §IHC-2018 (marts/asco_cap_rules ihc_call)'
+    || 'her2-domain.md §IHC-2018 (macros/asco_cap_rules ihc_call)'
 FROM o
 ;

@@ -12,7 +12,7 @@
 --   numerator, n     the counts behind it (n: the denominator, the pairs / specimens / results
 --                    the figure is computed over; for a count, the population it counts in)
 --   ci_low, ci_high, ci_method   95% interval (Wilson score for proportions, the macros of
---                    marts/agreement_statistics); ci_method says why there is none otherwise
+--                    macros/statistics); ci_method says why there is none otherwise
 --   target_kind      'lab target' | 'requirement' | 'benchmark band' | 'control limits' |
 --                    'limit (per specimen)' | NULL; target_low / target_high / target_label /
 --                    target_source: the figure it is read against, from marts.reference_bands

@@ -10,7 +10,7 @@
 --                 laboratory (the generator plants e.g. 'PT23A-01')
 --   answer        a laboratory's current result for the challenge (latest report_date, then the
 --                 greatest test_id); call: IHC 3+ positive, 2+ equivocal, 0/1+ negative
---                 (marts/asco_cap_rules ihc_call); dual-probe ISH group 1 positive, 5 negative,
+--                 (macros/asco_cap_rules ihc_call); dual-probe ISH group 1 positive, 5 negative,
 --                 2-4 equivocal; reported 'indeterminate' or no usable value: indeterminate
 --   consensus     the call given by a strict majority of the laboratories with a usable answer
 --                 (each laboratory's own answer included), over every answer in the warehouse;

@@ -1,7 +1,7 @@
 -- audit/stage_pairs: the period's agreement PAIRS, copied into the scratch catalog
 -- period_pairs, where warehouse/sql/marts/agreement.sql and agreement_by_group.sql are re-run
 -- unchanged (dashboards/audit_pack/compute.py, STAGES): the period's concordance, PPA/NPA, kappa and
--- Wilson intervals are computed by the very SQL (and macros, marts/agreement_statistics) that
+-- Wilson intervals are computed by the very SQL (and macros, macros/statistics) that
 -- computes marts.agreement.
 --
 -- Pairs: every row of marts.agreement_pairs whose pair_date (the latest report_date among the

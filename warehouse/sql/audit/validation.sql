@@ -6,7 +6,7 @@
 --
 -- One case = one current validation result (staging.her2_results, test_purpose 'validation',
 -- report_date in the period, lab $lab). A study = lab x assay x assay kit.
---   validation_call   IHC: 3+ positive, 0/1+ negative, 2+ equivocal (marts/asco_cap_rules
+--   validation_call   IHC: 3+ positive, 0/1+ negative, 2+ equivocal (macros/asco_cap_rules
 --                     ihc_call); dual-probe ISH: group 1 positive, group 5 negative, groups 2-4
 --                     equivocal (no concurrent IHC in a validation run); reported
 --                     'indeterminate' or no usable value: indeterminate

@@ -10,7 +10,7 @@
 --   kappa                        Cohen's, unweighted (4 categories for observers); NULL when
 --                                undefined (p_e = 1)
 --   kappa_quadratic              extra: quadratic-weighted kappa, observer_vs_observer only
--- Statistics: marts/agreement_statistics (ref: her2-domain.md §STATS).
+-- Statistics: macros/statistics (ref: her2-domain.md §STATS).
 CREATE OR REPLACE TABLE marts.agreement AS
 WITH cells AS (
     SELECT

@@ -4,7 +4,7 @@
 -- marts.agreement (spec/warehouse.md; percent, Wilson 95% CI, 2×2 cells, PPA/NPA with the
 -- second member as reference, Cohen's kappa, quadratic kappa for observers), without period
 -- (all quarters pooled: a kit or a reader per quarter is too thin to read).
--- Statistics: marts/agreement_statistics (ref: her2-domain.md §STATS).
+-- Statistics: macros/statistics (ref: her2-domain.md §STATS).
 --
 -- Grain: one row per comparison × lab_id (a lab's code, or 'ALL' pooled) × breakdown
 -- ('assay_kit' | 'pathologist') × breakdown_value, with at least one pair.

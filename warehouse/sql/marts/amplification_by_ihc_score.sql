@@ -26,7 +26,7 @@
 --                          the published figure for the score (see reference_bands.sql for
 --                          which band and why: Dendukuri points for 0/1+/3+, the range of four
 --                          studies for 2+)
--- Rates are proportions (0-1); CIs are Wilson score 95% (marts/agreement_statistics); rates
+-- Rates are proportions (0-1); CIs are Wilson score 95% (macros/statistics); rates
 -- and CIs are NULL when n_with_ish = 0.
 CREATE OR REPLACE TABLE marts.amplification_by_ihc_score AS
 WITH counts AS (

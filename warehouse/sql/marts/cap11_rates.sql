@@ -21,7 +21,7 @@
 --           the IHC 2+ (negative when the ISH was signed out first), over completed cases;
 --           continuous quantiles (linear interpolation)
 --   rate1_label, rate2_label   the wording to show
--- Rates are proportions (0-1), CIs Wilson score 95% (marts/agreement_statistics); NULL where
+-- Rates are proportions (0-1), CIs Wilson score 95% (macros/statistics); NULL where
 -- the rate has no denominator that month.
 CREATE OR REPLACE TABLE marts.cap11_rates AS
 WITH audited_specimens AS (

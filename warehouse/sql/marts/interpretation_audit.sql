@@ -1,7 +1,7 @@
 -- marts/interpretation_audit: every current clinical result, the laboratory's reported_result
 -- beside the algorithm's call for that row, and IHC score vs % stained contradictions. From
 -- staging.her2_results (test_purpose 'clinical') and marts.specimen_her2 (concurrent IHC,
--- guideline version, selected results). Rules: marts/asco_cap_rules macros.
+-- guideline version, selected results). Rules: macros/asco_cap_rules macros.
 --
 -- Grain: one row per current clinical result (lab_id, test_id).
 -- The algorithm's call for a row (algorithm_call), under the ASCO/CAP version the lab's

@@ -23,7 +23,7 @@
 --   fixation_documented_rate, fixation_compliance_rate (each + CIs, as for cold ischaemia),
 --   turnaround_median_days, turnaround_p90_days (continuous quantiles; no turnaround target:
 --   the guideline sets none), cold_limit_min, fixation_low_h, fixation_high_h, limits_source.
--- Rates are proportions (0-1), CIs Wilson score 95% (marts/agreement_statistics); NULL
+-- Rates are proportions (0-1), CIs Wilson score 95% (macros/statistics); NULL
 -- without a denominator.
 CREATE OR REPLACE TABLE marts.preanalytic_monthly AS
 WITH limits AS (

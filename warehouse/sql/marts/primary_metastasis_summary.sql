@@ -20,7 +20,7 @@
 --   {gain,loss,discordance}_bench_point / _low / _high   the published pooled estimate and
 --                       its 95% CI; *_bench_source; bench_label "published benchmark band
 --                       (context, not a limit)"
--- Rates are proportions (0-1), CIs Wilson score 95% (marts/agreement_statistics); NULL
+-- Rates are proportions (0-1), CIs Wilson score 95% (macros/statistics); NULL
 -- without a denominator. The 2013 guideline asks to retest the metastasis when tissue
 -- exists (§TIMELINE, §BENCH 6.4): see marts.retest_candidates.
 CREATE OR REPLACE TABLE marts.primary_metastasis_summary AS

@@ -1,18 +1,24 @@
--- marts/reference_bands: every published benchmark and guideline limit the quality marts
--- show or test against, as data (one row per band). No other mart holds one of these
--- numbers: each joins the rows it needs by band_id. ref: her2-domain.md §BENCH (benchmarks),
+-- marts/reference_bands: every threshold a figure is read against, as data: published
+-- benchmark bands, guideline limits, ASCO/CAP case counts and proficiency marks, lab targets
+-- (the default and each lab's own, from the configuration's lab_settings) and her2qa's own
+-- choices, each with its source. No other mart, finding, page or report holds one of these
+-- numbers: each joins the rows it needs by band_id (and lab_id for lab targets). ref: her2-domain.md §BENCH (benchmarks),
 -- §PREANALYTIC (limits), §QA-WORDING (labels).
 --
--- Grain: one row per band_id.
+-- Grain: one row per band_id × lab_id.
 --   band_id      stable key used by the marts (e.g. 'positivity_dk_departments')
+--   lab_id       'ALL' (every laboratory), or the laboratory a configured lab target is for
 --   metric       what the band is about ('her2_positive_rate', 'ish_amplified_rate', ...)
 --   stratum      sub-population of the metric where it has one (IHC score '0'..'3+'), else NULL
---   role         'primary': the band a mart shows first and a WARN check compares with;
---                'context': shown beside it; 'limit': a guideline requirement
+--   role         'primary': the band a mart shows first and a finding compares with;
+--                'context': shown beside it; 'limit': a guideline limit per specimen;
+--                'requirement': an ASCO/CAP requirement; 'target': a lab target;
+--                'rule': a her2qa choice (small n, control limits, defaults)
 --   point        published central figure (NULL when there is none)
 --   low, high    the band's ends (NULL: open); low = high = point where only a single
 --                published figure exists (band_kind 'point estimate')
---   unit         'proportion' (0-1, like every rate of the quality marts), 'minutes', 'hours'
+--   unit         'proportion' (0-1, like every rate of the quality marts), 'minutes', 'hours',
+--                'cases', 'events per year', 'days', 'sigma', 'months'
 --   band_kind    what low/high are: 'department range', 'mean ± 1 SD', 'pooled 95% CI',
 --                'range of published figures', 'point estimate', 'guideline limit'
 --   population   who the published figure is about (era, country, cohort)
@@ -36,6 +42,7 @@
 --     discordance over all comparable pairs (Houssami).
 --   * Cold ischaemia ≤ 60 min and fixation 6-72 h (§PREANALYTIC): both ends inclusive.
 CREATE OR REPLACE TABLE marts.reference_bands AS
+WITH published AS (
 SELECT
     band_id,
     metric,
@@ -163,5 +170,138 @@ FROM (
 ) AS bands (
     band_id, metric, stratum, role, point, low, high, unit, band_kind, population, source, label
 )
-ORDER BY band_id
+),
+-- Lab targets and requirements (her2-domain.md §VALIDATION, §QA-WORDING) and her2qa's own
+-- rules (pipeline choices, labelled so).
+requirements AS (
+    SELECT * FROM (
+        VALUES
+        (
+            'lab_target_concordance', 'agreement_per_category', NULL, 'target',
+            0.95, 0.95, NULL, 'proportion', 'lab target',
+            'Positive and negative categories each (PPA and NPA), IHC vs ISH and lab vs '
+            || 'reference lab; a laboratory may set its own in her2qa.toml '
+            || '([labs.<LAB>] concordance_target_pct)',
+            'ASCO/CAP 2007 guideline, JOP-2007; the 2013/2018 guidelines set no concordance '
+            || 'figure (her2-domain.md §VALIDATION, §QA-WORDING)',
+            'lab target (ASCO/CAP 2007 criterion)'
+        ),
+        (
+            'validation_cases_fda', 'validation_cases', NULL, 'requirement',
+            20, 20, NULL, 'cases', 'guideline requirement',
+            'Initial validation of an FDA-approved assay: 20 positive + 20 negative cases',
+            'ASCO/CAP 2018 focused update, GC-2018 p4 (her2-domain.md §VALIDATION)',
+            'ASCO/CAP 2013/2018 validation: 20 positive + 20 negative cases'
+        ),
+        (
+            'validation_cases_ldt', 'validation_cases', NULL, 'requirement',
+            40, 40, NULL, 'cases', 'guideline requirement',
+            'Initial validation of a laboratory-developed test: 40 positive + 40 negative cases',
+            'ASCO/CAP 2018 focused update, GC-2018 p4 (her2-domain.md §VALIDATION)',
+            'ASCO/CAP 2013/2018 validation: 40 positive + 40 negative cases'
+        ),
+        (
+            'pt_correct', 'pt_correct_share', NULL, 'requirement',
+            0.90, 0.90, NULL, 'proportion', 'guideline requirement',
+            'Satisfactory proficiency testing: at least 90% correct on graded challenges',
+            'ASCO/CAP 2018 focused update, GC-2018 p5 (her2-domain.md §VALIDATION)',
+            'ASCO/CAP 2018: satisfactory proficiency testing = ≥ 90% correct'
+        ),
+        (
+            'pt_events_per_year', 'pt_events', NULL, 'requirement',
+            2, 2, NULL, 'events per year', 'guideline requirement',
+            'External proficiency testing with at least 2 testing events per year',
+            'ASCO/CAP 2018 focused update, GC-2018 p5 (her2-domain.md §VALIDATION)',
+            'ASCO/CAP 2018: ≥ 2 proficiency-testing events per year'
+        ),
+        (
+            'category_pairs_min', 'pairs_per_category', NULL, 'rule',
+            20, 20, NULL, 'cases', 'her2qa rule',
+            'A lab target is judged per category (PPA, NPA) only with at least this many pairs '
+            || 'in the category, the size of an ASCO/CAP validation set; fewer: too few to '
+            || 'judge, unless even the top of the 95% interval is under the target',
+            'her2qa choice, after the 20 + 20 validation set of GC-2018 p4 '
+            || '(her2-domain.md §VALIDATION)',
+            'her2qa small-n rule for lab targets (not a published limit)'
+        ),
+        (
+            'small_n', 'cases', NULL, 'rule',
+            30, 30, NULL, 'cases', 'her2qa rule',
+            'A rate over fewer cases than this, or with a 95% interval wider than wide_ci, is '
+            || 'too few to compare with a published range',
+            'her2qa choice (her2-domain.md §STATS 7.2: Wilson intervals are wide at small n)',
+            'her2qa small-n rule (not a published limit)'
+        ),
+        (
+            'wide_ci', 'ci_width', NULL, 'rule',
+            0.20, 0.20, NULL, 'proportion', 'her2qa rule',
+            'A 95% interval wider than 20 percentage points is too wide to read against a band',
+            'her2qa choice (her2-domain.md §STATS 7.2)',
+            'her2qa small-n rule (not a published limit)'
+        ),
+        (
+            'control_limit_sigma', 'positivity_control', NULL, 'rule',
+            3, 3, NULL, 'sigma', 'her2qa rule',
+            'p-chart of the monthly HER2-positive rate: limits at 3 standard errors around the '
+            || 'laboratory''s own rate (Shewhart)',
+            'her2qa choice; monitoring results over time is good practice '
+            || '(her2-domain.md §QA-WORDING)',
+            'control limits (statistical process control)'
+        ),
+        (
+            'run_rule_months', 'positivity_control', NULL, 'rule',
+            8, 8, NULL, 'months', 'her2qa rule',
+            'Run rule for a sustained shift: this many successive months on the same side of '
+            || 'the centre line (Western Electric rule 4)',
+            'her2qa choice (Western Electric run rules); her2-domain.md §QA-WORDING',
+            'control rule (statistical process control)'
+        ),
+        (
+            'quarantine_rate_look', 'quarantine_rate', NULL, 'rule',
+            NULL, NULL, 0.05, 'proportion', 'her2qa rule',
+            'More than this share of a laboratory''s rows quarantined: the export needs a look',
+            'her2qa default (not a published limit)',
+            'her2qa default (not a published limit)'
+        ),
+        (
+            'freshness_days', 'days_without_new_results', NULL, 'rule',
+            NULL, NULL, $freshness_days, 'days', 'her2qa rule',
+            'No file with new results of the laboratory for more days than this: is the LIS '
+            || 'feed stopped? ([site] freshness_days in her2qa.toml)',
+            'her2qa default (not a published limit)',
+            'her2qa default (not a published limit)'
+        )
+    ) AS r (
+        band_id, metric, stratum, role, point, low, high, unit, band_kind, population, source,
+        label
+    )
+),
+-- A laboratory's own target replaces the default for that laboratory only.
+lab_targets AS (
+    SELECT
+        'lab_target_concordance' AS band_id, s.lab_id, d.metric, d.stratum, d.role,
+        s.value::DOUBLE / 100 AS point, s.value::DOUBLE / 100 AS low, NULL::DOUBLE AS high,
+        d.unit, d.band_kind, d.population,
+        d.source || '; set for ' || s.lab_id || ' in her2qa.toml' AS source,
+        printf('lab target, set by the laboratory in her2qa.toml (the ASCO/CAP 2007 '
+            || 'criterion is %g%%)', 100 * d.low) AS label
+    FROM lab_settings AS s
+    CROSS JOIN requirements AS d
+    WHERE s.setting = 'concordance_target_pct' AND d.band_id = 'lab_target_concordance'
+)
+SELECT
+    band_id, 'ALL' AS lab_id, metric, stratum, role, point::DOUBLE AS point,
+    low::DOUBLE AS low, high::DOUBLE AS high, unit, band_kind, population, source, label
+FROM published
+UNION ALL
+SELECT
+    band_id, 'ALL', metric, stratum, role, point::DOUBLE, low::DOUBLE, high::DOUBLE, unit,
+    band_kind, population, source, label
+FROM requirements
+UNION ALL
+SELECT
+    band_id, lab_id, metric, stratum, role, point, low, high, unit, band_kind, population,
+    source, label
+FROM lab_targets
+ORDER BY band_id, lab_id
 ;

@@ -13,7 +13,7 @@
 -- The guideline version is looked up by lab_id and the specimen's date (its latest
 -- report_date of any current result of that purpose when nothing is usable); no match ->
 -- '2018'. reference_lab and second_read calls use the owner lab's configuration too.
--- Rules: marts/asco_cap_rules.
+-- Rules: macros/asco_cap_rules.
 CREATE OR REPLACE TEMP TABLE specimen_calls AS
 WITH picked AS (
     SELECT

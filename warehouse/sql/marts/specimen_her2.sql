@@ -1,7 +1,7 @@
 -- marts/specimen_her2: one row per specimen (lab_id, accession_id) with at least one
 -- current clinical result, built from its clinical results only (spec/warehouse.md).
 -- Contract columns first (lab_id .. her2_category), then extras for dashboards and audit.
--- Selection and rules: marts/specimen_calls, marts/asco_cap_rules.
+-- Selection and rules: marts/specimen_calls, macros/asco_cap_rules.
 --   specimen_date     latest report_date of the selected results (NULL: nothing usable)
 --   last_report_date  latest report_date of any current clinical result of the specimen
 --   guideline_version ASCO/CAP rule set final_status was derived under ('2018' default);

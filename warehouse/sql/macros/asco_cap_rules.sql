@@ -1,4 +1,4 @@
--- marts/asco_cap_rules: the ASCO/CAP interpretation rules of her2qa, defined once, as SQL
+-- macros/asco_cap_rules: the ASCO/CAP interpretation rules of her2qa, defined once, as SQL
 -- macros used by every mart (spec/warehouse.md "Which results make a specimen's status").
 -- Temporary macros: each build defines them on its own connection, so the warehouse file
 -- never holds an older copy of a rule.

@@ -1,5 +1,5 @@
--- marts/agreement_statistics: the agreement statistics of marts.agreement, defined once,
--- as SQL macros (temporary, like marts/asco_cap_rules). ref: her2-domain.md §STATS.
+-- macros/statistics: the agreement statistics of marts.agreement, defined once,
+-- as SQL macros (temporary, like macros/asco_cap_rules). ref: her2-domain.md §STATS.
 --
 -- Wilson score 95% interval for k agreements out of n pairs, as proportions (0-1).
 -- ref: her2-domain.md §7.2:

@@ -1,0 +1,540 @@
+-- findings/findings: marts.findings, every verdict the tool gives a person, made once
+-- (spec/warehouse.md, "marts.findings"). Page badges, "Where to look", Dagster WARN checks,
+-- the run's printed summary and the audit pack's marks read their verdict here and compute
+-- none of their own. Every threshold comes from marts.reference_bands (band_id, lab_id).
+--
+-- Grain: one row per finding × lab_id ('ALL' pooled) × period × subgroup.
+--   finding    stable code (below)
+--   period     'ALL'; 'YYYY-Qn'; 'YYYY-MM'; 'YYYY-MM..YYYY-MM' (the last 12 calendar months
+--              with data in the warehouse, by collection month, the same for every lab)
+--   subgroup   'ALL', or what the row is about within the lab (a pathologist, an IHC score)
+--   verdict    'ok' | 'look' | 'info' (a figure shown without a judgement) | 'too_few'
+--   figure     the number judged: percent for rates (0-100), else in `unit`
+--   n          cases behind the figure; ci_low, ci_high: its 95% Wilson interval (percent)
+--   threshold  the threshold with what it is ("lab target: 95%", "published range 11.8–17.2%",
+--              "control limits 10.2–25.3%"); source: where it comes from; message: one
+--              sentence for a lab director, in the wording of her2-domain.md §QA-WORDING
+--   topic      the subject a page groups it under; title: a short name of the figure
+--
+-- Codes (contract codes first):
+--   lab_target_ihc_vs_ish, lab_target_lab_vs_reference   lab × (ALL, each quarter): PPA and
+--       NPA (marts.agreement) each against the lab's target ('lab_target_concordance', the
+--       ASCO/CAP 2007 criterion: 95% for the positive and the negative category each). look:
+--       either category under the target; too_few: a category with fewer pairs than
+--       'category_pairs_min', unless even the top of its interval is under the target.
+--       The figure is the lower of the two; overall agreement is in the message, never judged.
+--   positivity_control          lab × month: the p-chart of marts.positivity_monthly. look: the
+--       month is outside the control limits ('control_limit_sigma'), or it ends a run of
+--       'run_rule_months' successive months on the same side of the centre line (a sustained
+--       shift; Western Electric rule 4).
+--   positivity_control_pathologist   lab × month × pathologist: outside the limits.
+--   positivity_published_range  lab × last 12 months: HER2-positive rate vs the published band
+--   amplification_published_range    lab × ALL × IHC score 2+: ratio-amplified rate vs band
+--   her2_low_published_range    lab × ALL: HER2-low share of primaries vs band
+--   metastasis_{loss,gain,discordance}_published_range   lab × ALL: vs the meta-analyses
+--       (published range findings: look when the whole 95% interval is outside the band;
+--        too_few under 'small_n' cases or an interval wider than 'wide_ci'; ok otherwise)
+--   observer_agreement, primary_metastasis_agreement   lab × ALL: info (no target applies)
+--   quarantine_rate             lab × ALL: look above 'quarantine_rate_look'
+--   data_freshness              lab × ALL: look when the lab's newest file with results arrived
+--                               more than 'freshness_days' before $as_of
+--   files_rejected              ALL × ALL: look when a file of run $run_id was rejected whole
+CREATE OR REPLACE TEMP TABLE finding_bands AS
+SELECT band_id, lab_id, point, low, high, source, label
+FROM marts.reference_bands
+;
+CREATE OR REPLACE TEMP MACRO band_value(id) AS
+    (SELECT coalesce(low, high, point) FROM finding_bands WHERE band_id = id AND lab_id = 'ALL')
+;
+-- The lab's own target, else the default.
+CREATE OR REPLACE TEMP TABLE finding_targets AS
+SELECT
+    l.lab_id,
+    coalesce(o.low, d.low) AS target,
+    coalesce(o.label, d.label) AS label,
+    coalesce(o.source, d.source) AS source
+FROM (SELECT DISTINCT lab_id FROM marts.agreement) AS l
+CROSS JOIN (SELECT * FROM finding_bands WHERE band_id = 'lab_target_concordance'
+    AND lab_id = 'ALL') AS d
+LEFT JOIN finding_bands AS o ON o.band_id = 'lab_target_concordance' AND o.lab_id = l.lab_id
+;
+-- ------------------------------------------------------------------ lab targets (PPA, NPA)
+CREATE OR REPLACE TEMP TABLE findings_lab_target AS
+WITH a AS (
+    SELECT
+        'lab_target_' || comparison AS finding,
+        lab_id,
+        period,
+        n_pairs,
+        pct_agree,
+        n_pos_pos + n_neg_pos AS n_pos,  -- the comparator (second member) positive
+        n_neg_neg + n_pos_neg AS n_neg,
+        n_pos_pos,
+        n_neg_neg,
+        ppa,
+        npa
+    FROM marts.agreement
+    WHERE comparison IN ('ihc_vs_ish', 'lab_vs_reference')
+),
+judged AS (
+    SELECT
+        a.*,
+        t.target,
+        t.label AS target_label,
+        t.source AS target_source,
+        100 * wilson_low(n_pos_pos, n_pos) AS ppa_low,
+        100 * wilson_high(n_pos_pos, n_pos) AS ppa_high,
+        100 * wilson_low(n_neg_neg, n_neg) AS npa_low,
+        100 * wilson_high(n_neg_neg, n_neg) AS npa_high,
+        band_value('category_pairs_min') AS min_pairs
+    FROM a
+    JOIN finding_targets AS t USING (lab_id)
+),
+picked AS (
+    -- the category judged: the one further under the target (PPA on a tie)
+    SELECT
+        *,
+        CASE
+            WHEN ppa IS NULL THEN 'npa'
+            WHEN npa IS NULL THEN 'ppa'
+            WHEN npa < ppa THEN 'npa'
+            ELSE 'ppa'
+        END AS judged,
+        coalesce(ppa_high < 100 * target, false) OR coalesce(npa_high < 100 * target, false)
+            AS clearly_under,
+        coalesce(ppa < 100 * target, false) OR coalesce(npa < 100 * target, false) AS under,
+        n_pos < min_pairs OR n_neg < min_pairs AS small
+    FROM judged
+)
+SELECT
+    finding,
+    lab_id,
+    period,
+    'ALL' AS subgroup,
+    CASE
+        WHEN clearly_under THEN 'look'
+        WHEN small THEN 'too_few'
+        WHEN under THEN 'look'
+        ELSE 'ok'
+    END AS verdict,
+    CASE judged WHEN 'ppa' THEN ppa ELSE npa END AS figure,
+    CASE judged WHEN 'ppa' THEN n_pos ELSE n_neg END AS n,
+    CASE judged WHEN 'ppa' THEN ppa_low ELSE npa_low END AS ci_low,
+    CASE judged WHEN 'ppa' THEN ppa_high ELSE npa_high END AS ci_high,
+    printf('%s: %g%% for the positive and the negative category each', target_label,
+        100 * target) AS threshold,
+    target_source AS source,
+    printf('PPA %s (%s of %s ISH-positive pairs) and NPA %s (%s of %s ISH-negative pairs); '
+        || 'overall agreement %s over %s pairs (shown, not judged): %s.',
+        coalesce(printf('%.1f%%', ppa), '–'), fmt_count(n_pos_pos), fmt_count(n_pos),
+        coalesce(printf('%.1f%%', npa), '–'), fmt_count(n_neg_neg), fmt_count(n_neg),
+        printf('%.1f%%', pct_agree), fmt_count(n_pairs),
+        CASE
+            WHEN clearly_under OR (under AND NOT small) THEN
+                CASE
+                    WHEN coalesce(ppa < 100 * target, false)
+                        AND coalesce(npa < 100 * target, false)
+                        THEN 'both categories are below the lab target'
+                    WHEN coalesce(ppa < 100 * target, false)
+                        THEN 'the positive category is below the lab target'
+                    ELSE 'the negative category is below the lab target'
+                END
+                || printf(' of %g%%', 100 * target)
+            WHEN small THEN printf('too few pairs in a category to judge against the lab '
+                || 'target (fewer than %d)', min_pairs::INTEGER)
+            ELSE printf('both categories meet the lab target of %g%%', 100 * target)
+        END) AS message,
+    CASE WHEN finding = 'lab_target_ihc_vs_ish' THEN 'concordance' ELSE 'concordance' END
+        AS topic,
+    CASE finding
+        WHEN 'lab_target_ihc_vs_ish' THEN 'IHC vs ISH'
+        ELSE 'Laboratory vs reference laboratory'
+    END AS title
+FROM picked
+;
+-- ------------------------------------------------------------------ positivity control
+CREATE OR REPLACE TEMP TABLE findings_positivity_control AS
+WITH lab_points AS (
+    SELECT
+        *,
+        sign(rate - centre_line) AS side,
+        -- successive months on the same side: a new run starts where the side changes
+        -- (a point on the centre line breaks the run)
+        sum(CASE WHEN sign(rate - centre_line) IS DISTINCT FROM prev_side THEN 1 ELSE 0 END)
+            OVER (PARTITION BY lab_id ORDER BY month) AS run_id
+    FROM (
+        SELECT
+            *,
+            lag(sign(rate - centre_line)) OVER (PARTITION BY lab_id ORDER BY month) AS prev_side
+        FROM marts.positivity_monthly
+        WHERE level = 'lab'
+    )
+),
+runs AS (
+    SELECT
+        *,
+        CASE WHEN side = 0 THEN 0
+            ELSE row_number() OVER (PARTITION BY lab_id, run_id ORDER BY month) END AS run_length
+    FROM lab_points
+)
+SELECT
+    'positivity_control' AS finding,
+    lab_id,
+    month_label AS period,
+    'ALL' AS subgroup,
+    CASE
+        WHEN out_of_control OR run_length >= band_value('run_rule_months') THEN 'look'
+        ELSE 'ok'
+    END AS verdict,
+    100 * rate AS figure,
+    n_specimens AS n,
+    100 * ci_low AS ci_low,
+    100 * ci_high AS ci_high,
+    printf('control limits %s–%s around the laboratory''s rate of %s (%g sigma); run rule: '
+        || '%d successive months on one side', fmt_pct(lcl), fmt_pct(ucl), fmt_pct(centre_line),
+        band_value('control_limit_sigma'), band_value('run_rule_months')::INTEGER) AS threshold,
+    'Shewhart p-chart with a Western Electric run rule (her2qa choice, marts.reference_bands); '
+        || 'monitoring results over time is good practice (her2-domain.md §QA-WORDING)' AS source,
+    printf('%s: %s HER2-positive (%s of %s primaries)', month_label, fmt_pct(rate),
+        fmt_count(n_positive), fmt_count(n_specimens))
+    || CASE
+        WHEN out_of_control THEN printf(', %s the control limits %s–%s: out of control.',
+            CASE WHEN rate > ucl THEN 'above' ELSE 'below' END, fmt_pct(lcl), fmt_pct(ucl))
+        WHEN run_length >= band_value('run_rule_months') THEN printf(
+            ', the %s successive month %s the laboratory''s rate of %s: a sustained shift, '
+            || 'out of control.', ordinal(run_length::INTEGER),
+            CASE WHEN side > 0 THEN 'above' ELSE 'below' END, fmt_pct(centre_line))
+        ELSE ', within the control limits: in control.'
+    END AS message,
+    'positivity' AS topic,
+    'Positivity p-chart' AS title
+FROM runs
+;
+CREATE OR REPLACE TEMP TABLE findings_positivity_control_pathologist AS
+SELECT
+    'positivity_control_pathologist' AS finding,
+    lab_id,
+    month_label AS period,
+    pathologist_id AS subgroup,
+    CASE WHEN out_of_control THEN 'look' ELSE 'ok' END AS verdict,
+    100 * rate AS figure,
+    n_specimens AS n,
+    100 * ci_low AS ci_low,
+    100 * ci_high AS ci_high,
+    printf('control limits %s–%s around the laboratory''s rate of %s (%g sigma)', fmt_pct(lcl),
+        fmt_pct(ucl), fmt_pct(centre_line), band_value('control_limit_sigma')) AS threshold,
+    'Shewhart p-chart (her2qa choice, marts.reference_bands); her2-domain.md §QA-WORDING'
+        AS source,
+    printf('%s, pathologist %s: %s HER2-positive (%s of %s primaries)%s', month_label,
+        pathologist_id, fmt_pct(rate), fmt_count(n_positive), fmt_count(n_specimens),
+        CASE
+            WHEN out_of_control THEN printf(', %s the control limits %s–%s: out of control.',
+                CASE WHEN rate > ucl THEN 'above' ELSE 'below' END, fmt_pct(lcl), fmt_pct(ucl))
+            ELSE ', within the control limits: in control.'
+        END) AS message,
+    'positivity' AS topic,
+    'Positivity p-chart, per pathologist' AS title
+FROM marts.positivity_monthly
+WHERE level = 'pathologist'
+;
+-- ------------------------------------------------------------------ published ranges
+-- Every "rate beside a published band" comparison, judged by one rule.
+CREATE OR REPLACE TEMP TABLE finding_band_inputs AS
+WITH window_bounds AS (
+    SELECT
+        (max(month) - INTERVAL 11 MONTH)::DATE AS window_start,
+        max(month) AS window_end
+    FROM marts.positivity_monthly
+),
+positivity AS (
+    SELECT
+        coalesce(lab_id, 'ALL') AS lab_id,
+        sum(n_positive) AS k,
+        sum(n_specimens) AS n
+    FROM marts.positivity_monthly
+    WHERE level = 'lab' AND month >= (SELECT window_start FROM window_bounds)
+    GROUP BY ROLLUP (lab_id)
+)
+SELECT
+    'positivity_published_range' AS finding, lab_id,
+    (SELECT strftime(window_start, '%Y-%m') || '..' || strftime(window_end, '%Y-%m')
+     FROM window_bounds) AS period,
+    'ALL' AS subgroup, 'positivity' AS topic,
+    'HER2-positive rate, last 12 months' AS title, 'primaries' AS what,
+    k, n, 'positivity_dk_departments' AS band_id
+FROM positivity
+WHERE n > 0
+UNION ALL
+SELECT
+    'amplification_published_range', lab_id, 'ALL', ihc_score, 'ihc_ish',
+    'IHC 2+ amplified (ratio ≥ 2.0)', 'IHC 2+ specimens with dual-probe ISH',
+    n_ratio_amplified, n_with_ish, 'amplification_ihc_2'
+FROM marts.amplification_by_ihc_score
+WHERE ihc_score = '2+' AND n_with_ish > 0
+UNION ALL
+SELECT
+    'her2_low_published_range', lab_id, 'ALL', 'ALL', 'her2_low',
+    'HER2-low share of primaries', 'primaries', n_low, n_specimens, 'her2_low_dk_departments'
+FROM marts.her2_low_distribution
+WHERE specimen_role = 'primary' AND quarter = 'ALL' AND n_specimens > 0
+UNION ALL
+SELECT
+    'metastasis_' || rate || '_published_range', lab_id, 'ALL', 'ALL', 'metastasis',
+    'Primary vs metastasis: ' || name, what, k, n, band_id
+FROM marts.primary_metastasis_summary,
+    (VALUES
+        ('loss', 'HER2 loss (positive → negative)', 'pairs', 'metastasis_loss_schrijver'),
+        ('gain', 'HER2 gain (negative → positive)', 'pairs', 'metastasis_gain_schrijver'),
+        ('discordance', 'overall discordance', 'comparable pairs',
+            'metastasis_discordance_houssami')
+    ) AS r (rate, name, what, band_id),
+    LATERAL (
+        SELECT
+            CASE rate WHEN 'loss' THEN n_loss WHEN 'gain' THEN n_gain ELSE n_gain + n_loss END
+                AS k,
+            CASE rate WHEN 'loss' THEN n_primary_positive WHEN 'gain' THEN n_primary_negative
+                ELSE n_comparable END AS n
+    )
+WHERE n_pairs > 0
+;
+CREATE OR REPLACE TEMP TABLE findings_published_range AS
+WITH x AS (
+    SELECT
+        i.*,
+        i.k::DOUBLE / nullif(i.n, 0) AS rate,
+        wilson_low(i.k, i.n) AS lo,
+        wilson_high(i.k, i.n) AS hi,
+        coalesce(b.low, b.point) AS band_low,
+        coalesce(b.high, b.point) AS band_high,
+        b.source AS band_source
+    FROM finding_band_inputs AS i
+    LEFT JOIN finding_bands AS b ON b.band_id = i.band_id AND b.lab_id = 'ALL'
+),
+j AS (
+    SELECT
+        *,
+        CASE
+            WHEN band_low IS NULL THEN 'info'
+            WHEN lo > band_high THEN 'look'
+            WHEN hi < band_low THEN 'look'
+            WHEN n < band_value('small_n') OR hi - lo > band_value('wide_ci') THEN 'too_few'
+            ELSE 'ok'
+        END AS verdict,
+        n < band_value('small_n') OR hi - lo > band_value('wide_ci') AS small,
+        CASE
+            WHEN band_low = band_high THEN 'published figure ' || fmt_pct(band_low)
+            ELSE 'published range ' || fmt_pct(band_low) || '–' || fmt_pct(band_high)
+        END AS range_text
+    FROM x
+)
+SELECT
+    finding,
+    lab_id,
+    period,
+    subgroup,
+    verdict,
+    100 * rate AS figure,
+    n,
+    100 * lo AS ci_low,
+    100 * hi AS ci_high,
+    range_text || ' (context, not a limit)' AS threshold,
+    band_source AS source,
+    printf('%s (%s, %s of %s %s): %s', fmt_pct(rate), fmt_ci(lo, hi), fmt_count(k),
+        fmt_count(n), what,
+        CASE verdict
+            WHEN 'look' THEN CASE WHEN lo > band_high THEN 'above' ELSE 'below' END
+                || ' the ' || range_text || ', outside the published range (context, not a '
+                || 'limit).' || CASE WHEN small THEN ' Small n: the interval is wide.' ELSE '' END
+            WHEN 'too_few' THEN 'too few to compare with the ' || range_text || '.'
+            WHEN 'ok' THEN 'within the ' || range_text || ' (context, not a limit).'
+            ELSE 'no published range.'
+        END) AS message,
+    topic,
+    title
+FROM j
+;
+-- ------------------------------------------------------------------ agreement, no target
+CREATE OR REPLACE TEMP TABLE findings_agreement_info AS
+SELECT
+    CASE comparison
+        WHEN 'observer_vs_observer' THEN 'observer_agreement'
+        ELSE 'primary_metastasis_agreement'
+    END AS finding,
+    lab_id,
+    period,
+    'ALL' AS subgroup,
+    CASE
+        WHEN n_pairs < band_value('small_n') OR (ci_high - ci_low) / 100 > band_value('wide_ci')
+            THEN 'too_few'
+        ELSE 'info'
+    END AS verdict,
+    pct_agree AS figure,
+    n_pairs AS n,
+    ci_low,
+    ci_high,
+    'none: no lab target or published limit applies' AS threshold,
+    'marts.agreement (her2-domain.md §STATS)' AS source,
+    printf('%.1f%% (95%% CI %.1f–%.1f%%, n = %s pairs)%s%s', pct_agree, ci_low, ci_high,
+        fmt_count(n_pairs),
+        CASE WHEN kappa IS NULL THEN ''
+            ELSE printf('; κ %.2f (%s, Landis & Koch)', kappa, kappa_words(kappa)) END,
+        CASE comparison
+            WHEN 'observer_vs_observer' THEN '. No published limit applies.'
+            ELSE '. No lab target applies (biology and sampling; compare with the literature '
+                || 'on the Primary vs metastasis page).'
+        END) AS message,
+    CASE comparison WHEN 'observer_vs_observer' THEN 'readers' ELSE 'concordance' END AS topic,
+    CASE comparison
+        WHEN 'observer_vs_observer' THEN 'Pathologist vs second reader'
+        ELSE 'Primary vs metastasis'
+    END AS title
+FROM marts.agreement
+WHERE comparison IN ('observer_vs_observer', 'primary_vs_metastasis') AND period = 'ALL'
+;
+-- ------------------------------------------------------------------ data
+CREATE OR REPLACE TEMP TABLE findings_data AS
+WITH lab_rows AS (
+    -- rows read and quarantined per lab code *as written* in the input (trimmed; '(no lab
+    -- id)' when empty), so a lab whose every row is rejected still shows; 'ALL' from
+    -- ops.ingested_files' own accounting (rows_read = rows_staged + rows_quarantined)
+    SELECT lab_id, rows_read, coalesce(rows_quarantined, 0) AS quarantined
+    FROM (
+        SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id, count(*) AS rows_read
+        FROM raw.her2_rows GROUP BY ALL
+    )
+    LEFT JOIN (
+        SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id,
+            count(*) AS rows_quarantined
+        FROM quarantine.rejected_rows GROUP BY ALL
+    ) USING (lab_id)
+    UNION ALL
+    SELECT 'ALL', sum(rows_read), sum(rows_quarantined)
+    FROM ops.ingested_files
+),
+arrivals AS (
+    SELECT coalesce(r.lab_id, 'ALL') AS lab_id, max(f.ingested_at) AS last_arrival
+    FROM staging.her2_results AS r
+    JOIN ops.ingested_files AS f USING (file_id)
+    GROUP BY ROLLUP (r.lab_id)
+),
+this_run AS (
+    SELECT count(*) AS files, count_if(status = 'rejected') AS rejected
+    FROM ops.ingested_files
+    WHERE run_id = $run_id
+)
+SELECT
+    'quarantine_rate' AS finding,
+    lab_id,
+    'ALL' AS period,
+    'ALL' AS subgroup,
+    CASE
+        WHEN quarantined::DOUBLE / rows_read > band_value('quarantine_rate_look')
+            THEN 'look'
+        ELSE 'ok'
+    END AS verdict,
+    100 * quarantined::DOUBLE / rows_read AS figure,
+    rows_read::BIGINT AS n,
+    NULL::DOUBLE AS ci_low,
+    NULL::DOUBLE AS ci_high,
+    printf('her2qa default: at most %s of rows quarantined (not a published limit)',
+        fmt_pct(band_value('quarantine_rate_look'))) AS threshold,
+    'her2qa default (marts.reference_bands quarantine_rate_look)' AS source,
+    printf('%s of rows read quarantined (%s of %s)%s', fmt_pct(quarantined::DOUBLE
+        / rows_read), fmt_count(quarantined), fmt_count(rows_read),
+        CASE
+            WHEN quarantined::DOUBLE / rows_read > band_value('quarantine_rate_look')
+                THEN printf(': above %s (her2qa default, not a published limit); the export '
+                    || 'needs a look.', printf('%.0f%%', 100 * band_value('quarantine_rate_look')))
+            ELSE '.'
+        END) AS message,
+    'data_quality' AS topic,
+    'Quarantined rows' AS title
+FROM lab_rows
+WHERE rows_read > 0
+UNION ALL
+SELECT
+    'data_freshness',
+    lab_id,
+    'ALL',
+    'ALL',
+    CASE
+        WHEN date_diff('day', last_arrival, $as_of::TIMESTAMP) > band_value('freshness_days')
+            THEN 'look'
+        ELSE 'ok'
+    END,
+    date_diff('day', last_arrival, $as_of::TIMESTAMP)::DOUBLE,
+    NULL,
+    NULL,
+    NULL,
+    printf('her2qa default: new results at least every %d days (not a published limit)',
+        band_value('freshness_days')::INTEGER),
+    'her2qa default (marts.reference_bands freshness_days; [site] freshness_days)',
+    printf('newest file with results arrived %s (%s days before %s)%s',
+        strftime(last_arrival, '%d %b %Y'),
+        fmt_count(date_diff('day', last_arrival, $as_of::TIMESTAMP)),
+        strftime($as_of::TIMESTAMP, '%d %b %Y'),
+        CASE
+            WHEN date_diff('day', last_arrival, $as_of::TIMESTAMP) > band_value('freshness_days')
+                THEN printf(': more than %d days; is an extract missing?',
+                    band_value('freshness_days')::INTEGER)
+            ELSE '.'
+        END),
+    'data_quality',
+    'Data freshness'
+FROM arrivals
+WHERE last_arrival IS NOT NULL
+UNION ALL
+SELECT
+    'files_rejected',
+    'ALL',
+    'ALL',
+    'ALL',
+    CASE WHEN rejected > 0 THEN 'look' ELSE 'ok' END,
+    rejected::DOUBLE,
+    files,
+    NULL,
+    NULL,
+    'every file of a run is read',
+    'lis-extract.md: a file that cannot be read is recorded with its reason',
+    CASE
+        WHEN rejected > 0 THEN printf('%s of %s file(s) of this run rejected whole (see the list '
+            || 'of files for the reason).', fmt_count(rejected), fmt_count(files))
+        ELSE printf('every file of this run was read (%s).', fmt_count(files))
+    END,
+    'data_quality',
+    'Rejected files'
+FROM this_run
+WHERE files > 0
+;
+CREATE OR REPLACE TABLE marts.findings AS
+SELECT
+    finding, lab_id, period, subgroup, verdict, figure, n::BIGINT AS n, ci_low, ci_high,
+    threshold, source, message, topic, title
+FROM (
+    SELECT * FROM findings_lab_target
+    UNION ALL BY NAME SELECT * FROM findings_positivity_control
+    UNION ALL BY NAME SELECT * FROM findings_positivity_control_pathologist
+    UNION ALL BY NAME SELECT * FROM findings_published_range
+    UNION ALL BY NAME SELECT * FROM findings_agreement_info
+    UNION ALL BY NAME SELECT * FROM findings_data
+)
+ORDER BY finding, lab_id <> 'ALL', lab_id, period, subgroup
+;
+DROP TABLE finding_bands
+;
+DROP TABLE finding_targets
+;
+DROP TABLE finding_band_inputs
+;
+DROP TABLE findings_lab_target
+;
+DROP TABLE findings_positivity_control
+;
+DROP TABLE findings_positivity_control_pathologist
+;
+DROP TABLE findings_published_range
+;
+DROP TABLE findings_agreement_info
+;
+DROP TABLE findings_data
+;
