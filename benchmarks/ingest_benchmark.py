@@ -45,7 +45,7 @@ def child(step: str, work: Path, rows: int, messy: bool) -> dict:
         from pipelines import checks
         from pipelines.assets.ingest import ingest_inbox
         from pipelines.assets.staging import stage_results
-        from pipelines.resources import default_paths
+        from pipelines.defs.resources import default_paths
 
         paths = default_paths(inbox, work / "her2.duckdb", work / "site")
         if step == "pipeline":  # the scope: ingest -> validate -> stage, with checks

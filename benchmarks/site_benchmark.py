@@ -39,7 +39,7 @@ def child(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
         generate(work / "inbox", rows=rows, seed=7, messy=True)
     elif step == "pipeline":
         from her2qa.runner import execute
-        from pipelines.resources import default_paths
+        from pipelines.defs.resources import default_paths
 
         result = execute(default_paths(work / "inbox", warehouse_file, work / "site"))
         out["success"] = result.success

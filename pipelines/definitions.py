@@ -1,62 +1,40 @@
-"""The map of the pipeline: every asset, check, job, schedule, sensor and resource.
+"""The pipeline's Dagster definitions: everything under ``pipelines/defs/``, one module per
+stage, loaded as ``dg`` lays a project out (``dg check defs`` validates it).
 
-ingest   ops/ingested_files, raw/her2_rows           pipelines/assets/ingest.py
-staging  staging/her2_results[_history],
-         quarantine/rejected_rows                    pipelines/assets/staging.py
-marts    marts/specimen_her2, marts/agreement,
-         marts/primary_metastasis_pairs              pipelines/assets/marts.py
-         marts/ihc_ish_discordance, positivity_monthly,
-         interpretation_audit, retest_candidates, ... pipelines/assets/quality_marts.py
+    defs/ingest.py       ops/ingested_files, raw/her2_rows          (her2qa/ingest)
+    defs/staging.py      staging/*, quarantine/rejected_rows        (her2qa/staging.py)
+    defs/marts.py        every mart and marts/findings, one asset per catalog table
+                         (warehouse/catalog.py, built by warehouse/build.py)
+    defs/site.py         site: the offline dashboards               (dashboards/site)
+    defs/audit_pack.py   audit_pack: the quarter's accreditation pack (dashboards/audit_pack)
+    defs/jobs.py         her2qa_job (nightly, incremental), rebuild_job, quarterly_audit_job
+    defs/schedules.py    nightly 02:00 and quarterly 03:00 in the laboratory's time zone
+    defs/sensors.py      inbox_sensor: new file content starts her2qa_job
+    defs/resources.py    paths: the deployment's warehouse, inbox, archive and site
 
-checks   pipelines/checks.py (ingest, staging), pipelines/marts_checks.py,
-         pipelines/quality_checks.py, the site's in pipelines/assets/publish.py
-publish  site (the offline dashboards)               pipelines/assets/publish.py
-         audit_pack (last complete quarter)          pipelines/assets/audit.py
-
-jobs     her2qa_job (nightly, incremental), rebuild_job (from the raw layer),
-         quarterly_audit_job (the audit pack)
-nightly  02:00 in the laboratory's time zone         pipelines/schedules.py
-quarter  03:00 on the first day of each quarter      pipelines/assets/audit.py
-inbox    sensor: new file content starts her2qa_job  pipelines/sensors.py
+Checks are generated from the catalog (pipelines/factory.py) and sit beside their assets.
 """
+
+from pathlib import Path
 
 import dagster as dg
 
-from pipelines import checks
-from pipelines.assets.audit import AUDIT_ASSETS, AUDIT_JOBS, quarterly_audit_schedule
-from pipelines.assets.ingest import ingest_inbox
-from pipelines.assets.marts import MART_ASSETS
-from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS
-from pipelines.assets.quality_marts import QUALITY_MART_ASSETS
-from pipelines.assets.staging import stage_results
-from pipelines.jobs import her2qa_job, rebuild_job
-from pipelines.marts_checks import MART_CHECKS
-from pipelines.quality_checks import QUALITY_CHECKS
-from pipelines.resources import Her2qaPaths, default_paths
-from pipelines.schedules import nightly_schedule
-from pipelines.sensors import inbox_sensor
+from pipelines.defs.resources import Her2qaPaths, default_paths
 
-ASSETS = [
-    ingest_inbox,
-    stage_results,
-    *MART_ASSETS,
-    *QUALITY_MART_ASSETS,
-    *PUBLISH_ASSETS,
-    *AUDIT_ASSETS,
-]
-CHECKS = [*checks.CHECKS, *MART_CHECKS, *QUALITY_CHECKS, *PUBLISH_CHECKS]
+PROJECT = Path(__file__).resolve().parent
 
 
-def build_defs(paths: Her2qaPaths, timezone: str | None = None) -> dg.Definitions:
-    """The pipeline bound to one deployment's paths (the CLI passes its flags here)."""
+def build_defs(paths: Her2qaPaths | None = None) -> dg.Definitions:
+    """The pipeline, bound to one deployment's paths (``her2qa run`` passes its flags here)."""
+    loaded = dg.load_from_defs_folder(path_within_project=PROJECT)
     return dg.Definitions(
-        assets=ASSETS,
-        asset_checks=CHECKS,
-        jobs=[her2qa_job, rebuild_job, *AUDIT_JOBS],
-        schedules=[nightly_schedule(timezone), quarterly_audit_schedule(timezone)],
-        sensors=[inbox_sensor],
-        resources={"paths": paths},
+        assets=loaded.assets,
+        asset_checks=loaded.asset_checks,
+        jobs=loaded.jobs,
+        schedules=loaded.schedules,
+        sensors=loaded.sensors,
+        resources={**(loaded.resources or {}), "paths": paths or default_paths()},
     )
 
 
-defs = build_defs(default_paths())
+defs = build_defs()

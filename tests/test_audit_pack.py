@@ -37,7 +37,7 @@ from pipelines.assets.audit import (
     quarterly_audit_schedule,
 )
 from pipelines.definitions import ASSETS
-from pipelines.resources import Her2qaPaths, default_paths
+from pipelines.defs.resources import Her2qaPaths, default_paths
 from schemas import contract
 from tests.browser import open_page
 from tests.conftest import IHC_ROW, ISH_ROW, TEST_KEY

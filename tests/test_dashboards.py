@@ -28,8 +28,8 @@ from dashboards.site.build import PLOTLY_JS
 from her2qa.generate import generate
 from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS, SITE
 from pipelines.definitions import ASSETS, CHECKS
-from pipelines.jobs import AUDIT_PACK
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.jobs import AUDIT_PACK
+from pipelines.defs.resources import Her2qaPaths
 from tests.browser import ARTIFACTS, open_page
 from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
 

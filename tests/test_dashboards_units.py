@@ -14,7 +14,7 @@ from dashboards.site import checks as site_checks
 from dashboards.site import figures, layout, readings
 from dashboards.site.data import Band
 from pipelines.assets.publish import site_pages_small_and_offline
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.resources import Her2qaPaths
 
 CANARY = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 
@@ -190,8 +190,8 @@ def test_publish_assets_wire_into_the_definitions(tmp_path):
 
     from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS, SITE
     from pipelines.definitions import ASSETS, CHECKS
-    from pipelines.jobs import her2qa_job, rebuild_job
-    from pipelines.resources import default_paths
+    from pipelines.defs.jobs import her2qa_job, rebuild_job
+    from pipelines.defs.resources import default_paths
 
     defs = dg.Definitions(
         assets=list(dict.fromkeys([*ASSETS, *PUBLISH_ASSETS])),

@@ -13,7 +13,7 @@ import pytest
 
 from her2qa.generate import generate
 from her2qa.runner import execute
-from pipelines.resources import default_paths
+from pipelines.defs.resources import default_paths
 from tests.conftest import TEST_KEY
 from tests.test_pipeline import REPO
 

@@ -13,7 +13,7 @@ from her2qa.config import SiteConfig
 from pipelines.assets.marts import AGREEMENT, MART_ASSETS, SPECIMEN_HER2
 from pipelines.assets.staging import stage_results
 from pipelines.marts_checks import MART_CHECKS, RULES
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.resources import Her2qaPaths
 from tests.marts_fixtures import build, ihc, ish
 
 

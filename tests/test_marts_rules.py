@@ -1,4 +1,4 @@
-"""The ASCO/CAP engine (warehouse/sql/marts/asco_cap_rules.sql), through the marts.
+"""The ASCO/CAP engine (warehouse/sql/macros/asco_cap_rules.sql), through the marts.
 
 One warehouse per module: a specimen per case, built once, then one test per case.
 References: her2-domain.md §ISH-GROUPS, §ISH-RESOLVE, §FINAL-STATUS, §HER2-LOW,

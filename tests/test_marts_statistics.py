@@ -1,4 +1,4 @@
-"""Agreement statistics of marts.agreement (warehouse/sql/marts/agreement_statistics.sql).
+"""Agreement statistics of marts.agreement (warehouse/sql/macros/statistics.sql).
 
 The worked test vectors of her2-domain.md §7.5, computed by the SQL end to end (staged
 results -> pairs -> marts.agreement), and property-based comparisons with independent

@@ -16,7 +16,7 @@ import pytest
 from her2qa import config
 from her2qa.runner import execute
 from pipelines.definitions import build_defs, defs
-from pipelines.resources import default_paths
+from pipelines.defs.resources import default_paths
 from tests.conftest import IHC_ROW, ISH_ROW, write_extract
 from tests.test_pipeline import REPO, _cli, _one_line_error
 

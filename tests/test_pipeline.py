@@ -14,7 +14,7 @@ import dagster as dg
 from her2qa.runner import execute
 from pipelines import checks
 from pipelines.definitions import ASSETS, defs
-from pipelines.resources import default_paths
+from pipelines.defs.resources import default_paths
 from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
 
 REPO = Path(__file__).resolve().parents[1]

@@ -27,7 +27,7 @@ from pipelines.assets.quality_marts import (
 )
 from pipelines.assets.staging import stage_results
 from pipelines.quality_checks import QUALITY_CHECKS, RULES
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.resources import Her2qaPaths
 from tests.conftest import TEST_KEY
 from tests.marts_fixtures import build, ihc, ish
 

@@ -39,7 +39,7 @@ from dashboards.audit_pack.period import Period
 from her2qa import config
 
 # The warehouse's temporary rule and statistics macros (defined per connection).
-RULES = ("marts/asco_cap_rules", "marts/agreement_statistics")
+RULES = ("macros/asco_cap_rules", "macros/statistics")
 
 # Every warehouse table a pack reads (a warehouse built before the quality marts lacks some).
 WAREHOUSE_TABLES = (

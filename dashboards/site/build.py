@@ -6,7 +6,7 @@
     <site_dir>/plotly.min.js                       plotly.js, once for the whole site
     <site_dir>/assets/site.css, site.js            look and the lab selector
     <site_dir>/site.json                           pages, generation time and lineage
-    <site_dir>/../restricted/*.csv                 case-level worklists (dashboards/site/worklists.py)
+    <site_dir>/../restricted/*.csv                 case-level worklists (site/worklists.py)
 
 Every page opens from disk with no network: plotly.js is local, the Content-Security-Policy
 allows no fetch, no figure type needs a map, a font or MathJax from the web. Pages carry

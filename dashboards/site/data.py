@@ -3,7 +3,7 @@ the published bands, the lab targets, and query helpers.
 
 Pages read aggregates only: the marts, or the SQL files of ``dashboards/site/sql/`` (each one
 documents its grain). No query here returns a case row; ``patient_key`` is never selected.
-The Wilson interval is the marts' own macro (``warehouse/sql/marts/agreement_statistics``),
+The Wilson interval is the marts' own macro (``warehouse/sql/macros/statistics``),
 defined again on this connection as a temporary macro: one definition of the statistic.
 """
 
@@ -22,7 +22,7 @@ import warehouse
 from dashboards.site.layout import View
 from her2qa import config
 
-SQL_DIR = Path(__file__).with_name("sql")
+SQL_DIR = Path(__file__).parents[1] / "report" / "sql"
 NETWORK = View("all", None, "All laboratories (network)")
 
 
@@ -81,7 +81,7 @@ class Context:
         run_id: str | None,
         generated_at: datetime,
     ) -> Context:
-        warehouse.run(con, "marts/agreement_statistics")  # temporary macros: wilson_low/high
+        warehouse.run(con, "macros/statistics")  # temporary macros: wilson_low/high
         labs = [
             r[0]
             for r in con.execute(

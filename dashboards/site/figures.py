@@ -151,23 +151,7 @@ def is_small(n: int | None, low: float | None = None, high: float | None = None)
     return low is not None and high is not None and (high - low) > WIDE_CI
 
 
-# --- numbers as people read them.
-def pct(p: float | None, digits: int = 1) -> str:
-    """A proportion (0-1) as a percentage."""
-    return "–" if p is None else f"{100 * p:.{digits}f}%"
-
-
-def ci(low: float | None, high: float | None, digits: int = 1) -> str:
-    """A 95% interval of proportions, as percentages."""
-    if low is None or high is None:
-        return "95% CI –"
-    return f"95% CI {100 * low:.{digits}f}–{100 * high:.{digits}f}%"
-
-
-def count(n: int | None) -> str:
-    return "–" if n is None else f"{int(n):,}"
-
-
+# --- numbers for the page JSON.
 def rnd(x: float | None, digits: int = 5) -> float | None:
     """Round for the page (smaller JSON); None and NaN become null."""
     if x is None:

@@ -12,9 +12,7 @@ schedule runs it at 03:00 on the first day of January, April, July and October i
 laboratory's time zone (an hour after the nightly run), so the quarter's pack is made from
 the warehouse the nightly run has just brought up to date.
 
-Wiring (pipelines/definitions.py): ``assets=[..., *AUDIT_ASSETS]``, ``jobs=[..., *AUDIT_JOBS]``,
-``schedules=[..., quarterly_audit_schedule(timezone)]`` (``AUDIT_SCHEDULES`` holds the one for
-the configured time zone).
+The job is in pipelines/defs/jobs.py, its schedule in pipelines/defs/schedules.py.
 """
 
 import os
@@ -25,49 +23,13 @@ from zoneinfo import ZoneInfo
 import dagster as dg
 
 from dashboards.audit_pack import AuditError, build_audit_pack, last_complete_quarter
-from dashboards.audit_pack import settings as audit_settings
 from dashboards.audit_pack.period import PeriodError, default_out_dir, parse_date
-from her2qa import config
-from pipelines.assets.marts import AGREEMENT, PRIMARY_METASTASIS_PAIRS, SPECIMEN_HER2
-from pipelines.assets.quality_marts import (
-    AGREEMENT_BY_GROUP,
-    AMPLIFICATION_BY_IHC_SCORE,
-    CAP11_RATES,
-    HER2_LOW_DISTRIBUTION,
-    HER2_LOW_TRANSITIONS,
-    IHC_ISH_DISCORDANCE,
-    INTERPRETATION_AUDIT,
-    POSITIVITY_MONTHLY,
-    PREANALYTIC_MONTHLY,
-    PRIMARY_METASTASIS_SUMMARY,
-    REFERENCE_BANDS,
-    RETEST_CANDIDATES,
-)
-from pipelines.assets.staging import RESULTS
-from pipelines.resources import Her2qaPaths
+from her2qa.config import lab_timezone
+from pipelines.defs.resources import Her2qaPaths
+from pipelines.factory import asset_key
+from warehouse import catalog
 
 AUDIT_PACK = dg.AssetKey("audit_pack")
-QUARTERLY_CRON = "0 3 1 1,4,7,10 *"  # 03:00 on the first day of each quarter
-
-# Everything the pack reads (the quality marts' SQL is re-run on the period's rows of these).
-UPSTREAM = [
-    RESULTS,
-    SPECIMEN_HER2,
-    AGREEMENT,
-    PRIMARY_METASTASIS_PAIRS,
-    REFERENCE_BANDS,
-    IHC_ISH_DISCORDANCE,
-    AMPLIFICATION_BY_IHC_SCORE,
-    AGREEMENT_BY_GROUP,
-    POSITIVITY_MONTHLY,
-    HER2_LOW_DISTRIBUTION,
-    INTERPRETATION_AUDIT,
-    CAP11_RATES,
-    PRIMARY_METASTASIS_SUMMARY,
-    HER2_LOW_TRANSITIONS,
-    RETEST_CANDIDATES,
-    PREANALYTIC_MONTHLY,
-]
 
 
 class AuditPackConfig(dg.Config):
@@ -83,7 +45,7 @@ def audit_root(paths: Her2qaPaths) -> Path:
 
 @dg.asset(
     key=AUDIT_PACK,
-    deps=UPSTREAM,
+    deps=[asset_key(t.name) for t in catalog.published()],
     group_name="publish",
     kinds={"duckdb", "html", "pdf"},
     owners=["team:her2qa"],
@@ -100,7 +62,7 @@ def audit_pack(
         as_of = (
             parse_date(config.as_of, "as_of")
             if config.as_of.strip()
-            else datetime.now(ZoneInfo(_timezone())).date()
+            else datetime.now(ZoneInfo(lab_timezone())).date()
         )
     except PeriodError as exc:
         raise dg.Failure(description=str(exc)) from None
@@ -116,7 +78,6 @@ def audit_pack(
             out_dir=out,
             site_config=paths.load_site_config(),
             run_id=context.run.run_id,
-            ldt_kits=audit_settings.ldt_kits(paths.site_config or None),
         )
     except AuditError as exc:
         raise dg.Failure(description=str(exc)) from None
@@ -136,47 +97,3 @@ def audit_pack(
         if value is not None:
             metadata[name] = float(round(value, 6))
     return dg.MaterializeResult(metadata=metadata)
-
-
-def _timezone() -> str:
-    return config.lab_timezone()
-
-
-quarterly_audit_job = dg.define_asset_job(
-    "quarterly_audit_job",
-    selection=dg.AssetSelection.assets(AUDIT_PACK),
-    description="Write the audit pack of the last complete quarter from the current warehouse.",
-    tags={"her2qa/kind": "audit"},
-    executor_def=dg.in_process_executor,
-)
-
-
-def quarterly_audit_schedule(timezone: str | None = None) -> dg.ScheduleDefinition:
-    """03:00 on the first day of each quarter in ``timezone`` (default: the laboratory's);
-    each tick asks for the pack of the quarter that has just ended."""
-    zone = timezone or config.lab_timezone()
-
-    @dg.schedule(
-        name="quarterly_audit",
-        job=quarterly_audit_job,
-        cron_schedule=QUARTERLY_CRON,
-        execution_timezone=zone,
-        default_status=dg.DefaultScheduleStatus.RUNNING,
-        description="The audit pack of the quarter that has just ended (last complete quarter).",
-    )
-    def _quarterly(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-        tick = context.scheduled_execution_time or datetime.now(ZoneInfo(zone))
-        as_of = tick.astimezone(ZoneInfo(zone)).date()
-        period = last_complete_quarter(as_of)
-        return dg.RunRequest(
-            run_key=f"audit_{period.slug}",
-            run_config={"ops": {"audit_pack": {"config": {"as_of": as_of.isoformat()}}}},
-            tags={"her2qa/audit_period": period.slug},
-        )
-
-    return _quarterly
-
-
-AUDIT_ASSETS = [audit_pack]
-AUDIT_JOBS = [quarterly_audit_job]
-AUDIT_SCHEDULES = [quarterly_audit_schedule()]

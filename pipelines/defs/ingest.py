@@ -1,35 +1,23 @@
-"""Ingest stage: inbox files -> archive, ops.ingested_files and the raw layer."""
+"""Ingest stage: inbox files -> archive, ops.ingested_files and the raw layer (her2qa/ingest),
+and the check that the raw rows hold no PHI column."""
 
 from pathlib import Path
 
 import dagster as dg
 
 from her2qa.ingest import inbox, phi
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.resources import Her2qaPaths
+from pipelines.factory import asset_key, integrity_checks, spec
+from pipelines.validation import validate_in_batches
+from schemas.raw import raw_her2_rows
+from warehouse import catalog
 
-INGESTED_FILES = dg.AssetKey(["ops", "ingested_files"])
-RAW_ROWS = dg.AssetKey(["raw", "her2_rows"])
+INGESTED_FILES = asset_key("ops.ingested_files")
+RAW_ROWS = asset_key("raw.her2_rows")
 
 
 @dg.multi_asset(
-    specs=[
-        dg.AssetSpec(
-            INGESTED_FILES,
-            description="One row per file that landed in the inbox: SHA-256, status "
-            "(ingested / duplicate / rejected with its reason) and row accounting.",
-            kinds={"duckdb"},
-            group_name="ingest",
-            owners=["team:her2qa"],
-        ),
-        dg.AssetSpec(
-            RAW_ROWS,
-            description="Every row of every ingested file as read (text), with file and "
-            "row number; patient_mrn keyed to patient_key, names and birth dates dropped.",
-            kinds={"duckdb"},
-            group_name="ingest",
-            owners=["team:her2qa"],
-        ),
-    ],
+    specs=[spec(catalog.table("ops.ingested_files")), spec(catalog.table("raw.her2_rows"))],
     pool="her2qa_warehouse",
 )
 def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
@@ -70,3 +58,26 @@ def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
         asset_key=RAW_ROWS,
         metadata={"rows_in": rows_new, "dagster/row_count": int(totals[1])},
     )
+
+
+@dg.asset_check(
+    asset=RAW_ROWS,
+    blocking=True,
+    description=(
+        "The raw rows of this run hold text only and no PHI column (schemas/raw.py, strict)."
+    ),
+)
+def raw_rows_carry_no_phi(
+    context: dg.AssetCheckExecutionContext, paths: Her2qaPaths
+) -> dg.AssetCheckResult:
+    return validate_in_batches(
+        paths,
+        raw_her2_rows,
+        "SELECT r.* FROM raw.her2_rows AS r "
+        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
+        context.op_execution_context.run_id,
+    )
+
+
+# Keys unique (warehouse/catalog.py).
+integrity = integrity_checks(catalog.layer("ingest"))

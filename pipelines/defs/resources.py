@@ -51,3 +51,10 @@ def default_paths(
         archive_dir=str(config.archive_path()),
         site_dir=str(config.site_path(site_dir)),
     )
+
+
+@dg.definitions
+def resources() -> dg.Definitions:
+    """The deployment's paths, read at each load (``her2qa run`` binds its flags instead:
+    pipelines/definitions.py ``build_defs``)."""
+    return dg.Definitions(resources={"paths": default_paths()})

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.jobs import her2qa_job
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.jobs import her2qa_job
+from pipelines.defs.resources import Her2qaPaths
 
 
 def _load_cursor(cursor: str | None) -> tuple[set[str], dict[str, list]]:

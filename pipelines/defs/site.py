@@ -9,29 +9,16 @@ import dagster as dg
 from dashboards.site import checks as site_checks
 from dashboards.site import worklists
 from dashboards.site.build import build_site
-from pipelines.assets.ingest import INGESTED_FILES, RAW_ROWS
-from pipelines.assets.marts import AGREEMENT, PRIMARY_METASTASIS_PAIRS, SPECIMEN_HER2
-from pipelines.assets.quality_marts import TABLES, key
-from pipelines.assets.staging import REJECTED, RESULTS
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.resources import Her2qaPaths
+from pipelines.factory import asset_key
+from warehouse import catalog
 
 SITE = dg.AssetKey("site")
-# Everything the pages and worklists read (dashboards/site/data.py, dashboards/site/sql/, the pages).
-READS = [
-    INGESTED_FILES,
-    RAW_ROWS,
-    RESULTS,
-    REJECTED,
-    SPECIMEN_HER2,
-    AGREEMENT,
-    PRIMARY_METASTASIS_PAIRS,  # with marts.agreement_pairs, built in the same step
-    *(key(table) for table in TABLES),
-]
 
 
 @dg.asset(
     key=SITE,
-    deps=READS,
+    deps=[asset_key(t.name) for t in catalog.published()],
     group_name="publish",
     kinds={"plotly", "html"},
     owners=["team:her2qa"],
@@ -141,7 +128,3 @@ def site_carries_no_case_identifiers(paths: Her2qaPaths) -> dg.AssetCheckResult:
             "restricted_folder_problems": len(problems),
         },
     )
-
-
-PUBLISH_ASSETS = [site]
-PUBLISH_CHECKS = [site_pages_small_and_offline, site_carries_no_case_identifiers]

@@ -1,37 +1,28 @@
-"""Staging stage: validate the raw rows of new files into staging and quarantine."""
+"""Staging stage: validate the raw rows of new files into staging and quarantine
+(her2qa/staging.py runs warehouse/sql/staging/), and the checks that nothing was lost, keys
+are unique and the staged rows meet the typed contract."""
 
 import dagster as dg
 
 from her2qa import staging
-from pipelines.assets.ingest import INGESTED_FILES, RAW_ROWS
-from pipelines.resources import Her2qaPaths
+from pipelines.defs.resources import Her2qaPaths
+from pipelines.factory import asset_key, integrity_checks, spec
+from pipelines.validation import validate_in_batches
+from schemas.staged import staged_her2_results
+from warehouse import catalog
 
-HISTORY = dg.AssetKey(["staging", "her2_results_history"])
-RESULTS = dg.AssetKey(["staging", "her2_results"])
-REJECTED = dg.AssetKey(["quarantine", "rejected_rows"])
+HISTORY = asset_key("staging.her2_results_history")
+RESULTS = asset_key("staging.her2_results")
+REJECTED = asset_key("quarantine.rejected_rows")
+VOCABULARY = asset_key("ops.vocabulary")
 
 
 class StageConfig(dg.Config):
     rebuild: bool = False  # replay every ingested file from the raw layer (rebuild_job)
 
 
-def _spec(key: dg.AssetKey, description: str) -> dg.AssetSpec:
-    return dg.AssetSpec(
-        key,
-        description=description,
-        deps=[RAW_ROWS, INGESTED_FILES],
-        kinds={"duckdb"},
-        group_name="staging",
-        owners=["team:her2qa"],
-    )
-
-
 @dg.multi_asset(
-    specs=[
-        _spec(HISTORY, "Every valid version of every result; amendments never delete."),
-        _spec(RESULTS, "The current version of each valid result (lab_id, test_id), normalised."),
-        _spec(REJECTED, "Rejected input rows with file, row, every reason and the row as read."),
-    ],
+    specs=[spec(t) for t in catalog.layer("staging")],
     pool="her2qa_warehouse",
 )
 def stage_results(context: dg.AssetExecutionContext, config: StageConfig, paths: Her2qaPaths):
@@ -55,6 +46,7 @@ def stage_results(context: dg.AssetExecutionContext, config: StageConfig, paths:
     quarantine_pct = (
         100.0 * summary.rows_quarantined / summary.rows_read if summary.rows_read else 0.0
     )
+    yield dg.MaterializeResult(asset_key=VOCABULARY)
     yield dg.MaterializeResult(asset_key=HISTORY, metadata={"dagster/row_count": int(history)})
     yield dg.MaterializeResult(
         asset_key=RESULTS,
@@ -73,3 +65,52 @@ def stage_results(context: dg.AssetExecutionContext, config: StageConfig, paths:
             "quarantine_pct": float(round(quarantine_pct, 3)),
         },
     )
+
+
+@dg.asset_check(
+    asset=RESULTS,
+    blocking=True,
+    description=(
+        "Nothing lost: for every ingested file, rows_read = rows_staged + rows_quarantined, "
+        "and the staged rows are in the history (new versions) or counted as repeats."
+    ),
+)
+def accounting_balances(paths: Her2qaPaths) -> dg.AssetCheckResult:
+    with paths.connect(read_only=True) as con:
+        unbalanced, history_gap = con.execute(
+            """
+            SELECT
+              (SELECT count(*) FROM ops.ingested_files
+                WHERE status = 'ingested' AND rows_read <> rows_staged + rows_quarantined),
+              (SELECT coalesce(sum(rows_staged - rows_repeated), 0) FROM ops.ingested_files)
+              - (SELECT count(*) FROM staging.her2_results_history)
+            """
+        ).fetchone()
+    return dg.AssetCheckResult(
+        passed=bool(unbalanced == 0 and history_gap == 0),
+        metadata={"files_unbalanced": int(unbalanced), "history_gap_rows": int(history_gap)},
+    )
+
+
+@dg.asset_check(
+    asset=RESULTS,
+    blocking=True,
+    description=(
+        "The staged rows of this run satisfy the typed contract (schemas/staged.py, pandera): "
+        "types, vocabulary, ranges, ratio vs means, dates, conditional fields, unique keys."
+    ),
+)
+def staged_rows_match_contract(
+    context: dg.AssetCheckExecutionContext, paths: Her2qaPaths
+) -> dg.AssetCheckResult:
+    return validate_in_batches(
+        paths,
+        staged_her2_results,
+        "SELECT h.* FROM staging.her2_results_history AS h "
+        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.staged_run_id = $run_id",
+        context.op_execution_context.run_id,
+    )
+
+
+# Keys unique, and each table's own rules (warehouse/catalog.py).
+integrity = integrity_checks(catalog.layer("staging"))

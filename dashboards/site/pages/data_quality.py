@@ -10,6 +10,7 @@ from collections import defaultdict
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
@@ -142,7 +143,7 @@ def _by_file(view: View, rows: list[dict]) -> go.Figure:
             hovertext=[
                 f"{r['file_name']} ({r['status']}, arrived {r['arrival_date']})\n"
                 f"{r['rows_quarantined']:,} of {r['rows_read']:,} rows quarantined"
-                + (f" ({F.pct(rate)})" if rate is not None else "")
+                + (f" ({fmt.pct(rate)})" if rate is not None else "")
                 for r, rate in zip(rows, rates, strict=True)
             ],
             hoverinfo="text",
@@ -164,7 +165,7 @@ def _by_file(view: View, rows: list[dict]) -> go.Figure:
     fig.add_shape(
         F.line_shape(
             readings.QUARANTINE_LOOK * 100,
-            name=f"{F.pct(readings.QUARANTINE_LOOK, 0)}: her2qa default for 'look here' "
+            name=f"{fmt.pct(readings.QUARANTINE_LOOK, 0)}: her2qa default for 'look here' "
             "(not a published limit)",
             colour=F.GREY,
         )
@@ -268,7 +269,7 @@ def build(ctx: Context) -> Page:
             rate = c["rows_quarantined"] / c["rows_read"]
             most = top_reason.get(view.key)
             text = (
-                f"{F.pct(rate)} of rows read ({c['rows_quarantined']:,} of {c['rows_read']:,})"
+                f"{fmt.pct(rate)} of rows read ({c['rows_quarantined']:,} of {c['rows_read']:,})"
                 + (f"; most often: {_reason_label(most)}" if most else "")
             )
             look = rate > readings.QUARANTINE_LOOK
@@ -277,7 +278,7 @@ def build(ctx: Context) -> Page:
                     "look" if look else "ok",
                     text
                     + (
-                        f" — above {F.pct(readings.QUARANTINE_LOOK, 0)} (her2qa default, not a "
+                        f" — above {fmt.pct(readings.QUARANTINE_LOOK, 0)} (her2qa default, not a "
                         "published limit)."
                         if look
                         else "."

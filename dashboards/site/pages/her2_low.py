@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Band, Context
@@ -37,7 +38,7 @@ def _mix(view: View, rows: list[dict]) -> go.Figure:
                 name=F.CATEGORY_LABEL[cat],
                 marker={"color": F.CATEGORY_COLOUR[cat], "line": {"width": 0.5, "color": "#fff"}},
                 hovertext=[
-                    f"{r['quarter']} · {F.CATEGORY_LABEL[cat]}: {F.pct(s)} "
+                    f"{r['quarter']} · {F.CATEGORY_LABEL[cat]}: {fmt.pct(s)} "
                     f"({r[f'n_{cat}']:,} of {r['n_specimens']:,})"
                     for r, s in zip(rows, shares, strict=True)
                 ],
@@ -68,7 +69,7 @@ def _shares(view: View, rows: list[dict], low_band: Band | None, ihc0: Band | No
     ):
         field = "share_low" if key == "low" else "share_ihc0"
         hover = [
-            f"{r['quarter']}: {F.pct(r[field])} ({F.ci(r[f'{key}_ci_low'], r[f'{key}_ci_high'])})"
+            f"{r['quarter']}: {fmt.pct(r[field])} ({fmt.ci(r[f'{key}_ci_low'], r[f'{key}_ci_high'])})"
             f"\n{r[k_field]:,} of {r['n_specimens']:,} primaries"
             + ("\nsmall n" if F.is_small(r["n_specimens"]) else "")
             for r in rows
@@ -103,7 +104,7 @@ def _shares(view: View, rows: list[dict], low_band: Band | None, ihc0: Band | No
                 fig.add_shape(
                     F.line_shape(
                         band.point * 100,
-                        name=f"{what}: {band.label}: published {F.pct(band.point)} ({band.source})",
+                        name=f"{what}: {band.label}: published {fmt.pct(band.point)} ({band.source})",
                         colour=F.BAND_LINE,
                         xref=axis,
                         yref=yaxis,
@@ -210,7 +211,7 @@ def _overall_html(r: dict | None, found: list[Reading], ultralow: Band | None) -
     if not r:
         return None
     ul_band = (
-        f"{F.pct(ultralow.low)}–{F.pct(ultralow.high)} of HR+/HER2− patients screened "
+        f"{fmt.pct(ultralow.low)}–{fmt.pct(ultralow.high)} of HR+/HER2− patients screened "
         f"({ultralow.source}; context only: the extract has no HR status)"
         if ultralow
         else "–"
@@ -219,20 +220,20 @@ def _overall_html(r: dict | None, found: list[Reading], ultralow: Band | None) -
         [
             "HER2-low, of primaries",
             f"{r['n_low']:,} / {r['n_specimens']:,}",
-            F.pct(r["share_low"]),
-            F.ci(r["low_ci_low"], r["low_ci_high"]),
+            fmt.pct(r["share_low"]),
+            fmt.ci(r["low_ci_low"], r["low_ci_high"]),
         ],
         [
             "IHC 0, of primaries",
             f"{r['n_ihc0']:,} / {r['n_specimens']:,}",
-            F.pct(r["share_ihc0"]),
-            F.ci(r["ihc0_ci_low"], r["ihc0_ci_high"]),
+            fmt.pct(r["share_ihc0"]),
+            fmt.ci(r["ihc0_ci_low"], r["ihc0_ci_high"]),
         ],
         [
             "HER2-ultralow, of negative primaries",
             f"{r['n_ultralow']:,} / {r['n_negative']:,}",
-            F.pct(r["share_ultralow_of_negative"]),
-            F.ci(r["ultralow_ci_low"], r["ultralow_ci_high"]),
+            fmt.pct(r["share_ultralow_of_negative"]),
+            fmt.ci(r["ultralow_ci_low"], r["ultralow_ci_high"]),
         ],
     ]
     return layout.readings(found, link=False) + table(

@@ -10,6 +10,7 @@ from collections import defaultdict
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
@@ -50,13 +51,13 @@ def _heatmap(view: View, rows: list[dict]) -> go.Figure:
             z_row.append(F.rnd(share * 100 if share is not None else None, 2))
             t_row.append(f"{n:,}")
             of_ish = (
-                f"\n{F.pct(n / with_ish)} of the IHC {s} specimens with dual-probe ISH"
+                f"\n{fmt.pct(n / with_ish)} of the IHC {s} specimens with dual-probe ISH"
                 if g != "none" and with_ish
                 else ""
             )
             flag = "\ndiscordant: IHC and ISH disagree" if (s, g) in DISCORDANT else ""
             h_row.append(
-                f"IHC {s} × {GROUP_LABEL[g]}\n{n:,} specimens, {F.pct(share)} of IHC {s}{of_ish}"
+                f"IHC {s} × {GROUP_LABEL[g]}\n{n:,} specimens, {fmt.pct(share)} of IHC {s}{of_ish}"
                 f"{flag}"
             )
         z.append(z_row)
@@ -140,7 +141,7 @@ def _amplification(view: View, rows: list[dict]) -> go.Figure | None:
                     name=f"{r['band_label']}: published point estimate ({r['band_source']})",
                     legendgroup="point",
                     showlegend=key not in shown,
-                    hovertext=f"IHC {s}: published {F.pct(r['band_point'])} "
+                    hovertext=f"IHC {s}: published {fmt.pct(r['band_point'])} "
                     f"({r['band_kind']}; {r['band_source']})",
                     hoverinfo="text",
                 )
@@ -168,9 +169,9 @@ def _amplification(view: View, rows: list[dict]) -> go.Figure | None:
         for (_, r), v, lo, hi in zip(present, values, lows, highs, strict=True):
             k = r["n_group1"] if field == "amplified" else r["n_ratio_amplified"]
             hover.append(
-                f"IHC {r['ihc_score']}: {name}\n{F.pct(v)} ({F.ci(lo, hi)}), {k:,} of "
+                f"IHC {r['ihc_score']}: {name}\n{fmt.pct(v)} ({fmt.ci(lo, hi)}), {k:,} of "
                 f"{r['n_with_ish']:,} with dual-probe ISH\nISH done on "
-                f"{F.pct(r['ish_tested_share'])} of {r['n_specimens']:,} IHC {r['ihc_score']} "
+                f"{fmt.pct(r['ish_tested_share'])} of {r['n_specimens']:,} IHC {r['ihc_score']} "
                 "specimens"
                 + ("\nsmall n: read with care" if F.is_small(r["n_with_ish"], lo, hi) else "")
             )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
@@ -85,7 +86,7 @@ def _sankey(
         share = r["n_pairs"] / totals_l[r[left]]
         hover.append(
             f"{names.get(r[left], r[left])} → {names.get(r[right], r[right])}: "
-            f"{r['n_pairs']:,} pairs ({F.pct(share)} of this primary category)"
+            f"{r['n_pairs']:,} pairs ({fmt.pct(share)} of this primary category)"
         )
     fig = F.new_figure(title, subtitle=subtitle, height=460)
     fig.add_trace(
@@ -163,7 +164,7 @@ def _rates(view: View, r: dict) -> go.Figure | None:
             fig.add_annotation(
                 x=high * 100,
                 y=i + 0.3,
-                text=f"{source.split(',')[0]}: {F.pct(point)} ({F.pct(low)}–{F.pct(high)})",
+                text=f"{source.split(',')[0]}: {fmt.pct(point)} ({fmt.pct(low)}–{fmt.pct(high)})",
                 showarrow=False,
                 xanchor="left",
                 yanchor="bottom",
@@ -189,7 +190,7 @@ def _rates(view: View, r: dict) -> go.Figure | None:
                 error_x={"type": "data", "array": plus, "arrayminus": minus, "width": 6},
                 name="this selection (95% CI)",
                 showlegend=i == 0,
-                hovertext=f"{name}: {F.pct(rate)} ({F.ci(lo, hi)})\n{k:,} of {n:,} pairs "
+                hovertext=f"{name}: {fmt.pct(rate)} ({fmt.ci(lo, hi)})\n{k:,} of {n:,} pairs "
                 f"({definition})" + ("\nsmall n: read with care" if small else ""),
                 hoverinfo="text",
             )

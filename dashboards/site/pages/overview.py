@@ -11,6 +11,7 @@ from collections import defaultdict
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
@@ -135,10 +136,12 @@ def build(ctx: Context, pages: list[Page]) -> Page:
             out.append(
                 Tile(
                     "HER2-positive rate, last 12 months",
-                    F.pct(p["rate_window"]),
-                    f"{F.ci(p['window_ci_low'], p['window_ci_high'])}; {p['n_positive_window']:,} "
+                    fmt.pct(p["rate_window"]),
+                    f"{fmt.ci(p['window_ci_low'], p['window_ci_high'])}; {p['n_positive_window']:,} "
                     f"of {p['n_window']:,} clinical primaries"
-                    + (f"; published band {F.pct(band.low)}–{F.pct(band.high)}" if band else ""),
+                    + (
+                        f"; published band {fmt.pct(band.low)}–{fmt.pct(band.high)}" if band else ""
+                    ),
                     reading,
                     positivity.FILENAME,
                 )
@@ -179,16 +182,16 @@ def build(ctx: Context, pages: list[Page]) -> Page:
             out.append(
                 Tile(
                     "Quarantined rows",
-                    F.pct(rate),
+                    fmt.pct(rate),
                     f"{q['rows_quarantined']:,} of {q['rows_read']:,} rows read"
                     + ("" if view.lab is None else f" with lab code {view.lab}"),
                     Reading(
                         "look" if look else "ok",
                         (
-                            f"above {F.pct(readings.QUARANTINE_LOOK, 0)} (her2qa default, not a "
+                            f"above {fmt.pct(readings.QUARANTINE_LOOK, 0)} (her2qa default, not a "
                             "published limit): the export needs a look."
                             if look
-                            else f"at or under {F.pct(readings.QUARANTINE_LOOK, 0)} (her2qa "
+                            else f"at or under {fmt.pct(readings.QUARANTINE_LOOK, 0)} (her2qa "
                             "default)."
                         ),
                     ),

@@ -16,6 +16,7 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
@@ -49,8 +50,8 @@ def _pchart_traces(
                 high=first["band_high"] * 100,
                 xref=_axis(i, "x"),
                 yref=_axis(i, "y"),
-                name=f"{first['band_label']}: {F.pct(first['band_low'])}–"
-                f"{F.pct(first['band_high'])} ({first['band_source']})",
+                name=f"{first['band_label']}: {fmt.pct(first['band_low'])}–"
+                f"{fmt.pct(first['band_high'])} ({first['band_source']})",
                 showlegend=legend,
             )
         )
@@ -60,8 +61,8 @@ def _pchart_traces(
             high=first["context_band_high"] * 100,
             xref=_axis(i, "x"),
             yref=_axis(i, "y"),
-            name=f"{first['band_label']}: {F.pct(first['context_band_low'])}–"
-            f"{F.pct(first['context_band_high'])} ({first['context_band_source']})",
+            name=f"{first['band_label']}: {fmt.pct(first['context_band_low'])}–"
+            f"{fmt.pct(first['context_band_high'])} ({first['context_band_source']})",
             showlegend=legend,
         )
         context.update(
@@ -98,10 +99,10 @@ def _pchart_traces(
     for r in rows:
         flag = f"\nOUTSIDE the control limits ({r['signal']})" if r["out_of_control"] else ""
         hover.append(
-            f"{lab}, {r['month_label']}: {F.pct(r['rate'])} positive "
-            f"({F.ci(r['ci_low'], r['ci_high'])})"
+            f"{lab}, {r['month_label']}: {fmt.pct(r['rate'])} positive "
+            f"({fmt.ci(r['ci_low'], r['ci_high'])})"
             f"\n{r['n_positive']:,} of {r['n_specimens']:,} primaries"
-            f"\ncontrol limits {F.pct(r['lcl'])}–{F.pct(r['ucl'])}{flag}"
+            f"\ncontrol limits {fmt.pct(r['lcl'])}–{fmt.pct(r['ucl'])}{flag}"
             + ("\nsmall n" if F.is_small(r["n_specimens"]) else "")
         )
     fig.add_trace(
@@ -196,8 +197,8 @@ def _forest(
         height=max(300, 150 + 30 * len(rows)),
     )
     hover = [
-        f"{r[label_field]}: {F.pct(r['rate_window'])} "
-        f"({F.ci(r['window_ci_low'], r['window_ci_high'])})"
+        f"{r[label_field]}: {fmt.pct(r['rate_window'])} "
+        f"({fmt.ci(r['window_ci_low'], r['window_ci_high'])})"
         f"\n{r['n_positive_window']:,} of {r['n_window']:,} primaries in the last 12 months"
         f"\n{r['n_flagged_window']} month(s) outside the control limits in that window"
         for r in rows
@@ -224,7 +225,7 @@ def _forest(
         fig.add_shape(
             F.line_shape(
                 centre * 100,
-                name=f"the laboratory's centre line p̄ = {F.pct(centre)}",
+                name=f"the laboratory's centre line p̄ = {fmt.pct(centre)}",
                 colour=F.LIMIT,
                 axis="x",
                 dash="solid",
@@ -417,8 +418,8 @@ def build(ctx: Context) -> Page:
                 r["lab_id"],
                 "laboratory" if r["level"] == "lab" else r["pathologist_id"],
                 f"{r['n_positive']:,} / {r['n_specimens']:,}",
-                F.pct(r["rate"]),
-                f"{F.pct(r['lcl'])}–{F.pct(r['ucl'])}",
+                fmt.pct(r["rate"]),
+                f"{fmt.pct(r['lcl'])}–{fmt.pct(r['ucl'])}",
                 r["signal"],
             ]
             for r in rows

@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout
 from dashboards.site.data import Context
@@ -70,11 +71,11 @@ def _two_rate_panels(
         hover = []
         for r in rows:
             lines = [
-                f"{r['month_label']}: {name} {F.pct(r[value])} "
-                f"({F.ci(r[f'{ci_prefix}_ci_low'], r[f'{ci_prefix}_ci_high'])})"
+                f"{r['month_label']}: {name} {fmt.pct(r[value])} "
+                f"({fmt.ci(r[f'{ci_prefix}_ci_low'], r[f'{ci_prefix}_ci_high'])})"
             ]
             if documented:
-                lines.append(f"time documented for {F.pct(r[documented])}")
+                lines.append(f"time documented for {fmt.pct(r[documented])}")
             lines.append(counts(r))
             hover.append("\n".join(lines))
         F.ci_band(
@@ -187,7 +188,7 @@ def build(ctx: Context) -> Page:
             out.append(
                 Reading(
                     status,
-                    f"{F.pct(rate)} compliant ({F.ci(lo, hi)}, {k:,} of {n:,} documented) in the "
+                    f"{fmt.pct(rate)} compliant ({fmt.ci(lo, hi)}, {k:,} of {n:,} documented) in the "
                     f"last 12 months; {undocumented:,} of {w['n_specimens']:,} specimens without "
                     "the time. No published compliance rate to compare with.",
                     topic,

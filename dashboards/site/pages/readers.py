@@ -8,6 +8,7 @@ from __future__ import annotations
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
@@ -31,7 +32,7 @@ def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
         hover.append(
             [
                 f"clinical IHC {a}, second read {b}: {counts.get((a, b), 0):,} pairs"
-                f"\n{F.pct(counts.get((a, b), 0) / row_n if row_n else None)} of clinical {a}"
+                f"\n{fmt.pct(counts.get((a, b), 0) / row_n if row_n else None)} of clinical {a}"
                 + ("\nagreement" if a == b else "")
                 for b in scores
             ]

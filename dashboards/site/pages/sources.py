@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import readings
 from dashboards.site.data import Band, Context
@@ -116,7 +117,7 @@ def build(ctx: Context) -> Page:
             ],
             [
                 "'look here' for quarantine",
-                f"more than {F.pct(readings.QUARANTINE_LOOK, 0)} of "
+                f"more than {fmt.pct(readings.QUARANTINE_LOOK, 0)} of "
                 "rows read quarantined, or a file rejected whole",
                 "her2qa default, not a published limit",
             ],

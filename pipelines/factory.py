@@ -1,0 +1,206 @@
+"""Dagster definitions derived from the table catalog (warehouse/catalog.py), as PUDL builds
+its assets and checks from its metadata: one asset per table, one integrity check per rule.
+
+* ``asset_key(name)``: the asset of a warehouse table (``marts.agreement`` -> marts/agreement).
+* ``mart_specs()``: one AssetSpec per catalog table of the marts and findings layers, its
+  description, grain and key as metadata, its upstream tables as deps.
+* ``integrity_checks(tables)``: blocking ERROR checks per table: its key unique and never
+  NULL, every rate inside [0, scale] and inside its interval, 'ALL' rows equal to the sum of
+  the labs', and the table's own rules.
+* ``finding_checks()``: one non-blocking WARN check per finding code of marts.findings,
+  whose verdicts it reports and never recomputes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import dagster as dg
+
+from pipelines.defs.resources import Her2qaPaths
+from warehouse import catalog
+from warehouse.catalog import Rule, Table
+
+OWNERS = ["team:her2qa"]
+EPS = 1e-9
+
+
+def asset_key(table_name: str) -> dg.AssetKey:
+    return dg.AssetKey(table_name.split("."))
+
+
+def spec(table: Table, *, group: str | None = None) -> dg.AssetSpec:
+    """The asset of one catalog table; scratch tables are not assets, so an upstream scratch
+    table is replaced by what it reads."""
+    return dg.AssetSpec(
+        asset_key(table.name),
+        description=f"One row per {table.grain}. {table.description}",
+        deps=[asset_key(u) for u in _published_upstream(table)],
+        kinds={"duckdb"},
+        group_name=group or table.layer,
+        owners=OWNERS,
+        metadata={
+            "grain": table.grain,
+            "key": ", ".join(table.key) or "(none)",
+            "sql": f"warehouse/sql/{table.sql}.sql",
+        },
+    )
+
+
+def _published_upstream(table: Table) -> list[str]:
+    out: list[str] = []
+    for name in table.upstream:
+        up = catalog.table(name)
+        names = _published_upstream(up) if up.layer == "scratch" else [name]
+        out += [n for n in names if n not in out]
+    return out
+
+
+def mart_specs() -> list[dg.AssetSpec]:
+    return [spec(t) for t in catalog.build_order() if t.layer != "scratch"]
+
+
+# --------------------------------------------------------------------- integrity checks
+def _keys_sql(table: Table) -> str:
+    cols = ", ".join(table.key)
+    nulls = " OR ".join(f"{c} IS NULL" for c in table.key)
+    return (
+        f"SELECT count(*) FROM (SELECT 1 FROM {table.name} GROUP BY {cols} "  # noqa: S608
+        f"HAVING count(*) > 1) UNION ALL SELECT count(*) FROM {table.name} WHERE {nulls}"
+    )
+
+
+def _rates_sql(table: Table) -> str:
+    scale = table.rate_scale
+    broken = []
+    for rate in table.rates:
+        values = [c for c in (rate.column, rate.low, rate.high) if c]
+        broken += [f"{c} < -{EPS} OR {c} > {scale} + {EPS}" for c in values]
+        if rate.low and rate.high:
+            broken.append(
+                f"{rate.low} > {rate.column} + {EPS} OR {rate.column} > {rate.high} + {EPS}"
+            )
+    where = " OR ".join(f"({b})" for b in broken)
+    return f"SELECT count(*) FROM {table.name} WHERE {where}"  # noqa: S608
+
+
+def _roll_up_sql(table: Table) -> str:
+    dims, counts = table.roll_up or ((), ())
+    group = ", ".join(dims) if dims else "()"
+    using = f"USING ({', '.join(dims)})" if dims else "ON true"
+    sums = ", ".join(f"sum({c}) AS {c}" for c in counts)
+    # no lab rows (nothing to pair yet): the ALL row holds zeros where the sums are NULL
+    differs = " OR ".join(f"coalesce(a.{c}, 0) <> coalesce(l.{c}, 0)" for c in counts)
+    return (
+        f"WITH l AS (SELECT {', '.join((*dims, sums))} FROM {table.name} "  # noqa: S608
+        f"WHERE lab_id <> 'ALL' GROUP BY {group}) "
+        f"SELECT count(*) FROM {table.name} AS a JOIN l {using} "
+        f"WHERE a.lab_id = 'ALL' AND ({differs})"
+    )
+
+
+def table_rules(table: Table) -> list[Rule]:
+    """Every integrity rule of a table: derived ones first, then its own."""
+    rules = []
+    if table.key:
+        rules.append(
+            Rule(
+                f"{table.short}_key_unique",
+                f"One row per {' × '.join(table.key)}, none of them NULL.",
+                _keys_sql(table),
+            )
+        )
+    if table.rates:
+        rules.append(
+            Rule(
+                f"{table.short}_rates_within_range",
+                f"Every rate and share within [0, {table.rate_scale:g}] and inside its 95% "
+                "interval where it has one.",
+                _rates_sql(table),
+            )
+        )
+    if table.roll_up:
+        rules.append(
+            Rule(
+                f"{table.short}_roll_ups_add_up",
+                "Each 'ALL' row holds the sum of the labs' rows ("
+                + ", ".join(table.roll_up[1])
+                + ").",
+                _roll_up_sql(table),
+            )
+        )
+    return [*rules, *table.rules]
+
+
+def integrity_check(table: Table, rule: Rule) -> dg.AssetChecksDefinition:
+    """A blocking ERROR check that passes when the rule's SQL counts no violating row."""
+
+    @dg.asset_check(
+        asset=asset_key(table.name), name=rule.name, blocking=True, description=rule.description
+    )
+    def _check(paths: Her2qaPaths) -> dg.AssetCheckResult:
+        params = {k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql}
+        with paths.connect(read_only=True) as con:
+            result = con.execute(rule.violations_sql, params or None).fetchall()
+        violations = sum(int(r[0]) for r in result)
+        return dg.AssetCheckResult(
+            passed=violations == 0,
+            severity=dg.AssetCheckSeverity.ERROR,
+            metadata={"violating_rows": violations},
+        )
+
+    return _check
+
+
+def integrity_checks(tables: Iterable[Table]) -> list[dg.AssetChecksDefinition]:
+    return [integrity_check(t, rule) for t in tables for rule in table_rules(t)]
+
+
+# --------------------------------------------------------------------- finding checks
+def finding_check(finding: str, description: str) -> dg.AssetChecksDefinition:
+    """A WARN check that reports the verdicts of one finding code of marts.findings: passed
+    when no row says 'look'. A quality finding, never a failure of the run."""
+
+    @dg.asset_check(
+        asset=asset_key("marts.findings"),
+        name=finding,
+        blocking=False,
+        description=f"{description} Verdicts read from marts.findings (finding = '{finding}').",
+    )
+    def _check(paths: Her2qaPaths) -> dg.AssetCheckResult:
+        with paths.connect(read_only=True) as con:
+            rows = con.execute(
+                "SELECT lab_id, period, subgroup, verdict, message FROM marts.findings "
+                "WHERE finding = $f ORDER BY verdict <> 'look', lab_id <> 'ALL', lab_id, "
+                "period, subgroup",
+                {"f": finding},
+            ).fetchall()
+        look = [r for r in rows if r[3] == "look"]
+        labs = sorted({r[0] for r in look if r[0] != "ALL"})
+        counts = {v: sum(1 for r in rows if r[3] == v) for v in catalog.VERDICTS}
+        table = "\n".join(
+            ["| lab | period | subgroup | verdict | finding |", "|---|---|---|---|---|"]
+            + [f"| {lab} | {p} | {s} | {v} | {m} |" for lab, p, s, v, m in look[:50]]
+        )
+        return dg.AssetCheckResult(
+            passed=not look,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=(
+                f"{len(look)} finding(s) to look at" + (f" ({', '.join(labs)})" if labs else "")
+                if look
+                else "nothing to look at"
+                if rows
+                else "nothing to judge yet"
+            ),
+            metadata={
+                **{f"n_{v}": n for v, n in counts.items()},
+                "labs_to_look_at": ", ".join(labs) or "none",
+                "look": dg.MetadataValue.md(table if look else "none"),
+            },
+        )
+
+    return _check
+
+
+def finding_checks() -> list[dg.AssetChecksDefinition]:
+    return [finding_check(code, text) for code, text in catalog.FINDINGS.items()]
