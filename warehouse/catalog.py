@@ -38,6 +38,39 @@ VERDICTS = ("ok", "look", "info", "too_few")
 
 LAYERS = ("ingest", "staging", "marts", "findings")
 
+# The finding codes of marts.findings (warehouse/sql/findings/findings.sql documents each
+# rule); each is a Dagster WARN check and a line of the run summary when it says 'look'.
+FINDINGS: dict[str, str] = {
+    "lab_target_ihc_vs_ish": "IHC vs ISH: PPA and NPA each at or above the lab's target "
+    "(ASCO/CAP 2007 criterion, 95% unless the lab sets its own), per lab and quarter.",
+    "lab_target_lab_vs_reference": "Laboratory vs reference laboratory: PPA and NPA each at or "
+    "above the lab's target, per lab and quarter.",
+    "positivity_control": "Each lab's monthly HER2-positive rate in statistical control (p-chart "
+    "limits and a run rule for a sustained shift).",
+    "positivity_control_pathologist": "Each pathologist's monthly HER2-positive rate within the "
+    "lab's control limits.",
+    "positivity_published_range": "Each lab's HER2-positive rate over the last 12 months within "
+    "the published range (context, not a limit).",
+    "amplification_published_range": "ISH amplification of IHC 2+ specimens within the "
+    "published range (context, not a limit).",
+    "her2_low_published_range": "HER2-low share of primaries within the published range "
+    "(context, not a limit).",
+    "metastasis_loss_published_range": "HER2 loss from primary to metastasis within the "
+    "published range (context, not a limit).",
+    "metastasis_gain_published_range": "HER2 gain from primary to metastasis within the "
+    "published range (context, not a limit).",
+    "metastasis_discordance_published_range": "Primary vs metastasis discordance within the "
+    "published range (context, not a limit).",
+    "observer_agreement": "Agreement of the clinical IHC score with a second reader (shown, no "
+    "target applies).",
+    "primary_metastasis_agreement": "Agreement of metastases with their primary (shown, no "
+    "target applies).",
+    "quarantine_rate": "Quarantined rows of each lab at or under the her2qa default.",
+    "data_freshness": "New results of each lab arrived within the freshness window "
+    "([site] freshness_days, default 3).",
+    "files_rejected": "Every file of the run read (none rejected whole).",
+}
+
 
 @dataclass(frozen=True)
 class Rule:
@@ -106,10 +139,10 @@ TABLES: tuple[Table, ...] = (
     ),
     _t(
         "ops.vocabulary",
-        "ingest",
+        "staging",
         "ddl",
         "accepted LIS spelling of an enumerated field",
-        "The LIS vocabulary of schemas/vocabulary.py, reloaded at every run.",
+        "The LIS vocabulary of schemas/vocabulary.py, reloaded at every staging step.",
         key=("field", "spelling"),
     ),
     _t(
@@ -129,7 +162,7 @@ TABLES: tuple[Table, ...] = (
         "valid version of a result (lab_id, test_id, result_version)",
         "Every valid version of every result, typed and normalised; amendments never delete.",
         key=("lab_id", "test_id", "result_version"),
-        upstream=("raw.her2_rows", "ops.vocabulary"),
+        upstream=("raw.her2_rows", "ops.ingested_files"),
     ),
     _t(
         "quarantine.rejected_rows",
@@ -138,7 +171,15 @@ TABLES: tuple[Table, ...] = (
         "rejected input row",
         "Rejected input rows with file, row, every reason and the row as read (no PHI).",
         key=("file_id", "source_row"),
-        upstream=("raw.her2_rows", "ops.vocabulary"),
+        upstream=("raw.her2_rows", "ops.ingested_files"),
+        rules=(
+            Rule(
+                "no_row_both_staged_and_quarantined",
+                "A row of an input file is staged or quarantined, never both.",
+                "SELECT count(*) FROM staging.her2_results_history "
+                "SEMI JOIN quarantine.rejected_rows USING (file_id, source_row)",
+            ),
+        ),
     ),
     _t(
         "staging.her2_results",
@@ -570,7 +611,7 @@ TABLES: tuple[Table, ...] = (
         "'Where to look', Dagster WARN checks, the run summary and the audit pack's marks "
         "all read it. verdict ok / look / info / too_few, the figure, its n and CI, the "
         "threshold with what it is, its source and one sentence for a lab director.",
-        key=("finding", "lab_id", "period"),
+        key=("finding", "lab_id", "period", "subgroup"),
         upstream=(
             "ops.ingested_files",
             "staging.her2_results",
