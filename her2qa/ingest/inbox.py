@@ -1,31 +1,54 @@
 """Ingest: new inbox files -> archive -> ``ops.ingested_files`` + ``raw.her2_rows``.
 
 A file is identified by its SHA-256: the same bytes add nothing, under any
-name. Every file that lands is recorded, including duplicates and files that
-cannot be read (with the reason). Each file is loaded in one transaction, so
-a crash never leaves half a file behind.
+name. Every entry of the inbox that looks like an extract is recorded, once,
+including duplicates, files that cannot be read, symbolic links, folders and
+other non-regular entries, each with its reason; a failure of one file never
+stops the others. Each file is loaded in one transaction, so a crash never
+leaves half a file behind.
+
+What is read is what is archived and what is hashed: a new file is copied into
+the archive in one read that also computes its SHA-256 and the byte checks (NUL
+bytes, UTF-8, physical lines), and the rows are parsed from that archived copy.
+A file whose size, modification time or content changes between the first look
+and the end of that read is still being written: it is left for the next run.
 
 PHI: the MRN is keyed (HMAC, in DuckDB) and names and birth dates are dropped
-in the same statement that writes the raw layer; the file's text exists only
-in memory while that statement runs and in the read-only archive copy.
+in the same statement that writes the raw layer; extra columns named or valued
+like identifiers are dropped and counted; a record that does not line up with
+the header keeps no value. The file's text exists only in memory while that
+statement runs and in the read-only archive copy.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
-import shutil
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 
 from her2qa.ingest import extract, phi
 from schemas import contract
 
 Progress = Callable[[str], None]
+
+_CHUNK = 1 << 22
+# A contract value is a code, a date or a number; a value this long is not one (and a
+# 10 MB field must not travel into the raw layer). The row is quarantined, the value dropped.
+MAX_VALUE_CHARS = 4_096
+# Extra-column values shaped like an identifier (besides equal to one of the file's MRNs,
+# names or birth dates): a date (a birth date?), an "MRN 123"-like code, an SSN.
+_ID_VALUE = (
+    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}"
+    r"|(?i:(mrn|pid|pat|patient|med ?rec)[ #:_-]*[0-9].*)|[0-9]{3}-[0-9]{2}-[0-9]{4}"
+)
 
 
 @dataclass(frozen=True)
@@ -33,40 +56,141 @@ class FileOutcome:
     file_id: int | None
     file_name: str
     sha256: str
-    status: str  # ingested | duplicate | rejected | seen (already recorded, nothing to do)
+    # ingested | duplicate | rejected | seen (already recorded, nothing to do)
+    # | waiting (still being written: left for the next run, not recorded)
+    status: str
     reason: str | None
     rows_read: int
+    physical_lines: int | None = None
+    columns_dropped: int = 0
+
+
+def printable(name: str) -> str:
+    """A file name as one safe line: control characters (a newline in a name splits a
+    progress line) and undecodable bytes escaped."""
+    name = os.fsencode(name).decode("utf-8", "backslashreplace")
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode() for ch in name)
+
+
+def _stored_name(name: str) -> str:
+    """The name as stored: DuckDB text must be valid UTF-8 (a name from the file system
+    may not be), otherwise as it is."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _looks_like_extract(name: str) -> bool:
+    return name.lower().endswith(".csv")
 
 
 def inbox_files(inbox: Path) -> list[Path]:
-    """The CSV files of the inbox, in name order (which fixes arrival order within a run)."""
+    """The regular CSV files of the inbox that would be read, in name order (which fixes
+    arrival order within a run). Links, folders and hidden names are not (see ingest)."""
+    return [p for p, problem in inbox_entries(inbox) if problem is None]
+
+
+def inbox_entries(inbox: Path) -> list[tuple[Path, str | None]]:
+    """Every inbox entry named like an extract, with why it is not read (None: it is).
+
+    Looked at with lstat: a symbolic link is never followed (a link to /etc/passwd would
+    be read and archived), whatever it points to."""
     if not inbox.is_dir():
         raise FileNotFoundError(f"inbox {inbox} is not a readable folder")
-    files = [
-        p
-        for p in inbox.iterdir()
-        if p.suffix.lower() == ".csv" and not p.name.startswith(".") and p.is_file()
-    ]
-    return sorted(files, key=lambda p: p.name)
+    entries = []
+    for path in sorted(inbox.iterdir(), key=lambda p: os.fsencode(p.name)):
+        if not _looks_like_extract(path.name):
+            continue
+        try:
+            st = path.lstat()
+        except OSError as exc:  # vanished between listing and looking
+            entries.append((path, f"unreadable: {exc.strerror or 'cannot be looked at'}"))
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            problem = "symlink: a symbolic link is not followed (copy the file into the inbox)"
+        elif not stat.S_ISREG(st.st_mode):
+            kind = "a folder" if stat.S_ISDIR(st.st_mode) else "not a regular file"
+            problem = f"not_a_regular_file: {kind}, not read"
+        elif path.name.startswith("."):
+            problem = (
+                "hidden_name: a name starting with '.' is a temporary or hidden file, not read"
+            )
+        else:
+            problem = None
+        entries.append((path, problem))
+    return entries
 
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
-        while chunk := fh.read(1 << 22):
+        while chunk := fh.read(_CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
 
 
+def _open_nofollow(path: Path) -> int:
+    """Open for reading without following a link (a link swapped in after lstat) and
+    without blocking (a FIFO swapped in)."""
+    return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+
+
+def _hash_fd(fd: int) -> str:
+    digest = hashlib.sha256()
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, _CHUNK):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _same_look(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_size, a.st_mtime_ns, a.st_ino) == (b.st_size, b.st_mtime_ns, b.st_ino)
+
+
+def _archive_fd(
+    fd: int, archive_dir: Path
+) -> tuple[str, Path, extract.ByteChecks, os.stat_result, bool]:
+    """Copy the open file into the archive in one read that also hashes and checks it.
+
+    Returns (sha256, archived path, byte checks, the file's stat after the read, whether
+    the archive copy is new). The archived bytes are exactly the hashed bytes: they come
+    from the same buffer."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    archive_dir.mkdir(parents=True, exist_ok=True)
+    tmp = archive_dir / f".incoming-{os.getpid()}-{fd}.part"
+    digest = hashlib.sha256()
+    checks = extract.ByteChecks()
+    try:
+        with tmp.open("wb") as out:
+            while chunk := os.read(fd, _CHUNK):
+                digest.update(chunk)
+                checks.feed(chunk)
+                out.write(chunk)
+        checks.finish()
+        after = os.fstat(fd)
+        sha = digest.hexdigest()
+        target = archive_dir / sha[:2] / f"{sha}.csv"
+        created = not target.exists()
+        if not created:
+            tmp.unlink()
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.chmod(tmp, 0o440)
+            os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+    return sha, target, checks, after, created
+
+
 def archive(path: Path, sha: str, archive_dir: Path) -> Path:
-    """Copy a file into the content-addressed, read-only archive."""
-    target = archive_dir / sha[:2] / f"{sha}.csv"
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".part")
-        shutil.copyfile(path, tmp)
-        os.chmod(tmp, 0o440)
-        os.replace(tmp, target)
+    """Copy a file into the content-addressed, read-only archive (checks the hash)."""
+    fd = _open_nofollow(path)
+    try:
+        got, target, _checks, _after, _created = _archive_fd(fd, archive_dir)
+    finally:
+        os.close(fd)
+    if got != sha:
+        raise ValueError(f"{printable(path.name)} changed while it was archived")
     return target
 
 
@@ -80,18 +204,64 @@ def ingest_inbox(
     now: datetime | None = None,
     progress: Progress | None = None,
 ) -> list[FileOutcome]:
-    """Ingest every file of the inbox not seen before; returns one outcome per file."""
+    """Ingest every file of the inbox not seen before; returns one outcome per entry."""
     say = progress or (lambda _msg: None)
     outcomes = []
-    for path in inbox_files(inbox):
-        outcome = ingest_file(con, path, archive_dir, key, run_id, now=now)
+    for path, problem in inbox_entries(inbox):
+        if problem is not None:
+            outcome = _record_unread(con, path, problem, run_id, now=now)
+        else:
+            outcome = ingest_file(con, path, archive_dir, key, run_id, now=now)
         outcomes.append(outcome)
         if outcome.status != "seen":
-            detail = (
-                f"{outcome.rows_read:,} rows" if outcome.status == "ingested" else outcome.reason
-            )
-            say(f"{outcome.status}: {outcome.file_name} ({detail})")
+            say(f"{outcome.status}: {printable(outcome.file_name)} ({_detail(outcome)})")
     return outcomes
+
+
+def _detail(outcome: FileOutcome) -> str:
+    if outcome.status != "ingested":
+        return outcome.reason or ""
+    text = f"{outcome.rows_read:,} rows"
+    lines = outcome.physical_lines
+    if lines is not None and lines - 1 != outcome.rows_read:
+        text += f" from {max(lines - 1, 0):,} data lines"
+    if outcome.columns_dropped:
+        text += f"; {outcome.columns_dropped} identifier-like column(s) dropped"
+    return text
+
+
+def _record_unread(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    reason: str,
+    run_id: str,
+    *,
+    now: datetime | None = None,
+) -> FileOutcome:
+    """Record, once, an entry whose bytes were not read (no content, so no SHA-256: '')."""
+    name = _stored_name(path.name)
+    known = con.execute(
+        "SELECT count(*) FROM ops.ingested_files "
+        "WHERE sha256 = '' AND file_name = $name AND reason = $reason",
+        {"name": name, "reason": reason},
+    ).fetchone()[0]
+    if known:
+        return FileOutcome(None, name, "", "seen", reason, 0)
+    record = _base_record(name, "", 0, run_id, now)
+    file_id = _record(con, record, "rejected", reason)
+    return FileOutcome(file_id, name, "", "rejected", reason, 0)
+
+
+def _base_record(name: str, sha: str, size: int, run_id: str, now: datetime | None) -> dict:
+    ingested_at = (now or datetime.now(UTC)).astimezone(UTC)
+    return {
+        "file_name": name,
+        "sha256": sha,
+        "size_bytes": size,
+        "ingested_at": ingested_at.replace(tzinfo=None),
+        "arrival_date": ingested_at.astimezone().date(),
+        "run_id": run_id,
+    }
 
 
 def ingest_file(
@@ -103,7 +273,43 @@ def ingest_file(
     *,
     now: datetime | None = None,
 ) -> FileOutcome:
-    sha = sha256_of(path)
+    """One regular file: recorded whatever happens to it; only a file still being written
+    is left unrecorded, for the next run."""
+    name = _stored_name(path.name)
+    try:
+        fd = _open_nofollow(path)
+    except OSError as exc:  # PermissionError, a link or FIFO swapped in, vanished, ...
+        why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
+        return _record_unread(
+            con, path, f"unreadable: the file cannot be opened ({why or 'error'})", run_id, now=now
+        )
+    try:
+        return _ingest_fd(con, fd, path, name, archive_dir, key, run_id, now=now)
+    finally:
+        os.close(fd)
+
+
+def _ingest_fd(
+    con: duckdb.DuckDBPyConnection,
+    fd: int,
+    path: Path,
+    name: str,
+    archive_dir: Path,
+    key: phi.PhiKey,
+    run_id: str,
+    *,
+    now: datetime | None,
+) -> FileOutcome:
+    first_look = os.fstat(fd)
+    if not stat.S_ISREG(first_look.st_mode):
+        return _record_unread(con, path, "not_a_regular_file: not read", run_id, now=now)
+    try:
+        sha = _hash_fd(fd)
+    except OSError as exc:
+        reason = f"unreadable: the file cannot be read ({exc.strerror or 'error'})"
+        return _record_unread(con, path, reason, run_id, now=now)
+    if not _same_look(first_look, os.fstat(fd)):
+        return _waiting(name, sha)
     # One look-up: the first file with these bytes, and every name they arrived under.
     first_id, first_name, known_names = con.execute(
         "SELECT arg_min(file_id, file_id) FILTER (WHERE status <> 'duplicate'), "
@@ -111,31 +317,40 @@ def ingest_file(
         "coalesce(list(file_name), []) FROM ops.ingested_files WHERE sha256 = $sha",
         {"sha": sha},
     ).fetchone()
-    if path.name in known_names:  # the same file still in the inbox: nothing to do
-        return FileOutcome(None, path.name, sha, "seen", None, 0)
+    if name in known_names:  # the same file still in the inbox: nothing to do
+        return FileOutcome(None, name, sha, "seen", None, 0)
 
-    ingested_at = (now or datetime.now(UTC)).astimezone(UTC)
-    record = {
-        "file_name": path.name,
-        "sha256": sha,
-        "size_bytes": path.stat().st_size,
-        "ingested_at": ingested_at.replace(tzinfo=None),
-        "arrival_date": ingested_at.astimezone().date(),
-        "run_id": run_id,
-    }
+    record = _base_record(name, sha, first_look.st_size, run_id, now)
     if first_id is not None:
-        reason = f"same content (SHA-256) as {first_name}, already ingested"
+        reason = f"same content (SHA-256) as {printable(first_name)}, already ingested"
         file_id = _record(con, record, "duplicate", reason, duplicate_of=first_id)
-        return FileOutcome(file_id, path.name, sha, "duplicate", reason, 0)
+        return FileOutcome(file_id, name, sha, "duplicate", reason, 0)
 
-    archived = archive(path, sha, archive_dir)
-    record["archive_path"] = str(archived)
     try:
-        data = extract.read(archived)
+        archived_sha, archived, checks, last_look, created = _archive_fd(fd, archive_dir)
+    except OSError as exc:
+        reason = f"unreadable: the file cannot be read ({exc.strerror or 'error'})"
+        return _record_unread(con, path, reason, run_id, now=now)
+    if archived_sha != sha or not _same_look(first_look, last_look):
+        # Still being written: the snapshot just archived is no file's content (and holds
+        # PHI): removed. The file is ingested once it has stopped changing.
+        if created:
+            with contextlib.suppress(OSError):
+                archived.unlink()
+        return _waiting(name, archived_sha)
+    record["archive_path"] = str(archived)
+    record["physical_lines"] = checks.physical_lines
+    try:
+        data = extract.read(archived, checks)
     except extract.FileRejected as exc:
         reason = f"{exc.kind}: {exc.message}"
         file_id = _record(con, record, "rejected", reason)
-        return FileOutcome(file_id, path.name, sha, "rejected", reason, 0)
+        return FileOutcome(file_id, name, sha, "rejected", reason, 0, checks.physical_lines)
+    except (OSError, UnicodeError, pa.ArrowException, MemoryError) as exc:
+        # a parse failure of one file is that file's reason, never the run's end
+        reason = f"unreadable: the file cannot be parsed ({type(exc).__name__})"
+        file_id = _record(con, record, "rejected", reason)
+        return FileOutcome(file_id, name, sha, "rejected", reason, 0, checks.physical_lines)
 
     con.execute("BEGIN TRANSACTION")
     try:
@@ -146,14 +361,36 @@ def ingest_file(
             None,
             rows_read=data.table.num_rows,
             columns_missing=data.header.missing_optional,
-            columns_extra=list(data.header.extra_index),
         )
-        _load_raw(con, file_id, data, key)
+        kept, dropped_by_value = _load_raw(con, file_id, data, key)
+        dropped = len(data.header.dropped_extra) + dropped_by_value
+        con.execute(
+            "UPDATE ops.ingested_files SET columns_extra = $kept, columns_dropped = $dropped, "
+            "columns_dropped_by_name = $by_name, columns_dropped_by_value = $by_value, "
+            "rows_malformed = (SELECT count(*) FROM raw.her2_rows "
+            "                  WHERE file_id = $file_id AND malformed IS NOT NULL) "
+            "WHERE file_id = $file_id",
+            {
+                "kept": kept,
+                "dropped": dropped,
+                "by_name": len(data.header.dropped_extra),
+                "by_value": dropped_by_value,
+                "file_id": file_id,
+            },
+        )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileOutcome(file_id, path.name, sha, "ingested", None, data.table.num_rows)
+    return FileOutcome(
+        file_id, name, sha, "ingested", None, data.table.num_rows, checks.physical_lines, dropped
+    )
+
+
+def _waiting(name: str, sha: str) -> FileOutcome:
+    return FileOutcome(
+        None, name, sha, "waiting", "still being written (size or time changed): next run", 0
+    )
 
 
 def _record(
@@ -165,7 +402,6 @@ def _record(
     duplicate_of: int | None = None,
     rows_read: int = 0,
     columns_missing: list[str] | None = None,
-    columns_extra: list[str] | None = None,
 ) -> int:
     file_id = con.execute(
         "SELECT coalesce(max(file_id), 0) + 1 FROM ops.ingested_files"
@@ -174,20 +410,20 @@ def _record(
         """
         INSERT INTO ops.ingested_files (file_id, file_name, sha256, size_bytes, status, reason,
             duplicate_of, archive_path, ingested_at, arrival_date, columns_missing, columns_extra,
-            rows_read, run_id)
+            rows_read, run_id, physical_lines)
         VALUES ($file_id, $file_name, $sha256, $size_bytes, $status, $reason, $duplicate_of,
-            $archive_path, $ingested_at, $arrival_date, $columns_missing, $columns_extra,
-            $rows_read, $run_id)
+            $archive_path, $ingested_at, $arrival_date, $columns_missing, [],
+            $rows_read, $run_id, $physical_lines)
         """,
         {
             **record,
             "archive_path": record.get("archive_path"),
+            "physical_lines": record.get("physical_lines"),
             "file_id": file_id,
             "status": status,
             "reason": reason,
             "duplicate_of": duplicate_of,
             "columns_missing": columns_missing or [],
-            "columns_extra": columns_extra or [],
             "rows_read": rows_read,
         },
     )
@@ -196,40 +432,134 @@ def _record(
 
 def _load_raw(
     con: duckdb.DuckDBPyConnection, file_id: int, data: extract.Extract, key: phi.PhiKey
-) -> None:
-    """Write the raw layer in one statement that keys the MRN and drops the other PHI."""
+) -> tuple[list[str], int]:
+    """Write the raw layer in one statement that keys the MRN and drops the other PHI.
+
+    Returns the extra columns kept and the number dropped because their values look like
+    identifiers. A row is kept without values (and quarantined as malformed) when a kept
+    value equals one of the file's MRNs, names or birth dates (fields shifted by an
+    unquoted comma), runs over lines, or is implausibly long."""
     table = data.table
-    extras = [name for name in table.column_names if name.startswith("extra:")]
-    # Positional names for the extras: header text never becomes SQL; names go in as values.
-    renamed = table.rename_columns(
-        [f"x{extras.index(n)}" if n in extras else n for n in table.column_names]
-    )
+    # Positional names: header text never becomes SQL; extra names go in as values.
+    extras: list[tuple[str, str]] = []  # (header name, positional column)
+    renamed = []
+    for name in table.column_names:
+        if name.startswith("extra:"):
+            extras.append((name.removeprefix("extra:"), f"x{len(extras)}"))
+            renamed.append(extras[-1][1])
+        else:
+            renamed.append(name)
+    table = table.rename_columns(renamed)
     present = set(table.column_names)
-    select = [
-        "$file_id",
-        "source_row",
-        *[(name if name in present else "NULL") for name in contract.RAW_KEPT],
-        phi.hmac_sql("patient_mrn"),
-        "malformed",
-    ]
-    params: dict[str, object] = {"file_id": file_id}
-    if extras:
-        pairs = []
-        for i, name in enumerate(extras):
-            params[f"k{i}"] = name.removeprefix("extra:")
-            pairs.append(f"$k{i}, x{i}")
-        select.append(f"json_object({', '.join(pairs)})")
-    else:
-        select.append("NULL")
-    ipad, opad = key.pads()
-    params.update(ipad=ipad, opad=opad)
-    columns = ["file_id", "source_row", *contract.RAW_KEPT, "patient_key", "malformed", "extra"]
-    con.register("incoming_extract", renamed)
+    for phi_column in ("patient_mrn", "patient_name", "patient_dob"):
+        if phi_column not in present:
+            table = table.append_column(phi_column, pa.nulls(table.num_rows, pa.string()))
+    con.register("incoming_extract", table)
     try:
+        # The file's identifiers, in memory only while this file is loaded (a TEMP table
+        # lives in the connection, never in the warehouse file).
+        con.execute(
+            f"""
+            CREATE OR REPLACE TEMP TABLE incoming_phi AS
+            SELECT DISTINCT v FROM (
+                SELECT {_strip("patient_mrn")} AS v FROM incoming_extract
+                UNION ALL SELECT {_strip("patient_name")} FROM incoming_extract
+                UNION ALL SELECT {_strip("patient_dob")} FROM incoming_extract
+                UNION ALL SELECT unnest(regexp_split_to_array(patient_name, '[\\s,;]+'))
+                    FROM incoming_extract
+            ) WHERE length(v) >= 3
+            """  # noqa: S608 - column names are ours
+        )
+        kept_extras, dropped = _screen_extras(con, extras)
+        # Every kept value, by positional name (never header text), and what disqualifies
+        # its record: over-long, over several lines, or equal to a patient identifier.
+        checked = [c for c in contract.RAW_KEPT if c in present] + [x for _, x in kept_extras]
+        too_long = [f"length({c}) > {MAX_VALUE_CHARS}" for c in checked]
+        spans = [f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in checked]
+        leak = [f"{_strip(c)} IN (SELECT v FROM incoming_phi)" for c in checked]  # noqa: S608
+        screened = (
+            "SELECT *, CASE WHEN malformed IS NOT NULL THEN malformed "  # noqa: S608 - ours
+            f"WHEN coalesce({' OR '.join(too_long) or 'false'}, false) THEN $why_long "
+            f"WHEN coalesce({' OR '.join(spans) or 'false'}, false) THEN $why_spans "
+            f"WHEN coalesce({' OR '.join(leak) or 'false'}, false) THEN $why_leak "
+            "END AS why_malformed FROM incoming_extract"
+        )
+
+        def kept(column: str) -> str:
+            return f"CASE WHEN why_malformed IS NULL THEN {column} END"
+
+        select = [
+            "$file_id",
+            "source_row",
+            *[(kept(name) if name in present else "NULL") for name in contract.RAW_KEPT],
+            f"CASE WHEN why_malformed IS NULL THEN {phi.hmac_sql('patient_mrn')} END",
+            "why_malformed",
+        ]
+        params: dict[str, object] = {
+            "file_id": file_id,
+            "why_long": f"a value is longer than {MAX_VALUE_CHARS:,} characters (not a contract "
+            "value); the values of this record are not kept",
+            "why_spans": "a value runs over several lines (an unterminated quote?); the values "
+            "of this record are not kept",
+            "why_leak": "a value equals a patient identifier of this file (fields shifted by an "
+            "unquoted comma?); the values of this record are not kept",
+        }
+        if kept_extras:
+            pairs = []
+            for i, (name, column) in enumerate(kept_extras):
+                params[f"k{i}"] = name
+                pairs.append(f"$k{i}, {column}")
+            select.append(
+                f"CASE WHEN why_malformed IS NULL THEN json_object({', '.join(pairs)}) END"
+            )
+        else:
+            select.append("NULL")
+        ipad, opad = key.pads()
+        params.update(ipad=ipad, opad=opad)
+        columns = ["file_id", "source_row", *contract.RAW_KEPT, "patient_key", "malformed", "extra"]
         con.execute(
             f"INSERT INTO raw.her2_rows ({', '.join(columns)}) "  # noqa: S608 - names are ours
-            f"SELECT {', '.join(select)} FROM incoming_extract",
+            f"SELECT {', '.join(select)} FROM ({screened})",
             params,
         )
     finally:
+        con.execute("DROP TABLE IF EXISTS incoming_phi")
         con.unregister("incoming_extract")
+    return [name for name, _ in kept_extras], dropped
+
+
+def _strip(column: str) -> str:
+    return f"nullif(trim({column}, {phi.WHITESPACE_SQL}), '')"
+
+
+def _screen_extras(
+    con: duckdb.DuckDBPyConnection, extras: list[tuple[str, str]]
+) -> tuple[list[tuple[str, str]], int]:
+    """Drop the extra columns whose name or any value looks like an identifier: equal to
+    one of the file's MRNs, names or birth dates, or shaped like a date or an MRN code.
+    One aggregate query over the file, in DuckDB."""
+    if not extras:
+        return [], 0
+    flags = ", ".join(
+        f"bool_or({_strip(x)} IN (SELECT v FROM incoming_phi) "  # noqa: S608 - names are ours
+        f"OR regexp_full_match({_strip(x)}, $id_value))"
+        for _, x in extras
+    )
+    row = con.execute(
+        f"SELECT {flags} FROM incoming_extract",  # noqa: S608 - positional names are ours
+        {"id_value": _ID_VALUE},
+    ).fetchone()
+    # A header name equal to a patient's identifier (a data row taken for a header) too.
+    names_phi = {
+        r[0]
+        for r in con.execute(
+            "SELECT v FROM incoming_phi WHERE v IN (SELECT unnest($names))",
+            {"names": [n.strip() for n, _ in extras]},
+        ).fetchall()
+    }
+    kept = [
+        (name, x)
+        for (name, x), flagged in zip(extras, row, strict=True)
+        if not flagged and name.strip() not in names_phi
+    ]
+    return kept, len(extras) - len(kept)

@@ -47,14 +47,21 @@ def patient_key(key: PhiKey, mrn: str) -> str:
     return hmac.new(key.secret, mrn.strip().encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+# Every character Python's str.strip() removes: a value of tabs, no-break spaces or other
+# white space is as missing as one of spaces (DuckDB's one-argument trim() strips spaces only).
+WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
+WHITESPACE_SQL = "(" + " || ".join(f"chr({ord(c)})" for c in WHITESPACE) + ")"
+
+
 def hmac_sql(column: str) -> str:
     """SQL for HMAC-SHA256 of a text column; parameters ``$ipad`` and ``$opad``.
 
     The MRN is trimmed first: an LIS pads fields, and " MRN1" is the same patient.
     """
+    trimmed = f"trim({column}, {WHITESPACE_SQL})"
     return (
-        f"CASE WHEN nullif(trim({column}), '') IS NOT NULL THEN "
-        f"sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode(trim({column}))))) END"
+        f"CASE WHEN nullif({trimmed}, '') IS NOT NULL THEN "
+        f"sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode({trimmed})))) END"
     )
 
 

@@ -122,3 +122,16 @@ CREATE TABLE IF NOT EXISTS quarantine.rejected_rows (
 -- Columns added after the first release of a table (older warehouses get them here).
 ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS staged_run_id VARCHAR
 ;
+-- Ingest accounting beyond rows (her2qa/ingest/inbox.py): physical lines beside records, so
+-- lines merged by an unterminated quote are visible; records kept without values; extra
+-- columns dropped because their name or values look like patient identifiers.
+ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS physical_lines BIGINT
+;
+ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS rows_malformed BIGINT
+;
+ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS columns_dropped INTEGER
+;
+ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS columns_dropped_by_name INTEGER
+;
+ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS columns_dropped_by_value INTEGER
+;

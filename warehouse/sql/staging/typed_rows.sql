@@ -4,9 +4,18 @@
 -- (NULL when absent or unusable) and every reason that applies.
 -- The LIS spellings come from ops.vocabulary (schemas/vocabulary.py); a lab's
 -- own date format from the macro lab_date (her2qa/staging.py, site config).
-CREATE OR REPLACE TEMP MACRO fold(x) AS lower(regexp_replace(trim(x), '\s+', ' ', 'g'))
+-- White space is any Unicode white space (tabs, no-break spaces), not only the spaces
+-- DuckDB's one-argument trim() strips: a tab-only value is as missing as a blank one.
+-- (the characters of Python's str.isspace(), as her2qa/ingest/phi.py WHITESPACE)
+CREATE OR REPLACE TEMP MACRO blank(x) AS nullif(trim(x,
+        chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) ||
+        chr(31) || chr(32) || chr(133) || chr(160) || chr(5760) || chr(8192) || chr(8193) ||
+        chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8199) ||
+        chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8239) ||
+        chr(8287) || chr(12288)
+    ), '')
 ;
-CREATE OR REPLACE TEMP MACRO blank(x) AS nullif(trim(x), '')
+CREATE OR REPLACE TEMP MACRO fold(x) AS lower(regexp_replace(blank(x), '\s+', ' ', 'g'))
 ;
 -- Plain decimals only: no exponent, no units, no "inf"/"nan".
 CREATE OR REPLACE TEMP MACRO plain_number(x) AS
@@ -107,8 +116,9 @@ typed AS (
 checked AS (
     SELECT
         t.*,
+        -- A malformed record kept no values (her2qa/ingest/extract.py): its one reason is that.
+        CASE WHEN t.malformed IS NOT NULL THEN [reason('row', 'malformed_record', t.malformed)] ELSE
         list_filter([
-            CASE WHEN t.malformed IS NOT NULL THEN reason('row', 'malformed_record', t.malformed) END,
             -- required fields (spec §Columns "required: yes")
             CASE WHEN t.lab_id_txt IS NULL THEN reason('lab_id', 'required_missing', 'lab_id is missing') END,
             CASE WHEN t.test_id_txt IS NULL THEN reason('test_id', 'required_missing', 'test_id is missing') END,
@@ -180,7 +190,7 @@ checked AS (
                  THEN reason('ish_her2_per_cell', 'required_missing', 'ish_her2_per_cell is missing (required on an ISH row unless reported_result is indeterminate)') END,
             CASE WHEN t.assay = 'ISH' AND t.reported_result IS DISTINCT FROM 'indeterminate' AND t.ish_cells_counted_txt IS NULL
                  THEN reason('ish_cells_counted', 'required_missing', 'ish_cells_counted is missing (required on an ISH row unless reported_result is indeterminate)') END
-        ], lambda r: r IS NOT NULL) AS reasons
+        ], lambda r: r IS NOT NULL) END AS reasons
     FROM typed AS t
 )
 SELECT
