@@ -11,6 +11,7 @@ import argparse
 import os
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,6 +29,10 @@ class UserError(Exception):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if not os.environ.get("HER2QA_DEBUG"):
+        # Framework warnings (deprecations, beta and preview notices) are for developers;
+        # they are kept out of an operator's terminal and its nightly mail.
+        warnings.simplefilter("ignore")
     try:
         return args.func(args)
     except (UserError, config.ConfigError) as exc:

@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 
 import warehouse
-from her2qa.instance import open_instance
+from her2qa.instance import open_instance, owner_tags, recover_stale_runs
 from pipelines.definitions import build_defs
-from pipelines.resources import Her2qaPaths, default_paths
+from pipelines.defs.resources import Her2qaPaths, default_paths
 
 
 class RunFailed(Exception):
@@ -37,9 +37,13 @@ def run_pipeline(
     except OSError as exc:
         raise RunFailed(f"warehouse {paths.warehouse_file}: {exc.strerror or exc}") from None
 
-    result = execute(
-        paths, instance=instance or _persistent_instance(), progress=progress, job_name=job_name
-    )
+    if instance is None:
+        instance = _persistent_instance()
+        # A run killed earlier (kill -9, OOM, reboot) must not block this one: its stale
+        # claim on the pool is released and the run marked failed, one line each.
+        for note in recover_stale_runs(instance):
+            print(f"her2qa: {note}", file=sys.stderr)
+    result = execute(paths, instance=instance, progress=progress, job_name=job_name)
     if not result.success:
         raise RunFailed(_failure_reason(result))
     return _summary(paths)
@@ -62,6 +66,7 @@ def execute(
         instance=instance or dg.DagsterInstance.ephemeral(),
         raise_on_error=False,
         run_config=run_config,
+        tags=owner_tags(),  # who runs it: a later run checks this process is still alive
     )
 
 
@@ -82,6 +87,10 @@ def progress_logger(init_context: dg.InitLoggerContext) -> logging.Logger:
 def _user_message(record: logging.LogRecord) -> bool:
     meta = getattr(record, "dagster_meta", None) or {}
     if meta.get("dagster_event") is not None:
+        return False
+    # Errors (with their stack traces) and the framework's "Dependencies for step ... failed.
+    # Not executing." cascade stay in the run log: the user gets one line, last, from the CLI.
+    if record.levelno >= logging.ERROR or "Not executing" in record.getMessage():
         return False
     record.text = meta.get("orig_message", record.getMessage())
     record.step = f"[{meta['step_key']}] " if meta.get("step_key") else ""
