@@ -476,7 +476,12 @@ def _load_raw(
         checked = [c for c in contract.RAW_KEPT if c in present] + [x for _, x in kept_extras]
         too_long = [f"length({c}) > {MAX_VALUE_CHARS}" for c in checked]
         spans = [f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in checked]
-        leak = [f"{_strip(c)} IN (SELECT v FROM incoming_phi)" for c in checked]  # noqa: S608
+        # (kept extras hold no identifier value: _screen_extras checked every one of them)
+        leak = [
+            f"{_strip(c)} IN (SELECT v FROM incoming_phi)"  # noqa: S608 - names are ours
+            for c in contract.RAW_KEPT
+            if c in present
+        ]
         screened = (
             "SELECT *, CASE WHEN malformed IS NOT NULL THEN malformed "  # noqa: S608 - ours
             f"WHEN coalesce({' OR '.join(too_long) or 'false'}, false) THEN $why_long "
@@ -540,15 +545,23 @@ def _screen_extras(
     One aggregate query over the file, in DuckDB."""
     if not extras:
         return [], 0
-    flags = ", ".join(
-        f"bool_or({_strip(x)} IN (SELECT v FROM incoming_phi) "  # noqa: S608 - names are ours
-        f"OR regexp_full_match({_strip(x)}, $id_value))"
-        for _, x in extras
-    )
-    row = con.execute(
-        f"SELECT {flags} FROM incoming_extract",  # noqa: S608 - positional names are ours
-        {"id_value": _ID_VALUE},
-    ).fetchone()
+    # One pass over the file's extra values, unpivoted (one IN look-up, not one per column:
+    # 900 columns each with its own look-up ran out of memory).
+    columns = ", ".join(x for _, x in extras)
+    flagged_columns = {
+        r[0]
+        for r in con.execute(
+            f"""
+            SELECT col FROM (UNPIVOT (SELECT {columns} FROM incoming_extract)
+                             ON {columns} INTO NAME col VALUE val)
+            WHERE {_strip("val")} IN (SELECT v FROM incoming_phi)
+               OR regexp_full_match({_strip("val")}, $id_value)
+            GROUP BY col
+            """,  # noqa: S608 - positional names are ours
+            {"id_value": _ID_VALUE},
+        ).fetchall()
+    }
+    row = [x in flagged_columns for _, x in extras]
     # A header name equal to a patient's identifier (a data row taken for a header) too.
     names_phi = {
         r[0]
