@@ -18,3 +18,51 @@ def ci(low: float | None, high: float | None, digits: int = 1) -> str:
 
 def count(n: int | None) -> str:
     return "–" if n is None else f"{int(n):,}"
+
+
+# --- wording of a finding's verdict (her2-domain.md §QA-WORDING): "in / out of control" only
+# for control limits, "meets / below the lab target" for targets, "within / outside the
+# published range" for benchmark bands. The verdict itself is marts.findings'; this is words.
+VERDICT_WORDS: dict[str, dict[str, str]] = {
+    "control": {"ok": "In control", "look": "Out of control"},
+    "target": {"ok": "Meets the lab target", "look": "Below the lab target"},
+    "range": {"ok": "Within the published range", "look": "Outside the published range"},
+    "other": {"ok": "OK", "look": "Look here"},
+}
+COMMON_WORDS = {"too_few": "Small n", "info": "For information"}
+
+
+def finding_kind(finding: str) -> str:
+    """'control', 'target', 'range' or 'other': which words a finding's verdict takes."""
+    if finding.startswith("positivity_control"):
+        return "control"
+    if finding.startswith("lab_target_"):
+        return "target"
+    if finding.endswith("_published_range"):
+        return "range"
+    return "other"
+
+
+def verdict_label(finding: str, verdict: str) -> str:
+    """The badge words of a finding's verdict ('Below the lab target', 'In control', ...)."""
+    return COMMON_WORDS.get(verdict) or VERDICT_WORDS[finding_kind(finding)][verdict]
+
+
+def labs_phrase(
+    finding: str, look: list[str], small: list[str], total: int, where: str = ""
+) -> str:
+    """'2 of 5 laboratories below the lab target: CITY, EAST' (the labs with a look finding;
+    then those too few to judge)."""
+    what = {
+        "control": f"with a month out of control{where}",
+        "target": "below the lab target",
+        "range": "outside the published range (context, not a limit)",
+        "other": "to look at",
+    }[finding_kind(finding)]
+    if look:
+        text = f"{count(len(look))} of {count(total)} laboratories {what}: {', '.join(look)}"
+    else:
+        text = f"none of {count(total)} laboratories {what}"
+    if small:
+        text += f"; too few to judge: {', '.join(small)}"
+    return text

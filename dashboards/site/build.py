@@ -29,10 +29,11 @@ import plotly
 from markupsafe import Markup
 from plotly.offline import get_plotlyjs
 
+from dashboards.report import formatting as fmt
 from dashboards.site import worklists
 from dashboards.site.data import Context
-from dashboards.site.figures import SMALL_N, SMALL_VIEW_SPECIMENS, TEMPLATE, script_json
-from dashboards.site.layout import render_page
+from dashboards.site.figures import TEMPLATE, script_json
+from dashboards.site.layout import View, render_page
 from dashboards.site.pages import (
     concordance,
     data_quality,
@@ -51,7 +52,7 @@ from her2qa.lineage import lineage
 ASSETS = Path(__file__).with_name("assets")
 PLOTLY_JS = "plotly.min.js"
 MANIFEST = "site.json"
-# Topic pages in navigation order (the overview comes first and reads their readings).
+# Topic pages in navigation order (the overview comes first).
 TOPICS = (concordance, ihc_ish, metastasis, positivity, her2_low, readers, preanalytic)
 AFTER = (data_quality, sources)
 
@@ -97,7 +98,7 @@ def build_site(
 
     topics = [m.build(ctx) for m in TOPICS]
     after = [m.build(ctx) for m in AFTER]
-    pages = [overview.build(ctx, [*topics, *after]), *topics, *after]
+    pages = [overview.build(ctx), *topics, *after]
 
     record = lineage(con, site_config, run_id)
     footer = _footer(ctx, record)
@@ -178,7 +179,8 @@ def _where(restricted: Path, site: Path) -> str:
 
 
 def _banners(ctx: Context) -> dict[str, Markup]:
-    """A small-n banner for each view with few specimens or few IHC/ISH pairs."""
+    """A banner for each view with no specimen, or too few IHC/ISH pairs to judge against the
+    lab target (its finding lab_target_ihc_vs_ish, period ALL, is too_few or absent)."""
     specimens = {
         r["lab_id"]: r["n"]
         for r in ctx.rows(
@@ -186,30 +188,32 @@ def _banners(ctx: Context) -> dict[str, Markup]:
             "GROUP BY ROLLUP (lab_id)"
         )
     }
-    pairs = {
-        r["lab_id"]: r["n_pairs"]
-        for r in ctx.rows(
-            "SELECT lab_id, n_pairs FROM marts.agreement "
-            "WHERE comparison = 'ihc_vs_ish' AND period = 'ALL'"
-        )
-    }
     out = {}
     for view in ctx.views:
-        lab = view.lab or "ALL"
-        n, k = specimens.get(lab, 0), pairs.get(lab, 0)
+        n = specimens.get(view.lab or "ALL", 0)
+        conc = ctx.findings.get("lab_target_ihc_vs_ish", view.lab)
         if n == 0:
             out[view.key] = Markup(
                 "<strong>No data yet.</strong> {} has no clinical specimen in this run: the "
                 "figures appear once a file with valid results arrives (see Data quality)."
             ).format(view.label)
-        elif n < SMALL_VIEW_SPECIMENS or k < SMALL_N:
+        elif conc is None or conc.verdict == "too_few":
             out[view.key] = Markup(
                 "<strong>Small numbers.</strong> {} has {} clinical specimens and {} IHC/ISH "
-                "pairs in this run: intervals are wide and most figures below are small-n. "
-                "Read each figure with its n and 95% CI; a difference from a target or a "
-                "published band may be chance."
-            ).format(view.label, f"{n:,}", f"{k:,}")
+                "pairs in this run: too few to judge IHC/ISH concordance against the lab target, "
+                "and most intervals below are wide. Read each figure with its n and 95% CI; a "
+                "difference from a target or a published band may be chance."
+            ).format(view.label, fmt.count(n), _pairs(ctx, view))
     return out
+
+
+def _pairs(ctx: Context, view: View) -> str:
+    rows = ctx.rows(
+        "SELECT n_pairs FROM marts.agreement WHERE comparison = 'ihc_vs_ish' AND period = 'ALL' "
+        "AND lab_id = $lab",
+        {"lab": view.lab or "ALL"},
+    )
+    return fmt.count(rows[0]["n_pairs"] if rows else 0)
 
 
 def _footer(ctx: Context, record: dict) -> Markup:

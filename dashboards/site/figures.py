@@ -1,5 +1,5 @@
 """Plotly helpers shared by every page: one colour-blind-safe palette, CI bands and error
-bars, published bands, lab-target lines, number formats, and the one serialisation step.
+bars, published bands, lab-target lines, and the one serialisation step.
 
 Text rule: page code writes *plain text* (a newline for a line break) into figures, and
 ``to_spec`` HTML-escapes every string of the figure once, on the way out. Plotly draws a
@@ -138,18 +138,6 @@ TEMPLATE = {
     }
 }
 
-# --- small-n: pipeline choice, stated on the Sources page.
-SMALL_N = 30  # fewer cases than this: "small n"
-WIDE_CI = 0.20  # or a 95% CI wider than 20 percentage points
-SMALL_VIEW_SPECIMENS = 100  # a selection with fewer clinical specimens gets the small-n banner
-
-
-def is_small(n: int | None, low: float | None = None, high: float | None = None) -> bool:
-    """Small n: too few cases, or a 95% interval too wide to read (proportions 0-1)."""
-    if not n or n < SMALL_N:
-        return True
-    return low is not None and high is not None and (high - low) > WIDE_CI
-
 
 # --- numbers for the page JSON.
 def rnd(x: float | None, digits: int = 5) -> float | None:
@@ -162,10 +150,6 @@ def rnd(x: float | None, digits: int = 5) -> float | None:
 
 def rounded(values: Iterable[float | None], digits: int = 5) -> list[float | None]:
     return [rnd(v, digits) for v in values]
-
-
-def small_note(n: int | None, low: float | None = None, high: float | None = None) -> str:
-    return " (small n: read with care)" if is_small(n, low, high) else ""
 
 
 # --- figure pieces.
@@ -350,6 +334,7 @@ def forest_traces(
     high: Sequence[float | None],
     n: Sequence[int],
     hovertext: Sequence[str],
+    small: Sequence[bool],
     colours: Sequence[str] | str = VALUE,
     name: str = "estimate with 95% CI",
     scale: float = 100.0,
@@ -357,9 +342,9 @@ def forest_traces(
 ) -> list[go.Scatter]:
     """A forest plot column: points with horizontal 95% CI bars, one row per label, and the
     row's n written at ``n_at`` (right of the scale). Small-n rows get an open marker and
-    'small n' (shape and words, never colour alone)."""
+    'small n' (shape and words, never colour alone; ``small`` per row, from the small-n rule
+    of marts.reference_bands)."""
     plus, minus = error_bars(values, low, high, scale)
-    small = [is_small(k, lo, hi) for k, lo, hi in zip(n, low, high, strict=True)]
     points = go.Scatter(
         x=rounded(v * scale if v is not None else None for v in values),
         y=list(labels),

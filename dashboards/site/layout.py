@@ -30,8 +30,10 @@ CSP = (
     "form-action 'none'; base-uri 'none'"
 )
 
+# Badge words when a reading carries none of its own (readings.py gives each finding the
+# words of its kind: "in control" only for control limits, her2-domain.md §QA-WORDING).
 STATUS_LABEL = {
-    "ok": "In control",
+    "ok": "OK",
     "look": "Look here",
     "small": "Small n",
     "info": "For information",
@@ -51,12 +53,17 @@ class View:
 
 @dataclass(frozen=True)
 class Reading:
-    """A one-line verdict a lab director reads first: status, words, where to look."""
+    """A one-line verdict a lab director reads first: status, words, where to look. Made from
+    rows of marts.findings (dashboards/site/readings.py), which it names in data attributes."""
 
     status: str  # ok | look | small | info | none
     text: str
     topic: str = ""
     href: str = ""
+    label: str = ""  # the badge's words; default STATUS_LABEL[status]
+    finding: str = ""  # the finding code it shows
+    lab: str = ""  # the finding's lab_id ('labs': a summary over the laboratories)
+    period: str = ""
 
 
 @dataclass
@@ -98,8 +105,6 @@ class Page:
     title: str
     lede: str
     sections: list[Section] = field(default_factory=list)
-    # headline readings per view key, gathered by the overview's "where to look" list
-    readings: dict[str, list[Reading]] = field(default_factory=dict)
 
     def figures(self) -> list[FigureBlock]:
         return [b for s in self.sections for b in s.blocks if isinstance(b, FigureBlock)]
@@ -116,12 +121,22 @@ def para(value: str, cls: str = "") -> Markup:
     return Markup("<p>{}</p>").format(value)
 
 
-def reading(r: Reading, *, link: bool = True) -> Markup:
-    label = STATUS_LABEL[r.status]
-    body = Markup(
-        '<p class="reading reading-{s}"><span class="badge badge-{s}">'
-        '<span aria-hidden="true">{icon}</span> {label}</span> {topic}{text}{more}</p>'
+def badge(r: Reading) -> Markup:
+    return Markup(
+        '<span class="badge badge-{s}"><span aria-hidden="true">{icon}</span> {label}</span>'
+    ).format(s=r.status, icon=STATUS_ICON[r.status], label=r.label or STATUS_LABEL[r.status])
+
+
+def _attrs(r: Reading) -> Markup:
+    if not r.finding:
+        return Markup("")
+    return Markup(' data-finding="{}" data-lab="{}" data-period="{}"').format(
+        r.finding, r.lab, r.period
     )
+
+
+def reading(r: Reading, *, link: bool = True) -> Markup:
+    body = Markup('<p class="reading reading-{s}"{attrs}>{badge} {topic}{text}{more}</p>')
     topic = Markup("<strong>{}:</strong> ").format(r.topic) if r.topic else Markup("")
     more = (
         Markup(' <a class="more" href="{}" data-nav>details</a>').format(r.href)
@@ -129,7 +144,7 @@ def reading(r: Reading, *, link: bool = True) -> Markup:
         else Markup("")
     )
     return body.format(
-        s=r.status, icon=STATUS_ICON[r.status], label=label, topic=topic, text=r.text, more=more
+        s=r.status, attrs=_attrs(r), badge=badge(r), topic=topic, text=r.text, more=more
     )
 
 
@@ -139,11 +154,20 @@ def readings(items: Iterable[Reading], *, link: bool = True) -> Markup:
 
 @dataclass(frozen=True)
 class Tile:
+    """A headline figure with its readings (findings; none: the figure is for information,
+    said in ``note`` as plain text, without a badge)."""
+
     label: str
     value: str
     detail: str
-    reading: Reading
+    readings: tuple[Reading, ...] = ()
     href: str = ""
+    note: str = ""
+
+    @property
+    def status(self) -> str:
+        order = ("look", "small", "ok", "info", "none")
+        return min((r.status for r in self.readings), key=order.index, default="info")
 
 
 def tiles(items: Sequence[Tile]) -> Markup:
@@ -154,21 +178,23 @@ def tiles(items: Sequence[Tile]) -> Markup:
             if t.href
             else Markup("")
         )
+        lines = Markup("").join(
+            Markup('<div class="tile-reading"{}>{} {}</div>').format(_attrs(r), badge(r), r.text)
+            for r in t.readings
+        )
+        if t.note:
+            lines += Markup('<div class="tile-reading">{}</div>').format(t.note)
         parts.append(
             Markup(
                 '<div class="tile tile-{s}"><div class="tile-label">{label}</div>'
                 '<div class="tile-value">{value}</div><div class="tile-detail">{detail}</div>'
-                '<div class="tile-reading"><span class="badge badge-{s}">'
-                '<span aria-hidden="true">{icon}</span> {status}</span> {reading} {link}</div>'
-                "</div>"
+                "{lines}<div>{link}</div></div>"
             ).format(
-                s=t.reading.status,
+                s=t.status,
                 label=t.label,
                 value=t.value,
                 detail=t.detail,
-                icon=STATUS_ICON[t.reading.status],
-                status=STATUS_LABEL[t.reading.status],
-                reading=t.reading.text,
+                lines=lines,
                 link=link,
             )
         )

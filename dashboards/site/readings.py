@@ -1,104 +1,158 @@
-"""One-line readings: 'in control', 'look here', 'small n', in words a lab director reads.
+"""Readings: rows of marts.findings as the badges and one-line readings the pages show.
 
-Every rule here is stated on the Sources page (dashboards/site/pages/sources.py) with where its
-threshold comes from. Published bands are context, never limits (her2-domain.md §BENCH):
-a figure whose whole 95% interval lies outside a band is "worth a look", not a failure.
+No verdict is made here. A reading's status is its finding's verdict (ok / look / info /
+too_few -> the page's ok / look / info / small), its words are the finding's message, its
+badge says the verdict in the words §QA-WORDING gives its kind (dashboards/report/formatting.py
+``verdict_label``). Where a page sums findings up (a network of laboratories, the months of
+the 12-month window), the status is the worst verdict of the rows summed and the text names
+the rows to look at: a summary can never say "ok" while a row it covers says "look".
 """
 
 from __future__ import annotations
 
-from dashboards.site.data import Band
-from dashboards.site.figures import ci, count, is_small, pct
+from collections.abc import Iterable
+
+from dashboards.report import formatting as fmt
+from dashboards.site.data import ALL, Finding, Findings
 from dashboards.site.layout import Reading
 
-# her2qa defaults (pipeline choices, not published limits); shown on the Sources page.
-QUARANTINE_LOOK = 0.05  # more than 5% of rows read quarantined
-FRESHNESS_DAYS = 92  # newest result older than about a quarter (extracts are at least quarterly)
+STATUS = {"ok": "ok", "look": "look", "info": "info", "too_few": "small"}
+# worst first: the status of a summary of several findings
+VERDICT_ORDER = ("look", "too_few", "ok", "info")
+# where a finding's topic is shown in detail
+TOPIC_PAGE = {
+    "concordance": "concordance.html#summary",
+    "positivity": "positivity.html#flags",
+    "ihc_ish": "ihc-ish.html#amplification",
+    "her2_low": "her2-low.html#shares",
+    "metastasis": "metastasis.html#rates",
+    "readers": "readers.html#matrix",
+    "data_quality": "data-quality.html#summary",
+}
+MONTHLY_UNIT = {
+    "positivity_control": "laboratory-month",
+    "positivity_control_pathologist": "pathologist-month",
+}
 
 
-def concordance(
+def reading(f: Finding, *, topic: str | None = None) -> Reading:
+    """One finding as a reading: its verdict, its message, where it is shown in detail."""
+    return Reading(
+        STATUS[f.verdict],
+        f.message,
+        f.title if topic is None else topic,
+        TOPIC_PAGE.get(f.topic, ""),
+        label=fmt.verdict_label(f.finding, f.verdict),
+        finding=f.finding,
+        lab=f.lab_id,
+        period=f.period,
+    )
+
+
+def found(findings: Findings, code: str, lab: str | None, period: str = ALL) -> list[Reading]:
+    """The reading of one finding for a view (lab None: the network), or none."""
+    f = findings.get(code, lab, period)
+    return [reading(f)] if f else []
+
+
+def worst(verdicts: Iterable[str]) -> str:
+    """The worst of several verdicts ('info' when there are none)."""
+    present = set(verdicts)
+    return next((v for v in VERDICT_ORDER if v in present), "info")
+
+
+def labs_summary(
+    findings: Findings,
+    code: str,
+    per_lab: dict[str, str],
     *,
     topic: str,
-    n: int | None,
-    pct_agree: float | None,
-    ci_low: float | None,
-    ci_high: float | None,
-    target: float,
-    target_label: str,
-    href: str,
-) -> Reading:
-    """Agreement in percent (marts.agreement) against the lab target.
+    period: str = ALL,
+    where: str = "",
+) -> Reading | None:
+    """The network's summary of one finding over its laboratories (``per_lab``: lab -> its
+    verdict), naming the labs with a look verdict: '2 of 5 laboratories below the lab
+    target: CITY, EAST'."""
+    if not per_lab:
+        return None
+    verdict = worst(per_lab.values())
+    look = sorted(lab for lab, v in per_lab.items() if v == "look")
+    small = sorted(lab for lab, v in per_lab.items() if v == "too_few")
+    return Reading(
+        STATUS[verdict],
+        fmt.labs_phrase(code, look, small, len(per_lab), where) + ".",
+        topic,
+        _page(findings, code),
+        label=fmt.verdict_label(code, verdict),
+        finding=code,
+        lab="labs",
+        period=period,
+    )
 
-    look  the point estimate is under the target, or the whole interval is (even at small n)
-    small fewer than 30 pairs or an interval wider than 20 points, not clearly under target
-    ok    at or above the target
-    """
-    if not n:
-        return Reading("none", "no pairs in this run.", topic, href)
-    figure = f"{pct_agree:.1f}% ({ci_low:.1f}–{ci_high:.1f}%, n = {count(n)} pairs)"
-    small = is_small(n, ci_low / 100, ci_high / 100)
-    if ci_high < target:
-        note = " (small n: even the top of its wide interval is under it)" if small else ""
-        return Reading("look", f"{figure}: under the {target_label}{note}.", topic, href)
-    if small:
-        where = "under" if pct_agree < target else "at or above"
-        return Reading(
-            "small",
-            f"{figure}: {where} the {target_label}, but too few pairs to tell; the interval is "
-            "wide.",
-            topic,
-            href,
+
+def window_label(findings: Findings) -> str:
+    """'the last 12 months (2025-01 to 2025-12)': the findings' window, in words."""
+    if not findings.window:
+        return "the last 12 months"
+    start, end = findings.window.split("..")
+    return f"the last 12 months ({start} to {end})"
+
+
+def window_rows(findings: Findings, code: str, lab: str | None) -> list[Finding]:
+    """The monthly rows of a finding in the 12-month window (lab None: every lab)."""
+    return [f for f in findings.select(code, lab) if findings.in_window(f)]
+
+
+def months_summary(findings: Findings, code: str, lab: str, *, topic: str) -> Reading | None:
+    """One laboratory's monthly finding over the 12-month window: the worst month's verdict,
+    naming the months (and pathologists) out of control."""
+    rows = window_rows(findings, code, lab)
+    if not rows:
+        return None
+    verdict = worst(f.verdict for f in rows)
+    unit = MONTHLY_UNIT.get(code, "month")
+    look = [f for f in rows if f.verdict == "look"]
+    when = window_label(findings)
+    if look:
+        points = ", ".join(
+            f.period if f.subgroup == ALL else f"{f.period} ({f.subgroup})" for f in look
         )
-    if pct_agree < target:
-        return Reading("look", f"{figure}: under the {target_label}.", topic, href)
-    return Reading("ok", f"{figure}: at or above the {target_label}.", topic, href)
+        text = (
+            f"{fmt.count(len(look))} of {fmt.count(len(rows))} {unit}s of {when} out of "
+            f"control: {points}."
+        )
+    else:
+        text = f"all {fmt.count(len(rows))} {unit}s of {when} in control."
+    return Reading(
+        STATUS[verdict],
+        text,
+        topic,
+        TOPIC_PAGE.get(rows[0].topic, ""),
+        label=fmt.verdict_label(code, verdict),
+        finding=code,
+        lab=lab,
+        period=findings.window or "",
+    )
 
 
-def versus_band(
-    *,
-    topic: str,
-    what: str,
-    k: int | None,
-    n: int | None,
-    rate: float | None,
-    ci_low: float | None,
-    ci_high: float | None,
-    band: Band | None,
-    href: str,
-) -> Reading:
-    """A rate (0-1) beside a published band: 'look' when the whole 95% CI is outside it."""
-    if not n:
-        return Reading("none", f"no {what} in this run.", topic, href)
-    figure = f"{pct(rate)} ({ci(ci_low, ci_high)}, {count(k)} of {count(n)} {what})"
-    if band is None or (band.low is None and band.high is None):
-        return Reading("info", f"{figure}.", topic, href)
-    low = band.low if band.low is not None else band.point
-    high = band.high if band.high is not None else band.point
-    where = f"published band {pct(low)}–{pct(high)}" if low != high else f"published {pct(low)}"
-    context = f"{where} ({band.source}; context, not a limit)"
-    small = is_small(n, ci_low, ci_high)
-    note = " Small n: the interval is wide." if small else ""
-    if ci_low is not None and low is not None and ci_low > high:
-        return Reading("look", f"{figure}: above the {context}.{note}", topic, href)
-    if ci_high is not None and high is not None and ci_high < low:
-        return Reading("look", f"{figure}: below the {context}.{note}", topic, href)
-    if small:
-        return Reading("small", f"{figure}: too few to compare with the {context}.", topic, href)
-    return Reading("ok", f"{figure}: consistent with the {context}.", topic, href)
+def lab_window_verdicts(findings: Findings, code: str) -> dict[str, str]:
+    """Each laboratory's worst verdict of a monthly finding in the 12-month window."""
+    out: dict[str, list[str]] = {}
+    for f in window_rows(findings, code, None):
+        if f.lab_id != ALL:
+            out.setdefault(f.lab_id, []).append(f.verdict)
+    return {lab: worst(v) for lab, v in sorted(out.items())}
 
 
-def kappa_words(kappa: float | None) -> str:
-    """Landis & Koch (1977) descriptors (her2-domain.md §STATS 7.3)."""
-    if kappa is None:
-        return "undefined"
-    if kappa < 0:
-        return "poor"
-    for upper, word in (
-        (0.20, "slight"),
-        (0.40, "fair"),
-        (0.60, "moderate"),
-        (0.80, "substantial"),
-    ):
-        if kappa <= upper:
-            return word
-    return "almost perfect"
+def lab_verdicts(findings: Findings, code: str, period: str = ALL) -> dict[str, str]:
+    """Each laboratory's verdict of a finding (subgroup ALL) for one period."""
+    return {
+        f.lab_id: f.verdict
+        for f in findings.select(code, None, period=period, subgroup=ALL)
+        if f.lab_id != ALL
+    }
+
+
+def _page(findings: Findings, code: str) -> str:
+    """Where a finding's topic is shown in detail."""
+    return next((TOPIC_PAGE.get(f.topic, "") for f in findings.rows if f.finding == code), "")

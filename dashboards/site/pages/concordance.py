@@ -1,6 +1,10 @@
 """Concordance: agreement per comparison over quarters (95% CI band, lab target line), and
 forest plots by laboratory, assay kit and pathologist. From marts.agreement and
-marts.agreement_by_group (percent, Wilson 95% CI; spec/warehouse.md "marts.agreement")."""
+marts.agreement_by_group (percent, Wilson 95% CI; spec/warehouse.md "marts.agreement").
+
+The readings are the findings lab_target_ihc_vs_ish and lab_target_lab_vs_reference (PPA and
+NPA each against the lab's target; overall agreement shown beside them, never judged),
+observer_agreement and primary_metastasis_agreement (no target applies)."""
 
 from __future__ import annotations
 
@@ -10,16 +14,23 @@ import plotly.graph_objects as go
 from markupsafe import Markup
 from plotly.subplots import make_subplots
 
+from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
-from dashboards.site.data import NETWORK, Context
-from dashboards.site.layout import Page, Reading, Section, StaticBlock, View, para, table
+from dashboards.site.data import Context
+from dashboards.site.layout import Page, Section, StaticBlock, View, para, table
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "concordance.html"
 TARGETED = ("ihc_vs_ish", "lab_vs_reference")  # the comparisons the lab target applies to
 FOREST = ("ihc_vs_ish", "lab_vs_reference", "observer_vs_observer")
-TARGETED_TOPICS = {F.COMPARISON_LABEL[c] for c in TARGETED}
+# the finding that reads each comparison (warehouse/sql/findings/findings.sql)
+FINDING = {
+    "ihc_vs_ish": "lab_target_ihc_vs_ish",
+    "lab_vs_reference": "lab_target_lab_vs_reference",
+    "observer_vs_observer": "observer_agreement",
+    "primary_vs_metastasis": "primary_metastasis_agreement",
+}
 SHORT = {
     "ihc_vs_ish": "IHC vs ISH",
     "lab_vs_reference": "Lab vs reference lab",
@@ -28,7 +39,7 @@ SHORT = {
 }
 
 
-def _hover(label: str, r: dict) -> str:
+def _hover(ctx: Context, label: str, r: dict) -> str:
     lines = [
         label,
         f"agreement {r['pct_agree']:.1f}% (95% CI {r['ci_low']:.1f}–{r['ci_high']:.1f}%)",
@@ -39,10 +50,14 @@ def _hover(label: str, r: dict) -> str:
         npa = "–" if r.get("npa") is None else f"{r['npa']:.1f}%"
         lines.append(f"PPA {ppa}, NPA {npa}")
     if r.get("kappa") is not None:
-        lines.append(f"Cohen's κ {r['kappa']:.2f} ({readings.kappa_words(r['kappa'])})")
-    if F.is_small(r["n_pairs"], r["ci_low"] / 100, r["ci_high"] / 100):
+        lines.append(f"Cohen's κ {r['kappa']:.2f} ({r['kappa_words']})")
+    if _small(ctx, r):
         lines.append("small n: wide interval, read with care")
     return "\n".join(lines)
+
+
+def _small(ctx: Context, r: dict) -> bool:
+    return ctx.is_small(r["n_pairs"], r["ci_low"] / 100, r["ci_high"] / 100)
 
 
 def _axis_name(i: int, letter: str) -> str:
@@ -83,19 +98,37 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
             name=SHORT[comparison],
             colour=F.COMPARISON_COLOUR[comparison],
             hovertext=[
-                _hover(f"{q} · {F.COMPARISON_LABEL[comparison]}", r) if r else q
+                _hover(ctx, f"{q} · {F.COMPARISON_LABEL[comparison]}", r) if r else q
                 for q, r in zip(quarters, series, strict=True)
             ],
             row=row,
             col=col,
             showlegend=False,
-            marker_symbols=[
-                "circle-open"
-                if r and F.is_small(r["n_pairs"], r["ci_low"] / 100, r["ci_high"] / 100)
-                else "circle"
-                for r in series
-            ],
+            marker_symbols=["circle-open" if r and _small(ctx, r) else "circle" for r in series],
         )
+        if comparison in TARGETED:  # what the lab target judges: PPA and NPA each
+            for field, name, dash in (("ppa", "PPA", "dot"), ("npa", "NPA", "dash")):
+                fig.add_trace(
+                    go.Scatter(
+                        x=quarters,
+                        y=F.rounded(r[field] if r else None for r in series),
+                        mode="lines+markers",
+                        line={"color": F.COMPARISON_COLOUR[comparison], "dash": dash, "width": 1},
+                        marker={"symbol": "diamond-open" if field == "ppa" else "square-open"},
+                        name=f"{name} (judged against the lab target)",
+                        legendgroup=field,
+                        showlegend=comparison == "ihc_vs_ish",
+                        hovertext=[
+                            f"{q} · {F.COMPARISON_LABEL[comparison]}: {name} "
+                            + ("–" if not r or r[field] is None else f"{r[field]:.1f}%")
+                            for q, r in zip(quarters, series, strict=True)
+                        ],
+                        hoverinfo="text",
+                    ),
+                    row=row,
+                    col=col,
+                )
+                lows += [r[field] for r in rs]
         if rs and not shown_band:  # one legend entry explains every shaded band
             fig.add_trace(
                 go.Scatter(
@@ -113,7 +146,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
             fig.add_shape(
                 F.line_shape(
                     target,
-                    name=ctx.target_label(view),
+                    name=f"{ctx.target_label(view)} (for PPA and NPA each)",
                     xref=_axis_name(i, "x"),
                     yref=_axis_name(i, "y"),
                     showlegend=comparison == "ihc_vs_ish",
@@ -136,7 +169,10 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     fig.update_layout(
         title={
             "text": f"Agreement per quarter: {view.label}",
-            "subtitle": {"text": "percent of pairs that agree; shaded: 95% CI (Wilson)"},
+            "subtitle": {
+                "text": "overall agreement with its 95% CI (Wilson, shaded); IHC vs ISH and lab "
+                "vs reference: PPA and NPA, each judged against the lab target"
+            },
         },
         height=620,
         template={},
@@ -189,7 +225,10 @@ def _forest(
             low=[r["ci_low"] / 100 for r in data],
             high=[r["ci_high"] / 100 for r in data],
             n=[r["n_pairs"] for r in data],
-            hovertext=[_hover(f"{r['label']} · {F.COMPARISON_LABEL[comparison]}", r) for r in data],
+            hovertext=[
+                _hover(ctx, f"{r['label']} · {F.COMPARISON_LABEL[comparison]}", r) for r in data
+            ],
+            small=[_small(ctx, r) for r in data],
             colours=colours,
             n_at=100 + 0.03 * (100 - start),
         ):
@@ -211,7 +250,7 @@ def _forest(
                 fig.add_shape(
                     F.line_shape(
                         value,
-                        name=ctx.target_label(view, value),
+                        name=f"{ctx.target_label(view)} (for PPA and NPA each)",
                         axis="x",
                         xref=_axis_name(i, "x"),
                         yref=_axis_name(i, "y"),
@@ -225,8 +264,8 @@ def _forest(
                         y=list(per_row),
                         mode="markers",
                         marker={"symbol": "line-ns-open", "size": 16, "color": F.TARGET},
-                        name="lab target of each laboratory (ASCO/CAP 2007 criterion unless "
-                        "set in her2qa.toml)",
+                        name="lab target of each laboratory, for PPA and NPA each "
+                        "(marts.reference_bands)",
                         showlegend=i == 1,
                         hoverinfo="skip",
                     ),
@@ -249,47 +288,13 @@ def _forest(
     return fig
 
 
-def _summary(ctx: Context, view: View, rows: list[dict]) -> tuple[Markup, list[Reading]]:
+def _summary(ctx: Context, view: View, rows: list[dict]) -> Markup:
     pooled = {r["comparison"]: r for r in rows if r["period"] == "ALL"}
-    target = ctx.target(view)
-    found = []
-    for comparison in F.COMPARISONS:
-        r = pooled.get(comparison)
-        if comparison in TARGETED:
-            found.append(
-                readings.concordance(
-                    topic=F.COMPARISON_LABEL[comparison],
-                    n=r["n_pairs"] if r else 0,
-                    pct_agree=r["pct_agree"] if r else None,
-                    ci_low=r["ci_low"] if r else None,
-                    ci_high=r["ci_high"] if r else None,
-                    target=target,
-                    target_label=ctx.target_label(view),
-                    href=f"{FILENAME}#summary",
-                )
-            )
-        elif r:
-            small = F.is_small(r["n_pairs"], r["ci_low"] / 100, r["ci_high"] / 100)
-            kappa = (
-                f"; κ {r['kappa']:.2f} ({readings.kappa_words(r['kappa'])}, Landis & Koch)"
-                if r["kappa"] is not None
-                else ""
-            )
-            found.append(
-                Reading(
-                    "small" if small else "info",
-                    f"{r['pct_agree']:.1f}% ({r['ci_low']:.1f}–{r['ci_high']:.1f}%, "
-                    f"n = {r['n_pairs']:,} pairs){kappa}. No lab target applies"
-                    + (
-                        " (biology and sampling, compare with the literature on the "
-                        "Primary vs metastasis page)."
-                        if comparison == "primary_vs_metastasis"
-                        else "."
-                    ),
-                    F.COMPARISON_LABEL[comparison],
-                    f"{FILENAME}#summary",
-                )
-            )
+    found = [
+        r
+        for comparison in F.COMPARISONS
+        for r in readings.found(ctx.findings, FINDING[comparison], view.lab)
+    ]
 
     def cell(v: float | None) -> str:
         return "–" if v is None else f"{v:.1f}%"
@@ -299,19 +304,18 @@ def _summary(ctx: Context, view: View, rows: list[dict]) -> tuple[Markup, list[R
         r = pooled.get(comparison)
         if not r:
             continue
-        small = F.is_small(r["n_pairs"], r["ci_low"] / 100, r["ci_high"] / 100)
         body.append(
             [
                 F.COMPARISON_LABEL[comparison],
-                f"{r['n_pairs']:,}" + (" (small n)" if small else ""),
+                fmt.count(r["n_pairs"]) + (" (small n)" if _small(ctx, r) else ""),
                 f"{r['pct_agree']:.1f}% ({r['ci_low']:.1f}–{r['ci_high']:.1f})",
                 cell(r["ppa"]),
                 cell(r["npa"]),
                 "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
-                *("–" if r[k] is None else f"{r[k]:,}" for k in _CELLS),
+                *(fmt.count(r[k]) for k in _CELLS),
             ]
         )
-    html = Markup("").join(
+    return Markup("").join(
         [
             layout.readings(found, link=False),
             table(
@@ -331,11 +335,12 @@ def _summary(ctx: Context, view: View, rows: list[dict]) -> tuple[Markup, list[R
                 numeric=range(1, 10),
                 caption="All quarters pooled. Cells: first member's call / second member's "
                 "call; PPA and NPA take the second member as the reference (never "
-                "'sensitivity/specificity': neither member is a gold standard).",
+                "'sensitivity/specificity': neither member is a gold standard). The lab target "
+                f"({ctx.target_label(view)}) applies to PPA and NPA each; overall agreement is "
+                "shown beside them, not judged.",
             ),
         ]
     )
-    return html, found
 
 
 _CELLS = ("n_pos_pos", "n_pos_neg", "n_neg_pos", "n_neg_neg")
@@ -344,12 +349,14 @@ _CELLS = ("n_pos_pos", "n_pos_neg", "n_neg_pos", "n_neg_neg")
 def build(ctx: Context) -> Page:
     agreement = ctx.rows(
         "SELECT comparison, lab_id, period, n_pairs, n_agree, pct_agree, ci_low, ci_high, "
-        "n_pos_pos, n_pos_neg, n_neg_pos, n_neg_neg, ppa, npa, kappa, kappa_quadratic "
-        "FROM marts.agreement ORDER BY comparison, lab_id, period"
+        "n_pos_pos, n_pos_neg, n_neg_pos, n_neg_neg, ppa, npa, kappa, kappa_quadratic, "
+        "kappa_words(kappa) AS kappa_words FROM marts.agreement "
+        "ORDER BY comparison, lab_id, period"
     )
     groups = ctx.rows(
         "SELECT comparison, lab_id, breakdown, breakdown_value AS label, n_pairs, n_agree, "
-        "pct_agree, ci_low, ci_high, ppa, npa, kappa FROM marts.agreement_by_group "
+        "pct_agree, ci_low, ci_high, ppa, npa, kappa, kappa_words(kappa) AS kappa_words "
+        "FROM marts.agreement_by_group "
         "ORDER BY breakdown_value"
     )
     per_view = ctx.per_view(agreement)
@@ -360,21 +367,20 @@ def build(ctx: Context) -> Page:
         "How often two readings of HER2 agree: IHC against ISH on the same specimen, the "
         "laboratory against its reference laboratory, a pathologist against a second reader, "
         "and a primary tumour against its metastasis. The lab target applies to the first "
-        "two. It is the laboratory's own target, the lab target (ASCO/CAP 2007 criterion): "
-        "the 2013/2018 guidelines keep case-count requirements for validation but set no "
-        "concordance figure (her2-domain.md §QA-WORDING).",
+        "two, to the positive and the negative category each (PPA and NPA), as the ASCO/CAP "
+        "2007 criterion does. It is the laboratory's own target, the lab target (ASCO/CAP 2007 "
+        "criterion): the 2013/2018 guidelines keep case-count requirements for validation but "
+        "set no concordance figure (her2-domain.md §QA-WORDING).",
     )
-    summaries = {v.key: _summary(ctx, v, per_view[v.key]) for v in ctx.views}
-    # the overview lists the target checks; readers and metastases have their own pages
-    page.readings = {
-        k: [r for r in found if r.status != "none" and r.topic in TARGETED_TOPICS]
-        for k, (_, found) in summaries.items()
-    }
     page.sections.append(
         Section(
             "Summary, all quarters pooled",
             "summary",
-            blocks=[html_block(ctx, lambda v: summaries[v.key][0] if per_view[v.key] else None)],
+            blocks=[
+                html_block(
+                    ctx, lambda v: _summary(ctx, v, per_view[v.key]) if per_view[v.key] else None
+                )
+            ],
         )
     )
     page.sections.append(
@@ -382,8 +388,9 @@ def build(ctx: Context) -> Page:
             "Agreement per quarter",
             "trend",
             "Each panel is one comparison; the shaded band is the 95% confidence interval "
-            "(Wilson score), wide where a quarter has few pairs. The dashed line is the lab "
-            "target.",
+            "(Wilson score) of overall agreement, wide where a quarter has few pairs. The lab "
+            "target (red dashed line) applies to PPA and NPA each (open markers); overall "
+            "agreement is shown, not judged.",
             [
                 figure_block(
                     ctx,
@@ -406,8 +413,8 @@ def build(ctx: Context) -> Page:
         for r in agreement
         if r["period"] == "ALL"
     ]
-    targets = {lab: ctx.site_config.concordance_target(lab) for lab in labs}
-    targets[pooled_label] = ctx.target(NETWORK)
+    targets = {lab: ctx.target(lab) for lab in labs}
+    targets[pooled_label] = ctx.target(None)
     by_lab_data = {v.key: lab_rows for v in ctx.views if lab_rows}
     page.sections.append(
         Section(

@@ -1,7 +1,8 @@
 """Data quality: the files ingested and what was quarantined, by reason, over time (file
 arrival date) and per file. From ops.ingested_files and quarantine.rejected_rows
-(dashboards/site/sql/quarantine_*.sql). Only reason codes are shown, never a rejected row's values
-(they may carry case details); a laboratory is the lab code as written in the input."""
+(dashboards/report/sql/quarantine_*.sql). Only reason codes are shown, never a rejected row's
+values (they may carry case details); a laboratory is the lab code as written in the input.
+The badges are the findings quarantine_rate, data_freshness and files_rejected."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout, readings
-from dashboards.site.data import Context
+from dashboards.site import layout
+from dashboards.site import readings as R
+from dashboards.site.data import Band, Context
 from dashboards.site.layout import Page, Reading, Section, StaticBlock, View, table
 from dashboards.site.pages import figure_block, html_block
 
@@ -121,7 +123,7 @@ def _reasons_total(view: View, rows: list[dict], dates: list, codes: list[str]) 
     return fig
 
 
-def _by_file(view: View, rows: list[dict]) -> go.Figure:
+def _by_file(view: View, rows: list[dict], look: Band | None) -> go.Figure:
     rows = sorted(rows, key=lambda r: r["file_id"])
     names = [f"{r['file_id']}. {r['file_name']}" for r in rows]
     rates = [r["rows_quarantined"] / r["rows_read"] if r["rows_read"] else None for r in rows]
@@ -134,11 +136,7 @@ def _by_file(view: View, rows: list[dict]) -> go.Figure:
         go.Bar(
             x=names,
             y=F.rounded((r * 100 if r is not None else 0 for r in rates), 3),
-            marker={
-                "color": [
-                    F.VERMILLION if (r or 0) > readings.QUARANTINE_LOOK else F.BLUE for r in rates
-                ]
-            },
+            marker={"color": F.BLUE},
             name="quarantined, % of rows read",
             hovertext=[
                 f"{r['file_name']} ({r['status']}, arrived {r['arrival_date']})\n"
@@ -162,14 +160,15 @@ def _by_file(view: View, rows: list[dict]) -> go.Figure:
                 hoverinfo="text",
             )
         )
-    fig.add_shape(
-        F.line_shape(
-            readings.QUARANTINE_LOOK * 100,
-            name=f"{fmt.pct(readings.QUARANTINE_LOOK, 0)}: her2qa default for 'look here' "
-            "(not a published limit)",
-            colour=F.GREY,
+    if look is not None and look.value is not None:  # marts.reference_bands
+        fig.add_shape(
+            F.line_shape(
+                look.value * 100,
+                name=f"{fmt.pct(look.value, 0)}: {look.label}, per laboratory (finding "
+                "quarantine_rate)",
+                colour=F.GREY,
+            )
         )
-    )
     fig.update_xaxes(
         type="category",
         showticklabels=len(rows) <= MAX_FILE_TICKS,
@@ -263,50 +262,20 @@ def build(ctx: Context) -> Page:
     )
 
     def view_readings(view: View) -> list[Reading]:
-        c = lab_counts.get(view.lab or "ALL")
-        out = []
-        if c and c["rows_read"]:
-            rate = c["rows_quarantined"] / c["rows_read"]
-            most = top_reason.get(view.key)
-            text = (
-                f"{fmt.pct(rate)} of rows read ({c['rows_quarantined']:,} of {c['rows_read']:,})"
-                + (f"; most often: {_reason_label(most)}" if most else "")
-            )
-            look = rate > readings.QUARANTINE_LOOK
-            out.append(
-                Reading(
-                    "look" if look else "ok",
-                    text
-                    + (
-                        f" — above {fmt.pct(readings.QUARANTINE_LOOK, 0)} (her2qa default, not a "
-                        "published limit)."
-                        if look
-                        else "."
-                    ),
-                    "Quarantined rows",
-                    f"{FILENAME}#reasons",
-                )
-            )
-        if view.lab is None and status_counts.get("rejected"):
-            out.append(
-                Reading(
-                    "look",
-                    f"{status_counts['rejected']} file(s) rejected whole (see the list of files "
-                    "for the reason).",
-                    "Rejected files",
-                    f"{FILENAME}#files",
-                )
-            )
-        return out
+        codes = ("quarantine_rate", "data_freshness") + (() if view.lab else ("files_rejected",))
+        return [R.reading(f) for code in codes if (f := ctx.findings.get(code, view.lab))]
 
-    found = {v.key: view_readings(v) for v in ctx.views}
-    page.readings = found
     page.sections.append(
         Section(
             "Summary",
             "summary",
             blocks=[
-                html_block(ctx, lambda v: _summary(v, lab_counts, found[v.key], status_counts))
+                html_block(
+                    ctx,
+                    lambda v: _summary(
+                        v, lab_counts, view_readings(v), status_counts, top_reason.get(v.key)
+                    ),
+                )
             ],
         )
     )
@@ -328,7 +297,7 @@ def build(ctx: Context) -> Page:
                     "files",
                     "Quarantine rate per input file",
                     files_v,
-                    lambda v, rows: _by_file(v, rows),
+                    lambda v, rows: _by_file(v, rows, ctx.band("quarantine_rate_look")),
                 ),
             ],
         )
@@ -364,10 +333,16 @@ def build(ctx: Context) -> Page:
 
 
 def _summary(
-    view: View, counts: dict[str, dict], found: list[Reading], status: dict[str, int]
+    view: View,
+    counts: dict[str, dict],
+    found: list[Reading],
+    status: dict[str, int],
+    most: str | None,
 ) -> Markup:
     c = counts.get(view.lab or "ALL")
     parts = [layout.readings(found, link=False)]
+    if most:
+        parts.append(layout.para(f"Most frequent quarantine reason: {_reason_label(most)}."))
     if view.lab is None:
         parts.append(
             layout.para(

@@ -1,8 +1,8 @@
 """HER2-low distribution over time: the HER2 category mix of clinical primaries per quarter,
 and the HER2-low and IHC 0 shares with 95% CI beside the Danish figures. From
-marts.her2_low_distribution (dashboards/site/sql/her2_low_quarterly.sql). HER2-low, -ultralow and
--null are therapy-eligibility subgroups, not ASCO/CAP result categories (her2-domain.md
-§HER2-LOW)."""
+marts.her2_low_distribution (dashboards/report/sql/her2_low_quarterly.sql); the badge is the
+finding her2_low_published_range. HER2-low, -ultralow and -null are therapy-eligibility
+subgroups, not ASCO/CAP result categories (her2-domain.md §HER2-LOW)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout, readings
+from dashboards.site import layout
+from dashboards.site import readings as R
 from dashboards.site.data import Band, Context
 from dashboards.site.layout import Page, Reading, Section, View, table
 from dashboards.site.pages import figure_block, html_block
@@ -51,7 +52,9 @@ def _mix(view: View, rows: list[dict]) -> go.Figure:
     return fig
 
 
-def _shares(view: View, rows: list[dict], low_band: Band | None, ihc0: Band | None) -> go.Figure:
+def _shares(
+    ctx: Context, view: View, rows: list[dict], low_band: Band | None, ihc0: Band | None
+) -> go.Figure:
     rows = sorted(rows, key=lambda r: r["quarter"])
     quarters = [r["quarter"] for r in rows]
     fig = make_subplots(
@@ -69,9 +72,10 @@ def _shares(view: View, rows: list[dict], low_band: Band | None, ihc0: Band | No
     ):
         field = "share_low" if key == "low" else "share_ihc0"
         hover = [
-            f"{r['quarter']}: {fmt.pct(r[field])} ({fmt.ci(r[f'{key}_ci_low'], r[f'{key}_ci_high'])})"
-            f"\n{r[k_field]:,} of {r['n_specimens']:,} primaries"
-            + ("\nsmall n" if F.is_small(r["n_specimens"]) else "")
+            f"{r['quarter']}: {fmt.pct(r[field])} "
+            f"({fmt.ci(r[f'{key}_ci_low'], r[f'{key}_ci_high'])})"
+            f"\n{fmt.count(r[k_field])} of {fmt.count(r['n_specimens'])} primaries"
+            + ("\nsmall n" if ctx.is_small(r["n_specimens"]) else "")
             for r in rows
         ]
         F.ci_band(
@@ -104,7 +108,8 @@ def _shares(view: View, rows: list[dict], low_band: Band | None, ihc0: Band | No
                 fig.add_shape(
                     F.line_shape(
                         band.point * 100,
-                        name=f"{what}: {band.label}: published {fmt.pct(band.point)} ({band.source})",
+                        name=f"{what}: {band.label}: published {fmt.pct(band.point)} "
+                        f"({band.source})",
                         colour=F.BAND_LINE,
                         xref=axis,
                         yref=yaxis,
@@ -149,26 +154,10 @@ def build(ctx: Context) -> Page:
         "disagree most.",
     )
 
-    def view_readings(view: View) -> list[Reading]:
-        r = overall.get(view.key)
-        if not r or not r["n_specimens"]:
-            return []
-        return [
-            readings.versus_band(
-                topic="HER2-low share of primaries",
-                what="primaries",
-                k=r["n_low"],
-                n=r["n_specimens"],
-                rate=r["share_low"],
-                ci_low=r["low_ci_low"],
-                ci_high=r["low_ci_high"],
-                band=low_band,
-                href=f"{FILENAME}#shares",
-            )
-        ]
-
-    found = {v.key: view_readings(v) for v in ctx.views}
-    page.readings = found
+    found = {
+        v.key: [R.reading(f) for f in [ctx.findings.get("her2_low_published_range", v.lab)] if f]
+        for v in ctx.views
+    }
     page.sections.append(
         Section(
             "Category mix over time",
@@ -196,7 +185,7 @@ def build(ctx: Context) -> Page:
                     "shares",
                     "HER2-low and IHC 0 shares per quarter",
                     per_quarter,
-                    lambda v, rows: _shares(v, rows, low_band, ihc0),
+                    lambda v, rows: _shares(ctx, v, rows, low_band, ihc0),
                 ),
                 html_block(
                     ctx, lambda v: _overall_html(overall.get(v.key), found[v.key], ultralow)

@@ -1,7 +1,9 @@
 """IHC/ISH: the IHC score × ISH group heatmap, amplification rate by IHC score beside the
 published figures, and the discordant cases counted (listed only in the restricted worklist).
-From marts.specimen_her2 (dashboards/site/sql/ihc_ish_matrix.sql), marts.amplification_by_ihc_score
-and marts.ihc_ish_discordance."""
+From marts.specimen_her2 (dashboards/report/sql/ihc_ish_matrix.sql),
+marts.amplification_by_ihc_score and marts.ihc_ish_discordance. The one badge is the finding
+amplification_published_range (IHC 2+ against the published range); the discordant cases are
+counted in plain words (no target applies to a count)."""
 
 from __future__ import annotations
 
@@ -12,9 +14,10 @@ from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout, readings
+from dashboards.site import layout
+from dashboards.site import readings as R
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.layout import Page, Section, View, para, table
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "ihc-ish.html"
@@ -29,7 +32,6 @@ GROUP_LABEL = {
 }
 # the IHC vs ISH discordant cells (spec: ihc_vs_ish pairs; marts.ihc_ish_discordance)
 DISCORDANT = {("3+", "5"), ("0", "1"), ("1+", "1")}
-DISCORDANT_TOPIC = "IHC/ISH discordant cases"
 DISCORDANCE_TYPE = {
     "ihc3_ish_group5": "IHC 3+ with ISH group 5",
     "ihc01_ish_group1": "IHC 0/1+ with ISH group 1",
@@ -101,7 +103,7 @@ def _heatmap(view: View, rows: list[dict]) -> go.Figure:
     return fig
 
 
-def _amplification(view: View, rows: list[dict]) -> go.Figure | None:
+def _amplification(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None:
     by_score = {r["ihc_score"]: r for r in rows}
     if not any(r["n_with_ish"] for r in rows):
         return None  # no dual-probe ISH: nothing to compare with the published figures
@@ -173,7 +175,7 @@ def _amplification(view: View, rows: list[dict]) -> go.Figure | None:
                 f"{r['n_with_ish']:,} with dual-probe ISH\nISH done on "
                 f"{fmt.pct(r['ish_tested_share'])} of {r['n_specimens']:,} IHC {r['ihc_score']} "
                 "specimens"
-                + ("\nsmall n: read with care" if F.is_small(r["n_with_ish"], lo, hi) else "")
+                + ("\nsmall n: read with care" if ctx.is_small(r["n_with_ish"], lo, hi) else "")
             )
         fig.add_trace(
             go.Scatter(
@@ -184,7 +186,7 @@ def _amplification(view: View, rows: list[dict]) -> go.Figure | None:
                     "color": colour,
                     "size": 11,
                     "symbol": [
-                        symbol + ("-open" if F.is_small(r["n_with_ish"], lo, hi) else "")
+                        symbol + ("-open" if ctx.is_small(r["n_with_ish"], lo, hi) else "")
                         for (_, r), lo, hi in zip(present, lows, highs, strict=True)
                     ],
                     "line": {"width": 2, "color": colour},
@@ -227,7 +229,14 @@ def build(ctx: Context) -> Page:
             """
         )
     )
-    band_2plus = ctx.band("amplification_ihc_2")
+    found = {
+        v.key: [
+            R.reading(f)
+            for f in [ctx.findings.get("amplification_published_range", v.lab, "ALL", "2+")]
+            if f
+        ]
+        for v in ctx.views
+    }
     page = Page(
         FILENAME,
         "IHC / ISH",
@@ -237,44 +246,18 @@ def build(ctx: Context) -> Page:
         "published series, and the discordant cases.",
     )
 
-    def view_readings(view: View) -> list[Reading]:
-        out = []
-        amp = {r["ihc_score"]: r for r in amplification[view.key]}
-        r2 = amp.get("2+")
-        if r2:
-            out.append(
-                readings.versus_band(
-                    topic="IHC 2+ amplified (ratio ≥ 2.0)",
-                    what="IHC 2+ specimens with dual-probe ISH",
-                    k=r2["n_ratio_amplified"],
-                    n=r2["n_with_ish"],
-                    rate=r2["ratio_amplified_rate"],
-                    ci_low=r2["ratio_amplified_ci_low"],
-                    ci_high=r2["ratio_amplified_ci_high"],
-                    band=band_2plus,
-                    href=f"{FILENAME}#amplification",
-                )
-            )
-        counts = defaultdict(int)
+    def discordant_text(view: View) -> str:
+        counts: dict[str, int] = defaultdict(int)
         for r in discordance[view.key]:
             counts[r["discordance_type"]] += r["n_cases"]
-        discordant = counts["ihc3_ish_group5"] + counts["ihc01_ish_group1"]
-        if matrix[view.key]:
-            out.append(
-                Reading(
-                    "info",
-                    f"{discordant:,} discordant specimens (IHC 3+ with ISH group 5: "
-                    f"{counts['ihc3_ish_group5']:,}; IHC 0/1+ with group 1: "
-                    f"{counts['ihc01_ish_group1']:,}) and {counts['ish_group_2_4']:,} ISH "
-                    "group 2–4 specimens, listed case by case in the restricted worklist.",
-                    DISCORDANT_TOPIC,
-                    f"{FILENAME}#discordance",
-                )
-            )
-        return out
+        both = counts["ihc3_ish_group5"] + counts["ihc01_ish_group1"]
+        return (
+            f"{fmt.count(both)} discordant specimens (IHC 3+ with ISH group 5: "
+            f"{fmt.count(counts['ihc3_ish_group5'])}; IHC 0/1+ with group 1: "
+            f"{fmt.count(counts['ihc01_ish_group1'])}) and {fmt.count(counts['ish_group_2_4'])} "
+            "ISH group 2–4 specimens, listed case by case in the restricted worklist."
+        )
 
-    found = {v.key: view_readings(v) for v in ctx.views}
-    page.readings = found
     page.sections.append(
         Section(
             "IHC score × ISH group",
@@ -302,16 +285,21 @@ def build(ctx: Context) -> Page:
             "published series count FISH amplification as ratio ≥ 2.0, so that is the one to "
             "compare; the 2018 group 1 rate is shown beside it.",
             [
+                html_block(
+                    ctx,
+                    lambda v: layout.readings(found[v.key], link=False) if found[v.key] else None,
+                    empty="No IHC 2+ specimen with a dual-probe ISH for this selection.",
+                ),
                 figure_block(
                     ctx,
                     "amplification",
                     "ISH amplification rate by IHC score",
                     amplification,
-                    lambda v, rows: _amplification(v, rows),
+                    lambda v, rows: _amplification(ctx, v, rows),
                     caption="ISH on IHC 0, 1+ and 3+ is mostly confirmatory or reflex testing on "
                     "selected cases, so those rates carry verification bias (her2-domain.md "
                     "§BENCH 6.2): read them with the share of specimens that had ISH (hover).",
-                )
+                ),
             ],
         )
     )
@@ -327,10 +315,9 @@ def build(ctx: Context) -> Page:
             ]
             for r in rows
         ]
-        info = [r for r in found[view.key] if r.topic == DISCORDANT_TOPIC]
         return Markup("").join(
             [
-                layout.readings(info, link=False),
+                para(discordant_text(view)) if matrix[view.key] else Markup(""),
                 table(
                     ["kind", "resolution", "specimens", "need a blinded recount"],
                     body,

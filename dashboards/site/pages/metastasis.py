@@ -1,8 +1,9 @@
 """Primary vs metastasis: status and HER2-category transitions (Sankey), gain / loss /
 overall discordance with 95% CI beside the published meta-analyses, and the retest
 candidates counted (listed only in the restricted worklist). From
-marts.primary_metastasis_pairs (dashboards/site/sql/metastasis_status_flows.sql),
+marts.primary_metastasis_pairs (dashboards/report/sql/metastasis_status_flows.sql),
 marts.her2_low_transitions, marts.primary_metastasis_summary and marts.retest_candidates.
+The badges are the findings metastasis_{loss,gain,discordance}_published_range.
 A pair belongs to the metastasis' laboratory (its primary may come from another lab)."""
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout, readings
+from dashboards.site import layout
+from dashboards.site import readings as R
 from dashboards.site.data import Context
 from dashboards.site.layout import Page, Reading, Section, View, table
 from dashboards.site.pages import figure_block, html_block
@@ -128,7 +130,7 @@ def _stack(names: list[str], totals: dict[str, int], gap: float = 0.04) -> list[
     return out
 
 
-def _rates(view: View, r: dict) -> go.Figure | None:
+def _rates(ctx: Context, view: View, r: dict) -> go.Figure | None:
     if not r["n_comparable"]:
         return None  # no pair with both statuses positive or negative: no rate to show
     fig = F.new_figure(
@@ -175,7 +177,7 @@ def _rates(view: View, r: dict) -> go.Figure | None:
             fig.add_annotation(x=0, y=i, text="no pairs", showarrow=False, xanchor="left")
             continue
         plus, minus = F.error_bars([rate], [lo], [hi], 100)
-        small = F.is_small(n, lo, hi)
+        small = ctx.is_small(n, lo, hi)
         fig.add_trace(
             go.Scatter(
                 x=[F.rnd(rate * 100)],
@@ -240,30 +242,14 @@ def build(ctx: Context) -> Page:
         "laboratory that tested the metastasis.",
     )
 
-    def view_readings(view: View) -> list[Reading]:
-        r = summary.get(view.key)
-        if not r or not r["n_pairs"]:
-            return []
-        out = []
-        for key, name, _definition, k_field, n_field, band_id in RATES:
-            k = r[k_field] if k_field else r["n_gain"] + r["n_loss"]
-            out.append(
-                readings.versus_band(
-                    topic=f"Primary vs metastasis: {name}",
-                    what="comparable pairs" if key == "discordance" else "pairs",
-                    k=k,
-                    n=r[n_field],
-                    rate=r[f"{key}_rate"],
-                    ci_low=r[f"{key}_ci_low"],
-                    ci_high=r[f"{key}_ci_high"],
-                    band=ctx.band(band_id),
-                    href=f"{FILENAME}#rates",
-                )
-            )
-        return out
-
-    found = {v.key: view_readings(v) for v in ctx.views}
-    page.readings = found
+    found = {
+        v.key: [
+            R.reading(f)
+            for key, *_ in RATES
+            if (f := ctx.findings.get(f"metastasis_{key}_published_range", v.lab))
+        ]
+        for v in ctx.views
+    }
     page.sections.append(
         Section(
             "Status transitions",
@@ -331,7 +317,7 @@ def build(ctx: Context) -> Page:
                     "rates",
                     "Gain, loss and discordance rates",
                     {k: v for k, v in summary.items() if v},
-                    lambda v, r: _rates(v, r),
+                    lambda v, r: _rates(ctx, v, r),
                 ),
                 html_block(
                     ctx,

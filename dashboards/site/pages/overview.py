@@ -1,8 +1,12 @@
-"""Overview (index.html): in one minute, is HER2 testing in control, and where to look if not.
+"""Overview (index.html): in one minute, is HER2 testing where it should be, and where to look
+if not.
 
 Six headline tiles (volume, HER2-positive rate, IHC/ISH concordance against the lab target,
-quarantine rate, data freshness, last run), each with a one-line reading, then every other
-page's readings ordered 'look here' first, and the monthly volume."""
+quarantine rate, data freshness, last run), each with its findings' readings, then "Where to
+look": every finding of the selection (period ALL or the 12-month window), 'look' first. On
+the network view it also lists each laboratory's look findings and names the laboratories
+behind each pooled figure. Every badge is a row of marts.findings (dashboards/site/readings.py).
+"""
 
 from __future__ import annotations
 
@@ -13,13 +17,15 @@ from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout, readings
-from dashboards.site.data import Context
+from dashboards.site import layout
+from dashboards.site import readings as R
+from dashboards.site.data import ALL, Context, Finding
 from dashboards.site.layout import Page, Reading, Section, Tile, View, tiles
 from dashboards.site.pages import concordance, data_quality, figure_block, html_block, positivity
 
 FILENAME = "index.html"
 SEVERITY = {"look": 0, "small": 1, "none": 2, "ok": 3, "info": 4}
+MONTHLY = ("positivity_control", "positivity_control_pathologist")
 
 
 def _volume(view: View, rows: list[dict]) -> go.Figure:
@@ -49,224 +55,203 @@ def _volume(view: View, rows: list[dict]) -> go.Figure:
     return fig
 
 
-def _worst(items: list[Reading]) -> str:
-    return min((r.status for r in items), key=SEVERITY.__getitem__, default="none")
+def _pct(f: Finding | None) -> str:
+    return "–" if f is None or f.figure is None else fmt.pct(f.figure / 100)
 
 
-def build(ctx: Context, pages: list[Page]) -> Page:
+def _ci(f: Finding) -> str:
+    return fmt.ci(
+        None if f.ci_low is None else f.ci_low / 100, None if f.ci_high is None else f.ci_high / 100
+    )
+
+
+def _control(ctx: Context, code: str, view: View) -> Reading | None:
+    """A lab's months of the window, or the network's laboratories, for a monthly finding."""
+    topic = "Positivity p-chart" + (", per pathologist" if code.endswith("pathologist") else "")
+    if view.lab is not None:
+        return R.months_summary(ctx.findings, code, view.lab, topic=topic)
+    return R.labs_summary(
+        ctx.findings,
+        code,
+        R.lab_window_verdicts(ctx.findings, code),
+        topic=topic,
+        period=ctx.findings.window or "",
+        where=f" in {R.window_label(ctx.findings)}",
+    )
+
+
+def where_to_look(ctx: Context, view: View) -> list[Reading]:
+    """Every finding of the selection, 'look' first: the lab's (or the pooled) findings of
+    period ALL or the window; its monthly control findings summed over the window; on the
+    network view also each code summed over the laboratories (naming those to look at) and
+    every laboratory's look findings."""
+    findings = ctx.findings
+    items = [R.reading(f) for f in findings.headline(view.lab)]
+    items += [r for code in MONTHLY if (r := _control(ctx, code, view))]
+    if view.lab is None:
+        codes = dict.fromkeys(
+            f.finding
+            for f in findings.rows
+            if f.lab_id != ALL and f.subgroup == ALL and f.period in (ALL, findings.window)
+        )
+        for code in codes:
+            period = next(
+                f.period
+                for f in findings.rows
+                if f.finding == code and f.period in (ALL, findings.window)
+            )
+            summary = R.labs_summary(
+                findings,
+                code,
+                R.lab_verdicts(findings, code, period),
+                topic=f"{_title(ctx, code)}, by laboratory",
+                period=period,
+            )
+            if summary:
+                items.append(summary)
+        for lab in sorted({f.lab_id for f in findings.rows if f.lab_id != ALL}):
+            items += [
+                R.reading(f, topic=f"{lab} · {f.title}")
+                for f in findings.headline(lab)
+                if f.verdict == "look"
+            ]
+            for code in MONTHLY:
+                r = R.months_summary(findings, code, lab, topic=f"{lab} · Positivity p-chart")
+                if r and r.status == "look":
+                    items.append(r)
+    return sorted(items, key=lambda r: SEVERITY[r.status])
+
+
+def _title(ctx: Context, code: str) -> str:
+    return next((f.title for f in ctx.findings.rows if f.finding == code), code)
+
+
+def build(ctx: Context) -> Page:
     head = {r["lab_id"]: r for r in ctx.file("headline")}
-    pos = {
-        r["lab_id"]: r for r in ctx.file("positivity_summary") if r["level"] in ("lab", "network")
-    }
-    ihc_ish = {
+    agreement = {
         r["lab_id"]: r
         for r in ctx.rows(
-            "SELECT lab_id, n_pairs, pct_agree, ci_low, ci_high FROM marts.agreement "
+            "SELECT lab_id, n_pairs, pct_agree, ppa, npa FROM marts.agreement "
             "WHERE comparison = 'ihc_vs_ish' AND period = 'ALL'"
         )
     }
-    quarantine = {r["lab_id"]: r for r in ctx.file("quarantine_by_lab")}
-    this_run = ctx.rows(
-        "SELECT count(*) AS files, count_if(status = 'rejected') AS rejected "
-        "FROM ops.ingested_files WHERE run_id = $run",
+    all_files = ctx.rows(
+        "SELECT count(*) AS files, count_if(run_id = $run) AS this_run FROM ops.ingested_files",
         {"run": ctx.run_id or ""},
     )[0]
-    all_files = ctx.rows(
-        "SELECT count(*) AS files, max(arrival_date) AS latest_arrival FROM ops.ingested_files"
-    )[0]
     volume = ctx.per_view(ctx.file("volume_monthly"))
-    band = ctx.band("positivity_dk_departments")
+    findings = ctx.findings
 
     def view_tiles(view: View) -> Markup:
-        lab = view.lab or "ALL"
+        lab = view.lab or ALL
         h = head.get(lab)
         out: list[Tile] = []
-        # volume
+        # volume: the denominator, for information (no finding judges it)
         if not h or not h["n_specimens"]:
             out.append(
                 Tile(
                     "Volume",
                     "0",
                     "no clinical specimen in the warehouse yet",
-                    Reading("none", "nothing to read until a file with valid results arrives."),
-                    data_quality.FILENAME,
+                    note="Nothing to read until a file with valid results arrives.",
+                    href=data_quality.FILENAME,
                 )
             )
         else:
             out.append(
                 Tile(
                     "Volume, last 12 months",
-                    f"{h['n_window']:,}",
+                    fmt.count(h["n_window"]),
                     f"clinical specimens collected {h['window_start']:%b %Y}–"
-                    f"{h['window_end']:%b %Y}; {h['n_specimens']:,} in all "
-                    f"({h['n_primary']:,} primary, {h['n_metastasis']:,} metastasis) since "
-                    f"{h['first_collection']:%b %Y}",
-                    Reading("info", "the denominator of everything below."),
+                    f"{h['window_end']:%b %Y}; {fmt.count(h['n_specimens'])} in all "
+                    f"({fmt.count(h['n_primary'])} primary, {fmt.count(h['n_metastasis'])} "
+                    f"metastasis) since {h['first_collection']:%b %Y}",
+                    note="The denominator of everything below.",
                 )
             )
-        # positivity
-        p = pos.get(lab)
-        if p and p["n_window"]:
-            flags = p["n_flagged_window"]
-            versus = readings.versus_band(
-                topic="",
-                what="primaries",
-                k=p["n_positive_window"],
-                n=p["n_window"],
-                rate=p["rate_window"],
-                ci_low=p["window_ci_low"],
-                ci_high=p["window_ci_high"],
-                band=band,
-                href="",
-            )
-            where = {
-                "look": "outside the published band (context)",
-                "ok": "consistent with the published band (context)",
-                "small": "too few to compare with the published band",
-            }.get(versus.status, "")
-            if flags:
-                reading = Reading(
-                    "look",
-                    f"{flags} month(s) outside the p-chart control limits in the last 12 "
-                    f"months; {where}.",
-                )
-            else:
-                status = versus.status if versus.status in ("look", "small") else "ok"
-                reading = Reading(status, f"no month outside the p-chart control limits; {where}.")
+        # positivity: p-chart control and the published range, both findings
+        band = findings.get("positivity_published_range", view.lab, findings.window or "")
+        control = [r for code in MONTHLY[:1] if (r := _control(ctx, code, view))]
+        if band or control:
             out.append(
                 Tile(
                     "HER2-positive rate, last 12 months",
-                    fmt.pct(p["rate_window"]),
-                    f"{fmt.ci(p['window_ci_low'], p['window_ci_high'])}; {p['n_positive_window']:,} "
-                    f"of {p['n_window']:,} clinical primaries"
-                    + (
-                        f"; published band {fmt.pct(band.low)}–{fmt.pct(band.high)}" if band else ""
+                    _pct(band),
+                    (
+                        f"{_ci(band)}; {fmt.count(band.n)} clinical primaries; {band.threshold}"
+                        if band
+                        else "no primaries in the last 12 months"
                     ),
-                    reading,
+                    tuple(control) + ((R.reading(band, topic=""),) if band else ()),
                     positivity.FILENAME,
                 )
             )
-        # concordance
-        c = ihc_ish.get(lab)
-        target = ctx.target(view)
-        conc = readings.concordance(
-            topic="",
-            n=c["n_pairs"] if c else 0,
-            pct_agree=c["pct_agree"] if c else None,
-            ci_low=c["ci_low"] if c else None,
-            ci_high=c["ci_high"] if c else None,
-            target=target,
-            target_label=ctx.target_label(view),
-            href="",
-        )
+        # concordance: PPA and NPA against the lab target (overall shown, not judged)
+        conc = findings.get("lab_target_ihc_vs_ish", view.lab)
+        a = agreement.get(lab)
+        conc_readings = [R.reading(conc, topic="")] if conc else []
+        if view.lab is None:
+            summary = R.labs_summary(
+                findings,
+                "lab_target_ihc_vs_ish",
+                R.lab_verdicts(findings, "lab_target_ihc_vs_ish"),
+                topic="",
+            )
+            conc_readings += [summary] if summary else []
         out.append(
             Tile(
                 "IHC/ISH concordance",
-                f"{c['pct_agree']:.1f}%" if c else "–",
+                _ppa_npa(a),
                 (
-                    f"95% CI {c['ci_low']:.1f}–{c['ci_high']:.1f}%; {c['n_pairs']:,} pairs, all "
-                    f"quarters; {ctx.target_label(view)}"
-                    if c
+                    f"overall agreement {a['pct_agree']:.1f}% over {fmt.count(a['n_pairs'])} "
+                    f"pairs (shown, not judged); {conc.threshold if conc else ''}"
+                    if a
                     else "no IHC/ISH pairs"
                 ),
-                # the tile shows the figure already: keep the verdict after "figure: "
-                Reading(conc.status, conc.text.split(": ", 1)[-1]),
+                tuple(conc_readings),
                 concordance.FILENAME,
             )
         )
-        # quarantine
-        q = quarantine.get(lab)
-        if q and q["rows_read"]:
-            rate = q["rows_quarantined"] / q["rows_read"]
-            look = rate > readings.QUARANTINE_LOOK
-            out.append(
-                Tile(
-                    "Quarantined rows",
-                    fmt.pct(rate),
-                    f"{q['rows_quarantined']:,} of {q['rows_read']:,} rows read"
-                    + ("" if view.lab is None else f" with lab code {view.lab}"),
-                    Reading(
-                        "look" if look else "ok",
-                        (
-                            f"above {fmt.pct(readings.QUARANTINE_LOOK, 0)} (her2qa default, not a "
-                            "published limit): the export needs a look."
-                            if look
-                            else f"at or under {fmt.pct(readings.QUARANTINE_LOOK, 0)} (her2qa "
-                            "default)."
-                        ),
-                    ),
-                    data_quality.FILENAME,
+        # quarantine, freshness, the run: data findings
+        for code, label, value in (
+            ("quarantine_rate", "Quarantined rows", _pct),
+            ("data_freshness", "Data freshness", _days),
+        ):
+            f = findings.get(code, view.lab)
+            if f:
+                out.append(
+                    Tile(
+                        label,
+                        value(f),
+                        f.threshold or "",
+                        (R.reading(f, topic=""),),
+                        data_quality.FILENAME,
+                    )
                 )
-            )
-        # freshness
-        if h and h["latest_report"]:
-            age = (ctx.today - h["latest_report"]).days
-            stale = age > readings.FRESHNESS_DAYS
-            out.append(
-                Tile(
-                    "Data freshness",
-                    f"{h['latest_report']:%d %b %Y}",
-                    f"newest result, {age:,} days before this site was generated; last file "
-                    f"arrived {h['latest_arrival']:%d %b %Y}",
-                    Reading(
-                        "look" if stale else "ok",
-                        (
-                            f"older than {readings.FRESHNESS_DAYS} days (her2qa default): is an "
-                            "extract missing?"
-                            if stale
-                            else f"within {readings.FRESHNESS_DAYS} days (her2qa default)."
-                        ),
-                    ),
-                    data_quality.FILENAME,
-                )
-            )
-        # last run
         run = ctx.run_id or "(none)"
-        rejected = this_run["rejected"]
+        rejected = findings.get("files_rejected")
         out.append(
             Tile(
                 "Last run",
                 run[:8] if ctx.run_id else "–",
                 f"run {run}; generated {ctx.generated_at:%d %b %Y %H:%M} UTC; "
-                f"{this_run['files']:,} new file(s) in this run, {all_files['files']:,} in all",
-                Reading(
-                    "look" if rejected else "info",
-                    f"{rejected} file(s) of this run rejected whole."
-                    if rejected
-                    else "every file of this run was read.",
-                ),
+                f"{fmt.count(all_files['this_run'])} new file(s) in this run, "
+                f"{fmt.count(all_files['files'])} in all",
+                (R.reading(rejected, topic=""),) if rejected else (),
                 data_quality.FILENAME,
+                note="" if rejected else "No new file in this run.",
             )
         )
         return tiles(out)
 
-    def freshness(view: View) -> list[Reading]:
-        h = head.get(view.lab or "ALL")
-        if not h or not h["latest_report"]:
-            return []
-        age = (ctx.today - h["latest_report"]).days
-        if age <= readings.FRESHNESS_DAYS:
-            return [Reading("ok", f"newest result {age:,} days old.", "Data freshness")]
-        return [
-            Reading(
-                "look",
-                f"newest result {h['latest_report']:%d %b %Y}, {age:,} days before this site was "
-                f"generated (her2qa default: {readings.FRESHNESS_DAYS} days). Is an extract "
-                "missing?",
-                "Data freshness",
-                f"{data_quality.FILENAME}#files",
-            )
-        ]
-
-    def where_to_look(view: View) -> Markup:
-        items = [r for p in pages for r in p.readings.get(view.key, [])] + freshness(view)
-        items.sort(key=lambda r: SEVERITY[r.status])
+    def where(view: View) -> Markup:
+        items = where_to_look(ctx, view)
         counts: dict[str, int] = defaultdict(int)
         for r in items:
             counts[r.status] += 1
         head_line = layout.para(
-            f"{counts['look']} to look at, {counts['small']} too small to tell, "
-            f"{counts['ok']} in control, {counts['info']} for information."
+            f"{counts['look']} to look at, {counts['small']} too few to judge, "
+            f"{counts['ok']} without remark, {counts['info']} for information."
         )
         return head_line + layout.readings(items)
 
@@ -274,12 +259,12 @@ def build(ctx: Context, pages: list[Page]) -> Page:
         FILENAME,
         "Overview",
         "HER2 testing: overview",
-        "Is HER2 testing in control? Each tile gives a figure and a one-line reading; below, "
-        "every check of the other pages, 'look here' first. Choose a laboratory at the top "
+        "Where does HER2 testing need a look? Each tile gives a figure and its findings; below, "
+        "every finding of the selection, 'look here' first. Choose a laboratory at the top "
         "right; the choice follows you from page to page.",
     )
     page.sections.append(Section("Headline", "headline", blocks=[html_block(ctx, view_tiles)]))
-    page.sections.append(Section("Where to look", "where", blocks=[html_block(ctx, where_to_look)]))
+    page.sections.append(Section("Where to look", "where", blocks=[html_block(ctx, where)]))
     page.sections.append(
         Section(
             "Volume",
@@ -295,5 +280,16 @@ def build(ctx: Context, pages: list[Page]) -> Page:
             ],
         )
     )
-    page.readings = {v.key: [] for v in ctx.views}
     return page
+
+
+def _ppa_npa(a: dict | None) -> str:
+    if not a:
+        return "–"
+    ppa = "–" if a["ppa"] is None else f"{a['ppa']:.1f}%"
+    npa = "–" if a["npa"] is None else f"{a['npa']:.1f}%"
+    return f"PPA {ppa} · NPA {npa}"
+
+
+def _days(f: Finding) -> str:
+    return "–" if f.figure is None else f"{fmt.count(int(f.figure))} days"

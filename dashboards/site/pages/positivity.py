@@ -1,7 +1,13 @@
 """Positivity monitoring: the monthly HER2-positive rate of each laboratory as a p-chart
-(centre line, 3-sigma limits, flagged months) beside the published positivity bands, and the
+(centre line, control limits, flagged months) beside the published positivity bands, and the
 pathologists of a laboratory against its centre line. From marts.positivity_monthly and
-dashboards/site/sql/positivity_summary.sql. Clinical primaries, positive or negative.
+dashboards/report/sql/positivity_summary.sql. Clinical primaries, positive or negative.
+
+The badges and the flagged months are rows of marts.findings: positivity_control (lab ×
+month: outside the control limits, or a sustained shift by the run rule),
+positivity_control_pathologist (lab × month × pathologist) and positivity_published_range
+(lab × the 12-month window). A month is marked on the chart and listed in the table exactly
+when its finding says 'look', and the badge is the worst verdict of the same rows.
 
 Monitoring result distributions over time is good practice that CAP publications encourage;
 no checklist requirement number is confirmed (her2-domain.md §QA-WORDING), and the pages say so.
@@ -18,8 +24,9 @@ from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout, readings
-from dashboards.site.data import Context
+from dashboards.site import layout
+from dashboards.site import readings as R
+from dashboards.site.data import ALL, Context, Finding
 from dashboards.site.layout import Page, Reading, Section, View, table
 from dashboards.site.pages import figure_block, html_block
 
@@ -29,6 +36,9 @@ WORDING = (
     "Monitoring the positive rate over time is good practice that CAP publications encourage "
     "(no checklist requirement number confirmed); published bands are context, not limits."
 )
+CONTROL = "positivity_control"
+PATHOLOGIST = "positivity_control_pathologist"
+MAX_ROWS = 30  # rows of a flagged-months table
 
 
 def _axis(i: int, letter: str) -> str:
@@ -36,9 +46,18 @@ def _axis(i: int, letter: str) -> str:
 
 
 def _pchart_traces(
-    fig: go.Figure, lab: str, rows: list[dict], *, i: int, row: int, col: int, legend: bool
+    ctx: Context,
+    fig: go.Figure,
+    lab: str,
+    rows: list[dict],
+    *,
+    i: int,
+    row: int,
+    col: int,
+    legend: bool,
 ) -> None:
-    """One lab's p-chart into subplot (row, col), axis index i."""
+    """One lab's p-chart into subplot (row, col), axis index i; a month is flagged when its
+    positivity_control finding says 'look'."""
     rows = sorted(rows, key=lambda r: r["month"])
     x = [r["month"].isoformat() for r in rows]
     first = rows[0]
@@ -76,7 +95,7 @@ def _pchart_traces(
                 y=F.rounded(r[bound] * 100 for r in rows),
                 mode="lines",
                 line={"color": F.LIMIT, "width": 1, "dash": "dot", "shape": "hvh"},
-                name="control limits: centre ± 3σ for each month's n",
+                name=f"control limits: centre ± {_sigma(ctx)}σ for each month's n",
                 legendgroup="limits",
                 showlegend=legend and name == "upper",
                 hoverinfo="skip",
@@ -95,15 +114,17 @@ def _pchart_traces(
         ),
         **where,
     )
+    verdicts = [ctx.findings.get(CONTROL, r["lab_id"], r["month_label"]) for r in rows]
+    look = [f is not None and f.verdict == "look" for f in verdicts]
     hover = []
-    for r in rows:
-        flag = f"\nOUTSIDE the control limits ({r['signal']})" if r["out_of_control"] else ""
+    for r, f, flag in zip(rows, verdicts, look, strict=True):
         hover.append(
             f"{lab}, {r['month_label']}: {fmt.pct(r['rate'])} positive "
             f"({fmt.ci(r['ci_low'], r['ci_high'])})"
-            f"\n{r['n_positive']:,} of {r['n_specimens']:,} primaries"
-            f"\ncontrol limits {fmt.pct(r['lcl'])}–{fmt.pct(r['ucl'])}{flag}"
-            + ("\nsmall n" if F.is_small(r["n_specimens"]) else "")
+            f"\n{fmt.count(r['n_positive'])} of {fmt.count(r['n_specimens'])} primaries"
+            f"\ncontrol limits {fmt.pct(r['lcl'])}–{fmt.pct(r['ucl'])}"
+            + (f"\nOUT OF CONTROL: {f.message}" if flag and f else "")
+            + ("\nsmall n" if ctx.is_small(r["n_specimens"]) else "")
         )
     fig.add_trace(
         go.Scatter(
@@ -119,14 +140,14 @@ def _pchart_traces(
         ),
         **where,
     )
-    flagged = [(xx, r, h) for xx, r, h in zip(x, rows, hover, strict=True) if r["out_of_control"]]
+    flagged = [(xx, r, h) for xx, r, h, f in zip(x, rows, hover, look, strict=True) if f]
     fig.add_trace(
         go.Scatter(
             x=[f[0] for f in flagged],
             y=[F.rnd(f[1]["rate"] * 100) for f in flagged],
             mode="markers",
             marker={"color": F.FLAG, "size": 13, "symbol": "x-thin-open", "line": {"width": 3}},
-            name="flagged: outside the control limits",
+            name="out of control (finding positivity_control)",
             showlegend=legend,
             hovertext=[f[2] for f in flagged],
             hoverinfo="text",
@@ -135,9 +156,14 @@ def _pchart_traces(
     )
 
 
-def _pchart(view: View, rows: list[dict]) -> go.Figure:
+def _sigma(ctx: Context) -> str:
+    band = ctx.band("control_limit_sigma")
+    return "–" if band is None else f"{band.value:g}"
+
+
+def _pchart(ctx: Context, view: View, rows: list[dict]) -> go.Figure:
     fig = make_subplots(rows=1, cols=1)
-    _pchart_traces(fig, view.label, rows, i=1, row=1, col=1, legend=True)
+    _pchart_traces(ctx, fig, view.label, rows, i=1, row=1, col=1, legend=True)
     fig.update_layout(
         title={
             "text": f"p-chart of the monthly HER2-positive rate: {view.label}",
@@ -151,7 +177,7 @@ def _pchart(view: View, rows: list[dict]) -> go.Figure:
     return fig
 
 
-def _small_multiples(labs: dict[str, list[dict]]) -> go.Figure | None:
+def _small_multiples(ctx: Context, labs: dict[str, list[dict]]) -> go.Figure | None:
     if not labs:
         return None
     names = list(labs)
@@ -167,7 +193,14 @@ def _small_multiples(labs: dict[str, list[dict]]) -> go.Figure | None:
     )
     for i, lab in enumerate(names, 1):
         _pchart_traces(
-            fig, lab, labs[lab], i=i, row=(i - 1) // cols + 1, col=(i - 1) % cols + 1, legend=i == 1
+            ctx,
+            fig,
+            lab,
+            labs[lab],
+            i=i,
+            row=(i - 1) // cols + 1,
+            col=(i - 1) % cols + 1,
+            legend=i == 1,
         )
     fig.update_yaxes(ticksuffix="%", rangemode="tozero")
     fig.update_layout(
@@ -182,10 +215,12 @@ def _small_multiples(labs: dict[str, list[dict]]) -> go.Figure | None:
 
 
 def _forest(
+    ctx: Context,
     title: str,
     rows: list[dict],
     *,
     label_field: str,
+    flags: dict[str, int],
     band: dict | None,
     centre: float | None = None,
     highlight: str | None = None,
@@ -199,8 +234,9 @@ def _forest(
     hover = [
         f"{r[label_field]}: {fmt.pct(r['rate_window'])} "
         f"({fmt.ci(r['window_ci_low'], r['window_ci_high'])})"
-        f"\n{r['n_positive_window']:,} of {r['n_window']:,} primaries in the last 12 months"
-        f"\n{r['n_flagged_window']} month(s) outside the control limits in that window"
+        f"\n{fmt.count(r['n_positive_window'])} of {fmt.count(r['n_window'])} primaries in the "
+        "last 12 months"
+        f"\n{flags.get(r[label_field], 0)} month(s) out of control in that window"
         for r in rows
     ]
     colours = [F.VALUE if highlight in (None, r[label_field]) else F.OTHER for r in rows]
@@ -211,6 +247,7 @@ def _forest(
         high=[r["window_ci_high"] for r in rows],
         n=[r["n_window"] for r in rows],
         hovertext=hover,
+        small=[ctx.is_small(r["n_window"], r["window_ci_low"], r["window_ci_high"]) for r in rows],
         colours=colours,
         n_at=max([(r["window_ci_high"] or 0) * 100 for r in rows] + [30]) + 2,
     ):
@@ -238,6 +275,45 @@ def _forest(
     return fig
 
 
+def view_readings(ctx: Context, view: View) -> list[Reading]:
+    """The page's badges: the p-chart (lab months, then pathologist months) over the 12-month
+    window and the rate beside the published range, each from its findings."""
+    findings = ctx.findings
+    out = []
+    for code, topic in ((CONTROL, "Positivity p-chart"), (PATHOLOGIST, "Pathologists' p-chart")):
+        if view.lab is None:
+            r = R.labs_summary(
+                findings,
+                code,
+                R.lab_window_verdicts(findings, code),
+                topic=topic,
+                period=findings.window or "",
+                where=f" in {R.window_label(findings)}",
+            )
+        else:
+            r = R.months_summary(findings, code, view.lab, topic=topic)
+        if r:
+            out.append(r)
+    band = findings.get("positivity_published_range", view.lab, findings.window or "")
+    if band:
+        out.append(R.reading(band))
+    return out
+
+
+def flagged(ctx: Context, view: View) -> tuple[list[Finding], list[Finding]]:
+    """The look rows of positivity_control and positivity_control_pathologist of the view (the
+    network: every lab), in the 12-month window and before it, most recent first."""
+    rows = [
+        f
+        for code in (CONTROL, PATHOLOGIST)
+        for f in ctx.findings.select(code, view.lab)
+        if f.verdict == "look"
+    ]
+    rows.sort(key=lambda f: (f.period, f.lab_id, f.subgroup), reverse=True)
+    window = [f for f in rows if ctx.findings.in_window(f)]
+    return window, [f for f in rows if not ctx.findings.in_window(f)]
+
+
 def build(ctx: Context) -> Page:
     monthly = ctx.rows(
         "SELECT * FROM marts.positivity_monthly ORDER BY lab_id, level, pathologist_id, month"
@@ -258,68 +334,24 @@ def build(ctx: Context) -> Page:
         if primary and primary.low is not None
         else None
     )
-    flagged_rows = [r for r in monthly if r["out_of_control"]]
+    # months out of control in the window, per lab and per (lab, pathologist): from findings
+    lab_flags: dict[str, int] = defaultdict(int)
+    reader_flags: dict[str, int] = defaultdict(int)
+    for code, counts in ((CONTROL, lab_flags), (PATHOLOGIST, reader_flags)):
+        for f in R.window_rows(ctx.findings, code, None):
+            if f.verdict == "look":
+                counts[f.lab_id if code == CONTROL else f.subgroup] += 1
 
     page = Page(
         FILENAME,
         "Positivity",
         "Positivity monitoring",
         "The share of clinical primary specimens called HER2-positive, month by month, as a "
-        "p-chart: a month outside the control limits differs from the laboratory's own rate by "
-        "more than chance would explain. " + WORDING,
+        "p-chart: a month outside the control limits, or the last of a long run on one side of "
+        "the laboratory's own rate, is out of control: it differs from the laboratory's own "
+        "rate by more than chance would explain. " + WORDING,
     )
-
-    def view_readings(view: View) -> list[Reading]:
-        s = lab_summary.get(view.lab or "ALL")
-        if not s:
-            return []
-        out = [
-            readings.versus_band(
-                topic="HER2-positive rate, last 12 months",
-                what="primaries",
-                k=s["n_positive_window"],
-                n=s["n_window"],
-                rate=s["rate_window"],
-                ci_low=s["window_ci_low"],
-                ci_high=s["window_ci_high"],
-                band=primary,
-                href=f"{FILENAME}#pchart",
-            )
-        ]
-        if s["n_flagged_window"]:
-            out.append(
-                Reading(
-                    "look",
-                    f"{s['n_flagged_window']} laboratory-month(s) outside the p-chart's control "
-                    f"limits in the last 12 months (latest {s['last_flagged']:%Y-%m}).",
-                    "Positivity p-chart",
-                    f"{FILENAME}#pchart",
-                )
-            )
-        elif F.is_small(s["n_window"]):
-            out.append(
-                Reading(
-                    "small",
-                    f"{s['n_window']:,} primaries in the last 12 months: too few for the "
-                    "p-chart's limits to flag a month.",
-                    "Positivity p-chart",
-                    f"{FILENAME}#pchart",
-                )
-            )
-        else:
-            out.append(
-                Reading(
-                    "ok",
-                    "no month outside the p-chart's control limits in the last 12 months"
-                    + (f" ({s['n_flagged']} earlier)." if s["n_flagged"] else "."),
-                    "Positivity p-chart",
-                    f"{FILENAME}#pchart",
-                )
-            )
-        return out
-
-    found = {v.key: view_readings(v) for v in ctx.views}
-    page.readings = found
+    found = {v.key: view_readings(ctx, v) for v in ctx.views}
 
     # the p-chart: a lab's own, or the network's small multiples (largest labs first)
     pchart_data: dict[str, object] = {}
@@ -334,16 +366,23 @@ def build(ctx: Context) -> Page:
 
     def pchart(view: View, data: object) -> go.Figure | None:
         if view.lab is None:
-            return _small_multiples(data)  # type: ignore[arg-type]
-        return _pchart(view, data)  # type: ignore[arg-type]
+            return _small_multiples(ctx, data)  # type: ignore[arg-type]
+        return _pchart(ctx, view, data)  # type: ignore[arg-type]
 
+    run_rule = ctx.band("run_rule_months")
     page.sections.append(
         Section(
             "p-chart per laboratory",
             "pchart",
             "Points: the monthly rate; solid line: the laboratory's own overall rate (p̄); "
-            "dotted: the 3-sigma control limits, wider in months with few specimens; ✕: a month "
-            "outside them. Grey band: the Danish department range; dashed box: the German mean "
+            f"dotted: the control limits ({_sigma(ctx)} sigma), wider in months with few "
+            "specimens; ✕: a month out of control (outside the limits"
+            + (
+                f", or the {run_rule.value:g}th successive month on one side of p̄"
+                if run_rule and run_rule.value
+                else ""
+            )
+            + "). Grey band: the Danish department range; dashed box: the German mean "
             "± 1 SD (both published benchmark bands, context, not limits)."
             + (
                 f" The network view draws the {len(shown)} largest laboratories; {more} more "
@@ -372,16 +411,20 @@ def build(ctx: Context) -> Page:
         kind, rows = data
         if kind == "labs":
             return _forest(
+                ctx,
                 "HER2-positive rate by laboratory",
                 rows,
                 label_field="lab_id",
+                flags=lab_flags,
                 band=band,
             )
         rows = sorted(rows, key=lambda r: r["pathologist_id"])
         return _forest(
+            ctx,
             f"HER2-positive rate by pathologist: {view.label}",
             rows,
             label_field="pathologist_id",
+            flags=reader_flags,
             band=band,
             centre=lab_summary[view.lab]["centre_line"] if view.lab in lab_summary else None,
         )
@@ -405,32 +448,47 @@ def build(ctx: Context) -> Page:
         )
     )
 
-    def flags_html(view: View) -> Markup:
-        rows = [
-            r
-            for r in flagged_rows
-            if (view.lab is None and r["level"] == "lab") or r["lab_id"] == view.lab
-        ]
-        rows = sorted(rows, key=lambda r: r["month"], reverse=True)[:30]
+    def flag_table(rows: list[Finding], caption: str, empty: str) -> Markup:
         body = [
             [
-                r["month_label"],
-                r["lab_id"],
-                "laboratory" if r["level"] == "lab" else r["pathologist_id"],
-                f"{r['n_positive']:,} / {r['n_specimens']:,}",
-                fmt.pct(r["rate"]),
-                f"{fmt.pct(r['lcl'])}–{fmt.pct(r['ucl'])}",
-                r["signal"],
+                f.period,
+                f.lab_id,
+                "laboratory" if f.subgroup == ALL else f.subgroup,
+                f.message,
+                f.threshold,
             ]
-            for r in rows
+            for f in rows[:MAX_ROWS]
         ]
-        return layout.readings(found[view.key], link=False) + table(
-            ["month", "laboratory", "level", "positive / n", "rate", "control limits", "signal"],
+        return table(
+            ["month", "laboratory", "level", "finding", "threshold"],
             body,
-            numeric=(3, 4),
-            caption="Months outside the control limits, most recent first (at most 30).",
-            empty="No month outside the control limits for this selection.",
+            nowrap=(0,),
+            caption=caption,
+            empty=empty,
         )
+
+    def flags_html(view: View) -> Markup:
+        window, earlier = flagged(ctx, view)
+        when = R.window_label(ctx.findings)
+        parts = [
+            layout.readings(found[view.key], link=False),
+            flag_table(
+                window,
+                f"Months out of control in {when}, most recent first (at most {MAX_ROWS}): the "
+                "look rows of the findings positivity_control (laboratory) and "
+                "positivity_control_pathologist.",
+                f"No month out of control in {when} for this selection.",
+            ),
+        ]
+        if earlier:
+            parts.append(
+                flag_table(
+                    earlier,
+                    f"Earlier months out of control (before {when}; at most {MAX_ROWS}).",
+                    "",
+                )
+            )
+        return Markup("").join(parts)
 
     page.sections.append(Section("Flagged months", "flags", blocks=[html_block(ctx, flags_html)]))
     return page

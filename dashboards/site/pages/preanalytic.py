@@ -1,20 +1,22 @@
 """Pre-analytic compliance, turnaround and reporting: cold ischaemia and fixation within the
 ASCO/CAP limits per month (95% CI), documentation rates, turnaround median and 90th
 percentile, and the CAP 11 proxies. From marts.preanalytic_monthly (limits in
-marts.reference_bands) and marts.cap11_rates."""
+marts.reference_bands) and marts.cap11_rates. No finding judges these rates (no published
+compliance rate or turnaround target exists), so the page states them in plain words, without
+a badge."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
 import plotly.graph_objects as go
+from markupsafe import Markup
 from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Reading, Section, View
+from dashboards.site.layout import Page, Section, View, para
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "preanalytic.html"
@@ -149,11 +151,12 @@ def build(ctx: Context) -> Page:
         "target.",
     )
 
-    def view_readings(view: View) -> list[Reading]:
+    def summary(view: View) -> Markup | None:
+        """The last 12 months in words: compliance and turnaround, for information."""
         w = window.get(view.key)
         if not w or not w["n_specimens"]:
-            return []
-        out = []
+            return None
+        lines = []
         for topic, k, n, rate, lo, hi, undocumented in (
             (
                 cold_short.capitalize(),
@@ -175,41 +178,22 @@ def build(ctx: Context) -> Page:
             ),
         ):
             if not n:
-                out.append(
-                    Reading(
-                        "none",
-                        "no documented times in the last 12 months.",
-                        topic,
-                        f"{FILENAME}#compliance",
-                    )
-                )
+                lines.append(f"{topic}: no documented times in the last 12 months.")
                 continue
-            status = "small" if F.is_small(n, lo, hi) else "info"
-            out.append(
-                Reading(
-                    status,
-                    f"{fmt.pct(rate)} compliant ({fmt.ci(lo, hi)}, {k:,} of {n:,} documented) in the "
-                    f"last 12 months; {undocumented:,} of {w['n_specimens']:,} specimens without "
-                    "the time. No published compliance rate to compare with.",
-                    topic,
-                    f"{FILENAME}#compliance",
-                )
+            small = " (small n)" if ctx.is_small(n, lo, hi) else ""
+            lines.append(
+                f"{topic}: {fmt.pct(rate)} compliant ({fmt.ci(lo, hi)}, {fmt.count(k)} of "
+                f"{fmt.count(n)} documented{small}) in the last 12 months; "
+                f"{fmt.count(undocumented)} of {fmt.count(w['n_specimens'])} specimens without "
+                "the time. No published compliance rate to compare with."
             )
         if w["tat_median_low"] is not None:
-            out.append(
-                Reading(
-                    "info",
-                    f"monthly median {w['tat_median_low']:g}–{w['tat_median_high']:g} days from "
-                    f"collection to report in the last 12 months (90th percentile up to "
-                    f"{w['tat_p90_high']:g} days); the guideline sets no target.",
-                    "Turnaround",
-                    f"{FILENAME}#turnaround",
-                )
+            lines.append(
+                f"Turnaround: monthly median {w['tat_median_low']:g}–{w['tat_median_high']:g} "
+                "days from collection to report in the last 12 months (90th percentile up to "
+                f"{w['tat_p90_high']:g} days); the guideline sets no target."
             )
-        return out
-
-    found = {v.key: view_readings(v) for v in ctx.views}
-    page.readings = found
+        return Markup("").join(para(line) for line in lines)
 
     def n_label(r: dict) -> str:
         return (
@@ -251,10 +235,7 @@ def build(ctx: Context) -> Page:
                         n_label,
                     ),
                 ),
-                html_block(
-                    ctx,
-                    lambda v: layout.readings(found[v.key], link=False) if found[v.key] else None,
-                ),
+                html_block(ctx, summary),
             ],
         )
     )

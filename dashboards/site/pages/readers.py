@@ -1,7 +1,9 @@
 """Inter-observer agreement: the confusion matrix of the clinical IHC score against the
 second read, with exact agreement (95% CI) and Cohen's kappa, and kappa per quarter. From
-marts.agreement_pairs (dashboards/site/sql/observer_matrix.sql) and marts.agreement
-(observer_vs_observer; kappa unweighted over the 4 categories, quadratic-weighted beside it)."""
+marts.agreement_pairs (dashboards/report/sql/observer_matrix.sql) and marts.agreement
+(observer_vs_observer; kappa unweighted over the 4 categories, quadratic-weighted beside it;
+kappa words from the SQL macro kappa_words). The reading is the finding observer_agreement
+(no published limit applies)."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
-from dashboards.site import layout, readings
+from dashboards.site import layout
+from dashboards.site import readings as R
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.layout import Page, Section, View, para, table
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "readers.html"
@@ -44,7 +47,7 @@ def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
             f"{stats['ci_high']:.1f}%)"
         )
         if stats["kappa"] is not None:
-            subtitle += f"; Cohen's κ {stats['kappa']:.2f} ({readings.kappa_words(stats['kappa'])})"
+            subtitle += f"; Cohen's κ {stats['kappa']:.2f} ({stats['kappa_words']})"
         if stats["kappa_quadratic"] is not None:
             subtitle += f"; quadratic-weighted κ {stats['kappa_quadratic']:.2f}"
     fig = F.new_figure(
@@ -81,7 +84,7 @@ def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
     return fig
 
 
-def _kappa_trend(view: View, rows: list[dict]) -> go.Figure | None:
+def _kappa_trend(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None:
     rows = sorted((r for r in rows if r["period"] != "ALL"), key=lambda r: r["period"])
     if not rows:
         return None
@@ -104,18 +107,14 @@ def _kappa_trend(view: View, rows: list[dict]) -> go.Figure | None:
                 line={"color": colour, "dash": dash},
                 marker={
                     "symbol": [
-                        "circle-open" if F.is_small(r["n_pairs"]) else "circle" for r in rows
+                        "circle-open" if ctx.is_small(r["n_pairs"]) else "circle" for r in rows
                     ]
                 },
                 hovertext=[
                     f"{r['period']}: {name} "
-                    + (
-                        "–"
-                        if r[field] is None
-                        else f"{r[field]:.2f} ({readings.kappa_words(r[field])})"
-                    )
-                    + f"\n{r['n_pairs']:,} pairs, exact agreement {r['pct_agree']:.1f}%"
-                    + ("\nsmall n" if F.is_small(r["n_pairs"]) else "")
+                    + ("–" if r[field] is None else f"{r[field]:.2f} ({r[field + '_words']})")
+                    + f"\n{fmt.count(r['n_pairs'])} pairs, exact agreement {r['pct_agree']:.1f}%"
+                    + ("\nsmall n" if ctx.is_small(r["n_pairs"]) else "")
                     for r in rows
                 ],
                 hoverinfo="text",
@@ -132,7 +131,9 @@ def build(ctx: Context) -> Page:
     agreement = ctx.per_view(
         ctx.rows(
             "SELECT lab_id, period, n_pairs, n_agree, pct_agree, ci_low, ci_high, kappa, "
-            "kappa_quadratic FROM marts.agreement WHERE comparison = $c ORDER BY lab_id, period",
+            "kappa_quadratic, kappa_words(kappa) AS kappa_words, "
+            "kappa_words(kappa_quadratic) AS kappa_quadratic_words "
+            "FROM marts.agreement WHERE comparison = $c ORDER BY lab_id, period",
             {"c": COMPARISON},
         )
     )
@@ -147,33 +148,18 @@ def build(ctx: Context) -> Page:
         "laboratories with the same agreement can have different kappas.",
     )
 
-    def view_readings(view: View) -> list[Reading]:
-        s = pooled.get(view.key)
-        if not s:
-            return []
+    def view_readings(view: View) -> Markup | None:
+        f = ctx.findings.get("observer_agreement", view.lab)
         counts = {
             (r["clinical_score"], r["second_read_score"]): r["n_pairs"] for r in matrix[view.key]
         }
         zero_one = counts.get(("0", "1+"), 0) + counts.get(("1+", "0"), 0)
-        small = F.is_small(s["n_pairs"], s["ci_low"] / 100, s["ci_high"] / 100)
-        kappa = (
-            f"; κ {s['kappa']:.2f} ({readings.kappa_words(s['kappa'])}, Landis & Koch)"
-            if s["kappa"] is not None
-            else ""
+        if not f and not counts:
+            return None
+        return layout.readings([R.reading(f)] if f else [], link=False) + para(
+            f"{fmt.count(zero_one)} pairs split between 0 and 1+ (the HER2-low boundary)."
         )
-        return [
-            Reading(
-                "small" if small else "info",
-                f"exact score agreement {s['pct_agree']:.1f}% ({s['ci_low']:.1f}–"
-                f"{s['ci_high']:.1f}%, n = {s['n_pairs']:,} pairs){kappa}; {zero_one:,} pairs "
-                "split between 0 and 1+ (the HER2-low boundary). No published limit applies.",
-                "Pathologist vs second reader",
-                f"{FILENAME}#matrix",
-            )
-        ]
 
-    found = {v.key: view_readings(v) for v in ctx.views}
-    page.readings = found
     page.sections.append(
         Section(
             "Confusion matrix",
@@ -188,10 +174,7 @@ def build(ctx: Context) -> Page:
                     matrix,
                     lambda v, rows: _matrix(v, rows, pooled.get(v.key)),
                 ),
-                html_block(
-                    ctx,
-                    lambda v: layout.readings(found[v.key], link=False) if found[v.key] else None,
-                ),
+                html_block(ctx, view_readings),
             ],
         )
     )
@@ -205,18 +188,18 @@ def build(ctx: Context) -> Page:
                     "trend",
                     "Kappa per quarter",
                     agreement,
-                    lambda v, rows: _kappa_trend(v, rows),
+                    lambda v, rows: _kappa_trend(ctx, v, rows),
                     caption="Agreement by pathologist (with 95% CI) is on the Concordance page, "
                     "'By pathologist'.",
                 ),
-                html_block(ctx, lambda v: _table(agreement[v.key])),
+                html_block(ctx, lambda v: _table(ctx, agreement[v.key])),
             ],
         )
     )
     return page
 
 
-def _table(rows: list[dict]) -> Markup | None:
+def _table(ctx: Context, rows: list[dict]) -> Markup | None:
     rows = sorted((r for r in rows if r["period"] != "ALL"), key=lambda r: r["period"])
     if not rows:
         return None
@@ -225,7 +208,7 @@ def _table(rows: list[dict]) -> Markup | None:
         [
             [
                 r["period"],
-                f"{r['n_pairs']:,}" + (" (small n)" if F.is_small(r["n_pairs"]) else ""),
+                fmt.count(r["n_pairs"]) + (" (small n)" if ctx.is_small(r["n_pairs"]) else ""),
                 f"{r['pct_agree']:.1f}% ({r['ci_low']:.1f}–{r['ci_high']:.1f})",
                 "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
                 "–" if r["kappa_quadratic"] is None else f"{r['kappa_quadratic']:.2f}",

@@ -1,25 +1,34 @@
-"""Sources & definitions: every threshold, band and rule the pages use, with where it comes
-from (her2-domain.md §QA-WORDING: a number on a dashboard names its source). The bands are
-marts.reference_bands as this run built them; nothing here is typed twice."""
+"""Sources & definitions: every threshold, band and rule the pages and findings use, with
+where it comes from (her2-domain.md §QA-WORDING: a number on a dashboard names its source).
+The table is marts.reference_bands as this run built it, every row (band_id × lab_id); the
+findings' rules are warehouse/catalog.py FINDINGS. Nothing here is typed twice."""
 
 from __future__ import annotations
 
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
-from dashboards.site import figures as F
-from dashboards.site import readings
 from dashboards.site.data import Band, Context
 from dashboards.site.layout import Page, Section, StaticBlock, para, table
 from dashboards.site.pages import positivity
-from her2qa import config
+from warehouse.catalog import FINDINGS
 
 FILENAME = "sources.html"
+ROLE_ORDER = ("target", "requirement", "limit", "primary", "context", "rule")
+ROLE_LABEL = {
+    "target": "lab target",
+    "requirement": "ASCO/CAP requirement",
+    "limit": "guideline limit",
+    "primary": "published band (compared with)",
+    "context": "published band (shown beside)",
+    "rule": "her2qa rule",
+}
+UNITS = {"proportion": "%", "minutes": " min", "hours": " h", "days": " days", "sigma": " σ"}
 
 
 def _band_value(b: Band) -> str:
-    """'11.8–17.2% (point 14%)', '≤ 60 min', '6–72 h'."""
-    unit = {"proportion": "%", "minutes": " min", "hours": " h"}.get(b.unit, "")
+    """'11.8–17.2% (point 14%)', '≤ 60 min', '6–72 h', '≥ 95%'."""
+    unit = UNITS.get(b.unit, f" {b.unit}")
     scale = 100 if b.unit == "proportion" else 1
 
     def num(x: float) -> str:
@@ -29,10 +38,11 @@ def _band_value(b: Band) -> str:
         span = f"{num(b.low)}–{num(b.high)}{unit}"
     elif b.low is None and b.high is not None:
         span = f"≤ {num(b.high)}{unit}"
-    elif b.high is None and b.low is not None and b.point is None:
-        span = f"≥ {num(b.low)}{unit}"
+    elif b.high is None and b.low is not None and b.role in ("target", "requirement"):
+        return f"≥ {num(b.low)}{unit}"
     else:
-        return f"{num(b.point if b.point is not None else b.low)}{unit}"
+        value = b.point if b.point is not None else b.value
+        return "–" if value is None else f"{num(value)}{unit}"
     return span + (f" (point {num(b.point)}{unit})" if b.point is not None else "")
 
 
@@ -45,101 +55,56 @@ def build(ctx: Context) -> Page:
         "context bands, not pass/fail limits: populations, eras, assays and criteria differ "
         "from one laboratory's series.",
     )
-    labs = sorted(ctx.site_config.labs.items())
-    own = [
-        [lab, f"{cfg.concordance_target_pct:g}%", "set by the laboratory (her2qa.toml)"]
-        for lab, cfg in labs
-        if cfg.concordance_target_pct is not None
-    ]
-    targets = table(
-        ["applies to", "target", "source"],
-        [
-            [
-                "IHC/ISH concordance and lab vs reference agreement (every laboratory unless "
-                "set below, and the network)",
-                f"{config.DEFAULT_CONCORDANCE_TARGET:g}%",
-                f"{config.CONCORDANCE_TARGET_LABEL}. The ≥95% concordance is the 2007 ASCO/CAP "
-                "validation criterion; the 2013/2018 updates keep case-count requirements "
-                "(20+20 / 40+40) but set no concordance figure (her2-domain.md §QA-WORDING, "
-                "§VALIDATION). It is the laboratory's own target.",
-            ],
-            *own,
-        ],
-        caption="Lab target for agreement",
+    ordered = sorted(
+        ctx.bands.values(),
+        key=lambda b: (
+            ROLE_ORDER.index(b.role) if b.role in ROLE_ORDER else len(ROLE_ORDER),
+            b.band_id,
+            b.lab_id != "ALL",
+            b.lab_id,
+        ),
     )
     bands = table(
-        ["metric", "stratum", "value", "kind", "role", "population", "source", "label"],
+        [
+            "kind",
+            "band_id",
+            "laboratory",
+            "value",
+            "what",
+            "population / definition",
+            "source",
+            "label",
+        ],
         [
             [
-                b.metric,
-                b.stratum or "",
+                ROLE_LABEL.get(b.role, b.role),
+                Markup("<code>{}</code>").format(b.band_id),
+                "every laboratory" if b.lab_id == "ALL" else b.lab_id,
                 _band_value(b),
-                b.band_kind,
-                b.role,
+                b.metric + (f" ({b.stratum})" if b.stratum else ""),
                 b.population,
                 b.source,
                 b.label,
             ]
-            for b in sorted(ctx.bands.values(), key=lambda b: (b.metric, b.stratum or ""))
+            for b in ordered
         ],
-        caption="Published benchmark bands and guideline limits (marts.reference_bands, this run)",
+        nowrap=(3,),
+        caption=f"marts.reference_bands of this run: all {fmt.count(len(ordered))} rows. A lab "
+        "target row for one laboratory replaces the default for that laboratory only.",
     )
-    defaults = table(
-        ["rule", "value", "where it comes from"],
+    rules = table(
+        ["finding", "what it judges", "badge words (ok / look)"],
         [
             [
-                "small n",
-                f"fewer than {F.SMALL_N} cases, or a 95% CI wider than "
-                f"{F.WIDE_CI * 100:g} percentage points: open marker, 'small n' in words",
-                "her2qa default (pipeline choice)",
-            ],
-            [
-                "small-numbers banner",
-                f"a selection with fewer than {F.SMALL_VIEW_SPECIMENS} "
-                f"clinical specimens or {F.SMALL_N} IHC/ISH pairs",
-                "her2qa default",
-            ],
-            [
-                "'look here' for agreement",
-                "the point estimate under the lab target, or the whole 95% CI under it",
-                "lab target above",
-            ],
-            [
-                "'look here' beside a published band",
-                "the whole 95% CI of the rate outside the band",
-                "the band's source; the band is context, not a limit",
-            ],
-            [
-                "'look here' for positivity",
-                "a month outside the p-chart control limits in the last 12 months",
-                "Shewhart p-chart, centre ± 3σ for each month's n (pipeline "
-                "choice; marts.positivity_monthly)",
-            ],
-            [
-                "'look here' for quarantine",
-                f"more than {fmt.pct(readings.QUARANTINE_LOOK, 0)} of "
-                "rows read quarantined, or a file rejected whole",
-                "her2qa default, not a published limit",
-            ],
-            [
-                "'look here' for freshness",
-                f"newest result more than {readings.FRESHNESS_DAYS} "
-                "days before the site was generated",
-                "her2qa default (extracts arrive at least quarterly)",
-            ],
-            [
-                "last 12 months",
-                "the 12 calendar months ending with the latest month with data in the warehouse",
-                "her2qa default",
-            ],
-            [
-                "kappa words",
-                "<0 poor, ≤0.20 slight, ≤0.40 fair, ≤0.60 moderate, ≤0.80 "
-                "substantial, above: almost perfect",
-                "Landis & Koch 1977 (her2-domain.md §STATS)",
-            ],
+                Markup("<code>{}</code>").format(code),
+                text,
+                " / ".join(fmt.VERDICT_WORDS[fmt.finding_kind(code)].values()),
+            ]
+            for code, text in FINDINGS.items()
         ],
-        caption="Rules of the readings ('in control', 'look here', 'small n')",
+        caption="Every badge is a row of marts.findings (warehouse/sql/findings/findings.sql): "
+        "'Small n' is its verdict too_few, 'For information' its verdict info. Thresholds "
+        "come from the table above.",
     )
     definitions = Markup(
         "<dl class='defs'>"
@@ -156,15 +121,23 @@ def build(ctx: Context) -> Page:
         "<dt>Positivity monitoring</dt><dd>{}</dd>"
         "</dl>"
     ).format(
-        "the monthly positive rate against the laboratory's own overall rate, with limits at ± 3 "
-        "standard errors for that month's number of specimens.",
+        "the monthly positive rate against the laboratory's own overall rate, with control limits "
+        "for that month's number of specimens (control_limit_sigma below) and a run rule for a "
+        "sustained shift (run_rule_months).",
         positivity.WORDING,
     )
-    page.sections.append(Section("Lab target", "target", blocks=[StaticBlock(targets)]))
     page.sections.append(
-        Section("Published bands and limits", "bands", blocks=[StaticBlock(bands)])
+        Section(
+            "Targets, requirements, published bands and rules",
+            "bands",
+            "The lab target is the laboratory's own target, labelled 'lab target (ASCO/CAP 2007 "
+            "criterion)': the 2013/2018 guidelines keep case-count requirements for validation "
+            "but set no concordance figure (her2-domain.md §QA-WORDING, §VALIDATION). Published "
+            "figures are context bands, not limits.",
+            blocks=[StaticBlock(bands)],
+        )
     )
-    page.sections.append(Section("Rules of the readings", "rules", blocks=[StaticBlock(defaults)]))
+    page.sections.append(Section("Findings", "rules", blocks=[StaticBlock(rules)]))
     page.sections.append(Section("Definitions", "definitions", blocks=[StaticBlock(definitions)]))
     page.sections.append(
         Section(
