@@ -1,8 +1,9 @@
-"""Audit pack building blocks (dashboards/audit_pack): period arithmetic, judging a figure against its
-target, stable number formatting, the LDT setting, the targets' wording. Fast, no warehouse."""
+"""Audit pack building blocks (dashboards/audit_pack): period arithmetic, where verdicts come from,
+stable number formatting, the LDT setting, the targets' wording. Fast, no warehouse."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import duckdb
 import pytest
 
 import warehouse
-from dashboards.audit_pack import compute, metrics, settings
+from dashboards.audit_pack import compute, metrics, render
 from dashboards.audit_pack.period import (
     Period,
     PeriodError,
@@ -20,6 +21,7 @@ from dashboards.audit_pack.period import (
     quarter_of,
 )
 from her2qa import config
+from warehouse import build, catalog
 
 
 @pytest.mark.parametrize(
@@ -67,55 +69,16 @@ def test_default_folder_names_the_period_and_a_safe_lab_code():
     assert default_out_dir(p, "../x y") == Path("build/audit/2024-01-01_2024-03-31_.._x_y")
 
 
-def _row(**over):
-    row = {
-        "unit": "proportion",
-        "value": 0.95,
-        "ci_low": 0.9,
-        "ci_high": 0.98,
-        "target_kind": None,
-        "target_low": None,
-        "target_high": None,
-    }
-    row.update(over)
-    return row
-
-
-@pytest.mark.parametrize(
-    ("over", "word"),
-    [
-        ({"target_kind": "lab target", "target_low": 0.95}, "meets"),  # 95.0% meets ≥ 95%
-        ({"target_kind": "lab target", "target_low": 0.95, "value": 0.9499}, "below"),
-        ({"target_kind": "requirement", "target_low": 20, "value": 20, "unit": "count"}, "meets"),
-        ({"target_kind": "requirement", "target_low": 40, "value": 20, "unit": "count"}, "below"),
-        (
-            {"target_kind": "benchmark band", "target_low": 0.118, "target_high": 0.172},
-            "above band",
-        ),
-        (
-            {
-                "target_kind": "benchmark band",
-                "target_low": 0.118,
-                "target_high": 0.172,
-                "value": 0.14,
-            },
-            "within band",
-        ),
-        ({"target_kind": "benchmark band", "target_low": 0.97, "target_high": 0.99}, "below band"),
-        (
-            {"target_kind": "benchmark band", "target_low": 0.92, "target_high": 0.92},
-            "CI includes figure",
-        ),
-        ({"target_kind": "benchmark band", "target_low": 0.5, "target_high": 0.5}, "above figure"),
-        ({"target_kind": "control limits", "target_low": 0.96, "target_high": 0.99}, "below LCL"),
-        ({"target_kind": "control limits", "target_low": 0.5, "target_high": 0.9}, "above UCL"),
-        ({"target_kind": "limit (per specimen)", "target_high": 60}, ""),
-        ({"target_kind": "lab target", "target_low": 0.95, "value": None}, "no data"),
-        ({}, ""),
-    ],
-)
-def test_versus_target_reads_each_kind_of_target(over, word):
-    assert metrics.versus_target(_row(**over)) == word
+def test_every_verdict_the_pack_shows_is_a_finding_of_the_catalog():
+    """audit/verdicts.sql maps figures to finding codes of marts.findings only; the report has
+    a word for every verdict of the contract; the pack has no judging code of its own."""
+    text = warehouse.sql("audit/verdicts")
+    codes = set(re.findall(r"'([a-z0-9_]+)', '(?:ALL|2\+)',\s*'(?:ALL|window|stratum)'\)", text))
+    assert codes and codes <= set(catalog.FINDINGS), codes - set(catalog.FINDINGS)
+    assert set(render.VERDICT_WORDS) == set(catalog.VERDICTS) == set(render.VERDICT_CLASSES)
+    assert not hasattr(metrics, "versus_target")
+    for name in compute.all_sql_files():
+        assert "audit_targets" not in warehouse.sql(name), name  # thresholds: reference_bands
 
 
 def test_numbers_are_formatted_by_unit_without_noise():
@@ -148,44 +111,58 @@ def test_metrics_csv_neutralises_formulas_in_text_cells():
     assert text.endswith("\n") and "\r" not in text
 
 
-def test_ldt_kits_come_from_the_site_toml(tmp_path, monkeypatch):
+def test_ldt_kits_come_from_the_one_configuration_and_its_hash(tmp_path, monkeypatch):
     toml = tmp_path / "her2qa.toml"
     toml.write_text(
         '[labs.WEST]\nldt_kits = ["In-house X", " 4B5 "]\n[labs.EAST]\ndate_format = "%d/%m/%Y"\n',
         encoding="utf-8",
     )
-    assert settings.ldt_kits(toml) == {"WEST": ("4B5", "In-house X")}
-    monkeypatch.setenv("HER2QA_CONFIG", str(toml))
-    assert settings.ldt_kits() == {"WEST": ("4B5", "In-house X")}
-    # The site configuration (and its hash) is not disturbed by the key.
-    assert set(config.load_site_config(toml).labs) == {"WEST", "EAST"}
+    site = config.load_site_config(toml)
+    assert site.ldt_kits == {"WEST": ("4B5", "In-house X")}
+    assert ("ldt_kit", "WEST", "In-house X") in site.lab_setting_rows()
+    without_kits = {"WEST": config.LabConfig(), "EAST": config.LabConfig(date_format="%d/%m/%Y")}
+    assert site.labs["EAST"] == without_kits["EAST"]
+    assert site.fingerprint() != config.SiteConfig(labs=without_kits).fingerprint()
+    assert not (Path(compute.__file__).with_name("settings.py")).exists()  # no second reader
     toml.write_text('[labs.WEST]\nldt_kits = "4B5"\n', encoding="utf-8")
     with pytest.raises(config.ConfigError, match="ldt_kits"):
-        settings.ldt_kits(toml)
+        config.load_site_config(toml)
 
 
-def _targets() -> dict[str, tuple]:
+def _bands(site: config.SiteConfig, labs: tuple[str, ...] = ("NORTH", "SOUTH")) -> dict:
+    """audit_bands (audit/metrics_table.sql) over reference_bands.sql run with ``site``."""
     con = duckdb.connect()
-    warehouse.run(con, "audit/metrics_table", {"concordance_default": 95.0})
+    build.define_macros(con)
+    build.load_settings(con, site)
+    con.execute("ATTACH ':memory:' AS period_findings")
+    con.execute("CREATE SCHEMA period_findings.marts")
+    con.execute("USE period_findings")
+    warehouse.run(con, "marts/reference_bands", build.settings_params(site))
+    con.execute("USE memory")
+    con.execute("ATTACH ':memory:' AS wh")
+    con.execute("CREATE SCHEMA wh.staging")
+    con.execute("CREATE TABLE wh.staging.her2_results (lab_id VARCHAR)")
+    con.executemany("INSERT INTO wh.staging.her2_results VALUES (?)", [(lab,) for lab in labs])
+    warehouse.run(con, "audit/metrics_table")
     return {
-        r[0]: r[1:]
+        (r[0], r[1]): r[2:]
         for r in con.execute(
-            "SELECT target_id, target_kind, target_low, target_label, target_source FROM audit_targets"
+            "SELECT band_id, lab_id, low, label, source FROM audit_bands"
         ).fetchall()
     }
 
 
-def test_targets_carry_their_real_source_and_the_shared_lab_target():
-    targets = _targets()
-    assert targets["validation_concordance"][1] == pytest.approx(0.95)
-    assert targets["validation_concordance"][2].startswith("lab target (ASCO/CAP 2007 criterion)")
+def test_targets_come_from_reference_bands_with_their_real_source():
+    bands = _bands(config.SiteConfig())
     # her2-domain.md §VALIDATION: 20 + 20 (FDA-approved), 40 + 40 (LDT), ≥ 90% PT, ≥ 2 events.
-    assert targets["validation_cases_fda"][1] == 20
-    assert targets["validation_cases_ldt"][1] == 40
-    assert targets["pt_correct"][1] == pytest.approx(0.90)
-    assert targets["pt_events_per_year"][1] == 2
-    for kind, _, label, source in targets.values():
-        assert kind in ("lab target", "requirement")
+    assert bands[("validation_cases_fda", "NORTH")][0] == 20
+    assert bands[("validation_cases_ldt", "NORTH")][0] == 40
+    assert bands[("pt_correct", "ALL")][0] == pytest.approx(0.90)
+    assert bands[("pt_events_per_year", "SOUTH")][0] == 2
+    low, label, source = bands[("lab_target_concordance", "ALL")]
+    assert low == pytest.approx(0.95) and label.startswith("lab target (ASCO/CAP 2007 criterion)")
+    for band in ("validation_cases_fda", "pt_correct", "lab_target_concordance"):
+        _, label, source = bands[(band, "ALL")]
         assert "CAP requirement" not in label  # §QA-WORDING
         assert "her2-domain.md §" in source
 
@@ -200,12 +177,11 @@ def test_every_sql_file_of_a_pack_exists_and_takes_values_only_as_parameters():
 
 def test_concordance_target_is_the_labs_own_from_the_site_configuration():
     site = config.SiteConfig(labs={"NORTH": config.LabConfig(concordance_target_pct=90.0)})
-    default = config.DEFAULT_CONCORDANCE_TARGET
-    lab, target, label, source = compute._lab_target(site, "NORTH")
-    assert (lab, target) == ("NORTH", pytest.approx(0.90))
-    assert label.startswith(config.CONCORDANCE_TARGET_LABEL) and "90%" in label
-    assert "concordance_target_pct" in source
+    bands = _bands(site)
+    low, label, source = bands[("lab_target_concordance", "NORTH")]
+    assert low == pytest.approx(0.90)
+    assert "set by the laboratory" in label and "her2qa.toml" in source
     for other in ("SOUTH", "ALL"):
-        _, target, label, _ = compute._lab_target(site, other)
-        assert target == pytest.approx(default / 100)
-        assert label.startswith("lab target (ASCO/CAP 2007 criterion): ≥ 95%")
+        low, label, _ = bands[("lab_target_concordance", other)]
+        assert low == pytest.approx(0.95)
+        assert label == "lab target (ASCO/CAP 2007 criterion)"

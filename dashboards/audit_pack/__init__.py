@@ -4,10 +4,10 @@ an inspection period (``her2qa audit``; Dagster asset ``audit_pack``).
 Modules, one responsibility each::
 
     period.py      the period (ISO dates, last complete quarter, default folder)
-    settings.py    site configuration the pack reads: [labs.<LAB>] ldt_kits
-    compute.py     period figures in SQL: the warehouse's mart SQL re-run on the period's rows
-                   (warehouse/sql/audit/*.sql), read-only on the warehouse
-    metrics.py     metrics.csv (scope, judgement against targets, stable formatting)
+    compute.py     period figures and verdicts in SQL: the warehouse's mart and findings SQL
+                   re-run on the period's rows (warehouse/sql/audit/*.sql), read-only on the
+                   warehouse; targets and LDT kits from the one configuration (her2qa/config.py)
+    metrics.py     metrics.csv (scope, stable machine formatting; verdicts come from findings)
     provenance.py  lineage.json (content-determined) and generated.json
     cases.py       the restricted cases/ worklists
     render.py      report.html (Jinja2, autoescape) + charts.py (inline SVG)

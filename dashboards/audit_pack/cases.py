@@ -24,7 +24,8 @@ DESCRIPTIONS = {
     "laboratory's",
     "observer_disagreements.csv": "blinded second reads that differ from the clinical IHC score",
     "retest_candidates.csv": "metastases to consider for HER2 retesting, with the reason",
-    "positivity_signals.csv": "laboratory and reader months outside the positivity p-chart limits",
+    "positivity_signals.csv": "laboratory and reader months out of statistical control "
+    "(the p-chart findings that say 'look'), with the finding's sentence",
     "validation_cases.csv": "every validation case with its call, comparator and agreement",
     "proficiency_results.csv": "every proficiency-testing answer with the consensus and grade",
 }

@@ -6,18 +6,23 @@ does not restate them: it copies the period's rows into scratch in-memory catalo
 the warehouse's mart SQL files there, unchanged (``STAGES``). The warehouse file is only
 attached read-only (as ``wh``); nothing is written to it.
 
-    stage              rows copied (warehouse/sql/audit/stage_*.sql)      mart SQL re-run
+    stage              rows copied (warehouse/sql/audit/stage_*.sql)      SQL re-run
     period_specimens   clinical specimens reported in the period           quality marts of
                        (specimen_date, else last report_date) + their      specimens (below)
                        results, audit rows, metastasis pairs
     period_pairs       agreement pairs dated in the period                 agreement,
                                                                            agreement_by_group
     period_metastasis  primary/metastasis pairs dated in the period        summary, transitions
+    period_findings    the marts findings.sql reads, each from the stage   findings/findings
+                       above that made it for the period
 
-Then warehouse/sql/audit/<section>.sql turn the re-run marts (and, for validation and
-proficiency, staging.her2_results) into one long table of figures, ``audit_metrics``, and
-the case worklists. Every value reaches SQL as a parameter ($from, $to, $lab): none is
-formatted into a statement.
+Every stage re-runs marts/reference_bands.sql first, with the pack's configuration (the
+temporary table ``lab_settings`` of warehouse/build.py): the pack's targets are the
+configuration it records in lineage.json. Then warehouse/sql/audit/<section>.sql turn the
+re-run marts (and, for validation and proficiency, staging.her2_results) into one long table
+of figures, ``audit_metrics``, and the case worklists; each judged figure carries the verdict
+of its row of marts.findings (audit/findings.sql, audit/verdicts.sql). Every value reaches SQL
+as a parameter ($from, $to, $lab, ...): none is formatted into a statement.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
+from datetime import time as day_time
 from pathlib import Path
 from typing import Any
 
@@ -37,21 +43,21 @@ import duckdb
 import warehouse
 from dashboards.audit_pack.period import Period
 from her2qa import config
+from warehouse import build
 
-# The warehouse's temporary rule and statistics macros (defined per connection).
-RULES = ("macros/asco_cap_rules", "macros/statistics")
-
-# Every warehouse table a pack reads (a warehouse built before the quality marts lacks some).
+# Every warehouse table a pack reads (catalog.published(); a warehouse built by an older
+# version may lack some).
 WAREHOUSE_TABLES = (
     "ops.ingested_files",
+    "raw.her2_rows",
     "quarantine.rejected_rows",
     "staging.her2_results",
     "marts.specimen_her2",
     "marts.agreement_pairs",
     "marts.primary_metastasis_pairs",
-    "marts.reference_bands",
     "marts.interpretation_audit",
     "marts.positivity_monthly",
+    "marts.findings",
 )
 
 
@@ -67,6 +73,7 @@ STAGES: tuple[Stage, ...] = (
         "period_specimens",
         "audit/stage_specimens",
         (
+            "marts/reference_bands",
             "marts/ihc_ish_discordance",
             "marts/amplification_by_ihc_score",
             "marts/positivity_monthly",
@@ -80,13 +87,22 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "period_metastasis",
         "audit/stage_metastasis",
-        ("marts/primary_metastasis_summary", "marts/her2_low_transitions"),
+        (
+            "marts/reference_bands",
+            "marts/primary_metastasis_summary",
+            "marts/her2_low_transitions",
+        ),
+    ),
+    Stage(
+        "period_findings", "audit/stage_findings", ("marts/reference_bands", "findings/findings")
     ),
 )
 
-# warehouse/sql/audit/<section>.sql, in order (cases before discordance, which counts them).
+# warehouse/sql/audit/<section>.sql, in order: the findings before the cases (positivity
+# signals) and the cases before the sections that count them; verdicts last.
 SECTIONS = (
     "metrics_table",
+    "findings",
     "cases",
     "volumes",
     "agreement",
@@ -100,6 +116,7 @@ SECTIONS = (
     "validation",
     "proficiency",
     "data_quality",
+    "verdicts",
 )
 
 # Case worklists: file in cases/ -> the query of its rows (sorted: deterministic files).
@@ -132,6 +149,7 @@ class AuditError(Exception):
 @dataclass
 class PeriodData:
     metrics: list[dict[str, Any]]  # rows of audit_metrics
+    findings: list[dict[str, Any]]  # rows of audit_findings: every verdict the pack may show
     cases: dict[str, tuple[list[str], list[tuple]]]  # file name -> (columns, rows)
     labs: list[str]  # laboratories of the warehouse
     facts: dict[str, Any] = field(default_factory=dict)  # cohort sizes, guideline versions
@@ -139,7 +157,7 @@ class PeriodData:
 
 def all_sql_files() -> list[str]:
     """Every SQL file a pack runs (for lineage: their hashes pin the definitions)."""
-    names = list(RULES)
+    names = list(build.MACROS)
     for stage in STAGES:
         names += [stage.copy_sql, *stage.marts]
     names += [f"audit/{s}" for s in SECTIONS]
@@ -203,73 +221,45 @@ def warehouse_labs(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def compute(
-    con: duckdb.DuckDBPyConnection,
-    period: Period,
-    lab: str | None,
-    ldt_kits: Mapping[str, Sequence[str]],
-    site: config.SiteConfig,
+    con: duckdb.DuckDBPyConnection, period: Period, lab: str | None, site: config.SiteConfig
 ) -> PeriodData:
-    """The period's figures and worklists (``con`` from ``open_warehouse``)."""
+    """The period's figures, verdicts and worklists (``con`` from ``open_warehouse``), with the
+    targets of ``site`` (its lab targets and LDT kits reach SQL as rows of ``lab_settings``)."""
     params: dict[str, Any] = {
+        # findings are judged at the end of the period's last day (never the clock: the same
+        # inputs give the same pack)
+        **build.settings_params(
+            site, as_of=datetime.combine(period.date_to, day_time.max, tzinfo=UTC)
+        ),
         "from": period.date_from,
         "to": period.date_to,
         "lab": lab,
-        "concordance_default": config.DEFAULT_CONCORDANCE_TARGET,
     }
     labs = warehouse_labs(con)
-    for rules in RULES:
-        warehouse.run(con, rules)
+    build.define_macros(con)
+    build.load_settings(con, site)
     for stage in STAGES:
         con.execute(f"DETACH DATABASE IF EXISTS {stage.catalog}")  # a second period, same con
         con.execute(f"ATTACH ':memory:' AS {stage.catalog}")
         warehouse.run(con, stage.copy_sql, params)
         con.execute(f"USE {stage.catalog}")
         try:
-            for mart in stage.marts:
-                warehouse.run(con, mart)
+            for sql in stage.marts:
+                warehouse.run(con, sql, params)
         finally:
             con.execute("USE memory")
     for section in SECTIONS:
         warehouse.run(con, f"audit/{section}", params)
-        if section == "metrics_table":
-            # With one lab in scope the pooled 'ALL' rows are that lab's: its target.
-            pooled = ("ALL", *_lab_target(site, lab)[1:]) if lab else _lab_target(site, "ALL")
-            con.executemany(
-                "INSERT INTO audit_lab_targets VALUES (?, 'lab target', ?, ?, ?)",
-                [pooled, *(_lab_target(site, lab_id) for lab_id in labs)],
-            )
-            ldt_rows = [(lab_id, kit) for lab_id, kits in sorted(ldt_kits.items()) for kit in kits]
-            if ldt_rows:
-                con.executemany("INSERT INTO audit_ldt_kits VALUES (?, ?)", ldt_rows)
     metrics = _records(con, "SELECT * FROM audit_metrics")
+    findings = _records(
+        con, "SELECT * FROM audit_findings ORDER BY finding, lab_id, period, subgroup"
+    )
     cases = {}
     for file_name, query in CASE_QUERIES.items():
         cursor = con.execute(query)
         columns = [d[0] for d in cursor.description]
         cases[file_name] = (columns, [tuple(_plain(v) for v in row) for row in cursor.fetchall()])
-    return PeriodData(metrics=metrics, cases=cases, labs=labs, facts=_facts(con))
-
-
-def _lab_target(site: config.SiteConfig, lab_id: str) -> tuple[str, float, str, str]:
-    """(lab_id, target as a proportion, label, source) of a laboratory's concordance target:
-    its own from the site configuration, else the default (her2qa/config.py); 'ALL' (pooled)
-    takes the default."""
-    default = config.DEFAULT_CONCORDANCE_TARGET
-    pct = default if lab_id == "ALL" else site.concordance_target(lab_id)
-    source = "ASCO/CAP 2007 guideline, JOP-2007 (her2-domain.md §VALIDATION, §QA-WORDING)"
-    if pct == default:
-        label = (
-            f"{config.CONCORDANCE_TARGET_LABEL}: ≥ {pct:g}% concordance for positive and "
-            "negative categories; the 2013/2018 guidelines set no concordance figure"
-        )
-    else:
-        label = (
-            f"{config.CONCORDANCE_TARGET_LABEL}, set to ≥ {pct:g}% for {lab_id} in the site "
-            f"configuration (the 2007 criterion is {default:g}%; the 2013/2018 guidelines set "
-            "no concordance figure)"
-        )
-        source += f"; her2qa.toml [labs.{lab_id}] concordance_target_pct"
-    return (lab_id, pct / 100, label, source)
+    return PeriodData(metrics=metrics, findings=findings, cases=cases, labs=labs, facts=_facts(con))
 
 
 def _facts(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:

@@ -1,8 +1,11 @@
-"""metrics.csv: every figure of the report, with n, CI, target and source rule.
+"""metrics.csv: every figure of the report, with n, CI, target, verdict and source rule.
 
 Rows come from the SQL table ``audit_metrics`` (warehouse/sql/audit/metrics_table.sql
-documents the columns); here they are scoped, judged against their target, sorted and
-formatted so that the same inputs give the same bytes:
+documents the columns), verdicts included: a judged figure carries the verdict and the
+message of its row of marts.findings (warehouse/sql/audit/verdicts.sql); nothing is judged
+here. Rows are scoped, sorted and formatted so that the same inputs give the same bytes (the
+CSV's own machine-readable formats live here; the report's human formats are
+dashboards/report/formatting.py):
 
 - rows sorted by section (report order), metric, lab ('ALL' first), stratum;
 - numbers formatted by unit: counts as integers, proportions and kappas with 6 decimals,
@@ -55,9 +58,12 @@ COLUMNS = (
     "target_kind",
     "target_low",
     "target_high",
-    "versus_target",
     "target_label",
     "target_source",
+    "finding",
+    "finding_period",
+    "verdict",
+    "verdict_message",
     "source_rule",
 )
 
@@ -67,25 +73,26 @@ WAREHOUSE_WIDE = ("warehouse_files", "warehouse_rows_read", "warehouse_rows_stag
 
 
 def scoped(rows: Iterable[dict[str, Any]], lab: str | None) -> list[dict[str, Any]]:
-    """The rows of the pack's scope, judged and sorted.
+    """The rows of the pack's scope, sorted.
 
     Without a lab: every lab and the pooled 'ALL'. With a lab, the SQL ran on that lab's
-    rows only, so a pooled 'ALL' row and the lab's row are the same figure: the pooled one is
-    kept, under the lab's code (it exists even when the lab has no data in the period: n 0),
-    and the warehouse-wide facts stay 'ALL'."""
+    rows only, so a pooled 'ALL' row and the lab's row are the same figure: the lab's own row
+    is kept (it carries the lab's target and verdict), else the pooled one under the lab's
+    code (it exists even when the lab has no data in the period: n 0); the warehouse-wide
+    facts stay 'ALL'."""
     rows = list(rows)
     if lab is not None:
-        pooled = {(r["section"], r["metric"], r["stratum"]) for r in rows if r["lab_id"] == "ALL"}
+        own = {(r["section"], r["metric"], r["stratum"]) for r in rows if r["lab_id"] == lab}
         rows = [
-            r if r["lab_id"] != "ALL" or r["metric"] in WAREHOUSE_WIDE else dict(r, lab_id=lab)
+            r if r["lab_id"] == lab or r["metric"] in WAREHOUSE_WIDE else dict(r, lab_id=lab)
             for r in rows
-            if r["lab_id"] == "ALL"
-            or (r["lab_id"] == lab and (r["section"], r["metric"], r["stratum"]) not in pooled)
+            if r["lab_id"] == lab
+            or (r["lab_id"] == "ALL" and r["metric"] in WAREHOUSE_WIDE)
+            or (r["lab_id"] == "ALL" and (r["section"], r["metric"], r["stratum"]) not in own)
         ]
-    kept = [dict(r, versus_target=versus_target(r)) for r in rows]
     order = {s: i for i, s in enumerate(SECTIONS)}
     return sorted(
-        kept,
+        rows,
         key=lambda r: (
             order.get(r["section"], len(order)),
             r["section"],
@@ -95,38 +102,6 @@ def scoped(rows: Iterable[dict[str, Any]], lab: str | None) -> list[dict[str, An
             r["stratum"],
         ),
     )
-
-
-def versus_target(row: dict[str, Any]) -> str:
-    """How the figure reads against its target: a plain word, '' when there is none."""
-    kind, value = row.get("target_kind"), row.get("value")
-    low, high = row.get("target_low"), row.get("target_high")
-    if not kind or kind == "limit (per specimen)":
-        return ""
-    if value is None:
-        return "no data"
-    if kind in ("lab target", "requirement"):
-        return "meets" if low is not None and value >= low - 1e-12 else "below"
-    if kind == "benchmark band":
-        if low is not None and low == high:  # a single published figure: does the CI hold it?
-            ci_low, ci_high = row.get("ci_low"), row.get("ci_high")
-            if ci_low is not None and ci_high is not None:
-                if ci_low - 1e-12 <= low <= ci_high + 1e-12:
-                    return "CI includes figure"
-                return "above figure" if ci_low > low else "below figure"
-            return "above figure" if value > low else "below figure" if value < low else "at figure"
-        if low is not None and value < low - 1e-12:
-            return "below band"
-        if high is not None and value > high + 1e-12:
-            return "above band"
-        return "within band"
-    if kind == "control limits":
-        if low is not None and value < low - 1e-12:
-            return "below LCL"
-        if high is not None and value > high + 1e-12:
-            return "above UCL"
-        return "within limits"
-    return ""
 
 
 def fmt(value: Any, unit: str) -> str:

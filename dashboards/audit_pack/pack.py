@@ -16,13 +16,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from dashboards.audit_pack import cases, compute, metrics, pdf, provenance, render, settings
+from dashboards.audit_pack import cases, compute, metrics, pdf, provenance, render
 from dashboards.audit_pack.compute import AuditError
 from dashboards.audit_pack.period import Period, PeriodError, default_out_dir, parse_date
 from her2qa import config
@@ -38,6 +37,7 @@ HEADLINE = {
     "lab_vs_reference_agreement": ("lab_vs_reference", "overall_agreement", "all", "value"),
     "observer_exact_agreement": ("observer_vs_observer", "overall_agreement", "all", "value"),
     "positive_rate": ("positivity", "positive_rate", "all", "value"),
+    "ihc_ish_worklist_cases": ("discordance", "ihc_ish_worklist", "all", "value"),
     "true_discordant_cases": ("discordance", "ihc_ish_discordant", "all", "value"),
     "retest_candidates": ("primary_vs_metastasis", "retest_candidates", "all", "value"),
     "cap11_rate2": ("cap11", "rate2", "all", "value"),
@@ -81,25 +81,20 @@ def build_audit_pack(
     site_config: config.SiteConfig | None = None,
     run_id: str | None = None,
     *,
-    ldt_kits: Mapping[str, Sequence[str]] | None = None,
     now: datetime | None = None,
 ) -> AuditSummary:
     """Make the audit pack of ``[date_from, date_to]`` (inclusive) for ``lab`` (None: every
     laboratory of the warehouse) in ``out_dir`` (default build/audit/<from>_<to>[_<lab>]).
 
     ``run_id``: the Dagster run making the pack (recorded in generated.json and the report,
-    not in lineage.json). ``ldt_kits``: {lab: [assay kit, ...]} that are laboratory-developed
-    tests (default: ``[labs.<LAB>] ldt_kits`` of the site TOML, dashboards/audit_pack/settings.py).
-    Raises AuditError (one line) when the pack cannot be made."""
+    not in lineage.json). ``site_config``: lab targets and LDT kits (default: the site TOML,
+    her2qa/config.py). Raises AuditError (one line) when the pack cannot be made."""
     started = time.monotonic()
     try:
         period = Period(_as_date(date_from, "--from"), _as_date(date_to, "--to"))
     except PeriodError as exc:
         raise AuditError(str(exc)) from None
     site = site_config if site_config is not None else config.load_site_config()
-    ldt = {
-        k: tuple(v) for k, v in (ldt_kits if ldt_kits is not None else settings.ldt_kits()).items()
-    }
     lab = lab.strip() if lab else None
     out = Path(out_dir) if out_dir else default_out_dir(period, lab)
     _check_out_dir(out)
@@ -109,13 +104,13 @@ def build_audit_pack(
         if lab is not None and lab not in labs:
             known = ", ".join(labs) or "none"
             raise AuditError(f"unknown lab {lab!r}: the warehouse holds results of {known}")
-        data = compute.compute(con, period, lab, ldt, site)
+        data = compute.compute(con, period, lab, site)
         rows = metrics.scoped(data.metrics, lab)
         metrics_csv = metrics.to_csv(rows)
         out.mkdir(parents=True, exist_ok=True)
         case_files = cases.write_cases(out / "cases", data.cases)
         record = provenance.pack_lineage(
-            con, site, period, lab, ldt, data.facts, metrics_csv, len(rows), case_files
+            con, site, period, lab, data.facts, metrics_csv, len(rows), case_files
         )
 
     _write(out / "metrics.csv", metrics_csv)
@@ -143,7 +138,7 @@ def build_audit_pack(
             "period_label": period.label,
             "generated_at": generated_at,
             "pack_run_id": run_id,
-            "ldt_configured": bool(ldt),
+            "ldt_configured": bool(site.ldt_kits),
         },
         "lineage": record,
         "case_files": case_files,

@@ -8,7 +8,8 @@ configuration, so two packs of the same warehouse and period are byte-identical:
   Dagster run that last built the warehouse state (the latest ``staged_run_id`` of
   ``ops.ingested_files``: the run whose staging the marts were built from);
 - the pack's own facts: period, lab, the period's row-set sizes and guideline versions,
-  quarantine counts by reason, the validation assay classification (LDT kits), the SHA-256
+  quarantine counts by reason, the validation assay classification (the configuration's LDT
+  kits, also covered by the configuration hash), the SHA-256
   of every SQL file that computed a figure, of metrics.csv and of each case file.
 
 The generation time and the Dagster run that made the pack (when one did) go to
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import duckdb
@@ -97,7 +98,6 @@ def pack_lineage(
     site: SiteConfig,
     period: Period,
     lab: str | None,
-    ldt_kits: Mapping[str, Sequence[str]],
     facts: Mapping[str, Any],
     metrics_csv: bytes,
     metrics_rows: int,
@@ -127,7 +127,7 @@ def pack_lineage(
         "quarantine": quarantine_counts(con, lab),
         "validation_assay_classes": {
             "default": "FDA-approved (20 positive + 20 negative cases)",
-            "ldt_kits": {k: list(v) for k, v in sorted(ldt_kits.items())},
+            "ldt_kits": {k: list(v) for k, v in sorted(site.ldt_kits.items())},
         },
         "sql_sha256": sql_hashes(),
         "metrics_csv": {"sha256": sha256(metrics_csv), "rows": metrics_rows},

@@ -1,8 +1,11 @@
 """report.html: the pack's report, rendered from the metrics rows (Jinja2, autoescape on).
 
 The template (templates/report.html.j2) reads figures only through ``Figures``, i.e. from
-the rows written to metrics.csv: every number of the report is a row of metrics.csv. No
-script, no external resource: the page opens from disk and prints to PDF as it shows.
+the rows written to metrics.csv: every number of the report is a row of metrics.csv, and every
+verdict is the row's verdict (its finding's, warehouse/sql/audit/verdicts.sql) with the
+finding's sentence. Numbers read as dashboards/report/formatting.py writes them; the helpers
+here only take them out of a row. No script, no external resource: the page opens from disk
+and prints to PDF as it shows.
 """
 
 from __future__ import annotations
@@ -15,9 +18,14 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from dashboards.audit_pack import charts
 from dashboards.audit_pack.cases import DESCRIPTIONS
+from dashboards.report import formatting
 
 TEMPLATES = Path(__file__).with_name("templates")
-DASH = "—"
+DASH = formatting.pct(None)
+
+# A verdict of marts.findings (spec/warehouse.md) as the report's badge says it, and its colour.
+VERDICT_WORDS = {"ok": "ok", "look": "look here", "too_few": "too few to judge", "info": "shown"}
+VERDICT_CLASSES = {"ok": "ok", "look": "flag", "too_few": "note", "info": ""}
 
 
 class Figures:
@@ -59,61 +67,53 @@ class Figures:
         return sorted({r["target_source"] for r in self.rows if r.get("target_source")})
 
 
+def _value(row: dict | None, column: str = "value") -> Any:
+    return None if not row else row.get(column)
+
+
 def pct(row: dict | None, digits: int = 1) -> str:
-    if not row or row.get("value") is None:
-        return DASH
-    return f"{100 * row['value']:.{digits}f}%"
+    return formatting.pct(_value(row), digits)
 
 
 def ci(row: dict | None) -> str:
-    if not row or row.get("ci_low") is None or row.get("ci_high") is None:
+    if _value(row, "ci_low") is None or _value(row, "ci_high") is None:
         return ""
-    return f"{100 * row['ci_low']:.1f}–{100 * row['ci_high']:.1f}%"
+    return formatting.ci(row["ci_low"], row["ci_high"])  # type: ignore[index]
 
 
 def frac(row: dict | None) -> str:
-    if not row or row.get("numerator") is None:
+    if _value(row, "numerator") is None:
         return ""
-    return f"{row['numerator']:,}/{row['n']:,}"
+    return f"{formatting.count(row['numerator'])}/{formatting.count(row['n'])}"  # type: ignore[index]
 
 
 def count(row: dict | None) -> str:
     """A count; a count the SQL has no row for is 0 (GROUP BY makes no row for none)."""
-    if not row or row.get("value") is None:
-        return "0"
-    return f"{int(row['value']):,}"
+    return formatting.count(_value(row) or 0)
 
 
 def n_of(row: dict | None) -> str:
     """The n of a figure, with thousands separators."""
-    if not row or row.get("n") is None:
-        return ""
-    return f"{int(row['n']):,}"
+    return "" if _value(row, "n") is None else formatting.count(row["n"])  # type: ignore[index]
 
 
 def kappa(row: dict | None) -> str:
-    if not row or row.get("value") is None:
-        return DASH
-    return f"{row['value']:.3f}"
+    return DASH if _value(row) is None else f"{row['value']:.3f}"  # type: ignore[index]
 
 
 def days(row: dict | None) -> str:
-    if not row or row.get("value") is None:
-        return DASH
-    return f"{row['value']:.1f}"
+    return DASH if _value(row) is None else f"{row['value']:.1f}"  # type: ignore[index]
 
 
 def target(row: dict | None) -> str:
-    """The target / band as a short figure: '≥ 95%', '11.8–17.2%', '1.6%', '≥ 20'."""
+    """The target / band as a short figure: '≥ 95.0%', '11.8–17.2%', '1.6%', '≥ 20'."""
     if not row or not row.get("target_kind"):
         return ""
     low, high, kind = row.get("target_low"), row.get("target_high"), row["target_kind"]
     as_pct = row["unit"] == "proportion" and kind != "limit (per specimen)"
 
     def show(v: float) -> str:
-        if as_pct:
-            return f"{100 * v:.1f}%"
-        return f"{v:g}"
+        return formatting.pct(v) if as_pct else f"{v:g}"
 
     if kind in ("lab target", "requirement"):
         return f"≥ {show(low)}" if low is not None else ""
@@ -124,15 +124,12 @@ def target(row: dict | None) -> str:
     return f"≥ {show(low)}" if low is not None else ""
 
 
+def verdict_word(row: dict | None) -> str:
+    return VERDICT_WORDS.get(_value(row, "verdict") or "", "")
+
+
 def verdict_class(row: dict | None) -> str:
-    word = (row or {}).get("versus_target") or ""
-    if word in ("meets", "within band", "within limits", "CI includes figure", "at figure"):
-        return "ok"
-    if word in ("below", "above UCL", "below LCL"):
-        return "flag"
-    if word in ("above band", "below band", "above figure", "below figure"):
-        return "note"
-    return ""
+    return VERDICT_CLASSES.get(_value(row, "verdict") or "", "")
 
 
 def chart_by_lab(figures: Figures, section: str, metric: str, title: str):
@@ -179,6 +176,7 @@ def environment() -> Environment:
         kappa=kappa,
         days=days,
         target=target,
+        verdict_word=verdict_word,
         verdict_class=verdict_class,
         chart_by_lab=chart_by_lab,
         case_descriptions=DESCRIPTIONS,

@@ -4,8 +4,11 @@
 -- rows (every pair dated in the period). Percentages of the mart are turned into proportions.
 -- ref: spec/warehouse.md "marts.agreement"; her2-domain.md §STATS (second member as reference:
 -- PPA = pos_pos / (pos_pos + neg_pos), NPA = neg_neg / (neg_neg + pos_neg); Wilson 95%; Cohen's
--- kappa), §QA-WORDING (the 95% is a lab target, the ASCO/CAP 2007 criterion). The target of each
--- row is its laboratory's (audit_lab_targets: the site configuration, default 95%).
+-- kappa), §QA-WORDING (the 95% is a lab target, the ASCO/CAP 2007 criterion, for the positive
+-- and the negative category EACH). PPA and NPA carry their laboratory's target
+-- ('lab_target_concordance' of marts.reference_bands: the default, or the lab's own from the
+-- site configuration; audit_bands) and the verdict of the finding lab_target_<comparison>
+-- (audit/verdicts.sql); overall agreement and the by-kit figures are shown, not judged.
 -- Sections (= comparison): ihc_vs_ish, lab_vs_reference, observer_vs_observer.
 --   pairs                       count of pairs
 --   overall_agreement           n_agree / n_pairs (observer: exact 4-category agreement)
@@ -49,8 +52,7 @@ rows_ AS (
             ELSE 'Exact agreement (4 categories)'
         END,
         n_agree::DOUBLE / n_pairs, 'proportion', n_agree, n_pairs,
-        ci_low / 100, ci_high / 100, 'Wilson score 95%',
-        comparison IN ('ihc_vs_ish', 'lab_vs_reference'), pairs_rule
+        ci_low / 100, ci_high / 100, 'Wilson score 95%', false, pairs_rule
     FROM a
     UNION ALL
     SELECT
@@ -58,7 +60,7 @@ rows_ AS (
         n_pos_pos::DOUBLE / nullif(n_pos_pos + n_neg_pos, 0), 'proportion', n_pos_pos,
         n_pos_pos + n_neg_pos,
         wilson_low(n_pos_pos, n_pos_pos + n_neg_pos), wilson_high(n_pos_pos, n_pos_pos + n_neg_pos),
-        'Wilson score 95%', false, pairs_rule
+        'Wilson score 95%', true, pairs_rule
     FROM a
     WHERE is_binary
     UNION ALL
@@ -67,7 +69,7 @@ rows_ AS (
         n_neg_neg::DOUBLE / nullif(n_neg_neg + n_pos_neg, 0), 'proportion', n_neg_neg,
         n_neg_neg + n_pos_neg,
         wilson_low(n_neg_neg, n_neg_neg + n_pos_neg), wilson_high(n_neg_neg, n_neg_neg + n_pos_neg),
-        'Wilson score 95%', false, pairs_rule
+        'Wilson score 95%', true, pairs_rule
     FROM a
     WHERE is_binary
     UNION ALL
@@ -115,16 +117,16 @@ SELECT
     r.ci_low,
     r.ci_high,
     r.ci_method,
-    CASE WHEN r.with_target THEN t.target_kind END AS target_kind,
-    CASE WHEN r.with_target THEN t.target_low END AS target_low,
-    CASE WHEN r.with_target THEN t.target_label END AS target_label,
-    CASE WHEN r.with_target THEN t.target_source END AS target_source,
+    CASE WHEN r.with_target THEN 'lab target' END AS target_kind,
+    CASE WHEN r.with_target THEN t.low END AS target_low,
+    CASE WHEN r.with_target THEN t.label END AS target_label,
+    CASE WHEN r.with_target THEN t.source END AS target_source,
     'marts.agreement ' || r.comparison || ' (spec/warehouse.md): ' || r.pairs_rule
     || '; pairs dated in the period; warehouse/sql/marts/agreement.sql re-run on the period''s '
     || 'marts.agreement_pairs (warehouse/sql/audit/stage_pairs.sql); statistics '
     || 'macros/statistics (her2-domain.md §STATS)' AS source_rule
 FROM rows_ AS r
-LEFT JOIN audit_lab_targets AS t USING (lab_id)
+LEFT JOIN audit_bands AS t ON t.band_id = 'lab_target_concordance' AND t.lab_id = r.lab_id
 ;
 INSERT INTO audit_metrics BY NAME
 SELECT
@@ -145,14 +147,9 @@ SELECT
     g.ci_low / 100 AS ci_low,
     g.ci_high / 100 AS ci_high,
     'Wilson score 95%' AS ci_method,
-    CASE WHEN g.comparison <> 'observer_vs_observer' THEN t.target_kind END AS target_kind,
-    CASE WHEN g.comparison <> 'observer_vs_observer' THEN t.target_low END AS target_low,
-    CASE WHEN g.comparison <> 'observer_vs_observer' THEN t.target_label END AS target_label,
-    CASE WHEN g.comparison <> 'observer_vs_observer' THEN t.target_source END AS target_source,
     'marts.agreement_by_group (breakdown assay_kit: the first member''s kit; '
     || '''(not recorded)'' without one); warehouse/sql/marts/agreement_by_group.sql re-run on the '
     || 'period''s pairs (warehouse/sql/audit/stage_pairs.sql)' AS source_rule
 FROM period_pairs.marts.agreement_by_group AS g
-LEFT JOIN audit_lab_targets AS t USING (lab_id)
 WHERE g.breakdown = 'assay_kit'
 ;

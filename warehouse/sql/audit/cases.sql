@@ -86,25 +86,32 @@ SELECT
     '' AS reviewed_by
 FROM period_specimens.marts.retest_candidates AS r
 ;
--- Positivity control-chart signals (lab and reader months outside the limits) of the months
--- overlapping the period, as in marts.positivity_monthly.
+-- Positivity control-chart signals: every laboratory month and reader month of the period
+-- whose warehouse finding (positivity_control, positivity_control_pathologist; audit/findings.sql)
+-- says 'look', with the finding's sentence and the p-chart point behind it. The report's
+-- signal counts are counts of these rows (audit/positivity.sql).
 CREATE OR REPLACE TEMP TABLE audit_cases_positivity_signals AS
 SELECT
-    lab_id,
-    level,
-    pathologist_id,
-    month_label,
-    n_specimens,
-    n_positive,
-    rate,
-    centre_line,
-    lcl,
-    ucl,
-    signal,
+    f.lab_id,
+    p.level,
+    p.pathologist_id,
+    f.period AS month_label,
+    p.n_specimens,
+    p.n_positive,
+    p.rate,
+    p.centre_line,
+    p.lcl,
+    p.ucl,
+    f.finding,
+    f.message AS signal,
     '' AS action_taken,
     '' AS reviewed_by
-FROM wh.marts.positivity_monthly
-WHERE out_of_control
-    AND month BETWEEN date_trunc('month', $from::DATE) AND $to
-    AND ($lab IS NULL OR lab_id = $lab)
+FROM audit_findings AS f
+JOIN wh.marts.positivity_monthly AS p
+    ON p.lab_id = f.lab_id
+    AND p.month_label = f.period
+    AND p.level = CASE f.finding WHEN 'positivity_control' THEN 'lab' ELSE 'pathologist' END
+    AND (f.finding = 'positivity_control' OR p.pathologist_id = f.subgroup)
+WHERE f.finding IN ('positivity_control', 'positivity_control_pathologist')
+    AND f.verdict = 'look'
 ;

@@ -2,6 +2,10 @@
 -- (the worklists of audit/cases: cases/*.csv). ref: her2-domain.md §FINAL-STATUS (IHC 3+ with
 -- group 5, IHC 0/1+ with group 1: true IHC/ISH discordance, review both slides), §ISH-RESOLVE
 -- and §ISH-COUNT (groups 2-4; a blinded recount of >= 20 cells for groups 2-4 with IHC 2+).
+--   ihc_ish_worklist (stratum: all, and each discordance_type)   the rows of
+--                          cases/ihc_ish_discordance.csv (counted from the very table the file is
+--                          written from, audit_cases_ihc_ish): true discordances AND groups 2-4;
+--                          the report's headline is this count, with its two parts
 --   ihc_ish_discordant (stratum: ihc3_ish_group5, ihc01_ish_group1, all)   n = specimens of
 --                          the cohort with a dual-probe ISH group
 --   ish_group_2_4 (stratum: all, unresolved (no concurrent IHC), needs_blinded_recount)
@@ -9,6 +13,8 @@
 --                          test or an amended report documented
 --   lab_vs_reference_discordant, lab_vs_reference_with_follow_up
 --   observer_call_differs  second reads whose call category differs from the clinical read
+--   observer_score_differs the rows of cases/observer_disagreements.csv: second reads whose
+--                          score differs (any of 0/1+/2+/3+), of the period's second reads
 INSERT INTO audit_metrics BY NAME
 WITH base AS (
     SELECT lab_id FROM period_specimens.marts.specimen_her2 WHERE ish_group IS NOT NULL
@@ -51,7 +57,8 @@ SELECT
     'ihc_ish_discordant' AS metric,
     t.lab_id,
     coalesce(b.stratum, 'all') AS stratum,
-    'True IHC/ISH discordances (IHC 3+ with ISH group 5; IHC 0/1+ with group 1)' AS label,
+    'True IHC/ISH discordances (IHC 3+ with ISH group 5; IHC 0/1+ with group 1), specimens; '
+    || 'these rows of cases/ihc_ish_discordance.csv' AS label,
     coalesce(b.k, 0)::DOUBLE AS value,
     'count' AS unit,
     coalesce(b.k, 0) AS numerator,
@@ -87,6 +94,44 @@ JOIN totals AS t USING (lab_id)
 CROSS JOIN (VALUES ('all'), ('unresolved'), ('needs_blinded_recount')) AS s (stratum)
 ;
 INSERT INTO audit_metrics BY NAME
+WITH base AS (
+    SELECT lab_id FROM period_specimens.marts.specimen_her2 WHERE ish_group IS NOT NULL
+),
+totals AS (
+    SELECT CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id, count(*) AS n
+    FROM base
+    GROUP BY GROUPING SETS ((lab_id), ())
+),
+rows_ AS (
+    SELECT
+        CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
+        CASE WHEN grouping(discordance_type) = 1 THEN 'all' ELSE discordance_type END AS stratum,
+        count(*) AS k
+    FROM audit_cases_ihc_ish
+    GROUP BY GROUPING SETS ((lab_id, discordance_type), (lab_id), (discordance_type), ())
+)
+SELECT
+    'discordance' AS section,
+    'ihc_ish_worklist' AS metric,
+    t.lab_id,
+    coalesce(r.stratum, 'all') AS stratum,
+    CASE coalesce(r.stratum, 'all')
+        WHEN 'all' THEN 'Specimens in cases/ihc_ish_discordance.csv (true IHC/ISH discordances '
+            || 'and ISH groups 2-4)'
+        ELSE 'Specimens in cases/ihc_ish_discordance.csv of this discordance_type'
+    END AS label,
+    coalesce(r.k, 0)::DOUBLE AS value,
+    'count' AS unit,
+    coalesce(r.k, 0) AS numerator,
+    t.n,
+    'not applicable (count)' AS ci_method,
+    'rows of the worklist cases/ihc_ish_discordance.csv (marts.ihc_ish_discordance re-run on the '
+    || 'period''s cohort, warehouse/sql/audit/cases.sql); n = specimens with a dual-probe ISH '
+    || 'group' AS source_rule
+FROM totals AS t
+LEFT JOIN rows_ AS r USING (lab_id)
+;
+INSERT INTO audit_metrics BY NAME
 WITH c AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
@@ -112,6 +157,13 @@ o AS (
     FROM period_pairs.marts.agreement_pairs AS p
     WHERE p.comparison = 'observer_vs_observer'
     GROUP BY GROUPING SETS ((p.lab_id), ())
+),
+od AS (
+    SELECT
+        CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
+        count(*) AS k
+    FROM audit_cases_observer
+    GROUP BY GROUPING SETS ((lab_id), ())
 )
 SELECT
     'discordance' AS section,
@@ -136,7 +188,7 @@ SELECT
     'lab_vs_reference_discordant',
     lab_id,
     'all',
-    'Laboratory vs reference laboratory: discordant pairs (worklist: '
+    'Laboratory vs reference laboratory: discordant pairs (rows of '
     || 'cases/lab_vs_reference_discordance.csv)',
     n::DOUBLE,
     'count',
@@ -183,4 +235,23 @@ SELECT
     'marts.agreement_pairs observer_vs_observer dated in the period; IHC call per '
     || 'her2-domain.md §IHC-2018 (macros/asco_cap_rules ihc_call)'
 FROM o
+UNION ALL
+SELECT
+    'discordance',
+    'observer_score_differs',
+    o.lab_id,
+    'all',
+    'Second reads whose IHC score differs from the clinical read (rows of '
+    || 'cases/observer_disagreements.csv)',
+    coalesce(od.k, 0)::DOUBLE,
+    'count',
+    coalesce(od.k, 0),
+    o.n,
+    NULL,
+    NULL,
+    'not applicable (count)',
+    'marts.agreement_pairs observer_vs_observer dated in the period, agree false '
+    || '(warehouse/sql/audit/cases.sql)'
+FROM o
+LEFT JOIN od USING (lab_id)
 ;

@@ -68,6 +68,6 @@ SELECT
     || '§HER2-LOW); warehouse/sql/marts/her2_low_distribution.sql re-run on the period''s cohort '
     || '(warehouse/sql/audit/stage_specimens.sql)' AS source_rule
 FROM shares AS s
-LEFT JOIN wh.marts.reference_bands AS b
-    ON b.band_id = s.band_id AND s.specimen_role = 'primary'
+LEFT JOIN audit_bands AS b
+    ON b.band_id = s.band_id AND b.lab_id = s.lab_id AND s.specimen_role = 'primary'
 ;

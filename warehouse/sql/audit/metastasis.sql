@@ -69,7 +69,8 @@ SELECT
     || 'her2-domain.md §BENCH 6.4); warehouse/sql/marts/primary_metastasis_summary.sql re-run on '
     || 'the pairs dated in the period (warehouse/sql/audit/stage_metastasis.sql)' AS source_rule
 FROM rows_ AS r
-LEFT JOIN wh.marts.reference_bands AS b ON b.band_id = r.band_id
+LEFT JOIN audit_bands AS b
+    ON b.band_id = r.band_id AND b.lab_id = r.lab_id
 ;
 INSERT INTO audit_metrics BY NAME
 WITH kinds AS (

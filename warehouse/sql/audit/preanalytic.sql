@@ -62,7 +62,8 @@ SELECT
     || 'specimen); warehouse/sql/marts/preanalytic_monthly.sql re-run on the period''s cohort '
     || '(warehouse/sql/audit/stage_specimens.sql), months pooled' AS source_rule
 FROM rates AS r
-LEFT JOIN wh.marts.reference_bands AS b ON b.band_id = r.band_id
+LEFT JOIN audit_bands AS b
+    ON b.band_id = r.band_id AND b.lab_id = r.lab_id
 ;
 INSERT INTO audit_metrics BY NAME
 WITH days AS (

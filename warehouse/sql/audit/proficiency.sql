@@ -20,6 +20,9 @@
 --                 challenge is not correct)
 --   event         the PT material's distribution, identified by the rows' collection_date
 -- Answers counted in the period: report_date between $from and $to, lab $lab.
+-- Judged here (no warehouse finding covers PT), thresholds from marts.reference_bands
+-- (audit_bands: 'pt_correct', 'pt_events_per_year'), verdicts in the words of marts.findings:
+-- ok at or above the requirement, look below, too_few with no graded challenge.
 CREATE OR REPLACE TEMP TABLE audit_pt_results AS
 WITH pt AS (
     SELECT
@@ -181,14 +184,32 @@ SELECT
     m.ci_low,
     m.ci_high,
     m.ci_method,
-    t.target_kind,
-    t.target_low,
-    t.target_label,
-    t.target_source,
+    CASE WHEN t.band_id IS NOT NULL THEN 'requirement' END AS target_kind,
+    t.low AS target_low,
+    t.label AS target_label,
+    t.source AS target_source,
+    CASE
+        WHEN t.band_id IS NULL THEN NULL
+        WHEN m.n = 0 THEN 'too_few'
+        WHEN m.value >= t.low THEN 'ok'
+        ELSE 'look'
+    END AS verdict,
+    CASE
+        WHEN t.band_id IS NULL THEN NULL
+        WHEN m.unit = 'count' THEN printf('%s testing event(s) in the 12 months ending %s: %s '
+            || 'the ASCO/CAP 2018 requirement of at least %s a year.', fmt_count(m.value),
+            strftime($to::DATE, '%d %b %Y'),
+            CASE WHEN m.value >= t.low THEN 'meets' ELSE 'below' END, fmt_count(t.low))
+        WHEN m.n = 0 THEN 'no graded challenge: too few to judge against the ASCO/CAP 2018 '
+            || 'mark of ' || fmt_pct(t.low) || ' correct.'
+        ELSE printf('%s correct (%s of %s graded challenges): %s the ASCO/CAP 2018 mark of %s.',
+            fmt_pct(m.value), fmt_count(m.numerator), fmt_count(m.n),
+            CASE WHEN m.value >= t.low THEN 'meets' ELSE 'below' END, fmt_pct(t.low))
+    END AS verdict_message,
     'test_purpose proficiency results; each answer graded against the consensus call of the '
     || 'deployment''s laboratories for the same challenge (accession_id), IHC call per '
     || 'her2-domain.md §IHC-2018; pass mark and events per year §VALIDATION '
     || '(warehouse/sql/audit/proficiency.sql)' AS source_rule
 FROM metrics AS m
-LEFT JOIN audit_targets AS t ON t.target_id = m.target_id
+LEFT JOIN audit_bands AS t ON t.band_id = m.target_id AND t.lab_id = m.lab_id
 ;

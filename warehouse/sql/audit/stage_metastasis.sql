@@ -6,10 +6,8 @@
 -- the results selected for the primary and the metastasis) is between $from and $to
 -- inclusive, of metastasis lab $lab (NULL: every lab). A pair with no usable result on either
 -- side has no date and belongs to no period (it is not comparable anyway).
+-- marts.reference_bands is re-run there with the pack's configuration (not copied).
 CREATE SCHEMA period_metastasis.marts
-;
-CREATE TABLE period_metastasis.marts.reference_bands AS
-SELECT * FROM wh.marts.reference_bands
 ;
 CREATE TABLE period_metastasis.marts.primary_metastasis_pairs AS
 SELECT *

@@ -14,13 +14,11 @@
 --                                 preanalytic_monthly reads)
 --   marts.interpretation_audit    the cohort's clinical results (cap11_rates reads it)
 --   marts.primary_metastasis_pairs  pairs whose metastasis is in the cohort (retest_candidates)
---   marts.reference_bands         all of it (the published bands, as data)
+--   marts.reference_bands         not copied: warehouse/sql/marts/reference_bands.sql is re-run
+--                                 there with the pack's configuration (lab_settings)
 CREATE SCHEMA period_specimens.marts
 ;
 CREATE SCHEMA period_specimens.staging
-;
-CREATE TABLE period_specimens.marts.reference_bands AS
-SELECT * FROM wh.marts.reference_bands
 ;
 CREATE TABLE period_specimens.marts.specimen_her2 AS
 SELECT *

@@ -17,7 +17,16 @@
 --                     or missing comparator leaves the case not comparable (listed, not counted)
 --   agrees            validation_call = comparator; an equivocal or indeterminate validation
 --                     call on a positive or negative case counts as a disagreement
---   assay class       LDT when (lab, kit) is in audit_ldt_kits, else FDA-approved (default)
+--   assay class       LDT when the kit is listed for the lab in the site configuration
+--                     ([labs.<LAB>] ldt_kits, her2qa/config.py; the temporary table lab_settings,
+--                     setting 'ldt_kit', warehouse/build.py load_settings), else FDA-approved
+-- Judged here (no warehouse finding covers a validation study), thresholds from
+-- marts.reference_bands (audit_bands), verdicts in the words of marts.findings:
+--   positive_cases, negative_cases   'validation_cases_fda' / 'validation_cases_ldt' (20 / 40):
+--                     ok at or above, look below
+--   ppa, npa          the laboratory's 'lab_target_concordance' (the ASCO/CAP 2007 criterion is
+--                     per category, §QA-WORDING): ok at or above, look below; too_few without
+--                     a case of the category. Overall concordance is shown, not judged.
 CREATE OR REPLACE TEMP TABLE audit_validation_cases AS
 WITH v AS (
     SELECT
@@ -53,7 +62,8 @@ called AS (
         CASE WHEN l.lab_id IS NOT NULL THEN 'LDT' ELSE 'FDA-approved' END AS assay_class
     FROM v
     LEFT JOIN wh.marts.specimen_her2 AS s USING (lab_id, accession_id)
-    LEFT JOIN audit_ldt_kits AS l ON l.lab_id = v.lab_id AND l.assay_kit = v.assay_kit
+    LEFT JOIN lab_settings AS l
+        ON l.setting = 'ldt_kit' AND l.lab_id = v.lab_id AND l.value = v.assay_kit
 )
 SELECT
     *,
@@ -84,21 +94,43 @@ WITH studies AS (
 required AS (
     SELECT
         s.*,
-        t.target_kind,
-        t.target_low,
-        t.target_label || CASE
+        b.low AS required_cases,
+        b.label || CASE
             WHEN s.assay_class = 'LDT' THEN ' (configured as a laboratory-developed test)'
             ELSE ' (taken as FDA-approved: no ldt_kits entry in the site configuration)'
-        END AS target_label,
-        t.target_source
+        END AS required_label,
+        b.source AS required_source,
+        t.low AS target,
+        t.label AS target_label,
+        t.source AS target_source
     FROM studies AS s
-    JOIN audit_targets AS t
-        ON t.target_id = CASE
+    JOIN audit_bands AS b
+        ON b.lab_id = s.lab_id AND b.band_id = CASE
             WHEN s.assay_class = 'LDT' THEN 'validation_cases_ldt' ELSE 'validation_cases_fda'
         END
+    JOIN audit_bands AS t ON t.lab_id = s.lab_id AND t.band_id = 'lab_target_concordance'
 ),
-conc AS (
-    SELECT * FROM audit_targets WHERE target_id = 'validation_concordance'
+counts AS (
+    SELECT lab_id, stratum, 'positive_cases' AS metric, 'positive' AS category,
+        'Positive cases (comparator: the clinical final status)' AS label,
+        n_positive AS k, n_cases, required_cases, required_label, required_source, assay_class
+    FROM required
+    UNION ALL
+    SELECT lab_id, stratum, 'negative_cases', 'negative',
+        'Negative cases (comparator: the clinical final status)', n_negative, n_cases,
+        required_cases, required_label, required_source, assay_class
+    FROM required
+),
+categories AS (
+    SELECT lab_id, stratum, 'ppa' AS metric, 'positive' AS category,
+        'Positive percent agreement (comparator positive)' AS label,
+        n_pos_agree AS k, n_positive AS n, target, target_label, target_source
+    FROM required
+    UNION ALL
+    SELECT lab_id, stratum, 'npa', 'negative',
+        'Negative percent agreement (comparator negative)', n_neg_agree, n_negative, target,
+        target_label, target_source
+    FROM required
 ),
 metrics AS (
     SELECT
@@ -106,53 +138,56 @@ metrics AS (
         'Validation cases (' || assay_class || ' assay)' AS label,
         n_cases::DOUBLE AS value, 'count' AS unit, n_cases AS numerator, n_cases AS n,
         NULL::DOUBLE AS ci_low, NULL::DOUBLE AS ci_high, 'not applicable (count)' AS ci_method,
-        NULL AS target_kind, NULL::DOUBLE AS target_low, NULL AS target_label, NULL AS target_source
+        NULL AS target_kind, NULL::DOUBLE AS target_low, NULL AS target_label,
+        NULL AS target_source, NULL AS verdict, NULL AS verdict_message
     FROM required
     UNION ALL
     SELECT
-        'validation', 'positive_cases', lab_id, stratum,
-        'Positive cases (comparator: the clinical final status)',
-        n_positive, 'count', n_positive, n_cases, NULL, NULL, 'not applicable (count)',
-        target_kind, target_low, target_label, target_source
-    FROM required
-    UNION ALL
-    SELECT
-        'validation', 'negative_cases', lab_id, stratum,
-        'Negative cases (comparator: the clinical final status)',
-        n_negative, 'count', n_negative, n_cases, NULL, NULL, 'not applicable (count)',
-        target_kind, target_low, target_label, target_source
-    FROM required
+        'validation', metric, lab_id, stratum, label,
+        k, 'count', k, n_cases, NULL, NULL, 'not applicable (count)',
+        'requirement', required_cases, required_label, required_source,
+        CASE WHEN k >= required_cases THEN 'ok' ELSE 'look' END,
+        printf('%s %s cases: %s the ASCO/CAP 2013/2018 requirement of %s %s cases for %s '
+            || 'assay.', fmt_count(k), category,
+            CASE WHEN k >= required_cases THEN 'meets' ELSE 'below' END,
+            fmt_count(required_cases), category,
+            CASE assay_class WHEN 'LDT' THEN 'a laboratory-developed' ELSE 'an FDA-approved' END)
+    FROM counts
     UNION ALL
     SELECT
         'validation', 'not_comparable_cases', lab_id, stratum,
         'Cases without a positive or negative comparator (listed, not counted)',
         n_not_comparable, 'count', n_not_comparable, n_cases, NULL, NULL, 'not applicable (count)',
-        NULL, NULL, NULL, NULL
+        NULL, NULL, NULL, NULL, NULL, NULL
     FROM required
     UNION ALL
     SELECT
-        'validation', 'concordance', r.lab_id, r.stratum,
+        'validation', 'concordance', lab_id, stratum,
         'Overall concordance with the comparator (equivocal / indeterminate calls count as '
-        || 'disagreements)',
-        r.n_agree::DOUBLE / nullif(r.n_comparable, 0), 'proportion', r.n_agree, r.n_comparable,
-        wilson_low(r.n_agree, r.n_comparable), wilson_high(r.n_agree, r.n_comparable),
-        'Wilson score 95%', c.target_kind, c.target_low, c.target_label, c.target_source
-    FROM required AS r
-    CROSS JOIN conc AS c
-    UNION ALL
-    SELECT
-        'validation', 'ppa', lab_id, stratum, 'Positive percent agreement (comparator positive)',
-        n_pos_agree::DOUBLE / nullif(n_positive, 0), 'proportion', n_pos_agree, n_positive,
-        wilson_low(n_pos_agree, n_positive), wilson_high(n_pos_agree, n_positive),
-        'Wilson score 95%', NULL, NULL, NULL, NULL
+        || 'disagreements; shown, not judged: the target is per category)',
+        n_agree::DOUBLE / nullif(n_comparable, 0), 'proportion', n_agree, n_comparable,
+        wilson_low(n_agree, n_comparable), wilson_high(n_agree, n_comparable),
+        'Wilson score 95%', NULL, NULL, NULL, NULL, NULL, NULL
     FROM required
     UNION ALL
     SELECT
-        'validation', 'npa', lab_id, stratum, 'Negative percent agreement (comparator negative)',
-        n_neg_agree::DOUBLE / nullif(n_negative, 0), 'proportion', n_neg_agree, n_negative,
-        wilson_low(n_neg_agree, n_negative), wilson_high(n_neg_agree, n_negative),
-        'Wilson score 95%', NULL, NULL, NULL, NULL
-    FROM required
+        'validation', metric, lab_id, stratum, label,
+        k::DOUBLE / nullif(n, 0), 'proportion', k, n, wilson_low(k, n), wilson_high(k, n),
+        'Wilson score 95%', 'lab target', target, target_label, target_source,
+        CASE
+            WHEN n = 0 THEN 'too_few'
+            WHEN k::DOUBLE / n >= target THEN 'ok'
+            ELSE 'look'
+        END,
+        CASE
+            WHEN n = 0 THEN printf('no %s case: the %s category cannot be judged against the '
+                || 'lab target.', category, category)
+            ELSE printf('%s (%s of %s %s cases): %s the lab target of %s for the %s category.',
+                fmt_pct(k::DOUBLE / n), fmt_count(k), fmt_count(n), category,
+                CASE WHEN k::DOUBLE / n >= target THEN 'meets' ELSE 'below' END,
+                fmt_pct(target), category)
+        END
+    FROM categories
 )
 SELECT
     *,

@@ -1,0 +1,56 @@
+-- audit/stage_findings: the scratch catalog period_findings, where warehouse/sql/findings/
+-- findings.sql is re-run unchanged (dashboards/audit_pack/compute.py, STAGES), so every verdict
+-- of the pack is a row of marts.findings made for the period by the warehouse's own rules.
+--
+-- findings.sql reads its marts from one catalog; each is copied here from the stage that made
+-- it for the period, so every figure keeps the period definition of its stage:
+--   marts.agreement                    period_pairs      (pairs dated in the period)
+--   marts.positivity_monthly,          period_specimens  (specimens reported in the period)
+--   marts.amplification_by_ihc_score,
+--   marts.her2_low_distribution
+--   marts.primary_metastasis_summary   period_metastasis (primary/metastasis pairs dated in
+--                                                         the period)
+--   marts.reference_bands              not copied: marts/reference_bands.sql is re-run here
+--                                      with the pack's configuration (lab_settings), like in
+--                                      the other stages
+-- The data-quality findings (quarantine rate, freshness, rejected files) are about files, not a
+-- period: ops, raw, quarantine and staging are created EMPTY (the warehouse's columns), so the
+-- period has none of those rows. The pack's monthly p-chart points keep the warehouse's own
+-- verdicts (a baseline and a run rule need the whole series: audit/findings.sql).
+CREATE SCHEMA period_findings.marts
+;
+CREATE SCHEMA period_findings.staging
+;
+CREATE SCHEMA period_findings.raw
+;
+CREATE SCHEMA period_findings.quarantine
+;
+CREATE SCHEMA period_findings.ops
+;
+CREATE TABLE period_findings.marts.agreement AS
+SELECT * FROM period_pairs.marts.agreement
+;
+CREATE TABLE period_findings.marts.positivity_monthly AS
+SELECT * FROM period_specimens.marts.positivity_monthly
+;
+CREATE TABLE period_findings.marts.amplification_by_ihc_score AS
+SELECT * FROM period_specimens.marts.amplification_by_ihc_score
+;
+CREATE TABLE period_findings.marts.her2_low_distribution AS
+SELECT * FROM period_specimens.marts.her2_low_distribution
+;
+CREATE TABLE period_findings.marts.primary_metastasis_summary AS
+SELECT * FROM period_metastasis.marts.primary_metastasis_summary
+;
+CREATE TABLE period_findings.ops.ingested_files AS
+SELECT * FROM wh.ops.ingested_files LIMIT 0
+;
+CREATE TABLE period_findings.raw.her2_rows AS
+SELECT * FROM wh.raw.her2_rows LIMIT 0
+;
+CREATE TABLE period_findings.quarantine.rejected_rows AS
+SELECT * FROM wh.quarantine.rejected_rows LIMIT 0
+;
+CREATE TABLE period_findings.staging.her2_results AS
+SELECT * FROM wh.staging.her2_results LIMIT 0
+;
