@@ -30,11 +30,11 @@ import time
 from pathlib import Path
 
 import duckdb
+from her2qa.quality_marts import build_quality_marts
 
 import warehouse
-from her2qa import marts
 from her2qa.config import SiteConfig
-from her2qa.quality_marts import build_quality_marts
+from warehouse import build as mart_build
 
 GENERATE = """
 INSERT INTO staging.her2_results_history
@@ -154,7 +154,7 @@ def build(path: Path) -> dict:
     with warehouse.connect(path) as con:
         (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
         started = time.perf_counter()
-        summary = marts.build_core_marts(con, SiteConfig())
+        summary = mart_build.build_marts(con, SiteConfig())
         core_seconds = time.perf_counter() - started
         build_quality_marts(con)
         seconds = time.perf_counter() - started

@@ -16,8 +16,8 @@ from typing import Any
 import duckdb
 
 import warehouse
-from her2qa import marts
 from her2qa.config import SiteConfig
+from warehouse import build as mart_build
 
 _counter = itertools.count(1)
 
@@ -133,7 +133,7 @@ def build(
     """Create the warehouse at ``path``, stage ``rows``, build the marts; an open connection."""
     con = open_warehouse(path)
     stage(con, rows)
-    marts.build_core_marts(con, site or SiteConfig())
+    mart_build.build_marts(con, site or SiteConfig())
     return con
 
 

@@ -1,7 +1,7 @@
 """Which results make a specimen's status, and how pairs are formed (spec/warehouse.md).
 
 Each test builds its own small warehouse file: staged rows -> staging/her2_results ->
-marts (her2qa.marts.build_core_marts).
+marts (warehouse/build.py).
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from datetime import date
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from her2qa import marts
 from her2qa.config import SiteConfig
 from tests.marts_fixtures import build, ihc, ish, records, single_probe_ish, specimen, stage
+from warehouse import build as mart_build
 
 D = date
 
@@ -144,7 +144,7 @@ def test_an_amendment_changes_the_marts(tmp_path):
     assert specimen(con, "NORTH", "S1")["final_status"] == "negative"
     # version 2 of T-1 (amended report): the history keeps both, staging takes the latest
     stage(con, [ihc("3+", test_id="T-1", result_version=2, report_date=D(2024, 3, 6))])
-    marts.build_core_marts(con, SiteConfig())
+    mart_build.build_marts(con, SiteConfig())
     row = specimen(con, "NORTH", "S1")
     assert (row["ihc_score"], row["final_status"], row["her2_category"]) == (
         "3+",
@@ -162,7 +162,7 @@ def test_an_amendment_to_indeterminate_falls_back_to_the_other_results(tmp_path)
     )
     assert specimen(con, "NORTH", "S1")["ihc_test_id"] == "T-2"
     stage(con, [ihc(None, test_id="T-2", result_version=2)])
-    marts.build_core_marts(con, SiteConfig())
+    mart_build.build_marts(con, SiteConfig())
     row = specimen(con, "NORTH", "S1")
     assert (row["ihc_test_id"], row["final_status"]) == ("T-1", "negative")
 
@@ -176,7 +176,7 @@ def test_a_rebuild_gives_the_same_marts(tmp_path):
     before = {
         t: sorted(con.execute(f"SELECT * FROM marts.{t}").fetchall(), key=str) for t in tables
     }
-    marts.build_core_marts(con, SiteConfig())
+    mart_build.build_marts(con, SiteConfig())
     after = {t: sorted(con.execute(f"SELECT * FROM marts.{t}").fetchall(), key=str) for t in tables}
     assert after == before
 

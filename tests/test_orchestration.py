@@ -98,15 +98,20 @@ def test_freshness_warns_when_no_new_results(env, monkeypatch):
     write_extract(env / "inbox" / "good.csv", [IHC_ROW])
     paths = default_paths(env / "inbox", env / "w.duckdb", env / "site")
     first = execute(paths)
-    fresh = {e.check_name: e for e in first.get_asset_check_evaluations()}["results_arriving"]
+    fresh = {e.check_name: e for e in first.get_asset_check_evaluations()}["data_freshness"]
     assert fresh.passed and fresh.severity == dg.AssetCheckSeverity.WARN
     con = duckdb.connect(str(env / "w.duckdb"))
     con.execute("UPDATE ops.ingested_files SET ingested_at = ingested_at - INTERVAL 10 DAY")
     con.close()
     second = execute(paths)
     assert second.success  # a finding, never a failure
-    stale = {e.check_name: e for e in second.get_asset_check_evaluations()}["results_arriving"]
-    assert not stale.passed and stale.metadata["days_since_new_results"].value == 10
+    stale = {e.check_name: e for e in second.get_asset_check_evaluations()}["data_freshness"]
+    assert not stale.passed and stale.metadata["labs_to_look_at"].value == "NORTH"
+    with duckdb.connect(str(env / "w.duckdb"), read_only=True) as con:
+        figures = con.execute(
+            "SELECT lab_id, figure, verdict FROM marts.findings WHERE finding = 'data_freshness'"
+        ).fetchall()
+    assert sorted(figures) == [("ALL", 10.0, "look"), ("NORTH", 10.0, "look")]
 
 
 def test_unwritable_warehouse_fails_with_a_clear_message(env):

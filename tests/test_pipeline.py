@@ -12,10 +12,13 @@ from pathlib import Path
 import dagster as dg
 
 from her2qa.runner import execute
-from pipelines import checks
-from pipelines.definitions import ASSETS, defs
+from pipelines.definitions import defs
+from pipelines.defs import ingest as ingest_defs
+from pipelines.defs import staging as staging_defs
 from pipelines.defs.resources import default_paths
+from pipelines.factory import table_rules
 from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
+from warehouse import catalog
 
 REPO = Path(__file__).resolve().parents[1]
 TCGA = SHARED / "data" / "real" / "tcga-brca"
@@ -46,18 +49,29 @@ def test_materialize_ingest_and_staging_with_checks(env):
     write_extract(env / "inbox" / "x.csv", rows)
     instance = dg.DagsterInstance.ephemeral()
     result = dg.materialize(
-        [*ASSETS, *checks.CHECKS],
+        [
+            ingest_defs.ingest_inbox,
+            staging_defs.stage_results,
+            ingest_defs.raw_rows_carry_no_phi,
+            staging_defs.accounting_balances,
+            staging_defs.staged_rows_match_contract,
+            *ingest_defs.integrity,
+            *staging_defs.integrity,
+        ],
         resources={"paths": _paths(env)},
         instance=instance,
     )
     assert result.success
     evaluations = result.get_asset_check_evaluations()
+    keys = {
+        r.name for t in catalog.TABLES if t.layer in ("ingest", "staging") for r in table_rules(t)
+    }
+    assert "her2_results_key_unique" in keys and "no_row_both_staged_and_quarantined" in keys
     assert {e.check_name for e in evaluations} == {
         "accounting_balances",
-        "keys_unique",
         "staged_rows_match_contract",
         "raw_rows_carry_no_phi",
-        "results_arriving",
+        *keys,
     }
     assert all(e.passed for e in evaluations)
     by_key = {

@@ -1,4 +1,4 @@
-"""The quality marts (warehouse/sql/marts/, built by her2qa/quality_marts.py), each with
+"""The quality marts (warehouse/sql/marts/, built by warehouse/build.py), each with
 hand-built staged rows and answers worked out by hand (or by statsmodels for the Wilson
 intervals). One warehouse for the module: every scenario lives in its own lab (and its own
 patients), so the answers do not mix; the 'ALL' rows are only tested for adding up.
@@ -19,10 +19,15 @@ import pytest
 from statsmodels.stats.proportion import proportion_confint
 
 import warehouse
-from her2qa import config, quality_marts
+from her2qa import config
+from pipelines.factory import table_rules
 from tests.marts_fixtures import build, ihc, ish, records, single_probe_ish
+from warehouse import build as mart_build
+from warehouse import catalog
 
-QUALITY_SQL = [warehouse.SQL_DIR / "marts" / f"{t}.sql" for t in quality_marts.TABLES]
+# The SQL of every table the runner builds (the findings too): none may hold a threshold.
+BUILT_SQL = [warehouse.SQL_DIR / f"{t.sql}.sql" for t in catalog.build_order()]
+N_BANDS = 26  # published bands, guideline limits and requirements, lab target, her2qa rules
 BENCHMARK_LABEL = "published benchmark band (context, not a limit)"
 
 
@@ -32,10 +37,8 @@ def wilson(k: int, n: int) -> tuple[float, float]:
 
 
 def build_quality(path: Path, rows: list[dict], site: config.SiteConfig | None = None):
-    """Stage rows, build the core marts, then the quality marts; an open connection."""
-    con = build(path, rows, site)
-    quality_marts.build_quality_marts(con)
-    return con
+    """Stage rows and build every mart; an open connection."""
+    return build(path, rows, site)
 
 
 def one(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> dict:
@@ -322,10 +325,14 @@ def test_reference_bands_hold_the_published_figures_with_source_and_label(con):
         "Denmark 2007–2019, BCR-DK-2023 (her2-domain.md §BENCH 6.1)"
     )
     for band, row in bands.items():
-        if row["role"] != "limit":
+        if row["role"] in ("primary", "context"):
             assert row["label"] == BENCHMARK_LABEL, band
+        elif row["role"] == "target":  # §QA-WORDING: a lab target, named after its origin
+            assert row["label"].startswith("lab target"), band
+        elif row["role"] == "rule":  # her2qa's own choices say so
+            assert "her2qa" in row["source"] or "her2qa" in row["label"], band
         else:
-            assert "limit" in row["label"] or "requirement" in row["label"], band
+            assert "limit" in row["label"] or "ASCO/CAP" in row["label"], band
         assert "CAP requirement" not in row["label"]  # §QA-WORDING
 
 
@@ -333,13 +340,16 @@ def test_no_band_number_appears_outside_reference_bands(con):
     """Benchmarks as data: the other quality marts join marts.reference_bands by band_id."""
     band_numbers = {
         float(x)
-        for row in con.execute("SELECT point, low, high FROM marts.reference_bands").fetchall()
+        for row in con.execute(
+            "SELECT point, low, high FROM marts.reference_bands "
+            "WHERE role IN ('primary', 'context', 'limit')"
+        ).fetchall()
         for x in row
         if x is not None
     }
     band_numbers -= {6.0}  # also the single-probe ISH cut-off (a rule, §ISH-SINGLE)
     assert {0.118, 0.172, 0.924, 60.0, 72.0} <= band_numbers
-    for path in QUALITY_SQL:
+    for path in BUILT_SQL:
         if path.stem == "reference_bands":
             continue
         code = "\n".join(ln.split("--")[0] for ln in path.read_text("utf-8").splitlines())
@@ -759,27 +769,34 @@ def test_preanalytic_compliance_categories_and_boundaries(con):
 
 
 def test_all_rows_add_up_and_every_integrity_rule_holds(con):
-    from pipelines.quality_checks import RULES
-
-    for rule in RULES:
-        violations = sum(int(r[0]) for r in con.execute(rule.violations_sql).fetchall())
-        assert violations == 0, rule.name
+    for table in catalog.build_order():
+        for rule in table_rules(table):
+            params = {
+                k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql
+            }
+            violations = sum(
+                int(r[0]) for r in con.execute(rule.violations_sql, params or None).fetchall()
+            )
+            assert violations == 0, rule.name
 
 
 def test_the_build_is_one_transaction(tmp_path):
     con = build_quality(tmp_path / "her2.duckdb", [ihc("3+")])
     before = con.execute("SELECT count(*) FROM marts.interpretation_audit").fetchone()
-    con.execute("DROP TABLE marts.specimen_her2")  # a broken core: the build must fail whole
+    findings = con.execute("SELECT count(*) FROM marts.findings").fetchone()
+    # a broken input late in the build (the findings read it): the build must fail whole
+    con.execute("DROP TABLE quarantine.rejected_rows")
     with pytest.raises(duckdb.Error):
-        quality_marts.build_quality_marts(con)
+        mart_build.build_marts(con, config.SiteConfig())
     assert con.execute("SELECT count(*) FROM marts.interpretation_audit").fetchone() == before
-    assert con.execute("SELECT count(*) FROM marts.reference_bands").fetchone() == (14,)
+    assert con.execute("SELECT count(*) FROM marts.findings").fetchone() == findings
+    assert con.execute("SELECT count(*) FROM marts.reference_bands").fetchone() == (N_BANDS,)
     con.close()
 
 
 def test_an_empty_warehouse_builds_empty_marts(tmp_path):
     con = build_quality(tmp_path / "her2.duckdb", [])
-    summary = quality_marts.summarise(con)
-    assert summary.rows["reference_bands"] == 14
+    summary = mart_build.summarise(con, list(catalog.layer("marts")))
+    assert summary.rows["reference_bands"] == N_BANDS
     assert summary.rows["interpretation_audit"] == 0 and summary.rows["positivity_monthly"] == 0
     con.close()

@@ -198,7 +198,7 @@ TABLES: tuple[Table, ...] = (
         "marts/guideline_periods",
         "configured ASCO/CAP rule-set period of a lab",
         "Which ASCO/CAP rule set applies to which lab and dates (her2qa.toml), as data.",
-        key=("lab_id", "guideline_version", "valid_from"),
+        key=("lab_id", "guideline_version"),
     ),
     _t(
         "marts.reference_bands",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from her2qa.ingest.inbox import inbox_files, sha256_of
 from pipelines.defs.jobs import her2qa_job
 from pipelines.defs.resources import Her2qaPaths
 
@@ -30,13 +31,13 @@ def _load_cursor(cursor: str | None) -> tuple[set[str], dict[str, list]]:
 def scan(inbox: Path, known_stat: dict[str, list]) -> dict[str, list]:
     """name -> [size, mtime_ns, sha256] for every CSV in the inbox."""
     current = {}
-    for path in inbox.inbox_files(inbox):
+    for path in inbox_files(inbox):
         st = path.stat()
         cached = known_stat.get(path.name)
         if cached and cached[0] == st.st_size and cached[1] == st.st_mtime_ns:
             current[path.name] = cached
         else:
-            current[path.name] = [st.st_size, st.st_mtime_ns, inbox.sha256_of(path)]
+            current[path.name] = [st.st_size, st.st_mtime_ns, sha256_of(path)]
     return current
 
 
