@@ -1,4 +1,4 @@
-"""Benchmark of every mart (her2qa/marts.py, her2qa/quality_marts.py) on a synthetic staged layer.
+"""Benchmark of every mart and the findings (warehouse/build.py) on a synthetic staged layer.
 
     PYTHONPATH=. python benchmarks/marts_benchmark.py                 # 1M and 10M rows
     PYTHONPATH=. python benchmarks/marts_benchmark.py --rows 200000   # a quick one
@@ -6,8 +6,9 @@
 For each size, a child process builds ``staging.her2_results_history`` directly in
 DuckDB SQL (``range()`` and hash-based pseudo-random columns, no CSV), then runs
 ``staging/her2_results``; a second, fresh child opens the file as the pipeline does
-(``warehouse.connect``, so its DuckDB settings apply), times ``build_core_marts``
-then ``build_quality_marts`` and reports their wall time, peak RSS (``getrusage``)
+(``warehouse.connect``, so its DuckDB settings apply), times ``build_marts`` (every table of
+the catalog's marts and findings layers, one transaction) and reports its wall time, peak RSS
+(``getrusage``)
 and the DuckDB memory limit in force, so the figures are the marts' own.
 Target on 2 cores: 10M rows in <= 60 s and <= 4 GB.
 
@@ -30,7 +31,6 @@ import time
 from pathlib import Path
 
 import duckdb
-from her2qa.quality_marts import build_quality_marts
 
 import warehouse
 from her2qa.config import SiteConfig
@@ -155,21 +155,17 @@ def build(path: Path) -> dict:
         (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
         started = time.perf_counter()
         summary = mart_build.build_marts(con, SiteConfig())
-        core_seconds = time.perf_counter() - started
-        build_quality_marts(con)
         seconds = time.perf_counter() - started
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
     return {
         "seconds": seconds,
-        "core_seconds": core_seconds,
         "memory_limit": summary.memory_limit,
         "threads": threads,
         "peak_rss_mb": peak_kb / 1024,
-        "specimens": summary.specimens,
-        "agreement_rows": summary.agreement_rows,
-        "metastasis_pairs": summary.metastasis_pairs,
-        "pairs": summary.pairs_by_comparison,
-        "ihc_ish_pct_agree": summary.ihc_ish_pct_agree,
+        "specimens": summary.rows["specimen_her2"],
+        "agreement_rows": summary.rows["agreement"],
+        "metastasis_pairs": summary.rows["primary_metastasis_pairs"],
+        "findings": summary.rows["findings"],
     }
 
 
@@ -201,13 +197,13 @@ def main() -> None:
             print(
                 f"{rows:>11,} rows generated ({made['history']:,} history, "
                 f"{made['current']:,} current, {made['seconds']:.1f} s) -> all marts: "
-                f"{result['seconds']:.1f} s wall (core {result['core_seconds']:.1f} s, quality "
-                f"{result['seconds'] - result['core_seconds']:.1f} s), "
+                f"{result['seconds']:.1f} s wall, "
                 f"peak RSS {result['peak_rss_mb']:,.0f} MB "
                 f"(DuckDB memory_limit {result['memory_limit']}, "
                 f"{result['threads']} threads); "
                 f"{result['specimens']:,} specimens, {result['agreement_rows']:,} agreement "
-                f"rows, {result['metastasis_pairs']:,} metastasis pairs, pairs {result['pairs']}",
+                f"rows, {result['metastasis_pairs']:,} metastasis pairs, "
+                f"{result['findings']:,} findings",
                 flush=True,
             )
             path.unlink()
