@@ -1,5 +1,6 @@
 """The dashboard's pieces without a warehouse or a browser: escaping into figures and into the
-page's JSON, the readings' rules, the page-size check, the restricted folder check."""
+page's JSON, readings made from findings (never a verdict of their own), the small-n rule and
+lab targets from reference bands, the page-size check, the restricted folder check."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ import json
 import os
 from pathlib import Path
 
+import duckdb
 import plotly.graph_objects as go
 import pytest
 
+from dashboards.report import formatting as fmt
 from dashboards.site import checks as site_checks
 from dashboards.site import figures, layout, readings
-from dashboards.site.data import Band
-from pipelines.assets.publish import site_pages_small_and_offline
+from dashboards.site.data import Band, Finding, Findings, SmallN
 from pipelines.defs.resources import Her2qaPaths
+from pipelines.defs.site import site_pages_small_and_offline
+from warehouse.build import define_macros
 
 CANARY = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 
@@ -69,69 +73,106 @@ def test_legend_gets_room_below_the_axis():
     assert spec["layout"]["height"] > 400
 
 
+def _finding(code: str, verdict: str, lab: str = "ALL", period: str = "ALL", **kw) -> Finding:
+    row = {
+        "finding": code,
+        "lab_id": lab,
+        "period": period,
+        "subgroup": "ALL",
+        "verdict": verdict,
+        "figure": 90.0,
+        "n": 100,
+        "ci_low": 80.0,
+        "ci_high": 95.0,
+        "threshold": "lab target (ASCO/CAP 2007 criterion): 95% for each category",
+        "source": "JOP-2007",
+        "message": f"{code} {lab} {period}: the finding's own sentence.",
+        "topic": "concordance",
+        "title": "IHC vs ISH",
+    }
+    return Finding(**{**row, **kw})
+
+
 @pytest.mark.parametrize(
-    ("pct", "low", "high", "n", "status"),
+    ("code", "verdict", "status", "label"),
     [
-        (97.0, 95.5, 98.0, 500, "ok"),
-        (94.0, 92.0, 95.5, 500, "look"),  # under the target, the interval touching it
-        (80.0, 70.0, 88.0, 500, "look"),  # clearly under
-        (96.0, 80.0, 99.0, 12, "small"),  # too few to tell
-        (60.0, 30.0, 85.0, 10, "look"),  # few, but even the upper bound is under
+        ("lab_target_ihc_vs_ish", "ok", "ok", "Meets the lab target"),
+        ("lab_target_ihc_vs_ish", "look", "look", "Below the lab target"),
+        ("lab_target_lab_vs_reference", "too_few", "small", "Small n"),
+        ("positivity_control", "ok", "ok", "In control"),
+        ("positivity_control_pathologist", "look", "look", "Out of control"),
+        ("her2_low_published_range", "ok", "ok", "Within the published range"),
+        ("positivity_published_range", "look", "look", "Outside the published range"),
+        ("observer_agreement", "info", "info", "For information"),
+        ("quarantine_rate", "look", "look", "Look here"),
     ],
 )
-def test_concordance_reading(pct, low, high, n, status):
-    r = readings.concordance(
-        topic="IHC vs ISH",
-        n=n,
-        pct_agree=pct,
-        ci_low=low,
-        ci_high=high,
-        target=95.0,
-        target_label="lab target (ASCO/CAP 2007 criterion): 95%",
-        href="x.html",
+def test_a_reading_is_its_findings_verdict_and_message(code, verdict, status, label):
+    """No rule of the site decides: the status is the verdict, the words are the message and
+    the badge says it in the words of §QA-WORDING for the finding's kind."""
+    f = _finding(code, verdict)
+    r = readings.reading(f)
+    assert (r.status, r.text, r.label) == (status, f.message, label)
+    assert (r.finding, r.lab, r.period) == (code, "ALL", "ALL")
+    html = layout.reading(r)
+    assert f"badge-{status}" in html and label in html and 'data-finding="' + code in html
+
+
+def test_only_control_limits_say_in_control():
+    for code in ("lab_target_ihc_vs_ish", "her2_low_published_range", "data_freshness"):
+        assert "control" not in fmt.verdict_label(code, "ok").lower()
+        assert "control" not in fmt.verdict_label(code, "look").lower()
+    assert layout.STATUS_LABEL["ok"] != "In control"
+
+
+def test_network_summary_names_the_labs_and_takes_the_worst():
+    rows = [
+        _finding("lab_target_ihc_vs_ish", v, lab)
+        for lab, v in (("CITY", "look"), ("EAST", "look"), ("NORTH", "ok"), ("WEST", "too_few"))
+    ]
+    findings = Findings(rows)
+    r = readings.labs_summary(
+        findings,
+        "lab_target_ihc_vs_ish",
+        readings.lab_verdicts(findings, "lab_target_ihc_vs_ish"),
+        topic="",
     )
-    assert r.status == status
-    assert "lab target (ASCO/CAP 2007 criterion)" in r.text and f"n = {n}" in r.text
-
-
-def test_band_reading_is_context_not_a_limit():
-    band = Band(
-        "positivity_dk_departments",
-        "her2_positive_rate",
-        None,
-        "primary",
-        0.14,
-        0.118,
-        0.172,
-        "proportion",
-        "department range",
-        "Denmark",
-        "Denmark, BCR-DK-2023",
-        "published benchmark band (context, not a limit)",
+    assert r is not None and r.status == "look" and r.label == "Below the lab target"
+    assert r.text.startswith("2 of 4 laboratories below the lab target: CITY, EAST")
+    assert "too few to judge: WEST" in r.text
+    ok = Findings([_finding("lab_target_ihc_vs_ish", "ok", lab) for lab in ("A", "B")])
+    r = readings.labs_summary(
+        ok, "lab_target_ihc_vs_ish", readings.lab_verdicts(ok, "lab_target_ihc_vs_ish"), topic=""
     )
+    assert r is not None and r.status == "ok" and r.text.startswith("none of 2 laboratories")
 
-    def read(k, n, rate, lo, hi):
-        return readings.versus_band(
-            topic="t",
-            what="primaries",
-            k=k,
-            n=n,
-            rate=rate,
-            ci_low=lo,
-            ci_high=hi,
-            band=band,
-            href="",
-        )
 
-    assert read(200, 1000, 0.20, 0.176, 0.226).status == "look"  # whole CI above the band
-    assert read(150, 1000, 0.15, 0.129, 0.173).status == "ok"
-    assert read(3, 10, 0.30, 0.11, 0.60).status == "small"
-    text = read(200, 1000, 0.20, 0.176, 0.226).text
-    assert "context, not a limit" in text and "BCR-DK-2023" in text
+def test_window_summary_is_never_better_than_a_month_it_covers():
+    months = [f"2025-{m:02d}" for m in range(1, 13)]
+    rows = [_finding("positivity_control", "ok", "EAST", m, topic="positivity") for m in months]
+    rows.append(_finding("positivity_control", "look", "EAST", "2024-08", topic="positivity"))
+    rows.append(_finding("positivity_published_range", "ok", "EAST", "2025-01..2025-12"))
+    findings = Findings(rows)
+    assert findings.window == "2025-01..2025-12"
+    r = readings.months_summary(findings, "positivity_control", "EAST", topic="p-chart")
+    assert r is not None and r.status == "ok" and "all 12" in r.text  # 2024-08 is before it
+    rows[5] = _finding("positivity_control", "look", "EAST", months[5], topic="positivity")
+    r = readings.months_summary(Findings(rows), "positivity_control", "EAST", topic="p-chart")
+    assert r is not None and r.status == "look" and r.label == "Out of control"
+    assert months[5] in r.text and r.href == "positivity.html#flags"
+    assert readings.worst(["ok", "info", "too_few"]) == "too_few"
+    assert readings.worst(["ok", "look", "too_few"]) == "look"
 
 
 def test_kappa_words_follow_landis_and_koch():
-    assert [readings.kappa_words(k) for k in (-0.1, 0.1, 0.3, 0.5, 0.7, 0.9, None)] == [
+    """The site shows the SQL macro's words (warehouse/sql/macros/formatting.sql)."""
+    con = duckdb.connect()
+    define_macros(con)
+    words = [
+        con.execute("SELECT kappa_words($k)", {"k": k}).fetchone()[0]
+        for k in (-0.1, 0.1, 0.3, 0.5, 0.7, 0.9, None)
+    ]
+    assert words == [
         "poor",
         "slight",
         "fair",
@@ -142,10 +183,15 @@ def test_kappa_words_follow_landis_and_koch():
     ]
 
 
-def test_small_n_rule():
-    assert figures.is_small(29) and not figures.is_small(30)
-    assert figures.is_small(100, 0.40, 0.65)  # 25 points wide
-    assert not figures.is_small(100, 0.80, 0.95)
+def _band(band_id: str, lab: str, value: float, role: str = "rule", label: str = "") -> Band:
+    return Band(band_id, lab, "m", None, role, value, value, None, "x", "kind", "pop", "src", label)
+
+
+def test_small_n_rule_comes_from_the_reference_bands():
+    small = SmallN(30, 0.20)
+    assert small(29) and not small(30)
+    assert small(100, 0.40, 0.65)  # 25 points wide
+    assert not small(100, 0.80, 0.95)
 
 
 def test_page_size_check_blocks_a_page_over_one_megabyte(tmp_path):
@@ -184,31 +230,24 @@ def test_restricted_folder_check(tmp_path):
 
 
 def test_publish_assets_wire_into_the_definitions(tmp_path):
-    """What pipelines/definitions.py gets: the site asset in group 'publish' downstream of the
-    marts, so her2qa_job and rebuild_job (groups staging, marts, publish) both build it."""
+    """What pipelines/definitions.py builds: the site asset in group 'publish' downstream of
+    the marts and findings, so her2qa_job and rebuild_job both build it, with its two checks."""
     import dagster as dg
 
-    from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS, SITE
-    from pipelines.definitions import ASSETS, CHECKS
-    from pipelines.defs.jobs import her2qa_job, rebuild_job
+    from pipelines.definitions import build_defs
     from pipelines.defs.resources import default_paths
+    from pipelines.defs.site import SITE
 
-    defs = dg.Definitions(
-        assets=list(dict.fromkeys([*ASSETS, *PUBLISH_ASSETS])),
-        asset_checks=list(dict.fromkeys([*CHECKS, *PUBLISH_CHECKS])),
-        jobs=[her2qa_job, rebuild_job],
-        resources={"paths": default_paths(tmp_path, tmp_path / "w.duckdb", tmp_path / "s")},
-    )
+    defs = build_defs(default_paths(tmp_path, tmp_path / "w.duckdb", tmp_path / "s"))
     graph = defs.resolve_asset_graph()
     node = graph.get(SITE)
     assert node.group_name == "publish"
     assert dg.AssetKey(["marts", "positivity_monthly"]) in node.parent_keys
+    assert dg.AssetKey(["marts", "findings"]) in node.parent_keys
     for job in ("her2qa_job", "rebuild_job"):
         assert SITE in defs.resolve_job_def(job).asset_layer.selected_asset_keys
-    assert {c.name for c in PUBLISH_CHECKS for c in c.check_specs} == {
-        "site_pages_small_and_offline",
-        "site_carries_no_case_identifiers",
-    }
+    checks = {key.name for key in graph.asset_check_keys if key.asset_key == SITE}
+    assert checks == {"site_pages_small_and_offline", "site_carries_no_case_identifiers"}
 
 
 def test_a_labs_own_target_is_labelled_as_its_own():
@@ -216,13 +255,30 @@ def test_a_labs_own_target_is_labelled_as_its_own():
 
     from dashboards.site.data import NETWORK, Context
     from dashboards.site.layout import View
-    from her2qa.config import LabConfig, SiteConfig
+    from her2qa.config import SiteConfig
 
-    site = SiteConfig(labs={"NORTH": LabConfig(concordance_target_pct=90.0)})
+    default = "lab target (ASCO/CAP 2007 criterion)"
+    own = "lab target, set by the laboratory in her2qa.toml (the ASCO/CAP 2007 criterion is 95%)"
+    bands = {
+        ("lab_target_concordance", "ALL"): _band(
+            "lab_target_concordance", "ALL", 0.95, "target", default
+        ),
+        ("lab_target_concordance", "NORTH"): _band(
+            "lab_target_concordance", "NORTH", 0.90, "target", own
+        ),
+    }
     north, south = View("lab-1", "NORTH", "NORTH"), View("lab-2", "SOUTH", "SOUTH")
-    ctx = Context(None, site, "run", datetime.now(UTC), [NETWORK, north, south], {})  # type: ignore[arg-type]
-    assert ctx.target(north) == 90.0 and ctx.target(south) == 95.0
+    ctx = Context(
+        None,  # type: ignore[arg-type]
+        SiteConfig(),
+        "run",
+        datetime.now(UTC),
+        [NETWORK, north, south],
+        bands,
+        Findings([]),
+    )
+    assert ctx.target(north) == pytest.approx(90.0) and ctx.target(south) == pytest.approx(95.0)
     assert ctx.target_label(south) == "lab target (ASCO/CAP 2007 criterion): 95%"
     assert ctx.target_label(NETWORK) == "lab target (ASCO/CAP 2007 criterion): 95%"
-    own = ctx.target_label(north)
-    assert own.startswith("lab target: 90% (set by the laboratory") and "2007" in own
+    assert ctx.target_label(north).startswith("lab target, set by the laboratory")
+    assert ctx.target_label(north).endswith(": 90%")
