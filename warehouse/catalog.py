@@ -702,3 +702,7 @@ def _check_catalog() -> None:
 
 
 _check_catalog()
+
+
+if __name__ == "__main__":  # the README's table of tables
+    print(markdown_table())
