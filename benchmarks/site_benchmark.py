@@ -60,11 +60,11 @@ def child(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
         )
     elif step == "checks":
         import warehouse
-        from dashboards.site import audit
+        from dashboards.site import checks
 
         with warehouse.connect(warehouse_file, read_only=True) as con:
-            leaks = audit.identifier_leaks(con, work / "site")
-        out.update(oversized=audit.oversized(work / "site"), identifiers_found=len(leaks))
+            leaks = checks.identifier_leaks(con, work / "site")
+        out.update(oversized=checks.oversized(work / "site"), identifiers_found=len(leaks))
     else:
         raise SystemExit(f"unknown step {step}")
     out["seconds"] = time.perf_counter() - started

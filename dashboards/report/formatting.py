@@ -20,6 +20,18 @@ def count(n: int | None) -> str:
     return "–" if n is None else f"{int(n):,}"
 
 
+def percent(v: float | None, digits: int = 1) -> str:
+    """A figure already in percent (0-100, as marts.agreement and marts.findings hold it)."""
+    return "–" if v is None else f"{v:.{digits}f}%"
+
+
+def agreement(v: float | None, low: float | None, high: float | None) -> str:
+    """'96.0% (95.1–96.8)': a percent with its 95% interval, all in percent."""
+    if low is None or high is None:
+        return percent(v)
+    return f"{percent(v)} ({low:.1f}–{high:.1f})"
+
+
 # --- wording of a finding's verdict (her2-domain.md §QA-WORDING): "in / out of control" only
 # for control limits, "meets / below the lab target" for targets, "within / outside the
 # published range" for benchmark bands. The verdict itself is marts.findings'; this is words.

@@ -1,7 +1,7 @@
 """The dashboard site for lab directors: offline Plotly pages built from the warehouse.
 
 ``dashboards.site.build_site(con, site_dir, site_config, run_id)`` (run by the Dagster asset
-``site``, pipelines/assets/publish.py) writes::
+``site``, pipelines/defs/site.py) writes::
 
     <site_dir>/index.html            Overview: six headline tiles with a one-line reading each,
                                      then every check of the other pages, 'look here' first
@@ -27,9 +27,10 @@ drawn when it is chosen (site.js); nothing is fetched.
 Worklists go beside the site, not inside it (``<site_dir>/../restricted/``): copying the site
 to a shared drive never carries a case list.
 
-Layout: ``data.py`` (the warehouse connection, views, bands, lab targets), ``sql/`` (the
-pages' non-trivial aggregate queries, one file each), ``pages/`` (one module per page),
-``figures.py`` (palette, CI bands, serialisation), ``layout.py`` + ``templates/`` (HTML),
-``readings.py`` ('in control' / 'look here' / 'small n'), ``worklists.py``, ``audit.py``
-(the checks of a built site).
+Layout: ``data.py`` (the warehouse connection, views, marts.reference_bands,
+marts.findings), ``../report/sql/`` (the pages' non-trivial aggregate queries, one file each,
+shared with the audit pack), ``pages/`` (one module per page), ``figures.py`` (palette, CI
+bands, serialisation), ``layout.py`` + ``templates/`` (HTML), ``readings.py`` (findings as
+badges: the site makes no verdict of its own), ``worklists.py``, ``checks.py`` (the checks
+of a built site). Numbers are formatted by ``dashboards/report/formatting.py``.
 """

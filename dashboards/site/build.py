@@ -224,7 +224,9 @@ def _footer(ctx: Context, record: dict) -> Markup:
         if commit
         else ""
     )
-    versions = ", ".join(f"{v} ({n:,} specimens)" for v, n in record["guideline_versions"].items())
+    versions = ", ".join(
+        f"{v} ({fmt.count(n)} specimens)" for v, n in record["guideline_versions"].items()
+    )
     files = record["input_files"]
     items = Markup("").join(
         Markup(
@@ -234,12 +236,12 @@ def _footer(ctx: Context, record: dict) -> Markup:
             f["file_name"],
             (f["sha256"] or "")[:12],
             f["status"],
-            f"{f['rows_read']:,}",
-            f"{f['rows_quarantined']:,}",
+            f"{fmt.count(f['rows_read'])}",
+            f"{fmt.count(f['rows_quarantined'])}",
         )
         for f in files
     )
-    worklist = ", ".join(f"{name} ({rows:,} rows)" for name, rows in ctx.worklists.items())
+    worklist = ", ".join(f"{name} ({fmt.count(rows)} rows)" for name, rows in ctx.worklists.items())
     return Markup(
         "<p>Generated at <strong>{generated}</strong> from run <code class='run-id'>{run}</code> "
         "of the warehouse, by {code}; configuration sha256 <code>{config}</code>; ASCO/CAP rule "
@@ -257,7 +259,7 @@ def _footer(ctx: Context, record: dict) -> Markup:
         code=code,
         config=record["configuration_sha256"][:12],
         versions=versions or "none yet",
-        n=f"{len(files):,}",
+        n=f"{fmt.count(len(files))}",
         items=items,
         worklist=worklist or "none",
         where=ctx.restricted_label,

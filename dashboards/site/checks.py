@@ -1,4 +1,4 @@
-"""Checks of a built site, as plain functions (the Dagster checks in pipelines/assets/publish.py
+"""Checks of a built site, as plain functions (the Dagster checks in pipelines/defs/site.py
 and the tests call them): page size, no case identifier on any page, offline references,
 restricted worklists.
 

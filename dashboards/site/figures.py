@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 import plotly.graph_objects as go
 from _plotly_utils.utils import PlotlyJSONEncoder
 
+from dashboards.report import formatting as fmt
+
 # --- colours: Okabe & Ito (2008), distinguishable with the common colour-vision deficiencies.
 BLACK = "#000000"
 ORANGE = "#E69F00"
@@ -365,7 +367,9 @@ def forest_traces(
         x=[n_at] * len(labels),
         y=list(labels),
         mode="text",
-        text=[f"n={k:,}" + (" · small n" if s else "") for k, s in zip(n, small, strict=True)],
+        text=[
+            f"n={fmt.count(k)}" + (" · small n" if s else "") for k, s in zip(n, small, strict=True)
+        ],
         textposition="middle right",
         textfont={"size": 11, "color": "#444"},
         hoverinfo="skip",

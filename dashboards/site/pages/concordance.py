@@ -42,13 +42,12 @@ SHORT = {
 def _hover(ctx: Context, label: str, r: dict) -> str:
     lines = [
         label,
-        f"agreement {r['pct_agree']:.1f}% (95% CI {r['ci_low']:.1f}–{r['ci_high']:.1f}%)",
-        f"n = {r['n_pairs']:,} pairs, {r['n_agree']:,} agree",
+        f"agreement {fmt.percent(r['pct_agree'])} "
+        f"({fmt.ci(r['ci_low'] / 100, r['ci_high'] / 100)})",
+        f"n = {fmt.count(r['n_pairs'])} pairs, {fmt.count(r['n_agree'])} agree",
     ]
     if r.get("ppa") is not None or r.get("npa") is not None:
-        ppa = "–" if r.get("ppa") is None else f"{r['ppa']:.1f}%"
-        npa = "–" if r.get("npa") is None else f"{r['npa']:.1f}%"
-        lines.append(f"PPA {ppa}, NPA {npa}")
+        lines.append(f"PPA {fmt.percent(r.get('ppa'))}, NPA {fmt.percent(r.get('npa'))}")
     if r.get("kappa") is not None:
         lines.append(f"Cohen's κ {r['kappa']:.2f} ({r['kappa_words']})")
     if _small(ctx, r):
@@ -120,7 +119,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
                         showlegend=comparison == "ihc_vs_ish",
                         hovertext=[
                             f"{q} · {F.COMPARISON_LABEL[comparison]}: {name} "
-                            + ("–" if not r or r[field] is None else f"{r[field]:.1f}%")
+                            + fmt.percent(r[field] if r else None)
                             for q, r in zip(quarters, series, strict=True)
                         ],
                         hoverinfo="text",
@@ -296,9 +295,6 @@ def _summary(ctx: Context, view: View, rows: list[dict]) -> Markup:
         for r in readings.found(ctx.findings, FINDING[comparison], view.lab)
     ]
 
-    def cell(v: float | None) -> str:
-        return "–" if v is None else f"{v:.1f}%"
-
     body = []
     for comparison in F.COMPARISONS:
         r = pooled.get(comparison)
@@ -308,9 +304,9 @@ def _summary(ctx: Context, view: View, rows: list[dict]) -> Markup:
             [
                 F.COMPARISON_LABEL[comparison],
                 fmt.count(r["n_pairs"]) + (" (small n)" if _small(ctx, r) else ""),
-                f"{r['pct_agree']:.1f}% ({r['ci_low']:.1f}–{r['ci_high']:.1f})",
-                cell(r["ppa"]),
-                cell(r["npa"]),
+                fmt.agreement(r["pct_agree"], r["ci_low"], r["ci_high"]),
+                fmt.percent(r["ppa"]),
+                fmt.percent(r["npa"]),
                 "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
                 *(fmt.count(r[k]) for k in _CELLS),
             ]

@@ -82,7 +82,8 @@ def _by_date(view: View, rows: list[dict]) -> go.Figure:
                 name=_reason_label(code),
                 marker={"color": REASON_COLOURS[i % len(REASON_COLOURS)]},
                 hovertext=[
-                    f"{d.isoformat()} · {_reason_label(code)}: {counts.get((d, code), 0):,} rows"
+                    f"{d.isoformat()} · {_reason_label(code)}: "
+                    f"{fmt.count(counts.get((d, code), 0))} rows"
                     for d in dates
                 ],
                 hoverinfo="text",
@@ -110,10 +111,10 @@ def _reasons_total(view: View, rows: list[dict], dates: list, codes: list[str]) 
             x=[totals[c] for c in order],
             orientation="h",
             marker={"color": [REASON_COLOURS[codes.index(c) % len(REASON_COLOURS)] for c in order]},
-            text=[f"{totals[c]:,}" for c in order],
+            text=[f"{fmt.count(totals[c])}" for c in order],
             textposition="outside",
             cliponaxis=False,
-            hovertext=[f"{_reason_label(c)}: {totals[c]:,} rows" for c in order],
+            hovertext=[f"{_reason_label(c)}: {fmt.count(totals[c])} rows" for c in order],
             hoverinfo="text",
             name="quarantined rows",
         )
@@ -140,8 +141,8 @@ def _by_file(view: View, rows: list[dict], look: Band | None) -> go.Figure:
             name="quarantined, % of rows read",
             hovertext=[
                 f"{r['file_name']} ({r['status']}, arrived {r['arrival_date']})\n"
-                f"{r['rows_quarantined']:,} of {r['rows_read']:,} rows quarantined"
-                + (f" ({fmt.pct(rate)})" if rate is not None else "")
+                f"{fmt.count(r['rows_quarantined'])} of {fmt.count(r['rows_read'])} rows "
+                "quarantined" + (f" ({fmt.pct(rate)})" if rate is not None else "")
                 for r, rate in zip(rows, rates, strict=True)
             ],
             hoverinfo="text",
@@ -196,12 +197,15 @@ def _by_lab(rows: list[dict]) -> go.Figure | None:
             x=F.rounded((r * 100 if r is not None else 0 for r in rates), 3),
             orientation="h",
             marker={"color": F.BLUE},
-            text=[f"{r['rows_quarantined']:,} of {r['rows_read']:,}" for r in rows],
+            text=[
+                f"{fmt.count(r['rows_quarantined'])} of {fmt.count(r['rows_read'])}" for r in rows
+            ],
             textposition="outside",
             cliponaxis=False,
             hoverinfo="text",
             hovertext=[
-                f"{r['lab_id']}: {r['rows_quarantined']:,} of {r['rows_read']:,} rows quarantined"
+                f"{r['lab_id']}: {fmt.count(r['rows_quarantined'])} of "
+                f"{fmt.count(r['rows_read'])} rows quarantined"
                 for r in rows
             ],
             name="quarantined, % of rows read",
@@ -346,9 +350,10 @@ def _summary(
     if view.lab is None:
         parts.append(
             layout.para(
-                f"{sum(status.values()):,} files: {status.get('ingested', 0):,} ingested, "
-                f"{status.get('duplicate', 0):,} duplicates, {status.get('rejected', 0):,} "
-                "rejected."
+                f"{fmt.count(sum(status.values()))} files: "
+                f"{fmt.count(status.get('ingested', 0))} ingested, "
+                f"{fmt.count(status.get('duplicate', 0))} duplicates, "
+                f"{fmt.count(status.get('rejected', 0))} rejected."
             )
         )
     if c is None:
@@ -375,9 +380,9 @@ def _files_table(files: list[dict]) -> Markup:
                 f["file_name"],
                 f["arrival_date"].isoformat() if f["arrival_date"] else "",
                 f["status"],
-                f"{f['rows_read']:,}",
-                f"{f['rows_staged']:,}",
-                f"{f['rows_quarantined']:,}",
+                f"{fmt.count(f['rows_read'])}",
+                f"{fmt.count(f['rows_staged'])}",
+                f"{fmt.count(f['rows_quarantined'])}",
                 Markup("<code>{}</code>").format((f["sha256"] or "")[:12]),
                 f["reason"] or "",
             ]

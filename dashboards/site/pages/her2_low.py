@@ -40,7 +40,7 @@ def _mix(view: View, rows: list[dict]) -> go.Figure:
                 marker={"color": F.CATEGORY_COLOUR[cat], "line": {"width": 0.5, "color": "#fff"}},
                 hovertext=[
                     f"{r['quarter']} · {F.CATEGORY_LABEL[cat]}: {fmt.pct(s)} "
-                    f"({r[f'n_{cat}']:,} of {r['n_specimens']:,})"
+                    f"({fmt.count(r[f'n_{cat}'])} of {fmt.count(r['n_specimens'])})"
                     for r, s in zip(rows, shares, strict=True)
                 ],
                 hoverinfo="text",
@@ -208,19 +208,19 @@ def _overall_html(r: dict | None, found: list[Reading], ultralow: Band | None) -
     body = [
         [
             "HER2-low, of primaries",
-            f"{r['n_low']:,} / {r['n_specimens']:,}",
+            f"{fmt.count(r['n_low'])} / {fmt.count(r['n_specimens'])}",
             fmt.pct(r["share_low"]),
             fmt.ci(r["low_ci_low"], r["low_ci_high"]),
         ],
         [
             "IHC 0, of primaries",
-            f"{r['n_ihc0']:,} / {r['n_specimens']:,}",
+            f"{fmt.count(r['n_ihc0'])} / {fmt.count(r['n_specimens'])}",
             fmt.pct(r["share_ihc0"]),
             fmt.ci(r["ihc0_ci_low"], r["ihc0_ci_high"]),
         ],
         [
             "HER2-ultralow, of negative primaries",
-            f"{r['n_ultralow']:,} / {r['n_negative']:,}",
+            f"{fmt.count(r['n_ultralow'])} / {fmt.count(r['n_negative'])}",
             fmt.pct(r["share_ultralow_of_negative"]),
             fmt.ci(r["ultralow_ci_low"], r["ultralow_ci_high"]),
         ],

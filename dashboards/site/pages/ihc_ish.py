@@ -51,7 +51,7 @@ def _heatmap(view: View, rows: list[dict]) -> go.Figure:
             n = counts.get((s, g), 0)
             share = n / row_total[s] if row_total[s] else None
             z_row.append(F.rnd(share * 100 if share is not None else None, 2))
-            t_row.append(f"{n:,}")
+            t_row.append(f"{fmt.count(n)}")
             of_ish = (
                 f"\n{fmt.pct(n / with_ish)} of the IHC {s} specimens with dual-probe ISH"
                 if g != "none" and with_ish
@@ -59,8 +59,8 @@ def _heatmap(view: View, rows: list[dict]) -> go.Figure:
             )
             flag = "\ndiscordant: IHC and ISH disagree" if (s, g) in DISCORDANT else ""
             h_row.append(
-                f"IHC {s} × {GROUP_LABEL[g]}\n{n:,} specimens, {fmt.pct(share)} of IHC {s}{of_ish}"
-                f"{flag}"
+                f"IHC {s} × {GROUP_LABEL[g]}\n{fmt.count(n)} specimens, {fmt.pct(share)} of "
+                f"IHC {s}{of_ish}{flag}"
             )
         z.append(z_row)
         text.append(t_row)
@@ -171,10 +171,10 @@ def _amplification(ctx: Context, view: View, rows: list[dict]) -> go.Figure | No
         for (_, r), v, lo, hi in zip(present, values, lows, highs, strict=True):
             k = r["n_group1"] if field == "amplified" else r["n_ratio_amplified"]
             hover.append(
-                f"IHC {r['ihc_score']}: {name}\n{fmt.pct(v)} ({fmt.ci(lo, hi)}), {k:,} of "
-                f"{r['n_with_ish']:,} with dual-probe ISH\nISH done on "
-                f"{fmt.pct(r['ish_tested_share'])} of {r['n_specimens']:,} IHC {r['ihc_score']} "
-                "specimens"
+                f"IHC {r['ihc_score']}: {name}\n{fmt.pct(v)} ({fmt.ci(lo, hi)}), {fmt.count(k)} of "
+                f"{fmt.count(r['n_with_ish'])} with dual-probe ISH\nISH done on "
+                f"{fmt.pct(r['ish_tested_share'])} of {fmt.count(r['n_specimens'])} "
+                f"IHC {r['ihc_score']} specimens"
                 + ("\nsmall n: read with care" if ctx.is_small(r["n_with_ish"], lo, hi) else "")
             )
         fig.add_trace(
@@ -201,7 +201,8 @@ def _amplification(ctx: Context, view: View, rows: list[dict]) -> go.Figure | No
         tickmode="array",
         tickvals=xs,
         ticktext=[
-            f"IHC {s}" + (f"\nn={by_score[s]['n_with_ish']:,} with ISH" if s in by_score else "")
+            f"IHC {s}"
+            + (f"\nn={fmt.count(by_score[s]['n_with_ish'])} with ISH" if s in by_score else "")
             for s in F.IHC_SCORES
         ],
         range=[-0.6, len(xs) - 0.4],
@@ -310,8 +311,8 @@ def build(ctx: Context) -> Page:
             [
                 DISCORDANCE_TYPE.get(r["discordance_type"], r["discordance_type"]),
                 r["resolution"],
-                f"{r['n_cases']:,}",
-                f"{r['n_recount']:,}",
+                f"{fmt.count(r['n_cases'])}",
+                f"{fmt.count(r['n_recount'])}",
             ]
             for r in rows
         ]

@@ -74,8 +74,8 @@ def _sankey(
     rights = [c for c in order if any(r[right] == c for r in rows)]
     totals_l = {c: sum(r["n_pairs"] for r in rows if r[left] == c) for c in lefts}
     totals_r = {c: sum(r["n_pairs"] for r in rows if r[right] == c) for c in rights}
-    labels = [f"primary: {names.get(c, c)} ({totals_l[c]:,})" for c in lefts] + [
-        f"metastasis: {names.get(c, c)} ({totals_r[c]:,})" for c in rights
+    labels = [f"primary: {names.get(c, c)} ({fmt.count(totals_l[c])})" for c in lefts] + [
+        f"metastasis: {names.get(c, c)} ({fmt.count(totals_r[c])})" for c in rights
     ]
     source, target, value, link_colours, hover = [], [], [], [], []
     for r in rows:
@@ -88,7 +88,7 @@ def _sankey(
         share = r["n_pairs"] / totals_l[r[left]]
         hover.append(
             f"{names.get(r[left], r[left])} → {names.get(r[right], r[right])}: "
-            f"{r['n_pairs']:,} pairs ({fmt.pct(share)} of this primary category)"
+            f"{fmt.count(r['n_pairs'])} pairs ({fmt.pct(share)} of this primary category)"
         )
     fig = F.new_figure(title, subtitle=subtitle, height=460)
     fig.add_trace(
@@ -192,8 +192,9 @@ def _rates(ctx: Context, view: View, r: dict) -> go.Figure | None:
                 error_x={"type": "data", "array": plus, "arrayminus": minus, "width": 6},
                 name="this selection (95% CI)",
                 showlegend=i == 0,
-                hovertext=f"{name}: {fmt.pct(rate)} ({fmt.ci(lo, hi)})\n{k:,} of {n:,} pairs "
-                f"({definition})" + ("\nsmall n: read with care" if small else ""),
+                hovertext=f"{name}: {fmt.pct(rate)} ({fmt.ci(lo, hi)})\n{fmt.count(k)} of "
+                f"{fmt.count(n)} pairs ({definition})"
+                + ("\nsmall n: read with care" if small else ""),
                 hoverinfo="text",
             )
         )
@@ -346,7 +347,7 @@ def _pairs_table(
         ],
         [
             [
-                f"{r[k]:,}"
+                f"{fmt.count(r[k])}"
                 for k in (
                     "n_pairs",
                     "n_cross_lab",
@@ -363,7 +364,10 @@ def _pairs_table(
     )
     candidates = table(
         ["reason", "metastases"],
-        [[REASON.get(x["reason_code"], x["reason_code"]), f"{x['n_cases']:,}"] for x in retest],
+        [
+            [REASON.get(x["reason_code"], x["reason_code"]), f"{fmt.count(x['n_cases'])}"]
+            for x in retest
+        ],
         numeric=(1,),
         caption="Metastases to consider for HER2 retesting (the 2013 guideline asks to test the "
         "metastasis when tissue exists). Counts only: the cases are in "

@@ -45,7 +45,8 @@ def _volume(view: View, rows: list[dict]) -> go.Figure:
                 name=role,
                 marker={"color": colour},
                 hovertext=[
-                    f"{m:%Y-%m}: {counts.get((m, role), 0):,} {role} specimens" for m in months
+                    f"{m:%Y-%m}: {fmt.count(counts.get((m, role), 0))} {role} specimens"
+                    for m in months
                 ],
                 hoverinfo="text",
             )
@@ -203,8 +204,9 @@ def build(ctx: Context) -> Page:
                 "IHC/ISH concordance",
                 _ppa_npa(a),
                 (
-                    f"overall agreement {a['pct_agree']:.1f}% over {fmt.count(a['n_pairs'])} "
-                    f"pairs (shown, not judged); {conc.threshold if conc else ''}"
+                    f"overall agreement {fmt.percent(a['pct_agree'])} over "
+                    f"{fmt.count(a['n_pairs'])} pairs (shown, not judged); "
+                    f"{conc.threshold if conc else ''}"
                     if a
                     else "no IHC/ISH pairs"
                 ),
@@ -286,9 +288,7 @@ def build(ctx: Context) -> Page:
 def _ppa_npa(a: dict | None) -> str:
     if not a:
         return "–"
-    ppa = "–" if a["ppa"] is None else f"{a['ppa']:.1f}%"
-    npa = "–" if a["npa"] is None else f"{a['npa']:.1f}%"
-    return f"PPA {ppa} · NPA {npa}"
+    return f"PPA {fmt.percent(a['ppa'])} · NPA {fmt.percent(a['npa'])}"
 
 
 def _days(f: Finding) -> str:

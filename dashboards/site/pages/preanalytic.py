@@ -197,8 +197,9 @@ def build(ctx: Context) -> Page:
 
     def n_label(r: dict) -> str:
         return (
-            f"{r['n_specimens']:,} specimens; cold ischaemia undocumented "
-            f"{r['n_cold_undocumented']:,}, fixation undocumented {r['n_fixation_undocumented']:,}"
+            f"{fmt.count(r['n_specimens'])} specimens; cold ischaemia undocumented "
+            f"{fmt.count(r['n_cold_undocumented'])}, fixation undocumented "
+            f"{fmt.count(r['n_fixation_undocumented'])}"
         )
 
     page.sections.append(
@@ -259,8 +260,9 @@ def build(ctx: Context) -> Page:
 
     def cap11_n(r: dict) -> str:
         return (
-            f"rate 1: {r['n_specimens_agree']:,} of {r['n_specimens_audited']:,}; rate 2: "
-            f"{r['n_ish_completed']:,} of {r['n_ihc_equivocal']:,}"
+            f"rate 1: {fmt.count(r['n_specimens_agree'])} of "
+            f"{fmt.count(r['n_specimens_audited'])}; rate 2: "
+            f"{fmt.count(r['n_ish_completed'])} of {fmt.count(r['n_ihc_equivocal'])}"
         )
 
     page.sections.append(
@@ -319,7 +321,8 @@ def _turnaround(view: View, rows: list[dict]) -> go.Figure | None:
                 name=name,
                 line={"color": F.BLUE if dash == "solid" else F.ORANGE, "dash": dash},
                 hovertext=[
-                    f"{r['month_label']}: {name} {r[field]:g} days ({r['n_specimens']:,} specimens)"
+                    f"{r['month_label']}: {name} {r[field]:g} days "
+                    f"({fmt.count(r['n_specimens'])} specimens)"
                     for r in rows
                 ],
                 hoverinfo="text",

@@ -31,20 +31,20 @@ def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
     for a in ys:
         row_n = sum(counts.get((a, b), 0) for b in scores)
         z.append([counts.get((a, b), 0) for b in scores])
-        text.append([f"{counts.get((a, b), 0):,}" for b in scores])
+        text.append([f"{fmt.count(counts.get((a, b), 0))}" for b in scores])
         hover.append(
             [
-                f"clinical IHC {a}, second read {b}: {counts.get((a, b), 0):,} pairs"
+                f"clinical IHC {a}, second read {b}: {fmt.count(counts.get((a, b), 0))} pairs"
                 f"\n{fmt.pct(counts.get((a, b), 0) / row_n if row_n else None)} of clinical {a}"
                 + ("\nagreement" if a == b else "")
                 for b in scores
             ]
         )
-    subtitle = f"n = {total:,} pairs"
+    subtitle = f"n = {fmt.count(total)} pairs"
     if stats:
         subtitle += (
-            f"; exact agreement {stats['pct_agree']:.1f}% (95% CI {stats['ci_low']:.1f}–"
-            f"{stats['ci_high']:.1f}%)"
+            f"; exact agreement {fmt.percent(stats['pct_agree'])} "
+            f"({fmt.ci(stats['ci_low'] / 100, stats['ci_high'] / 100)})"
         )
         if stats["kappa"] is not None:
             subtitle += f"; Cohen's κ {stats['kappa']:.2f} ({stats['kappa_words']})"
@@ -113,7 +113,8 @@ def _kappa_trend(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None
                 hovertext=[
                     f"{r['period']}: {name} "
                     + ("–" if r[field] is None else f"{r[field]:.2f} ({r[field + '_words']})")
-                    + f"\n{fmt.count(r['n_pairs'])} pairs, exact agreement {r['pct_agree']:.1f}%"
+                    + f"\n{fmt.count(r['n_pairs'])} pairs, exact agreement "
+                    + fmt.percent(r["pct_agree"])
                     + ("\nsmall n" if ctx.is_small(r["n_pairs"]) else "")
                     for r in rows
                 ],
@@ -209,7 +210,7 @@ def _table(ctx: Context, rows: list[dict]) -> Markup | None:
             [
                 r["period"],
                 fmt.count(r["n_pairs"]) + (" (small n)" if ctx.is_small(r["n_pairs"]) else ""),
-                f"{r['pct_agree']:.1f}% ({r['ci_low']:.1f}–{r['ci_high']:.1f})",
+                fmt.agreement(r["pct_agree"], r["ci_low"], r["ci_high"]),
                 "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
                 "–" if r["kappa_quadratic"] is None else f"{r['kappa_quadratic']:.2f}",
             ]
