@@ -29,15 +29,10 @@ from dashboards.audit_pack.period import Period
 from her2qa import cli, config
 from her2qa.generate import generate
 from her2qa.runner import execute
-from pipelines.assets.audit import (
-    AUDIT_ASSETS,
-    AUDIT_JOBS,
-    AUDIT_PACK,
-    audit_pack,
-    quarterly_audit_schedule,
-)
-from pipelines.definitions import ASSETS
+from pipelines.definitions import defs
+from pipelines.defs.audit_pack import AUDIT_PACK, audit_pack
 from pipelines.defs.resources import Her2qaPaths, default_paths
+from pipelines.defs.schedules import quarterly_audit_schedule
 from schemas import contract
 from tests.browser import open_page
 from tests.conftest import IHC_ROW, ISH_ROW, TEST_KEY
@@ -164,7 +159,6 @@ def pack(network):
         TO,
         out_dir=network / "pack",
         site_config=config.SiteConfig(),
-        ldt_kits={},
     )
     return summary
 
@@ -309,8 +303,12 @@ def test_concordance_ppa_npa_kappa_equal_independent_sql_and_statsmodels(network
         p_o, p_e = (a + d) / n, ((a + b) * (a + c) + (c + d) * (b + d)) / n**2
         kappa = (p_o - p_e) / (1 - p_e)
         assert float(_figure(rows, comparison, "kappa")["value"]) == pytest.approx(kappa, abs=1e-6)
-        assert opa["target_kind"] == "lab target" and float(opa["target_low"]) == 0.95
-        assert opa["target_label"].startswith("lab target (ASCO/CAP 2007 criterion)")
+        assert not opa["target_kind"] and not opa["verdict"]  # overall: shown, not judged
+        for category in ("ppa", "npa"):  # the lab target is per category (§QA-WORDING)
+            row = _figure(rows, comparison, category)
+            assert row["target_kind"] == "lab target" and float(row["target_low"]) == 0.95
+            assert row["target_label"].startswith("lab target (ASCO/CAP 2007 criterion)")
+            assert row["finding"] == f"lab_target_{comparison}" and row["verdict"]
         for lab in {p[0] for p in pairs}:
             k = sum(1 for p in pairs if p[0] == lab and p[1] == p[2])
             m = sum(1 for p in pairs if p[0] == lab)
@@ -367,7 +365,7 @@ def test_validation_counts_and_concordance_equal_independent_sql(network, pack):
     pos = _figure(rows, "validation", "positive_cases", lab, stratum)
     assert int(pos["value"]) == positives
     assert (pos["target_kind"], pos["target_low"]) == ("requirement", "20")
-    assert pos["versus_target"] == ("meets" if positives >= 20 else "below")
+    assert pos["verdict"] == ("ok" if positives >= 20 else "look")
     assert "FDA-approved" in pos["target_label"]
     assert int(_figure(rows, "validation", "negative_cases", lab, stratum)["value"]) == negatives
     conc = _figure(rows, "validation", "concordance", lab, stratum)
@@ -380,38 +378,44 @@ def test_an_ldt_kit_needs_40_plus_40(network):
             "SELECT any_value(assay_kit), any_value(lab_id) FROM wh.staging.her2_results "
             "WHERE test_purpose = 'validation'"
         ).fetchone()
-        data = compute.compute(con, Period(FROM, TO), None, {kit[1]: [kit[0]]}, config.SiteConfig())
+        site = config.SiteConfig(labs={kit[1]: config.LabConfig(ldt_kits=(kit[0],))})
+        data = compute.compute(con, Period(FROM, TO), None, site)
     pos = next(
         r
         for r in metrics.scoped(data.metrics, None)
         if (r["section"], r["metric"]) == ("validation", "positive_cases")
     )
-    assert pos["target_low"] == 40 and pos["versus_target"] == "below"
+    assert pos["target_low"] == 40 and pos["verdict"] == "look" and pos["value"] < 40
     assert "laboratory-developed" in pos["target_label"]
+    assert "below" in pos["verdict_message"]
 
 
 def test_a_lab_target_set_in_the_configuration_is_used_for_that_lab(network):
     site = config.SiteConfig(labs={LAB: config.LabConfig(concordance_target_pct=90.0)})
     with compute.open_warehouse(network / "her2.duckdb") as con:
-        everyone = compute.compute(con, Period(FROM, TO), None, {}, site)
-        north = compute.compute(con, Period(FROM, TO), LAB, {}, site)
+        everyone = compute.compute(con, Period(FROM, TO), None, site)
+        north = compute.compute(con, Period(FROM, TO), LAB, site)
     for data, lab in ((everyone, None), (north, LAB)):
         rows = {
             (r["section"], r["metric"], r["lab_id"]): r
             for r in metrics.scoped(data.metrics, lab)
             if r["stratum"] == "all"
         }
-        row = rows[("ihc_vs_ish", "overall_agreement", LAB)]
-        assert row["target_low"] == pytest.approx(0.90)
-        assert "set to ≥ 90% for NORTH" in row["target_label"]
-    assert rows[("lab_vs_reference", "overall_agreement", LAB)]["target_low"] == pytest.approx(0.9)
+        findings = {(f["finding"], f["lab_id"], f["period"]): f for f in data.findings}
+        for section in ("ihc_vs_ish", "lab_vs_reference"):
+            row = rows[(section, "ppa", LAB)]
+            assert row["target_low"] == pytest.approx(0.90)
+            assert "set by the laboratory in her2qa.toml" in row["target_label"]
+            finding = findings[(f"lab_target_{section}", LAB, "ALL")]
+            assert "90%" in finding["threshold"]  # the finding judged against the lab's target
+            assert row["verdict"] == finding["verdict"]
     south = {
         (r["metric"], r["lab_id"]): r
         for r in metrics.scoped(everyone.metrics, None)
         if r["section"] == "ihc_vs_ish" and r["stratum"] == "all"
     }
-    assert south[("overall_agreement", "SOUTH")]["target_low"] == pytest.approx(0.95)
-    assert south[("overall_agreement", "ALL")]["target_low"] == pytest.approx(0.95)
+    assert south[("npa", "SOUTH")]["target_low"] == pytest.approx(0.95)
+    assert south[("npa", "ALL")]["target_low"] == pytest.approx(0.95)
 
 
 def test_proficiency_is_graded_against_the_consensus_of_the_labs(network, pack):
@@ -440,14 +444,14 @@ def test_proficiency_is_graded_against_the_consensus_of_the_labs(network, pack):
         row = _figure(rows, "proficiency", "correct_rate", lab)
         assert (int(row["numerator"]), int(row["n"])) == (correct, len(mine))
         assert row["target_kind"] == "requirement" and float(row["target_low"]) == 0.9
-        assert row["versus_target"] == ("meets" if correct / len(mine) >= 0.9 else "below")
+        assert row["verdict"] == ("ok" if correct / len(mine) >= 0.9 else "look")
 
 
 def test_the_whole_history_equals_the_warehouse_marts(network):
     """The period figures are the marts' SQL re-run: over all dates they are the marts."""
     with compute.open_warehouse(network / "her2.duckdb") as con:
         data = compute.compute(
-            con, Period(date(1990, 1, 1), date(2100, 12, 31)), None, {}, config.SiteConfig()
+            con, Period(date(1990, 1, 1), date(2100, 12, 31)), None, config.SiteConfig()
         )
     rows = {
         (r["section"], r["metric"], r["lab_id"], r["stratum"]): r
@@ -505,6 +509,102 @@ def test_the_whole_history_equals_the_warehouse_marts(network):
     assert rows[("discordance", "ihc_ish_discordant", "ALL", "all")]["value"] == discordant
     (retest,) = con.execute("SELECT count(*) FROM marts.retest_candidates").fetchone()
     assert rows[("primary_vs_metastasis", "retest_candidates", "ALL", "all")]["value"] == retest
+    # The same findings SQL on the whole history gives the warehouse's own verdicts.
+    period = {
+        (f["finding"], f["lab_id"], f["subgroup"]): f
+        for f in data.findings
+        if f["made_for"] == "period" and f["period"] == "ALL"
+    }
+    assert {code for code, _, _ in period} >= {
+        "lab_target_ihc_vs_ish",
+        "lab_target_lab_vs_reference",
+        "her2_low_published_range",
+    }
+    for finding, lab, subgroup, verdict, figure, n in con.execute(
+        "SELECT finding, lab_id, subgroup, verdict, figure, n FROM marts.findings "
+        "WHERE period = 'ALL' AND list_contains(?, finding)",
+        [sorted({code for code, _, _ in period})],
+    ).fetchall():
+        mine = period[(finding, lab, subgroup)]
+        assert (mine["verdict"], mine["n"]) == (verdict, n), (finding, lab)
+        assert mine["figure"] == pytest.approx(figure), (finding, lab)
+
+
+def test_every_judged_row_carries_the_verdict_of_its_period_finding(network, pack):
+    """Each verdict in metrics.csv is the verdict (and sentence) of the marts.findings row it
+    names, computed by findings.sql for the same period, about the very figure of the row."""
+    with compute.open_warehouse(network / "her2.duckdb") as con:
+        data = compute.compute(con, Period(FROM, TO), None, config.SiteConfig())
+    findings = {(f["finding"], f["lab_id"], f["period"], f["subgroup"]): f for f in data.findings}
+    rows = _metrics(pack.out_dir)
+    judged = [r for r in rows if r["verdict"]]
+    assert {r["verdict"] for r in judged} <= {"ok", "look", "info", "too_few"}
+    by_finding = [r for r in judged if r["finding"]]
+    assert {r["section"] for r in by_finding} >= {
+        "ihc_vs_ish",
+        "lab_vs_reference",
+        "positivity",
+        "her2_low",
+        "primary_vs_metastasis",
+    }
+    categories = {
+        (r["section"], r["lab_id"], r["metric"]): float(r["value"])
+        for r in rows
+        if r["metric"] in ("ppa", "npa")
+        and r["section"] in ("ihc_vs_ish", "lab_vs_reference")
+        and r["value"]
+    }
+    for r in by_finding:
+        subgroup = r["stratum"] if r["finding"] == "amplification_published_range" else "ALL"
+        f = findings[(r["finding"], r["lab_id"], r["finding_period"], subgroup)]
+        assert (r["verdict"], r["verdict_message"]) == (f["verdict"], f["message"]), r
+        if r["finding"].startswith("lab_target_"):  # judged: the lower of PPA and NPA
+            lowest = min(
+                v
+                for (section, lab, _), v in categories.items()
+                if (section, lab) == (r["section"], r["lab_id"])
+            )
+            assert f["figure"] == pytest.approx(100 * lowest, abs=1e-4), r
+        else:
+            assert f["figure"] == pytest.approx(100 * float(r["value"]), abs=1e-4), r
+            assert f["n"] == int(r["n"]), r
+    # No period finding the pack shows is left without its figure.
+    for f in data.findings:
+        if f["finding"] in ("lab_target_ihc_vs_ish", "her2_low_published_range"):
+            assert any(
+                (r["finding"], r["lab_id"]) == (f["finding"], f["lab_id"]) for r in by_finding
+            ), f
+    # Validation and proficiency are judged in audit SQL against marts.reference_bands.
+    assert {r["section"] for r in judged if not r["finding"]} <= {"validation", "proficiency"}
+
+
+def test_counts_name_the_file_whose_rows_they_count(pack):
+    """The headline's worklist count is the number of rows of the file it names; so are the
+    positivity signal counts and the other worklist counts."""
+    rows = _metrics(pack.out_dir)
+    worklist = _figure(rows, "discordance", "ihc_ish_worklist")
+    assert "cases/ihc_ish_discordance.csv" in worklist["label"]
+    assert int(worklist["value"]) == pack.case_rows["ihc_ish_discordance.csv"]
+    assert pack.headline["ihc_ish_worklist_cases"] == pack.case_rows["ihc_ish_discordance.csv"]
+    cases = list(csv.DictReader((pack.out_dir / "cases" / "ihc_ish_discordance.csv").open()))
+    true = {"ihc3_ish_group5", "ihc01_ish_group1"}
+    assert int(_figure(rows, "discordance", "ihc_ish_discordant")["value"]) == sum(
+        1 for c in cases if c["discordance_type"] in true
+    )
+    signals = list(csv.DictReader((pack.out_dir / "cases" / "positivity_signals.csv").open()))
+    for metric, level in (
+        ("control_signals", "lab"),
+        ("pathologist_control_signals", "pathologist"),
+    ):
+        row = _figure(rows, "positivity", metric)
+        assert int(row["value"]) == sum(1 for s in signals if s["level"] == level), metric
+    for metric, name in (
+        ("lab_vs_reference_discordant", "lab_vs_reference_discordance.csv"),
+        ("observer_score_differs", "observer_disagreements.csv"),
+    ):
+        row = _figure(rows, "discordance", metric)
+        assert int(row["value"]) == pack.case_rows[name] and name in row["label"], metric
+    assert "cases/ihc_ish_discordance.csv" in _pdf_text(pack.out_dir / "report.pdf")
 
 
 # --- reproducibility and lineage -------------------------------------------------------------
@@ -587,7 +687,7 @@ def test_a_lab_pack_holds_only_that_lab(network, lab_pack):
     assert {r["lab_id"] for r in rows} == {LAB, "ALL"}
     assert all(r["metric"].startswith("warehouse_") for r in rows if r["lab_id"] == "ALL")
     with compute.open_warehouse(network / "her2.duckdb") as con:
-        north = compute.compute(con, Period(FROM, TO), None, {}, config.SiteConfig())
+        north = compute.compute(con, Period(FROM, TO), None, config.SiteConfig())
     pooled = {
         (r["section"], r["metric"], r["stratum"]): r for r in north.metrics if r["lab_id"] == LAB
     }
@@ -709,12 +809,6 @@ def test_the_schedule_asks_for_the_quarter_that_has_just_ended():
     (request,) = schedule.evaluate_tick(context).run_requests
     assert request.run_config["ops"]["audit_pack"]["config"]["as_of"] == "2025-04-01"
     assert request.tags["her2qa/audit_period"] == "2025-01-01_2025-03-31"
-    defs = dg.Definitions(
-        assets=[*ASSETS, *AUDIT_ASSETS],
-        jobs=AUDIT_JOBS,
-        schedules=[schedule],
-        resources={"paths": default_paths()},
-    )
     job = defs.resolve_job_def("quarterly_audit_job")
     assert [n.name for n in job.graph.node_defs] == ["audit_pack"]
     spec = defs.resolve_assets_def(AUDIT_PACK).specs_by_key[AUDIT_PACK]
@@ -759,6 +853,7 @@ def test_every_percentage_in_the_report_is_a_figure_of_metrics_csv(pack):
             if r[column] and r["unit"] == "proportion":
                 known.add(f"{100 * float(r[column]):.1f}%")
         known.update(re.findall(r"\d+\.\d%", r["target_label"]))  # published figures quoted
+        known.update(re.findall(r"\d+\.\d%", r["verdict_message"]))  # the finding's sentence
     source = (pack.out_dir / "report.html").read_text(encoding="utf-8")
     text = html.unescape(re.sub(r"<[^>]+>", " ", source.split("</style>", 1)[1]))
     printed = set(re.findall(r"\d+\.\d%", text))
