@@ -1,7 +1,9 @@
 """Publish stage: the accreditation audit pack of the last complete calendar quarter.
 
 ``audit_pack`` reads the warehouse (read-only) and writes the pack of dashboards/audit_pack
-(report.html and .pdf, metrics.csv, lineage.json, generated.json, restricted cases/) to
+(report.html and .pdf, metrics.csv, lineage.json, generated.json, restricted cases/); its
+verdicts are rows of marts.findings made for the quarter by the warehouse's findings SQL, its
+targets and LDT kits those of the site configuration the resource reads. It writes to
 ``$HER2QA_AUDIT_DIR/<from>_<to>`` — by default the ``audit`` folder beside the dashboard site
 (``build/audit/`` when the site is ``build/site``, as ``her2qa audit`` writes). The quarter is
 the last one that ended before the run's date in the laboratory's time zone, or before
@@ -51,7 +53,8 @@ def audit_root(paths: Her2qaPaths) -> Path:
     owners=["team:her2qa"],
     pool="her2qa_warehouse",
     description="Accreditation audit pack of the last complete calendar quarter: report.html and "
-    "report.pdf, metrics.csv (every figure with n, CI, target, source rule), lineage.json, "
+    "report.pdf, metrics.csv (every figure with n, CI, target, the verdict of its finding, "
+    "source rule), lineage.json, "
     "restricted cases/ (discordant cases, retest candidates, validation and PT answers).",
 )
 def audit_pack(
