@@ -47,8 +47,8 @@ FINDINGS: dict[str, str] = {
     "above the lab's target, per lab and quarter.",
     "positivity_control": "Each lab's monthly HER2-positive rate in statistical control (p-chart "
     "limits and a run rule for a sustained shift).",
-    "positivity_control_pathologist": "Each pathologist's monthly HER2-positive rate within the "
-    "lab's control limits.",
+    "positivity_pathologist": "Each pathologist's HER2-positive rate over the last 12 months "
+    "within the funnel limits around the laboratory's rate.",
     "positivity_published_range": "Each lab's HER2-positive rate over the last 12 months within "
     "the published range (context, not a limit).",
     "amplification_published_range": "ISH amplification of IHC 2+ specimens within the "
@@ -410,16 +410,17 @@ TABLES: tuple[Table, ...] = (
         "marts",
         "marts/positivity_monthly",
         "lab × level (lab or pathologist) × month",
-        "p-chart of the monthly HER2-positive rate per lab and per pathologist (clinical "
-        "primaries, positive or negative): centre line, 3-sigma limits, out-of-control flag, "
-        "published band beside it (context, not a limit).",
+        "Monthly HER2-positive rate of patients' first primaries per lab (and pathologist), "
+        "with statistical process control per lab: centre line from a lagged 12-month baseline, "
+        "Laney p′ limits, a two-sided CUSUM for sustained shifts, the current month shown but "
+        "not judged; published band beside it (context, not a limit).",
         key=("lab_id", "level", "pathologist_id", "month"),
         upstream=("marts.specimen_her2", "marts.reference_bands"),
         figures={
             "out_of_control_points": "SELECT count_if(out_of_control) "
             "FROM marts.positivity_monthly WHERE level = 'lab'",
-            "out_of_control_pathologist_points": "SELECT count_if(out_of_control) "
-            "FROM marts.positivity_monthly WHERE level = 'pathologist'",
+            "judged_points": "SELECT count_if(month_status = 'judged') "
+            "FROM marts.positivity_monthly WHERE level = 'lab'",
         },
         rates=(Rate("rate", "ci_low", "ci_high"), Rate("centre_line", "lcl", "ucl")),
     ),
@@ -445,6 +446,26 @@ TABLES: tuple[Table, ...] = (
                 "low",
                 "ultralow",
                 "null",
+    _t(
+        "marts.positivity_pathologists",
+        "marts",
+        "marts/positivity_pathologists",
+        "lab × pathologist over the last 12 months",
+        "Funnel plot: each pathologist's HER2-positive rate (patients' first primaries) against "
+        "the laboratory's, with 95% and 99.8% limits at the pathologist's n (ANP.22970 "
+        "interobserver variability).",
+        key=("lab_id", "pathologist_id"),
+        upstream=("marts.positivity_monthly", "marts.reference_bands"),
+        figures={
+            "pathologists_outside": "SELECT count_if(outside) FROM marts.positivity_pathologists"
+        },
+        rates=(
+            Rate("rate", "ci_low", "ci_high"),
+            Rate("lab_rate", "limit_low", "limit_high"),
+            Rate("limit_95_low"),
+            Rate("limit_95_high"),
+        ),
+    ),
                 "zero_unspecified",
                 "equivocal",
                 "indeterminate",
@@ -706,3 +727,4 @@ _check_catalog()
 
 if __name__ == "__main__":  # the README's table of tables
     print(markdown_table())
+            "marts.positivity_pathologists",

@@ -102,23 +102,26 @@ def test_finding_checks_pass_when_nothing_is_to_look_at(tmp_path):
 
 
 def test_a_positivity_point_out_of_control_is_a_warning_naming_the_month(tmp_path):
-    # HIGH: April 10 of 10 positive against a lab rate of 40% (UCL 0.865)
+    # HIGH: 2023 at 2 of 10 a month; July 2024 10 of 10 (far above the limits of its
+    # baseline, January-December 2023); August 2024 is the most recent month, not judged
     rows = []
-    for month, positives in [(1, 2), (2, 2), (3, 2), (4, 10)]:
+    months = [(2023, m, 2) for m in range(1, 13)] + [(2024, 7, 10), (2024, 8, 2)]
+    for year, month, positives in months:
         rows += [
             ihc(
                 "3+" if i < positives else "1+",
                 lab_id="HIGH",
-                accession_id=f"H{month}-{i}",
-                collection_date=date(2024, month, 2),
-                report_date=date(2024, month, 6),
+                accession_id=f"H{year}{month:02}-{i}",
+                patient_key=f"H{year}{month:02}-{i}",
+                collection_date=date(year, month, 2),
+                report_date=date(year, month, 6),
             )
             for i in range(10)
         ]
     build(tmp_path / "her2.duckdb", rows).close()
     result = _check("positivity_control")(paths=_paths(tmp_path))
     assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
-    assert "| HIGH | 2024-04 |" in result.metadata["look"].value
+    assert "| HIGH | 2024-07 |" in result.metadata["look"].value
     assert "out of control" in result.metadata["look"].value
 
 

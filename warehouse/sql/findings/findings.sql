@@ -23,17 +23,19 @@
 --       either category under the target; too_few: a category with fewer pairs than
 --       'category_pairs_min', unless even the top of its interval is under the target.
 --       The figure is the lower of the two; overall agreement is in the message, never judged.
---   positivity_control          lab × month: the p-chart of marts.positivity_monthly. look: the
---       month is outside the control limits ('control_limit_sigma'), or it ends a run of
---       'run_rule_months' successive months on the same side of the centre line (a sustained
---       shift; Western Electric rule 4).
---   positivity_control_pathologist   lab × month × pathologist: outside the limits.
+--   positivity_control          lab × month (patients' first primaries): the control chart of
+--       marts.positivity_monthly (its header documents the rules). look: a point outside the
+--       Laney p′ limits or a CUSUM signal of a sustained shift; too_few: no baseline yet; info:
+--       the lab's most recent month (incomplete: shown, not judged).
+--   positivity_pathologist      lab × last 12 months × pathologist: the funnel plot of
+--       marts.positivity_pathologists. look: outside the 99.8% limits; too_few: under small_n.
 --   positivity_published_range  lab × last 12 months: HER2-positive rate vs the published band
 --   amplification_published_range    lab × ALL × IHC score 2+: ratio-amplified rate vs band
 --   her2_low_published_range    lab × ALL: HER2-low share of primaries vs band
 --   metastasis_{loss,gain,discordance}_published_range   lab × ALL: vs the meta-analyses
---       (published range findings: look when the whole 95% interval is outside the band;
---        too_few under 'small_n' cases or an interval wider than 'wide_ci'; ok otherwise)
+--       (published range findings: a band is context, not a limit (§BENCH): info, a note for
+--        the annual review, when the whole 95% interval is outside it; too_few under 'small_n'
+--        cases or an interval wider than 'wide_ci'; ok otherwise)
 --   observer_agreement, primary_metastasis_agreement   lab × ALL: info (no target applies)
 --   quarantine_rate             lab × ALL: look above 'quarantine_rate_look'
 --   data_freshness              lab × ALL: look when the lab's newest file with results arrived
@@ -63,6 +65,7 @@ CREATE OR REPLACE TEMP TABLE findings_lab_target AS
 WITH a AS (
     SELECT
         'lab_target_' || comparison AS finding,
+        CASE comparison WHEN 'ihc_vs_ish' THEN 'ISH' ELSE 'reference-lab' END AS reference,
         lab_id,
         period,
         n_pairs,
@@ -124,10 +127,10 @@ SELECT
     printf('%s: %g%% for the positive and the negative category each', target_label,
         100 * target) AS threshold,
     target_source AS source,
-    printf('PPA %s (%s of %s ISH-positive pairs) and NPA %s (%s of %s ISH-negative pairs); '
+    printf('PPA %s (%s of %s %s-positive pairs) and NPA %s (%s of %s %s-negative pairs); '
         || 'overall agreement %s over %s pairs (shown, not judged): %s.',
-        coalesce(printf('%.1f%%', ppa), '–'), fmt_count(n_pos_pos), fmt_count(n_pos),
-        coalesce(printf('%.1f%%', npa), '–'), fmt_count(n_neg_neg), fmt_count(n_neg),
+        coalesce(printf('%.1f%%', ppa), '–'), fmt_count(n_pos_pos), fmt_count(n_pos), reference,
+        coalesce(printf('%.1f%%', npa), '–'), fmt_count(n_neg_neg), fmt_count(n_neg), reference,
         printf('%.1f%%', pct_agree), fmt_count(n_pairs),
         CASE
             WHEN clearly_under OR (under AND NOT small) THEN
@@ -154,88 +157,88 @@ FROM picked
 ;
 -- ------------------------------------------------------------------ positivity control
 CREATE OR REPLACE TEMP TABLE findings_positivity_control AS
-WITH lab_points AS (
-    SELECT
-        *,
-        sign(rate - centre_line) AS side,
-        -- successive months on the same side: a new run starts where the side changes
-        -- (a point on the centre line breaks the run)
-        sum(CASE WHEN sign(rate - centre_line) IS DISTINCT FROM prev_side THEN 1 ELSE 0 END)
-            OVER (PARTITION BY lab_id ORDER BY month) AS run_id
-    FROM (
-        SELECT
-            *,
-            lag(sign(rate - centre_line)) OVER (PARTITION BY lab_id ORDER BY month) AS prev_side
-        FROM marts.positivity_monthly
-        WHERE level = 'lab'
-    )
-),
-runs AS (
-    SELECT
-        *,
-        CASE WHEN side = 0 THEN 0
-            ELSE row_number() OVER (PARTITION BY lab_id, run_id ORDER BY month) END AS run_length
-    FROM lab_points
-)
 SELECT
     'positivity_control' AS finding,
     lab_id,
     month_label AS period,
     'ALL' AS subgroup,
+    CASE month_status
+        WHEN 'incomplete' THEN 'info'
+        WHEN 'no_baseline' THEN 'too_few'
+        ELSE CASE WHEN out_of_control THEN 'look' ELSE 'ok' END
+    END AS verdict,
+    100 * rate AS figure,
+    n_specimens AS n,
+    100 * ci_low AS ci_low,
+    100 * ci_high AS ci_high,
     CASE
-        WHEN out_of_control OR run_length >= band_value('run_rule_months') THEN 'look'
+        WHEN month_status = 'judged' THEN printf('control limits %s–%s around the baseline '
+            || 'rate of %s (%g standard errors%s); CUSUM for a sustained shift (k %g, h %g)',
+            fmt_pct(lcl), fmt_pct(ucl), fmt_pct(centre_line),
+            band_value('control_limit_sigma'),
+            CASE WHEN sigma_z > 1 THEN printf(', widened ×%.2f for overdispersion', sigma_z)
+                ELSE '' END,
+            band_value('cusum_k'), band_value('cusum_h'))
+        ELSE 'not judged'
+    END AS threshold,
+    'Laney p′ chart and tabular CUSUM on a lagged 12-month baseline (her2qa rules in '
+        || 'marts.reference_bands); monitoring results over time is good practice '
+        || '(her2-domain.md §QA-WORDING)' AS source,
+    printf('%s: %s HER2-positive (%s of %s first primaries)', month_label, fmt_pct(rate),
+        fmt_count(n_positive), fmt_count(n_specimens))
+    || CASE
+        WHEN month_status = 'incomplete' THEN ': the most recent month, results may still be '
+            || 'pending; shown, not judged.'
+        WHEN month_status = 'no_baseline' THEN printf(': %d month(s) of baseline, too few to '
+            || 'judge (at least %d).', baseline_months,
+            band_value('spc_baseline_min_months')::INTEGER)
+        WHEN signal IN ('above', 'below') THEN printf(', %s the control limits %s–%s: out of '
+            || 'control.', signal, fmt_pct(lcl), fmt_pct(ucl))
+        WHEN signal = 'shift_up' THEN printf(': a sustained shift above the baseline rate of %s '
+            || '(CUSUM): out of control.', fmt_pct(centre_line))
+        WHEN signal = 'shift_down' THEN printf(': a sustained shift below the baseline rate of '
+            || '%s (CUSUM): out of control.', fmt_pct(centre_line))
+        ELSE printf(', within the control limits %s–%s: in control.', fmt_pct(lcl),
+            fmt_pct(ucl))
+    END AS message,
+    'positivity' AS topic,
+    'Positivity control chart' AS title
+FROM marts.positivity_monthly
+WHERE level = 'lab'
+;
+CREATE OR REPLACE TEMP TABLE findings_positivity_pathologist AS
+SELECT
+    'positivity_pathologist' AS finding,
+    lab_id,
+    window_label AS period,
+    pathologist_id AS subgroup,
+    CASE
+        WHEN outside THEN 'look'
+        WHEN n_specimens < band_value('small_n') THEN 'too_few'
         ELSE 'ok'
     END AS verdict,
     100 * rate AS figure,
     n_specimens AS n,
     100 * ci_low AS ci_low,
     100 * ci_high AS ci_high,
-    printf('control limits %s–%s around the laboratory''s rate of %s (%g sigma); run rule: '
-        || '%d successive months on one side', fmt_pct(lcl), fmt_pct(ucl), fmt_pct(centre_line),
-        band_value('control_limit_sigma'), band_value('run_rule_months')::INTEGER) AS threshold,
-    'Shewhart p-chart with a Western Electric run rule (her2qa choice, marts.reference_bands); '
-        || 'monitoring results over time is good practice (her2-domain.md §QA-WORDING)' AS source,
-    printf('%s: %s HER2-positive (%s of %s primaries)', month_label, fmt_pct(rate),
-        fmt_count(n_positive), fmt_count(n_specimens))
-    || CASE
-        WHEN out_of_control THEN printf(', %s the control limits %s–%s: out of control.',
-            CASE WHEN rate > ucl THEN 'above' ELSE 'below' END, fmt_pct(lcl), fmt_pct(ucl))
-        WHEN run_length >= band_value('run_rule_months') THEN printf(
-            ', the %s successive month %s the laboratory''s rate of %s: a sustained shift, '
-            || 'out of control.', ordinal(run_length::INTEGER),
-            CASE WHEN side > 0 THEN 'above' ELSE 'below' END, fmt_pct(centre_line))
-        ELSE ', within the control limits: in control.'
-    END AS message,
-    'positivity' AS topic,
-    'Positivity p-chart' AS title
-FROM runs
-;
-CREATE OR REPLACE TEMP TABLE findings_positivity_control_pathologist AS
-SELECT
-    'positivity_control_pathologist' AS finding,
-    lab_id,
-    month_label AS period,
-    pathologist_id AS subgroup,
-    CASE WHEN out_of_control THEN 'look' ELSE 'ok' END AS verdict,
-    100 * rate AS figure,
-    n_specimens AS n,
-    100 * ci_low AS ci_low,
-    100 * ci_high AS ci_high,
-    printf('control limits %s–%s around the laboratory''s rate of %s (%g sigma)', fmt_pct(lcl),
-        fmt_pct(ucl), fmt_pct(centre_line), band_value('control_limit_sigma')) AS threshold,
-    'Shewhart p-chart (her2qa choice, marts.reference_bands); her2-domain.md §QA-WORDING'
-        AS source,
-    printf('%s, pathologist %s: %s HER2-positive (%s of %s primaries)%s', month_label,
-        pathologist_id, fmt_pct(rate), fmt_count(n_positive), fmt_count(n_specimens),
+    printf('funnel limits %s–%s around the laboratory''s rate of %s (%g standard errors at '
+        || 'n = %s)', fmt_pct(limit_low), fmt_pct(limit_high), fmt_pct(lab_rate),
+        band_value('funnel_z'), fmt_count(n_specimens)) AS threshold,
+    'Funnel plot (Spiegelhalter 2005; her2qa rule funnel_z in marts.reference_bands); '
+        || 'CAP AP checklist ANP.22970 (her2-domain.md §CAP-CHECKLIST)' AS source,
+    printf('Pathologist %s: %s HER2-positive (%s of %s first primaries, %s) against the '
+        || 'laboratory''s %s: %s', pathologist_id, fmt_pct(rate), fmt_count(n_positive),
+        fmt_count(n_specimens), window_label, fmt_pct(lab_rate),
         CASE
-            WHEN out_of_control THEN printf(', %s the control limits %s–%s: out of control.',
-                CASE WHEN rate > ucl THEN 'above' ELSE 'below' END, fmt_pct(lcl), fmt_pct(ucl))
-            ELSE ', within the control limits: in control.'
+            WHEN outside THEN printf('outside the funnel limits %s–%s; worth a review of this '
+                || 'reader''s calls.', fmt_pct(limit_low), fmt_pct(limit_high))
+            WHEN n_specimens < band_value('small_n') THEN 'too few specimens to compare.'
+            ELSE printf('within the funnel limits %s–%s.', fmt_pct(limit_low),
+                fmt_pct(limit_high))
         END) AS message,
     'positivity' AS topic,
-    'Positivity p-chart, per pathologist' AS title
-FROM marts.positivity_monthly
-WHERE level = 'pathologist'
+    'Pathologists against their laboratory' AS title
+FROM marts.positivity_pathologists
 ;
 -- ------------------------------------------------------------------ published ranges
 -- Every "rate beside a published band" comparison, judged by one rule.
@@ -315,8 +318,9 @@ j AS (
         *,
         CASE
             WHEN band_low IS NULL THEN 'info'
-            WHEN lo > band_high THEN 'look'
-            WHEN hi < band_low THEN 'look'
+            -- context, not a limit: outside is a note for the annual review, never an alarm
+            WHEN lo > band_high THEN 'info'
+            WHEN hi < band_low THEN 'info'
             WHEN n < band_value('small_n') OR hi - lo > band_value('wide_ci') THEN 'too_few'
             ELSE 'ok'
         END AS verdict,
@@ -341,12 +345,13 @@ SELECT
     band_source AS source,
     printf('%s (%s, %s of %s %s): %s', fmt_pct(rate), fmt_ci(lo, hi), fmt_count(k),
         fmt_count(n), what,
-        CASE verdict
-            WHEN 'look' THEN CASE WHEN lo > band_high THEN 'above' ELSE 'below' END
+        CASE
+            WHEN lo > band_high OR hi < band_low THEN
+                CASE WHEN lo > band_high THEN 'above' ELSE 'below' END
                 || ' the ' || range_text || ', outside the published range (context, not a '
                 || 'limit).' || CASE WHEN small THEN ' Small n: the interval is wide.' ELSE '' END
-            WHEN 'too_few' THEN 'too few to compare with the ' || range_text || '.'
-            WHEN 'ok' THEN 'within the ' || range_text || ' (context, not a limit).'
+            WHEN verdict = 'too_few' THEN 'too few to compare with the ' || range_text || '.'
+            WHEN verdict = 'ok' THEN 'within the ' || range_text || ' (context, not a limit).'
             ELSE 'no published range.'
         END) AS message,
     topic,
@@ -513,7 +518,7 @@ SELECT
 FROM (
     SELECT * FROM findings_lab_target
     UNION ALL BY NAME SELECT * FROM findings_positivity_control
-    UNION ALL BY NAME SELECT * FROM findings_positivity_control_pathologist
+    UNION ALL BY NAME SELECT * FROM findings_positivity_pathologist
     UNION ALL BY NAME SELECT * FROM findings_published_range
     UNION ALL BY NAME SELECT * FROM findings_agreement_info
     UNION ALL BY NAME SELECT * FROM findings_data
@@ -530,7 +535,7 @@ DROP TABLE findings_lab_target
 ;
 DROP TABLE findings_positivity_control
 ;
-DROP TABLE findings_positivity_control_pathologist
+DROP TABLE findings_positivity_pathologist
 ;
 DROP TABLE findings_published_range
 ;

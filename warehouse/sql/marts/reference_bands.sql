@@ -249,11 +249,27 @@ requirements AS (
             'control limits (statistical process control)'
         ),
         (
-            'run_rule_months', 'positivity_control', NULL, 'rule',
-            8, 8, NULL, 'months', 'her2qa rule',
-            'Run rule for a sustained shift: this many successive months on the same side of '
-            || 'the centre line (Western Electric rule 4)',
-            'her2qa choice (Western Electric run rules); her2-domain.md §QA-WORDING',
+            'cusum_k', 'positivity_control', NULL, 'rule',
+            0.5, 0.5, NULL, 'sigma', 'her2qa rule',
+            'CUSUM reference value: half the shift (in standard errors) the chart is tuned to '
+            || 'catch; months nearer the centre line than this wear a shift signal down',
+            'her2qa choice (tabular CUSUM, Montgomery); her2-domain.md §QA-WORDING',
+            'control rule (statistical process control)'
+        ),
+        (
+            'cusum_h', 'positivity_control', NULL, 'rule',
+            4, 4, NULL, 'sigma', 'her2qa rule',
+            'CUSUM decision interval: a sustained shift is signalled when the cumulative sum '
+            || 'of standardised deviations beyond cusum_k exceeds this (with k 0.5: about one '
+            || 'false alarm in 84 in-control months, a 1-sigma shift caught in about 8)',
+            'her2qa choice (tabular CUSUM, Montgomery); her2-domain.md §QA-WORDING',
+            'control rule (statistical process control)'
+        ),
+        (
+            'spc_baseline_months', 'positivity_control', NULL, 'rule',
+            12, 12, NULL, 'months', 'her2qa rule',
+            'Months of a laboratory''s own history that set the centre line of a judged month',
+            'her2qa choice (Phase I / Phase II control charting)',
             'control rule (statistical process control)'
         ),
         (
