@@ -42,15 +42,22 @@ def child(step: str, work: Path, rows: int, messy: bool) -> dict:
         import dagster as dg
 
         from her2qa.runner import execute
-        from pipelines import checks
-        from pipelines.assets.ingest import ingest_inbox
-        from pipelines.assets.staging import stage_results
+        from pipelines.defs import ingest as ingest_defs
+        from pipelines.defs import staging as staging_defs
         from pipelines.defs.resources import default_paths
 
         paths = default_paths(inbox, work / "her2.duckdb", work / "site")
         if step == "pipeline":  # the scope: ingest -> validate -> stage, with checks
+            checks = [
+                ingest_defs.raw_rows_carry_no_phi,
+                *ingest_defs.integrity,
+                staging_defs.accounting_balances,
+                staging_defs.staged_rows_match_contract,
+                *staging_defs.integrity,
+            ]
             result = dg.materialize(
-                [ingest_inbox, stage_results, *checks.CHECKS], resources={"paths": paths}
+                [ingest_defs.ingest_inbox, staging_defs.stage_results, *checks],
+                resources={"paths": paths},
             )
         else:  # everything a nightly run does, marts and outputs included
             result = execute(paths)

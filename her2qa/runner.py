@@ -118,6 +118,8 @@ def _failure_reason(result: dg.ExecuteInProcessResult) -> str:
 
 
 def _summary(paths: Her2qaPaths) -> str:
+    """What the run did, then every finding to look at: read from marts.findings, never
+    judged here (one verdict, made once)."""
     with warehouse.connect(Path(paths.warehouse_file), read_only=True) as con:
         files, rows_read, staged, quarantined, current = con.execute(
             """
@@ -126,9 +128,25 @@ def _summary(paths: Her2qaPaths) -> str:
             FROM ops.ingested_files
             """
         ).fetchone()
-    summary = (
+        look = con.execute(SUMMARY_FINDINGS).fetchall()
+    lines = [
         f"warehouse {paths.warehouse_file}: {files} file(s), {rows_read:,} rows read, "
         f"{staged:,} staged, {quarantined:,} quarantined; {current:,} current results"
-    )
+    ]
+    if look:
+        lines.append(f"findings to look at ({len(look)}, all periods pooled):")
+        lines += [f"  {lab}: {title}: {message}" for lab, title, message in look]
     index = Path(paths.site_dir) / "index.html"
-    return summary + (f"\ndashboards: {index}" if index.exists() else "")
+    if index.exists():
+        lines.append(f"dashboards: {index}")
+    return "\n".join(lines)
+
+
+# The summary's findings: every 'look' over the whole record (period ALL or the last 12
+# months), per lab and pooled; monthly and quarterly points are on the dashboards.
+SUMMARY_FINDINGS = """
+SELECT lab_id, title, message
+FROM marts.findings
+WHERE verdict = 'look' AND (period = 'ALL' OR period LIKE '%..%') AND subgroup = 'ALL'
+ORDER BY lab_id <> 'ALL', lab_id, finding
+"""
