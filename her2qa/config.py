@@ -9,6 +9,8 @@ Precedence everywhere: command-line flag > environment variable > default.
 | state folder (archive, key, Dagster home) | ``HER2QA_HOME`` | ``var`` |
 | inbox watched by the sensor | ``HER2QA_INBOX`` | ``$HER2QA_HOME/inbox`` |
 | archive of ingested files | ``HER2QA_ARCHIVE`` | ``$HER2QA_HOME/archive`` |
+| restricted worklists | ``HER2QA_RESTRICTED`` | ``$HER2QA_HOME/restricted`` |
+| published read-only warehouse | ``HER2QA_SNAPSHOT`` | ``<warehouse>.snapshot.duckdb`` |
 | PHI key | ``HER2QA_PHI_KEY`` (the key) or ``HER2QA_PHI_KEY_FILE`` | ``$HER2QA_HOME/phi.key`` |
 | site configuration (TOML) | ``HER2QA_CONFIG`` | ``her2qa.toml`` when present |
 | laboratory time zone | ``HER2QA_TIMEZONE`` | ``[site] timezone``, else the machine's |
@@ -106,6 +108,24 @@ def inbox_path() -> Path:
 
 def archive_path() -> Path:
     return _env_path("HER2QA_ARCHIVE", home() / "archive")
+
+
+def restricted_path() -> Path:
+    """Where case-level worklists go (owner-only): ``HER2QA_RESTRICTED``, else
+    ``$HER2QA_HOME/restricted``. Never derived from the site's path, so a site copied to a web
+    root or a shared drive never has a case list beside it."""
+    return _env_path("HER2QA_RESTRICTED", home() / "restricted")
+
+
+def snapshot_path(warehouse: str | os.PathLike[str] | None = None) -> Path:
+    """The published read-only copy of the warehouse that notebooks and dashboards open:
+    ``HER2QA_SNAPSHOT``, else ``<warehouse>.snapshot.duckdb`` beside the warehouse. A reader
+    of the snapshot never blocks a run and never sees a half-built state."""
+    explicit = os.environ.get("HER2QA_SNAPSHOT", "").strip()
+    if explicit:
+        return Path(explicit)
+    main = warehouse_path(warehouse)
+    return main.with_name(f"{main.stem}.snapshot{main.suffix or '.duckdb'}")
 
 
 def key_file_path() -> Path:

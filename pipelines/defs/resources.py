@@ -26,6 +26,16 @@ class Her2qaPaths(dg.ConfigurableResource):
     archive_dir: str
     site_dir: str
     site_config: str = ""
+    restricted: str = ""  # case-level worklists; empty: HER2QA_RESTRICTED or its default
+    snapshot: str = ""  # published read-only copy; empty: HER2QA_SNAPSHOT or its default
+
+    @property
+    def restricted_dir(self) -> Path:
+        return Path(self.restricted) if self.restricted else config.restricted_path()
+
+    @property
+    def snapshot_file(self) -> Path:
+        return Path(self.snapshot) if self.snapshot else config.snapshot_path(self.warehouse_file)
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
