@@ -53,17 +53,15 @@ def build_marts(
     con: duckdb.DuckDBPyConnection,
     site: SiteConfig,
     *,
-    run_id: str | None = None,
     as_of: datetime | None = None,
     memory_limit: str | None = MEMORY_LIMIT,
     tables: tuple[catalog.Table, ...] | None = None,
 ) -> BuildSummary:
     """Rebuild the marts and findings from ``staging`` (whole tables, one transaction).
 
-    ``as_of`` is the moment the findings are judged at (data freshness), default now;
-    ``run_id`` the run whose files the findings speak of (files rejected in this run)."""
+    ``as_of`` is the moment the findings are judged at (data freshness), default now."""
     order = tables or catalog.build_order()
-    params = settings_params(site, run_id=run_id, as_of=as_of)
+    params = settings_params(site, as_of=as_of)
     with _memory_capped(con, memory_limit) as limit_in_force:
         con.execute("BEGIN TRANSACTION")
         try:
@@ -87,12 +85,10 @@ def build_marts(
     return BuildSummary(summary.rows, summary.figures, limit_in_force)
 
 
-def settings_params(
-    site: SiteConfig, *, run_id: str | None = None, as_of: datetime | None = None
-) -> dict:
+def settings_params(site: SiteConfig, *, as_of: datetime | None = None) -> dict:
     """Named parameters the mart and findings SQL may use."""
     moment = (as_of or datetime.now(UTC)).astimezone(UTC).replace(tzinfo=None)
-    return {"run_id": run_id, "as_of": moment, "freshness_days": site.freshness_days}
+    return {"as_of": moment, "freshness_days": site.freshness_days}
 
 
 def load_settings(con: duckdb.DuckDBPyConnection, site: SiteConfig) -> None:

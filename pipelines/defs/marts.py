@@ -19,7 +19,7 @@ def build_marts(context: dg.AssetExecutionContext, paths: Her2qaPaths):
     """Rebuild the marts and findings from the current staged results (one transaction);
     the results are yielded in build order."""
     with paths.connect() as con:
-        summary = build.build_marts(con, paths.load_site_config(), run_id=context.run.run_id)
+        summary = build.build_marts(con, paths.load_site_config())
     context.log.info(
         f"marts: {summary.figure('specimen_her2', 'specimens'):,} specimens, "
         f"{summary.rows['agreement']:,} agreement rows; findings: "

@@ -40,7 +40,8 @@
 --   quarantine_rate             lab × ALL: look above 'quarantine_rate_look'
 --   data_freshness              lab × ALL: look when the lab's newest file with results arrived
 --                               more than 'freshness_days' before $as_of
---   files_rejected              ALL × ALL: look when a file of run $run_id was rejected whole
+--   files_rejected              ALL × ALL: look when a file of the latest arrival day was
+--                               rejected whole
 CREATE OR REPLACE TEMP TABLE finding_bands AS
 SELECT band_id, lab_id, point, low, high, source, label
 FROM marts.reference_bands
@@ -422,10 +423,11 @@ arrivals AS (
     JOIN ops.ingested_files AS f USING (file_id)
     GROUP BY ROLLUP (r.lab_id)
 ),
-this_run AS (
-    SELECT count(*) AS files, count_if(status = 'rejected') AS rejected
+latest_arrivals AS (
+    -- the files of the latest arrival day (a rebuild decides the same: no run id, no clock)
+    SELECT count(*) AS files, count_if(status = 'rejected') AS rejected, max(arrival_date) AS day
     FROM ops.ingested_files
-    WHERE run_id = $run_id
+    WHERE arrival_date = (SELECT max(arrival_date) FROM ops.ingested_files)
 )
 SELECT
     'quarantine_rate' AS finding,
@@ -502,13 +504,15 @@ SELECT
     'every file of a run is read',
     'lis-extract.md: a file that cannot be read is recorded with its reason',
     CASE
-        WHEN rejected > 0 THEN printf('%s of %s file(s) of this run rejected whole (see the list '
-            || 'of files for the reason).', fmt_count(rejected), fmt_count(files))
-        ELSE printf('every file of this run was read (%s).', fmt_count(files))
+        WHEN rejected > 0 THEN printf('%s of %s file(s) that arrived on %s rejected whole (see '
+            || 'the list of files for the reason).', fmt_count(rejected), fmt_count(files),
+            strftime(day, '%d %b %Y'))
+        ELSE printf('every file that arrived on %s was read (%s).', strftime(day, '%d %b %Y'),
+            fmt_count(files))
     END,
     'data_quality',
     'Rejected files'
-FROM this_run
+FROM latest_arrivals
 WHERE files > 0
 ;
 CREATE OR REPLACE TABLE marts.findings AS
