@@ -68,7 +68,7 @@ FINDINGS: dict[str, str] = {
     "quarantine_rate": "Quarantined rows of each lab at or under the her2qa default.",
     "data_freshness": "New results of each lab arrived within the freshness window "
     "([site] freshness_days, default 3).",
-    "files_rejected": "Every file of the run read (none rejected whole).",
+    "files_rejected": "Every file of the latest arrival day read (none rejected whole).",
 }
 
 
