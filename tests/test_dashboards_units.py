@@ -100,7 +100,8 @@ def _finding(code: str, verdict: str, lab: str = "ALL", period: str = "ALL", **k
         ("lab_target_ihc_vs_ish", "look", "look", "Below the lab target"),
         ("lab_target_lab_vs_reference", "too_few", "small", "Small n"),
         ("positivity_control", "ok", "ok", "In control"),
-        ("positivity_control_pathologist", "look", "look", "Out of control"),
+        ("positivity_control", "look", "look", "Out of control"),
+        ("positivity_pathologist", "look", "look", "Outside the funnel limits"),
         ("her2_low_published_range", "ok", "ok", "Within the published range"),
         ("positivity_published_range", "look", "look", "Outside the published range"),
         ("observer_agreement", "info", "info", "For information"),
@@ -155,7 +156,9 @@ def test_window_summary_is_never_better_than_a_month_it_covers():
     findings = Findings(rows)
     assert findings.window == "2025-01..2025-12"
     r = readings.months_summary(findings, "positivity_control", "EAST", topic="p-chart")
-    assert r is not None and r.status == "ok" and "all 12" in r.text  # 2024-08 is before it
+    assert (
+        r is not None and r.status == "ok" and "12 month(s) in control" in r.text
+    )  # 2024-08: before
     rows[5] = _finding("positivity_control", "look", "EAST", months[5], topic="positivity")
     r = readings.months_summary(Findings(rows), "positivity_control", "EAST", topic="p-chart")
     assert r is not None and r.status == "look" and r.label == "Out of control"

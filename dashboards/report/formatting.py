@@ -37,6 +37,7 @@ def agreement(v: float | None, low: float | None, high: float | None) -> str:
 # published range" for benchmark bands. The verdict itself is marts.findings'; this is words.
 VERDICT_WORDS: dict[str, dict[str, str]] = {
     "control": {"ok": "In control", "look": "Out of control"},
+    "funnel": {"ok": "Within the funnel limits", "look": "Outside the funnel limits"},
     "target": {"ok": "Meets the lab target", "look": "Below the lab target"},
     "range": {"ok": "Within the published range", "look": "Outside the published range"},
     "other": {"ok": "OK", "look": "Look here"},
@@ -45,9 +46,11 @@ COMMON_WORDS = {"too_few": "Small n", "info": "For information"}
 
 
 def finding_kind(finding: str) -> str:
-    """'control', 'target', 'range' or 'other': which words a finding's verdict takes."""
+    """'control', 'funnel', 'target', 'range' or 'other': which words its verdict takes."""
     if finding.startswith("positivity_control"):
         return "control"
+    if finding == "positivity_pathologist":
+        return "funnel"
     if finding.startswith("lab_target_"):
         return "target"
     if finding.endswith("_published_range"):
@@ -67,6 +70,7 @@ def labs_phrase(
     then those too few to judge)."""
     what = {
         "control": f"with a month out of control{where}",
+        "funnel": f"with a pathologist outside the funnel limits{where}",
         "target": "below the lab target",
         "range": "outside the published range (context, not a limit)",
         "other": "to look at",

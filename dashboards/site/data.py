@@ -133,11 +133,13 @@ class Findings:
         ]
 
     def in_window(self, f: Finding) -> bool:
-        """A monthly finding of the 12-month window."""
-        if not self.window or not f.monthly:
+        """A finding of the 12-month window: of the window itself, or of one of its months."""
+        if not self.window:
             return False
+        if f.period == self.window:
+            return True
         start, end = self.window.split("..")
-        return start <= f.period <= end
+        return f.monthly and start <= f.period <= end
 
     def headline(self, lab: str | None) -> list[Finding]:
         """The lab's (or the pooled, lab None) findings of period ALL or the 12-month window,

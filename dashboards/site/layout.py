@@ -64,6 +64,8 @@ class Reading:
     finding: str = ""  # the finding code it shows
     lab: str = ""  # the finding's lab_id ('labs': a summary over the laboratories)
     period: str = ""
+    subgroup: str = ""
+    source: str = ""  # where its threshold comes from (shown on the topic pages)
 
 
 @dataclass
@@ -130,8 +132,8 @@ def badge(r: Reading) -> Markup:
 def _attrs(r: Reading) -> Markup:
     if not r.finding:
         return Markup("")
-    return Markup(' data-finding="{}" data-lab="{}" data-period="{}"').format(
-        r.finding, r.lab, r.period
+    return Markup(' data-finding="{}" data-lab="{}" data-period="{}" data-subgroup="{}"').format(
+        r.finding, r.lab, r.period, r.subgroup or "ALL"
     )
 
 
@@ -141,6 +143,8 @@ def reading(r: Reading, *, link: bool = True) -> Markup:
     more = (
         Markup(' <a class="more" href="{}" data-nav>details</a>').format(r.href)
         if link and r.href
+        else Markup(' <span class="source">Source: {}.</span>').format(r.source)
+        if r.source
         else Markup("")
     )
     return body.format(

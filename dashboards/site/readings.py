@@ -29,10 +29,7 @@ TOPIC_PAGE = {
     "readers": "readers.html#matrix",
     "data_quality": "data-quality.html#summary",
 }
-MONTHLY_UNIT = {
-    "positivity_control": "laboratory-month",
-    "positivity_control_pathologist": "pathologist-month",
-}
+MONTHLY_UNIT = {"positivity_control": "month"}
 
 
 def reading(f: Finding, *, topic: str | None = None) -> Reading:
@@ -46,6 +43,8 @@ def reading(f: Finding, *, topic: str | None = None) -> Reading:
         finding=f.finding,
         lab=f.lab_id,
         period=f.period,
+        subgroup=f.subgroup,
+        source=f.source or "",
     )
 
 
@@ -99,33 +98,41 @@ def window_label(findings: Findings) -> str:
 
 
 def window_rows(findings: Findings, code: str, lab: str | None) -> list[Finding]:
-    """The monthly rows of a finding in the 12-month window (lab None: every lab)."""
+    """The rows of a finding in the 12-month window, or of its months (lab None: every lab)."""
     return [f for f in findings.select(code, lab) if findings.in_window(f)]
 
 
 def months_summary(findings: Findings, code: str, lab: str, *, topic: str) -> Reading | None:
-    """One laboratory's monthly finding over the 12-month window: the worst month's verdict,
-    naming the months (and pathologists) out of control."""
+    """One laboratory's finding over the 12-month window (its months, or its subgroups such as
+    pathologists): the worst verdict of those rows, naming the rows to look at."""
     rows = window_rows(findings, code, lab)
     if not rows:
         return None
     verdict = worst(f.verdict for f in rows)
-    unit = MONTHLY_UNIT.get(code, "month")
-    look = [f for f in rows if f.verdict == "look"]
+    unit = MONTHLY_UNIT.get(code, "pathologist")
     when = window_label(findings)
-    if look:
-        points = ", ".join(
-            f.period if f.subgroup == ALL else f"{f.period} ({f.subgroup})" for f in look
-        )
-        text = (
-            f"{fmt.count(len(look))} of {fmt.count(len(rows))} {unit}s of {when} out of "
-            f"control: {points}."
-        )
-    else:
-        text = f"all {fmt.count(len(rows))} {unit}s of {when} in control."
+    by = {v: [f for f in rows if f.verdict == v] for v in VERDICT_ORDER}
+    kind = fmt.finding_kind(code)
+    bad, good = (
+        ("out of control", "in control")
+        if kind == "control"
+        else ("outside the funnel limits", "within the funnel limits")
+        if kind == "funnel"
+        else ("to look at", "without remark")
+    )
+    parts = []
+    if by["look"]:
+        points = ", ".join(f.period if f.monthly else f.subgroup for f in by["look"])
+        parts.append(f"{fmt.count(len(by['look']))} {unit}(s) {bad}: {points}")
+    if by["ok"]:
+        parts.append(f"{fmt.count(len(by['ok']))} {unit}(s) {good}")
+    if by["too_few"]:
+        parts.append(f"{fmt.count(len(by['too_few']))} too few to judge")
+    if by["info"]:
+        parts.append(f"{fmt.count(len(by['info']))} shown, not judged (incomplete)")
     return Reading(
         STATUS[verdict],
-        text,
+        f"{when}: " + "; ".join(parts) + ".",
         topic,
         TOPIC_PAGE.get(rows[0].topic, ""),
         label=fmt.verdict_label(code, verdict),

@@ -25,7 +25,7 @@ from dashboards.site.pages import concordance, data_quality, figure_block, html_
 
 FILENAME = "index.html"
 SEVERITY = {"look": 0, "small": 1, "none": 2, "ok": 3, "info": 4}
-MONTHLY = ("positivity_control", "positivity_control_pathologist")
+MONTHLY = ("positivity_control", "positivity_pathologist")  # summed over the window
 
 
 def _volume(view: View, rows: list[dict]) -> go.Figure:
@@ -68,7 +68,7 @@ def _ci(f: Finding) -> str:
 
 def _control(ctx: Context, code: str, view: View) -> Reading | None:
     """A lab's months of the window, or the network's laboratories, for a monthly finding."""
-    topic = "Positivity p-chart" + (", per pathologist" if code.endswith("pathologist") else "")
+    topic = "Positivity, pathologists" if code.endswith("pathologist") else "Positivity p-chart"
     if view.lab is not None:
         return R.months_summary(ctx.findings, code, view.lab, topic=topic)
     return R.labs_summary(

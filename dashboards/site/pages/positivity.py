@@ -4,9 +4,9 @@ pathologists of a laboratory against its centre line. From marts.positivity_mont
 dashboards/report/sql/positivity_summary.sql. Clinical primaries, positive or negative.
 
 The badges and the flagged months are rows of marts.findings: positivity_control (lab ×
-month: outside the control limits, or a sustained shift by the run rule),
-positivity_control_pathologist (lab × month × pathologist) and positivity_published_range
-(lab × the 12-month window). A month is marked on the chart and listed in the table exactly
+month: outside the control limits, or a sustained shift), positivity_pathologist (lab ×
+12-month window × pathologist: a funnel plot) and positivity_published_range (lab × the
+12-month window). A month is marked on the chart and listed in the table exactly
 when its finding says 'look', and the badge is the worst verdict of the same rows.
 
 Monitoring result distributions over time is good practice that CAP publications encourage;
@@ -37,7 +37,7 @@ WORDING = (
     "(no checklist requirement number confirmed); published bands are context, not limits."
 )
 CONTROL = "positivity_control"
-PATHOLOGIST = "positivity_control_pathologist"
+PATHOLOGIST = "positivity_pathologist"
 MAX_ROWS = 30  # rows of a flagged-months table
 
 
@@ -92,7 +92,7 @@ def _pchart_traces(
         fig.add_trace(
             go.Scatter(
                 x=x,
-                y=F.rounded(r[bound] * 100 for r in rows),
+                y=F.rounded(None if r[bound] is None else r[bound] * 100 for r in rows),
                 mode="lines",
                 line={"color": F.LIMIT, "width": 1, "dash": "dot", "shape": "hvh"},
                 name=f"control limits: centre ± {_sigma(ctx)}σ for each month's n",
@@ -104,11 +104,11 @@ def _pchart_traces(
         )
     fig.add_trace(
         go.Scatter(
-            x=[x[0], x[-1]],
-            y=[F.rnd(first["centre_line"] * 100)] * 2,
+            x=x,
+            y=F.rounded(None if r["centre_line"] is None else r["centre_line"] * 100 for r in rows),
             mode="lines",
-            line={"color": F.LIMIT, "width": 1.5},
-            name="centre line: the laboratory's overall rate (p̄)",
+            line={"color": F.LIMIT, "width": 1.5, "shape": "hvh"},
+            name="centre line: the laboratory's rate in its baseline months (p̄)",
             showlegend=legend,
             hoverinfo="skip",
         ),
@@ -220,7 +220,7 @@ def _forest(
     rows: list[dict],
     *,
     label_field: str,
-    flags: dict[str, int],
+    notes: dict[str, str],
     band: dict | None,
     centre: float | None = None,
     highlight: str | None = None,
@@ -235,8 +235,7 @@ def _forest(
         f"{r[label_field]}: {fmt.pct(r['rate_window'])} "
         f"({fmt.ci(r['window_ci_low'], r['window_ci_high'])})"
         f"\n{fmt.count(r['n_positive_window'])} of {fmt.count(r['n_window'])} primaries in the "
-        "last 12 months"
-        f"\n{flags.get(r[label_field], 0)} month(s) out of control in that window"
+        "last 12 months" + (f"\n{notes[r[label_field]]}" if r[label_field] in notes else "")
         for r in rows
     ]
     colours = [F.VALUE if highlight in (None, r[label_field]) else F.OTHER for r in rows]
@@ -262,7 +261,7 @@ def _forest(
         fig.add_shape(
             F.line_shape(
                 centre * 100,
-                name=f"the laboratory's centre line p̄ = {fmt.pct(centre)}",
+                name=f"the laboratory's rate over the last 12 months: {fmt.pct(centre)}",
                 colour=F.LIMIT,
                 axis="x",
                 dash="solid",
@@ -280,7 +279,7 @@ def view_readings(ctx: Context, view: View) -> list[Reading]:
     window and the rate beside the published range, each from its findings."""
     findings = ctx.findings
     out = []
-    for code, topic in ((CONTROL, "Positivity p-chart"), (PATHOLOGIST, "Pathologists' p-chart")):
+    for code, topic in ((CONTROL, "Positivity p-chart"), (PATHOLOGIST, "Pathologists' funnel")):
         if view.lab is None:
             r = R.labs_summary(
                 findings,
@@ -335,12 +334,11 @@ def build(ctx: Context) -> Page:
         else None
     )
     # months out of control in the window, per lab and per (lab, pathologist): from findings
-    lab_flags: dict[str, int] = defaultdict(int)
-    reader_flags: dict[str, int] = defaultdict(int)
-    for code, counts in ((CONTROL, lab_flags), (PATHOLOGIST, reader_flags)):
-        for f in R.window_rows(ctx.findings, code, None):
-            if f.verdict == "look":
-                counts[f.lab_id if code == CONTROL else f.subgroup] += 1
+    lab_notes = {
+        lab: r.text
+        for lab in R.lab_window_verdicts(ctx.findings, CONTROL)
+        if (r := R.months_summary(ctx.findings, CONTROL, lab, topic=""))
+    }
 
     page = Page(
         FILENAME,
@@ -415,7 +413,7 @@ def build(ctx: Context) -> Page:
                 "HER2-positive rate by laboratory",
                 rows,
                 label_field="lab_id",
-                flags=lab_flags,
+                notes=lab_notes,
                 band=band,
             )
         rows = sorted(rows, key=lambda r: r["pathologist_id"])
@@ -424,9 +422,11 @@ def build(ctx: Context) -> Page:
             f"HER2-positive rate by pathologist: {view.label}",
             rows,
             label_field="pathologist_id",
-            flags=reader_flags,
+            notes={
+                f.subgroup: f.message for f in R.window_rows(ctx.findings, PATHOLOGIST, view.lab)
+            },
             band=band,
-            centre=lab_summary[view.lab]["centre_line"] if view.lab in lab_summary else None,
+            centre=lab_summary[view.lab]["rate_window"] if view.lab in lab_summary else None,
         )
 
     page.sections.append(
@@ -435,7 +435,8 @@ def build(ctx: Context) -> Page:
             "compare",
             "Network view: each laboratory's rate over the last 12 months beside the published "
             "band. Laboratory view: each pathologist's rate (the reader of the specimen's IHC) "
-            "beside the laboratory's own centre line.",
+            "beside the laboratory's own rate over the same months (the funnel plot's finding "
+            "positivity_pathologist in the hover).",
             [
                 figure_block(
                     ctx,
@@ -474,9 +475,9 @@ def build(ctx: Context) -> Page:
             layout.readings(found[view.key], link=False),
             flag_table(
                 window,
-                f"Months out of control in {when}, most recent first (at most {MAX_ROWS}): the "
-                "look rows of the findings positivity_control (laboratory) and "
-                "positivity_control_pathologist.",
+                f"Months out of control and pathologists outside the funnel limits in {when}, "
+                f"most recent first (at most {MAX_ROWS}): the look rows of the findings "
+                "positivity_control (laboratory months) and positivity_pathologist.",
                 f"No month out of control in {when} for this selection.",
             ),
         ]

@@ -17,7 +17,7 @@ FILENAME = "sources.html"
 ROLE_ORDER = ("target", "requirement", "limit", "primary", "context", "rule")
 ROLE_LABEL = {
     "target": "lab target",
-    "requirement": "ASCO/CAP requirement",
+    "requirement": "guideline requirement (ASCO/CAP)",
     "limit": "guideline limit",
     "primary": "published band (compared with)",
     "context": "published band (shown beside)",
