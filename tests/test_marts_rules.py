@@ -2,7 +2,8 @@
 
 One warehouse per module: a specimen per case, built once, then one test per case.
 References: her2-domain.md §ISH-GROUPS, §ISH-RESOLVE, §FINAL-STATUS, §HER2-LOW,
-§ISH-2013; spec/warehouse.md "Statuses" and "Which results make a specimen's status".
+§ISH-SINGLE, §ISH-2013, §IHC-2018; spec/warehouse.md (v2) "Statuses" and "Which results make
+a specimen's status".
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from her2qa import config
-from tests.marts_fixtures import build, ihc, ish, records, specimen
+from tests.marts_fixtures import build, ihc, ish, records, single_probe_ish, specimen
 
 # Representative (ratio, HER2/cell) for each 2018 group.
 GROUP = {1: (2.5, 5.0), 2: (2.2, 3.5), 3: (1.5, 6.5), 4: (1.6, 4.8), 5: (1.2, 2.4)}
@@ -76,7 +77,7 @@ CATEGORIES = [
     ("0", None, None, "negative", "zero_unspecified"),
     ("0", 10.5, None, "negative", "zero_unspecified"),  # > 10 contradicts the score
     ("0", 60.0, 5, "negative", "zero_unspecified"),
-    (None, None, 5, "negative", "indeterminate"),  # a negative with no IHC score
+    (None, None, 5, "negative", "negative_unspecified"),  # a negative with no IHC score
     ("0", 0.0, 1, "positive", "positive"),
 ]
 
@@ -137,6 +138,57 @@ HISTORICAL = [
     (date(2018, 6, 10), None, (2.20, 3.50), "2018", "equivocal", 2),
 ]
 
+# --- §ISH-SINGLE (contract v2): a single-probe ISH without a usable dual-probe one ----------
+# (HER2/cell, IHC score or None, expected final status, expected single-probe call)
+# 2018: >= 6.0 positive, < 4.0 negative, 4.0 to < 6.0 equivocal; IHC 3+ first; the
+# equivocal band resolves to negative with IHC 0/1+, else stays equivocal.
+SINGLE_2018 = [
+    (6.00, None, "positive", "positive"),
+    (5.99, None, "equivocal", "equivocal"),
+    (4.00, None, "equivocal", "equivocal"),
+    (3.99, None, "negative", "negative"),
+    (8.21, "1+", "positive", "positive"),  # issue 10: EAST S23-02832-A2
+    (6.00, "0", "positive", "positive"),
+    (6.00, "2+", "positive", "positive"),
+    (3.99, "2+", "negative", "negative"),
+    (3.00, "3+", "positive", "negative"),  # IHC 3+ first (a discordance)
+    (5.00, "0", "negative", "equivocal"),
+    (5.00, "1+", "negative", "equivocal"),
+    (5.00, "2+", "equivocal", "equivocal"),  # dual-probe ISH decides
+    (5.00, "3+", "positive", "equivocal"),
+]
+# Under the lab's 2013 and 2007 rules (§ISH-2013 tables). 2013: the same bands. 2007: "> 6
+# positive, 4-6 equivocal, < 4 negative" (no CEP17 probe): 6.00 is equivocal.
+SINGLE_HISTORICAL = [
+    ("2013", 6.00, None, "positive", "positive"),
+    ("2013", 5.99, None, "equivocal", "equivocal"),
+    ("2013", 4.00, "1+", "negative", "equivocal"),
+    ("2013", 4.00, "2+", "equivocal", "equivocal"),
+    ("2013", 3.99, None, "negative", "negative"),
+    ("2013", 3.99, "3+", "positive", "negative"),
+    ("2007", 6.01, None, "positive", "positive"),
+    ("2007", 6.00, None, "equivocal", "equivocal"),
+    ("2007", 6.00, "0", "negative", "equivocal"),
+    ("2007", 6.00, "2+", "equivocal", "equivocal"),
+    ("2007", 4.00, None, "equivocal", "equivocal"),
+    ("2007", 3.99, None, "negative", "negative"),
+    ("2007", 3.99, "2+", "negative", "negative"),
+    ("2007", 3.00, "3+", "positive", "negative"),
+]
+VERSION_DAY = {"2007": date(2012, 5, 2), "2013": date(2016, 5, 2)}
+
+# --- categories per the version the result was read under (§IHC-2018, §HER2-LOW) -----------
+# (version, IHC, % stained, expected category): under 2007 a score 0 was "no staining".
+CATEGORY_VERSIONS = [
+    ("2007", "0", 0.0, "null"),
+    ("2007", "0", 5.0, "zero_unspecified"),  # stained cells contradict a 2007 score 0
+    ("2007", "1+", 5.0, "low"),  # 2007 1+: weak staining in any proportion
+    ("2013", "0", 5.0, "ultralow"),
+    ("2013", "0", 10.0, "ultralow"),
+    ("2013", "0", 10.5, "zero_unspecified"),
+    ("2013", "1+", 5.0, "low"),
+]
+
 
 @pytest.fixture(scope="module")
 def con(tmp_path_factory: pytest.TempPathFactory):
@@ -152,6 +204,18 @@ def con(tmp_path_factory: pytest.TempPathFactory):
         rows += rows_for(f"H{i}", score, numbers, lab_id="OLD", report_date=day)
         # the same results at a lab without configured guidelines: always 2018
         rows += rows_for(f"H{i}", score, numbers, lab_id="NEW", report_date=day)
+    for i, (her2, score, _, _) in enumerate(SINGLE_2018):
+        rows.append(single_probe_ish(her2, accession_id=f"S{i}"))
+        rows.append(ihc(score, accession_id=f"S{i}"))
+    for i, (version, her2, score, _, _) in enumerate(SINGLE_HISTORICAL):
+        day = VERSION_DAY[version]
+        rows.append(single_probe_ish(her2, accession_id=f"SH{i}", lab_id="OLD", report_date=day))
+        rows.append(ihc(score, accession_id=f"SH{i}", lab_id="OLD", report_date=day))
+    for i, (version, score, pct, _) in enumerate(CATEGORY_VERSIONS):
+        day = VERSION_DAY[version]
+        rows.append(
+            ihc(score, accession_id=f"CV{i}", lab_id="OLD", report_date=day, ihc_pct_stained=pct)
+        )
     (root / "her2qa.toml").write_text(OLD_TOML, encoding="utf-8")
     site = config.load_site_config(root / "her2qa.toml")
     connection = build(root / "her2.duckdb", rows, site)
@@ -195,6 +259,43 @@ def test_configured_rule_sets(con, day, score, numbers, version, status, group):
     new = specimen(con, "NEW", f"H{i}")
     assert new["guideline_version"] == "2018"
     assert new["final_status"] == RESOLUTION[group][score]
+
+
+@pytest.mark.parametrize(("her2", "score", "status", "call"), SINGLE_2018)
+def test_single_probe_ish_2018(con, her2, score, status, call):
+    i = SINGLE_2018.index((her2, score, status, call))
+    row = specimen(con, "NORTH", f"S{i}")
+    assert (row["ish_probe"], row["ish_group"], row["ish_ratio"]) == ("single", None, None)
+    assert row["ish_her2_per_cell"] == her2
+    assert row["ihc_score"] == score
+    assert (row["ish_single_call"], row["final_status"]) == (call, status)
+    assert row["guideline_version"] == "2018"
+
+
+@pytest.mark.parametrize(("version", "her2", "score", "status", "call"), SINGLE_HISTORICAL)
+def test_single_probe_ish_under_2013_and_2007(con, version, her2, score, status, call):
+    i = SINGLE_HISTORICAL.index((version, her2, score, status, call))
+    row = specimen(con, "OLD", f"SH{i}")
+    assert (row["guideline_version"], row["ish_probe"], row["ish_group"]) == (
+        version,
+        "single",
+        None,
+    )
+    assert (row["ish_single_call"], row["final_status"]) == (call, status)
+
+
+def test_single_probe_negative_without_ihc_is_negative_unspecified(con):
+    row = specimen(con, "NORTH", f"S{SINGLE_2018.index((3.99, None, 'negative', 'negative'))}")
+    assert row["her2_category"] == "negative_unspecified"
+    positive = specimen(con, "NORTH", "S0")
+    assert positive["her2_category"] == "positive"
+
+
+@pytest.mark.parametrize(("version", "score", "pct", "category"), CATEGORY_VERSIONS)
+def test_categories_follow_the_version_read_under(con, version, score, pct, category):
+    i = CATEGORY_VERSIONS.index((version, score, pct, category))
+    row = specimen(con, "OLD", f"CV{i}")
+    assert (row["guideline_version"], row["her2_category"]) == (version, category)
 
 
 def test_guideline_periods_are_the_configuration(con):

@@ -93,28 +93,64 @@ def test_an_indeterminate_row_with_a_score_is_not_used_either(tmp_path):
     assert specimen(con, "NORTH", "S1")["ihc_score"] == "1+"
 
 
-def test_single_probe_ish_is_never_used(tmp_path):
+def test_single_probe_ish_is_used_only_without_a_usable_dual_probe(tmp_path):
+    """Contract v2: a dual-probe result when the specimen has a usable one, else the latest
+    single-probe one; ish_probe says which."""
     con = build(
         tmp_path / "w.duckdb",
         [
             ihc("2+", accession_id="A"),
-            single_probe_ish(7.5, accession_id="A"),
+            single_probe_ish(7.5, accession_id="A", test_id="A-SP"),
             ihc("2+", accession_id="B"),
-            ish(1.2, 2.4, accession_id="B", report_date=D(2024, 3, 8)),
+            ish(1.2, 2.4, accession_id="B", report_date=D(2024, 3, 8), test_id="B-DP"),
             single_probe_ish(7.5, accession_id="B", report_date=D(2024, 3, 20)),  # later
+            ihc("1+", accession_id="C"),
+            ish(
+                2.5,
+                5.0,
+                accession_id="C",
+                report_date=D(2024, 3, 25),
+                reported_result="indeterminate",
+            ),
+            single_probe_ish(8.21, accession_id="C", report_date=D(2024, 3, 9), test_id="C-SP1"),
+            single_probe_ish(3.1, accession_id="C", report_date=D(2024, 3, 6), test_id="C-SP2"),
+            single_probe_ish(6.5, accession_id="D", reported_result="indeterminate"),
+            ihc("0", accession_id="D", ihc_pct_stained=0.0),
         ],
     )
-    a, b = specimen(con, "NORTH", "A"), specimen(con, "NORTH", "B")
-    assert (a["ish_group"], a["ish_test_id"], a["final_status"]) == (None, None, "equivocal")
-    assert (b["ish_group"], b["ish_ratio"], b["final_status"]) == (5, 1.2, "negative")
+    a, b, c, d = (specimen(con, "NORTH", x) for x in "ABCD")
+    assert (a["ish_probe"], a["ish_group"], a["ish_test_id"], a["final_status"]) == (
+        "single",
+        None,
+        "A-SP",
+        "positive",
+    )
+    assert (b["ish_probe"], b["ish_group"], b["ish_test_id"], b["final_status"]) == (
+        "dual",
+        5,
+        "B-DP",
+        "negative",
+    )
+    # the dual-probe row failed: the latest single-probe one counts
+    assert (c["ish_probe"], c["ish_test_id"], c["ish_her2_per_cell"]) == ("single", "C-SP1", 8.21)
+    assert (c["final_status"], c["her2_category"], c["specimen_date"]) == (
+        "positive",
+        "positive",
+        D(2024, 3, 9),
+    )
+    # an indeterminate single-probe row is never used
+    assert (d["ish_probe"], d["ish_test_id"], d["her2_category"]) == (None, None, "null")
 
 
 def test_nothing_usable_is_indeterminate(tmp_path):
-    con = build(tmp_path / "w.duckdb", [ihc(None), ish(None, None), single_probe_ish(3.0)])
+    con = build(
+        tmp_path / "w.duckdb",
+        [ihc(None), ish(None, None), single_probe_ish(3.0, reported_result="indeterminate")],
+    )
     row = specimen(con, "NORTH", "S1")
     assert (row["final_status"], row["her2_category"]) == ("indeterminate", "indeterminate")
     assert row["specimen_date"] is None
-    assert row["ihc_score"] is None and row["ish_group"] is None
+    assert row["ihc_score"] is None and row["ish_group"] is None and row["ish_probe"] is None
 
 
 def test_only_clinical_results_make_the_specimen(tmp_path):
@@ -374,13 +410,26 @@ def test_ihc_vs_ish_pairs_only_ihc_0_1_3_with_group_1_or_5(tmp_path):
         rows.append(ihc(score, accession_id=acc))
         if numbers:
             rows.append(ish(*numbers, accession_id=acc))
+    # single-probe (contract v2): >= 6.0 positive, < 4.0 negative, equivocal not compared
+    for acc, score, her2 in [
+        ("I", "1+", 8.21),  # neg / pos
+        ("J", "3+", 3.99),  # pos / neg
+        ("K", "0", 5.99),  # equivocal: not compared
+        ("L", "0", 4.00),  # equivocal: not compared
+        ("M", "3+", 6.00),  # pos / pos
+        ("N", "1+", 3.0),  # neg / neg
+        ("O", "2+", 8.0),  # IHC 2+: not compared
+    ]:
+        rows += [ihc(score, accession_id=acc), single_probe_ish(her2, accession_id=acc)]
     con = build(tmp_path / "w.duckdb", rows)
-    got = [(p["accession_id"], p["first_value"], p["second_value"])
+    got = [(p["accession_id"], p["first_value"], p["second_value"], p["ish_probe"])
            for p in pairs(con, "ihc_vs_ish")]  # fmt: skip
-    assert got == [("A", "positive", "positive"), ("B", "negative", "negative"),
-                   ("C", "negative", "positive")]  # fmt: skip
+    assert got == [("A", "positive", "positive", "dual"), ("B", "negative", "negative", "dual"),
+                   ("C", "negative", "positive", "dual"), ("I", "negative", "positive", "single"),
+                   ("J", "positive", "negative", "single"), ("M", "positive", "positive", "single"),
+                   ("N", "negative", "negative", "single")]  # fmt: skip
     row = agreement(con, "ihc_vs_ish")
-    assert (row["n_pos_pos"], row["n_pos_neg"], row["n_neg_pos"], row["n_neg_neg"]) == (1, 0, 1, 1)
+    assert (row["n_pos_pos"], row["n_pos_neg"], row["n_neg_pos"], row["n_neg_neg"]) == (2, 1, 2, 2)
 
 
 # --- periods and roll-ups -----------------------------------------------------------------------
@@ -436,7 +485,17 @@ def _group(ratio: float, her2: float) -> int:
     return 3 if her2 >= 6.0 else 4 if her2 >= 4.0 else 5
 
 
-def _status(score: str | None, group: int | None) -> str:
+def _single(her2: float) -> str:
+    return "positive" if her2 >= 6.0 else "negative" if her2 < 4.0 else "equivocal"
+
+
+def _status(score: str | None, group: int | None, single: str | None = None) -> str:
+    if single is not None:  # contract v2, §ISH-SINGLE
+        if score == "3+" or single == "positive":
+            return "positive"
+        if single == "negative" or score in ("0", "1+"):
+            return "negative"
+        return "equivocal"
     if score == "3+" or group == 1:
         return "positive"
     if group in (2, 4):
@@ -455,7 +514,9 @@ _row = st.fixed_dictionaries(
         "report_date": st.sampled_from([D(2024, 3, 4), D(2024, 3, 5), D(2024, 7, 1)]),
         "kind": st.sampled_from(["ihc", "ihc_indeterminate", "dual", "single", "ish_indet"]),
         "score": st.sampled_from(["0", "1+", "2+", "3+"]),
-        "numbers": st.sampled_from([(2.0, 4.0), (1.99, 4.0), (2.0, 3.99), (1.99, 6.0), (1.2, 2.4)]),
+        "numbers": st.sampled_from(
+            [(2.0, 4.0), (1.99, 4.0), (2.0, 3.99), (1.99, 6.0), (1.2, 2.4), (1.5, 5.99)]
+        ),
     }
 )
 
@@ -500,9 +561,13 @@ def test_selection_matches_the_spec(tmp_path_factory, specs, rnd):
         i = latest(r for r in usable if r["assay"] == "IHC")
         s = latest(r for r in usable if r["assay"] == "ISH" and r["ish_ratio"] is not None)
         group = _group(s["ish_ratio"], s["ish_her2_per_cell"]) if s else None
+        single = None
+        if s is None:  # no usable dual-probe ISH: the latest single-probe one (contract v2)
+            s = latest(r for r in usable if r["assay"] == "ISH" and r["ish_ratio"] is None)
+            single = _single(s["ish_her2_per_cell"]) if s else None
         expected[acc] = (
             i and i["test_id"],
             s and s["test_id"],
-            _status(i and i["ihc_score"], group),
+            _status(i and i["ihc_score"], group, single),
         )
     assert got == expected

@@ -28,6 +28,7 @@ HER2_CATEGORIES = (
     "ultralow",
     "null",
     "zero_unspecified",
+    "negative_unspecified",
     "equivocal",
     "indeterminate",
 )
@@ -225,8 +226,9 @@ TABLES: tuple[Table, ...] = (
         "marts",
         "marts/specimen_her2",
         "specimen (lab_id, accession_id) with a clinical result",
-        "Selected IHC and ISH, ISH group (2018), final status under the lab's ASCO/CAP "
-        "version, HER2 category (spec/warehouse.md).",
+        "Selected IHC and ISH (dual-probe, else single-probe: ish_probe), ISH group (2018, "
+        "dual-probe), final status under the lab's ASCO/CAP version, HER2 category, 4B5 "
+        "companion assay (spec/warehouse.md v2).",
         key=("lab_id", "accession_id"),
         upstream=("marts.specimen_calls",),
         figures={
@@ -235,6 +237,12 @@ TABLES: tuple[Table, ...] = (
                 f"n_{s}": f"SELECT count_if(final_status = '{s}') FROM marts.specimen_her2"
                 for s in FINAL_STATUSES
             },
+            "single_probe_specimens": "SELECT count_if(ish_probe = 'single') "
+            "FROM marts.specimen_her2",
+            "negative_unspecified": "SELECT count_if(her2_category = 'negative_unspecified') "
+            "FROM marts.specimen_her2",
+            "ultralow_null_off_companion": "SELECT count_if(ultralow_null_off_companion) "
+            "FROM marts.specimen_her2",
         },
         rules=(
             Rule(
@@ -246,6 +254,20 @@ TABLES: tuple[Table, ...] = (
                 WHERE NOT coalesce(list_contains($final_statuses, final_status), false)
                    OR NOT coalesce(list_contains($her2_categories, her2_category), false)
                    OR (ish_group IS NOT NULL AND ish_group NOT BETWEEN 1 AND 5)
+                """,
+            ),
+            Rule(
+                "specimens_ish_probe_in_contract",
+                "ish_probe is 'dual', 'single' or null (no usable ISH); ish_group is null "
+                "unless dual and set when dual; a negative without an IHC score is "
+                "negative_unspecified (spec/warehouse.md v2).",
+                """
+                SELECT count(*) FROM marts.specimen_her2
+                WHERE NOT coalesce(list_contains($ish_probes, ish_probe), ish_probe IS NULL)
+                   OR (ish_group IS NOT NULL) IS DISTINCT FROM coalesce(ish_probe = 'dual', false)
+                   OR (ish_probe IS NULL) IS DISTINCT FROM (ish_test_id IS NULL)
+                   OR (final_status = 'negative' AND ihc_score IS NULL)
+                       IS DISTINCT FROM (her2_category = 'negative_unspecified')
                 """,
             ),
         ),
@@ -425,28 +447,6 @@ TABLES: tuple[Table, ...] = (
         rates=(Rate("rate", "ci_low", "ci_high"), Rate("centre_line", "lcl", "ucl")),
     ),
     _t(
-        "marts.her2_low_distribution",
-        "marts",
-        "marts/her2_low_distribution",
-        "lab (and ALL) × specimen role × quarter (and ALL)",
-        "HER2 categories (positive, low, ultralow, null, zero_unspecified, equivocal, "
-        "indeterminate) counts and shares, beside §BENCH 6.3.",
-        key=("lab_id", "specimen_role", "quarter"),
-        upstream=("marts.specimen_her2", "marts.reference_bands"),
-        figures={
-            "primary_share_low": "SELECT share_low FROM marts.her2_low_distribution "
-            "WHERE lab_id = 'ALL' AND specimen_role = 'primary' AND quarter = 'ALL'",
-            "primary_share_ihc0": "SELECT share_ihc0 FROM marts.her2_low_distribution "
-            "WHERE lab_id = 'ALL' AND specimen_role = 'primary' AND quarter = 'ALL'",
-        },
-        rates=tuple(
-            Rate(f"share_{c}")
-            for c in (
-                "positive",
-                "low",
-                "ultralow",
-                "null",
-    _t(
         "marts.positivity_pathologists",
         "marts",
         "marts/positivity_pathologists",
@@ -466,23 +466,56 @@ TABLES: tuple[Table, ...] = (
             Rate("limit_95_high"),
         ),
     ),
+    _t(
+        "marts.her2_low_distribution",
+        "marts",
+        "marts/her2_low_distribution",
+        "lab (and ALL) × specimen role × quarter (and ALL)",
+        "HER2 categories (positive, low, ultralow, null, zero_unspecified, "
+        "negative_unspecified, equivocal, indeterminate) counts and shares, beside §BENCH 6.3; "
+        "ultralow / null calls off the 4B5 companion assay.",
+        key=("lab_id", "specimen_role", "quarter"),
+        upstream=("marts.specimen_her2", "marts.reference_bands"),
+        figures={
+            "primary_share_low": "SELECT share_low FROM marts.her2_low_distribution "
+            "WHERE lab_id = 'ALL' AND specimen_role = 'primary' AND quarter = 'ALL'",
+            "primary_share_ihc0": "SELECT share_ihc0 FROM marts.her2_low_distribution "
+            "WHERE lab_id = 'ALL' AND specimen_role = 'primary' AND quarter = 'ALL'",
+        },
+        rates=tuple(
+            Rate(f"share_{c}")
+            for c in (
+                "positive",
+                "low",
+                "ultralow",
+                "null",
                 "zero_unspecified",
+                "negative_unspecified",
                 "equivocal",
                 "indeterminate",
                 "ihc0",
                 "ultralow_of_negative",
             )
         ),
-        roll_up=(("specimen_role", "quarter"), ("n_specimens", "n_low", "n_null")),
+        roll_up=(
+            ("specimen_role", "quarter"),
+            (
+                "n_specimens",
+                "n_low",
+                "n_null",
+                "n_negative_unspecified",
+                "n_ultralow_null_off_companion",
+            ),
+        ),
         rules=(
             Rule(
                 "her2_low_distribution_shares_sum_to_one",
                 "Per group, the HER2-category counts add up to n_specimens and their shares to 1.",
                 "SELECT count(*) FROM marts.her2_low_distribution WHERE "
-                "n_positive + n_low + n_ultralow + n_null + n_zero_unspecified + n_equivocal "
-                "+ n_indeterminate <> n_specimens OR abs(share_positive + share_low "
-                "+ share_ultralow + share_null + share_zero_unspecified + share_equivocal "
-                "+ share_indeterminate - 1) > 1e-9",
+                + " + ".join(f"n_{c}" for c in HER2_CATEGORIES)
+                + " <> n_specimens OR abs("
+                + " + ".join(f"share_{c}" for c in HER2_CATEGORIES)
+                + " - 1) > 1e-9",
             ),
         ),
     ),
@@ -523,8 +556,8 @@ TABLES: tuple[Table, ...] = (
         "marts/cap11_rates",
         "lab (and ALL) × month",
         "CAP 11 (2019) proxies: rate 1 specimens whose reported calls agree with the "
-        "algorithm; rate 2 IHC 2+ specimens with a completed dual-probe ISH, with median / "
-        "p90 days IHC → ISH; Wilson CIs.",
+        "algorithm; rate 2 IHC 2+ specimens with a completed ISH (dual-probe, or a decided "
+        "single-probe call), with median / p90 days IHC → ISH; Wilson CIs.",
         key=("lab_id", "month"),
         upstream=("marts.specimen_her2", "marts.interpretation_audit"),
         figures={
@@ -544,8 +577,9 @@ TABLES: tuple[Table, ...] = (
         "marts",
         "marts/primary_metastasis_summary",
         "metastasis lab (and ALL)",
-        "Gain, loss and overall discordance with Wilson CIs beside Schrijver 2018 and "
-        "Houssami 2011 (§BENCH 6.4).",
+        "Gain, loss and overall discordance with Wilson CIs, pooled and per site group "
+        "(distant_*, locoregional_*); Schrijver 2018 (distant) beside distant_*, Houssami 2011 "
+        "beside the pooled discordance (§BENCH 6.4).",
         key=("lab_id",),
         upstream=("marts.primary_metastasis_pairs", "marts.reference_bands"),
         figures={
@@ -554,35 +588,93 @@ TABLES: tuple[Table, ...] = (
             "loss_rate": "SELECT loss_rate FROM marts.primary_metastasis_summary "
             "WHERE lab_id = 'ALL'",
         },
-        rates=(
-            Rate("gain_rate", "gain_ci_low", "gain_ci_high"),
-            Rate("loss_rate", "loss_ci_low", "loss_ci_high"),
-            Rate("discordance_rate", "discordance_ci_low", "discordance_ci_high"),
+        rates=tuple(
+            Rate(f"{g}{r}_rate", f"{g}{r}_ci_low", f"{g}{r}_ci_high")
+            for g in ("", "distant_", "locoregional_")
+            for r in ("gain", "loss", "discordance")
         ),
-        roll_up=((), ("n_pairs", "n_gain", "n_loss", "n_comparable")),
+        roll_up=(
+            (),
+            (
+                "n_pairs",
+                "n_gain",
+                "n_loss",
+                "n_comparable",
+                "n_site_unspecified",
+                "n_likely_decalcified",
+                *(
+                    f"{g}_{c}"
+                    for g in ("distant", "locoregional")
+                    for c in ("n_pairs", "n_gain", "n_loss", "n_comparable")
+                ),
+            ),
+        ),
+        rules=(
+            Rule(
+                "primary_metastasis_site_groups_add_up",
+                "Per lab, distant + locoregional + unspecified pairs = n_pairs, and each group's "
+                "gains, losses and comparable pairs add up to at most the pooled ones.",
+                """
+                SELECT count(*) FROM marts.primary_metastasis_summary
+                WHERE distant_n_pairs + locoregional_n_pairs + n_site_unspecified
+                        IS DISTINCT FROM n_pairs
+                   OR distant_n_gain + locoregional_n_gain > n_gain
+                   OR distant_n_loss + locoregional_n_loss > n_loss
+                   OR distant_n_comparable + locoregional_n_comparable > n_comparable
+                """,
+            ),
+        ),
     ),
     _t(
         "marts.her2_low_transitions",
         "marts",
         "marts/her2_low_transitions",
         "lab (and ALL) × primary category × metastasis category",
-        "Primary HER2 category → metastasis HER2 category counts.",
+        "Primary HER2 category → metastasis HER2 category counts, read as 2025 eligibility "
+        "classes (positive / low / ultralow / null): class change, anti-HER2 and T-DXd "
+        "(HR-positive, HR-negative) gained / lost, calls off the 4B5 companion assay.",
         key=("lab_id", "primary_category", "metastasis_category"),
         upstream=("marts.primary_metastasis_pairs",),
         figures={
             "eligibility_changes": "SELECT coalesce(sum(n_pairs), 0) "
             "FROM marts.her2_low_transitions WHERE lab_id = 'ALL' AND changes_eligibility",
+            "null_ultralow_changes": "SELECT coalesce(sum(n_pairs), 0) "
+            "FROM marts.her2_low_transitions WHERE lab_id = 'ALL' "
+            "AND primary_class IN ('null', 'ultralow') "
+            "AND metastasis_class IN ('null', 'ultralow') AND primary_class <> metastasis_class",
         },
         rates=(Rate("share_of_primary"),),
-        roll_up=(("primary_category", "metastasis_category"), ("n_pairs",)),
+        roll_up=(("primary_category", "metastasis_category"), ("n_pairs", "n_pairs_off_companion")),
+        rules=(
+            Rule(
+                "her2_low_transitions_eligibility_consistent",
+                "changes_eligibility is true exactly when both classes are known and differ, or "
+                "a therapy is certainly gained or lost; false only when both classes are known "
+                "and equal; never set for a non-comparable pair (§HER2-LOW).",
+                """
+                SELECT count(*) FROM marts.her2_low_transitions
+                WHERE (transition_kind = 'not_comparable' AND changes_eligibility IS NOT NULL)
+                   OR (primary_class IS NOT NULL AND metastasis_class IS NOT NULL
+                       AND changes_eligibility IS DISTINCT FROM (primary_class <> metastasis_class))
+                   OR (changes_eligibility = false
+                       AND (primary_class IS NULL OR metastasis_class IS NULL))
+                   OR (changes_eligibility IS DISTINCT FROM true
+                       AND list_has_any(
+                           [anti_her2_change, tdxd_hr_positive_change, tdxd_hr_negative_change],
+                           ['gained', 'lost']))
+                   OR n_pairs_off_companion > n_pairs
+                """,
+            ),
+        ),
     ),
     _t(
         "marts.retest_candidates",
         "marts",
         "marts/retest_candidates",
         "metastasis specimen to consider for retesting",
-        "Status change that would change therapy, no usable result, IHC 2+ without ISH, ... "
-        "with the reason (§BENCH 6.4).",
+        "Status or eligibility-class change that would change therapy (incl. null ↔ "
+        "ultralow), no usable result, IHC 2+ without ISH, ... with the reason (§BENCH 6.4); "
+        "site group, bone (likely decalcified, CAP ANP.22985) flagged.",
         key=("lab_id", "accession_id"),
         upstream=("marts.specimen_her2", "marts.primary_metastasis_pairs"),
         figures={
@@ -596,8 +688,9 @@ TABLES: tuple[Table, ...] = (
         "marts",
         "marts/preanalytic_monthly",
         "lab (and ALL) × month",
-        "Cold ischaemia within the limit, fixation within the window, undocumented, "
-        "compliance rates with Wilson CIs; turnaround median and p90 days.",
+        "Cold ischaemia within the limit, fixation within the window of each specimen's "
+        "ASCO/CAP version (6–48 h under 2007, 6–72 h after), undocumented, compliance rates "
+        "with Wilson CIs; turnaround median and p90 days.",
         key=("lab_id", "month"),
         upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
         figures={
@@ -639,6 +732,7 @@ TABLES: tuple[Table, ...] = (
             "quarantine.rejected_rows",
             "marts.agreement",
             "marts.positivity_monthly",
+            "marts.positivity_pathologists",
             "marts.reference_bands",
             "marts.amplification_by_ihc_score",
             "marts.her2_low_distribution",
@@ -666,6 +760,7 @@ TABLES: tuple[Table, ...] = (
 RULE_VALUES = {
     "final_statuses": list(FINAL_STATUSES),
     "her2_categories": list(HER2_CATEGORIES),
+    "ish_probes": list(ISH_PROBES),
     "changes": list(CHANGES),
     "verdicts": list(VERDICTS),
 }
@@ -727,4 +822,3 @@ _check_catalog()
 
 if __name__ == "__main__":  # the README's table of tables
     print(markdown_table())
-            "marts.positivity_pathologists",

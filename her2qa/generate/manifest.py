@@ -59,10 +59,15 @@ clinical results):
   ``indeterminate``, ``boundary_values``};
 - ``amplified_by_ihc`` {score: {ish, amplified}}: specimens with a usable
   clinical IHC score and dual-probe ISH; amplified = ratio >= 2.0;
+- ``contract_v2`` {``single_probe_specimens`` (clinical specimens whose status uses a
+  single-probe ISH: no usable dual-probe one), ``status_changed_by_single_probe`` (their
+  final status differs from the version 1 reading, dual-probe only),
+  ``negative_unspecified`` (negative without an IHC score)};
+  every status below counts single-probe ISH (spec/warehouse.md v2, §ISH-SINGLE);
 - ``positivity``: final status of clinical primary specimens (totals,
   ``by_lab``, ``outlier`` lab-period);
 - ``ihc_vs_ish``, ``second_reads``, ``reference_lab``: {pairs, agree} as in
-  ``marts.agreement``;
+  ``marts.agreement`` (``ihc_vs_ish`` also ``single_probe_pairs``);
 - ``metastases`` {patients, specimens, pairs, cross_lab, concordant, gain,
   loss, not_comparable, ihc_only, her2_low_to_zero, zero_to_her2_low}, as in
   ``marts.primary_metastasis_pairs``;
@@ -99,6 +104,7 @@ from her2qa.generate.rules import (
     NONE,
     POSITIVE,
     final_status,
+    final_status_single,
     ish_group,
 )
 from schemas.vocabulary import ASSAYS, IHC_SCORES, REPORTED_RESULTS, TEST_PURPOSES
@@ -120,19 +126,33 @@ def _latest(df: pd.DataFrame) -> pd.DataFrame:
     return df.sort_values(["rep", "test_seq"], kind="stable").drop_duplicates("spec", keep="last")
 
 
-def _status(cur: pd.DataFrame, purpose: int, n_spec: int):
-    """Final status of every specimen with a result of ``purpose`` (§FINAL-STATUS)."""
+def _status(cur: pd.DataFrame, purpose: int, n_spec: int, *, single_probe: bool = True):
+    """Final status of every specimen with a result of ``purpose`` (§FINAL-STATUS).
+
+    Contract v2: a single-probe ISH counts where the specimen has no usable dual-probe one
+    (§ISH-SINGLE); ``single_probe=False`` gives the version 1 reading (dual-probe only).
+    Returns specs, status, score, group (dual-probe), single (selected single-probe HER2/cell
+    in hundredths, NONE where none)."""
     p = cur[cur["purpose"] == purpose]
     ihc = _latest(p[(p["assay"] == IHC) & (p["score"] >= 0)])
     ish = _latest(p[(p["assay"] == ISH) & (p["group"] > 0)])
     score = np.full(n_spec, NONE, np.int64)
     group = np.zeros(n_spec, np.int64)
+    single = np.full(n_spec, NONE, np.int64)
     score[ihc["spec"].to_numpy()] = ihc["score"].to_numpy()
     group[ish["spec"].to_numpy()] = ish["group"].to_numpy()
+    if single_probe:
+        sp = _latest(p[(p["assay"] == ISH) & p["single"]])
+        single[sp["spec"].to_numpy()] = sp["her2"].to_numpy()
+        single[group > 0] = NONE  # a usable dual-probe result wins
     specs = np.flatnonzero(np.bincount(p["spec"].to_numpy(), minlength=n_spec))
     status = np.full(n_spec, NONE, np.int64)
-    status[specs] = final_status(score[specs], group[specs])
-    return specs, status, score, group
+    status[specs] = np.where(
+        single[specs] != NONE,
+        final_status_single(score[specs], single[specs]),
+        final_status(score[specs], group[specs]),
+    )
+    return specs, status, score, group, single
 
 
 def _counts(values: np.ndarray, labels: tuple[str, ...]) -> dict[str, int]:
@@ -151,6 +171,7 @@ def summary(sim: Simulation, r: Rows, valid: np.ndarray) -> dict:
     )
     df["group"] = ish_group(r["ratio"][keep], r["her2"][keep])
     df["single"] = (r["ratio"][keep] == NONE) & (r["her2"][keep] != NONE)
+    df["her2"] = r["her2"][keep]
     df["boundary"] = r["boundary"][keep]
     cur = df[df["version"] == df.groupby("key")["version"].transform("max")]
 
@@ -164,7 +185,8 @@ def summary(sim: Simulation, r: Rows, valid: np.ndarray) -> dict:
     clin = cur[cur["purpose"] == CLINICAL]
     clin_ihc = clin[clin["assay"] == IHC]
     clin_ish = clin[clin["assay"] == ISH]
-    specs, status, score, group = _status(cur, CLINICAL, n_spec)
+    specs, status, score, group, single = _status(cur, CLINICAL, n_spec)
+    _, status_v1, _, _, _ = _status(cur, CLINICAL, n_spec, single_probe=False)
     is_pt = spec["pt"] >= 0
 
     # Positivity of clinical primary specimens (the published bands are for primaries).
@@ -202,10 +224,14 @@ def summary(sim: Simulation, r: Rows, valid: np.ndarray) -> dict:
         }
         for i, label in enumerate(IHC_SCORES)
     }
-    pairs = both[np.isin(score[both], (0, 1, 3)) & np.isin(group[both], (1, 5))]
+    # ihc_vs_ish (contract v2): dual-probe group 1/5, or single-probe >= 6.0 / < 4.0
+    ish_positive = (group == 1) | (single >= 600)
+    ish_decided = np.isin(group, (1, 5)) | (single >= 600) | ((single != NONE) & (single < 400))
+    pairs = specs[np.isin(score[specs], (0, 1, 3)) & ish_decided[specs]]
     ihc_vs_ish = {
         "pairs": len(pairs),
-        "agree": int(((score[pairs] == 3) == (group[pairs] == 1)).sum()),
+        "agree": int(((score[pairs] == 3) == ish_positive[pairs]).sum()),
+        "single_probe_pairs": int((single[pairs] != NONE).sum()),
     }
     second = _latest(
         cur[(cur["purpose"] == SECOND_READ) & (cur["assay"] == IHC) & (cur["score"] >= 0)]
@@ -214,7 +240,7 @@ def summary(sim: Simulation, r: Rows, valid: np.ndarray) -> dict:
     s2 = s2[score[s2] >= 0]
     second_score = np.full(n_spec, NONE, np.int64)
     second_score[second["spec"].to_numpy()] = second["score"].to_numpy()
-    ref_specs, ref_status, _, _ = _status(cur, REFERENCE_LAB, n_spec)
+    ref_specs, ref_status, _, _, _ = _status(cur, REFERENCE_LAB, n_spec)
     decided = (POSITIVE, NEGATIVE)
     ref_pairs = ref_specs[
         np.isin(status[ref_specs], decided) & np.isin(ref_status[ref_specs], decided)
@@ -245,6 +271,15 @@ def summary(sim: Simulation, r: Rows, valid: np.ndarray) -> dict:
             "boundary_values": int(cur["boundary"].sum()),
         },
         "amplified_by_ihc": amplified_by_ihc,
+        "contract_v2": {
+            "single_probe_specimens": int((single[clinical_specs] != NONE).sum()),
+            "status_changed_by_single_probe": int(
+                (status[clinical_specs] != status_v1[clinical_specs]).sum()
+            ),
+            "negative_unspecified": int(
+                ((status[clinical_specs] == NEGATIVE) & (score[clinical_specs] == NONE)).sum()
+            ),
+        },
         "positivity": positivity,
         "ihc_vs_ish": ihc_vs_ish,
         "second_reads": {

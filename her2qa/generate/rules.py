@@ -110,3 +110,16 @@ def final_status(ihc_score: np.ndarray, group: np.ndarray) -> np.ndarray:
         EQUIVOCAL,
     ]
     return np.select(conditions, choices, INDETERMINATE).astype(np.int8)
+
+
+def final_status_single(ihc_score: np.ndarray, her2_c: np.ndarray) -> np.ndarray:
+    """Final status with a single-probe ISH and no usable dual-probe one (contract v2,
+    §ISH-SINGLE): IHC 3+ or >= 6.0 HER2/cell positive; else < 4.0 or IHC 0/1+ negative;
+    else (4.0 to < 6.0 with IHC 2+ or no IHC) equivocal."""
+    ihc = np.asarray(ihc_score)
+    her2_c = np.asarray(her2_c)
+    return np.select(
+        [(ihc == 3) | (her2_c >= 600), (her2_c < 400) | np.isin(ihc, (0, 1))],
+        [POSITIVE, NEGATIVE],
+        EQUIVOCAL,
+    ).astype(np.int8)

@@ -11,6 +11,8 @@
 --   first_value, second_value      the members' calls ('positive' / 'negative'), or the IHC
 --                                  scores for observer_vs_observer
 --   first_code, second_code        agreement_code() of the values (0/1, or 0..3 for IHC)
+--   ish_probe                      ihc_vs_ish: the ISH member's probe ('dual' / 'single');
+--                                  NULL for the other comparisons
 --   pair_date, period              latest report_date among the results selected for the
 --                                  two members, and its quarter 'YYYY-Qn'
 -- Pairs never cross lab_id except primary_vs_metastasis (linked through patient_key).
@@ -18,7 +20,8 @@
 -- No ORDER BY: sorting 10M-row builds costs more than it saves; readers order.
 CREATE OR REPLACE TABLE marts.agreement_pairs AS
 WITH pairs AS (
-    -- IHC 0/1+/3+ vs dual-probe ISH group 1/5 of the same specimen (clinical results).
+    -- IHC 0/1+/3+ vs the selected ISH of the same specimen (clinical results): dual-probe
+    -- group 1/5, or single-probe positive (>= 6.0) / negative (< 4.0) (contract v2).
     SELECT
         'ihc_vs_ish' AS comparison,
         lab_id,
@@ -27,10 +30,12 @@ WITH pairs AS (
         accession_id AS partner_accession_id,
         patient_key,
         ihc_binary_call(ihc_score) AS first_value,
-        ish_group_binary_call(ish_group) AS second_value,
-        greatest(ihc_report_date, ish_report_date) AS pair_date
+        ish_binary_call(ish_probe, ish_group, ish_her2_per_cell) AS second_value,
+        greatest(ihc_report_date, ish_report_date) AS pair_date,
+        ish_probe
     FROM marts.specimen_her2
-    WHERE ihc_binary_call(ihc_score) IS NOT NULL AND ish_group_binary_call(ish_group) IS NOT NULL
+    WHERE ihc_binary_call(ihc_score) IS NOT NULL
+        AND ish_binary_call(ish_probe, ish_group, ish_her2_per_cell) IS NOT NULL
     UNION ALL
     -- The laboratory's clinical final status vs the reference laboratory's, both pos/neg.
     SELECT
@@ -42,7 +47,8 @@ WITH pairs AS (
         s.patient_key,
         s.final_status,
         r.final_status,
-        greatest(s.specimen_date, r.status_date)
+        greatest(s.specimen_date, r.status_date),
+        NULL
     FROM marts.specimen_her2 AS s
     JOIN specimen_calls AS r
         ON r.lab_id = s.lab_id AND r.accession_id = s.accession_id
@@ -59,7 +65,8 @@ WITH pairs AS (
         s.patient_key,
         s.ihc_score,
         o.ihc_score,
-        greatest(s.ihc_report_date, o.ihc_report_date)
+        greatest(s.ihc_report_date, o.ihc_report_date),
+        NULL
     FROM marts.specimen_her2 AS s
     JOIN specimen_calls AS o
         ON o.lab_id = s.lab_id AND o.accession_id = s.accession_id
@@ -76,7 +83,8 @@ WITH pairs AS (
         patient_key,
         primary_status,
         metastasis_status,
-        pair_date
+        pair_date,
+        NULL
     FROM marts.primary_metastasis_pairs
     WHERE change <> 'not_comparable'
 )
@@ -93,6 +101,7 @@ SELECT
     agreement_code(second_value)::TINYINT AS second_code,
     first_value = second_value AS agree,
     pair_date,
-    quarter_label(pair_date) AS period
+    quarter_label(pair_date) AS period,
+    ish_probe
 FROM pairs
 ;

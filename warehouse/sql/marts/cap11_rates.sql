@@ -12,8 +12,10 @@
 --           specimen_date, or its last report_date when nothing is usable).
 --           n_specimens_audited, n_specimens_agree, rate1, rate1_ci_low, rate1_ci_high
 --   rate 2  "equivocal results with a completed repeat test" (proxy): among clinical
---           specimens whose selected IHC is 2+ (equivocal), the share with a usable dual-probe
---           ISH (an ISH group; a single-probe ISH does not settle an IHC 2+, §ISH-SINGLE).
+--           specimens whose selected IHC is 2+ (equivocal), the share with a completed ISH:
+--           a usable dual-probe ISH (an ISH group), or a single-probe ISH with a decided call
+--           (positive or negative; contract v2). A single-probe ISH in its equivocal band does
+--           not settle an IHC 2+: dual-probe ISH decides (§ISH-SINGLE).
 --           Month: the month of the IHC 2+ report. Recent months look worse while reflex ISH
 --           is still pending (no censoring is applied).
 --           n_ihc_equivocal, n_ish_completed, rate2, rate2_ci_low, rate2_ci_high,
@@ -47,10 +49,16 @@ equivocal AS (
     SELECT
         lab_id,
         date_trunc('month', ihc_report_date)::DATE AS month,
-        ish_group IS NOT NULL AS completed,
-        CASE WHEN ish_group IS NOT NULL THEN (ish_report_date - ihc_report_date)::DOUBLE END
+        completed,
+        CASE WHEN completed THEN (ish_report_date - ihc_report_date)::DOUBLE END
             AS days_ihc_to_ish
-    FROM marts.specimen_her2
+    FROM (
+        SELECT
+            *,
+            ish_group IS NOT NULL OR coalesce(ish_single_call IN ('positive', 'negative'), false)
+                AS completed
+        FROM marts.specimen_her2
+    )
     WHERE ihc_score = '2+'
 ),
 rate2 AS (
@@ -97,7 +105,7 @@ SELECT
     'Specimens whose reported HER2 calls all agree with the ASCO/CAP algorithm (proxy for '
     || 'CAP QCDR measure CAP 11 (2019): reports with HER2 derived by the ASCO/CAP algorithm)'
         AS rate1_label,
-    'IHC 2+ (equivocal) specimens with a completed dual-probe ISH (proxy for CAP QCDR measure '
+    'IHC 2+ (equivocal) specimens with a completed ISH (proxy for CAP QCDR measure '
     || 'CAP 11 (2019): equivocal results with a completed repeat test)' AS rate2_label
 FROM joined
 ORDER BY lab_id <> 'ALL', lab_id, month

@@ -1,19 +1,28 @@
--- marts/her2_low_distribution: the HER2 category mix (spec/warehouse.md "Statuses":
--- positive, low, ultralow, null, zero_unspecified, equivocal, indeterminate) per lab and
+-- marts/her2_low_distribution: the HER2 category mix (spec/warehouse.md v2 "Statuses":
+-- positive, low, ultralow, null, zero_unspecified, negative_unspecified, equivocal,
+-- indeterminate) per lab and
 -- quarter, beside the Danish distribution (ref: her2-domain.md §HER2-LOW, §BENCH 6.3; bands
 -- in marts.reference_bands). From marts.specimen_her2 (clinical specimens). HER2-low /
 -- ultralow / null are therapy-eligibility subgroups, not ASCO/CAP result categories
--- (§HER2-LOW); 'zero_unspecified' is IHC 0 without (or with a contradicting) % stained.
+-- (§HER2-LOW); 'zero_unspecified' is IHC 0 without (or with a contradicting) % stained;
+-- 'negative_unspecified' a negative without an IHC score (ISH alone: HER2-negative, whether
+-- low, ultralow or null is unknown). Categories follow the version each specimen was read
+-- under (macros her2_category).
 --
 -- Grain: one row per lab_id × specimen_role × quarter, each also rolled up as 'ALL' (CUBE):
 --   lab_id         a lab's code or 'ALL'
 --   specimen_role  'primary', 'metastasis' or 'ALL' (the benchmark is about primaries)
 --   quarter        'YYYY-Qn' of the specimen's collection_date, or 'ALL'
 -- Columns: n_specimens (every clinical specimen of the group: the denominator), n_<category>
--- and share_<category> for the seven categories (the shares sum to 1), n_negative
+-- and share_<category> for the eight categories (the shares sum to 1), n_negative
 -- (final status negative), share_ihc0 = (null + ultralow + zero_unspecified) / n_specimens
 -- (comparable with the published IHC 0 share), share_ultralow_of_negative = ultralow /
 -- n_negative (NULL without negatives);
+-- n_ultralow_null_off_companion   ultralow or null calls made on a recorded IHC clone other
+--                                  than 4B5, the FDA 2025 companion diagnostic for
+--                                  HER2-ultralow (marts.specimen_her2
+--                                  ultralow_null_off_companion; her2-domain.md §TIMELINE)
+-- n_ultralow_null_kit_unknown     ultralow or null calls whose IHC kit is not recorded
 -- bench_low_point, bench_low_low, bench_low_high   HER2-low, Denmark (department range)
 -- bench_ihc0_point                                 IHC 0 share, Denmark
 -- bench_positive_point, bench_positive_low, bench_positive_high
@@ -31,7 +40,9 @@ WITH cases AS (
         specimen_role,
         quarter_label(collection_date) AS quarter,
         her2_category,
-        final_status
+        final_status,
+        companion_assay,
+        ultralow_null_off_companion
     FROM marts.specimen_her2
 ),
 counts AS (
@@ -45,9 +56,13 @@ counts AS (
         count_if(her2_category = 'ultralow') AS n_ultralow,
         count_if(her2_category = 'null') AS n_null,
         count_if(her2_category = 'zero_unspecified') AS n_zero_unspecified,
+        count_if(her2_category = 'negative_unspecified') AS n_negative_unspecified,
         count_if(her2_category = 'equivocal') AS n_equivocal,
         count_if(her2_category = 'indeterminate') AS n_indeterminate,
-        count_if(final_status = 'negative') AS n_negative
+        count_if(final_status = 'negative') AS n_negative,
+        count_if(ultralow_null_off_companion) AS n_ultralow_null_off_companion,
+        count_if(her2_category IN ('ultralow', 'null') AND companion_assay IS NULL)
+            AS n_ultralow_null_kit_unknown
     FROM cases
     GROUP BY CUBE (lab_id, specimen_role, quarter)
 ),
@@ -80,14 +95,18 @@ SELECT
     c.n_ultralow::BIGINT AS n_ultralow,
     c.n_null::BIGINT AS n_null,
     c.n_zero_unspecified::BIGINT AS n_zero_unspecified,
+    c.n_negative_unspecified::BIGINT AS n_negative_unspecified,
     c.n_equivocal::BIGINT AS n_equivocal,
     c.n_indeterminate::BIGINT AS n_indeterminate,
     c.n_negative::BIGINT AS n_negative,
+    c.n_ultralow_null_off_companion::BIGINT AS n_ultralow_null_off_companion,
+    c.n_ultralow_null_kit_unknown::BIGINT AS n_ultralow_null_kit_unknown,
     c.n_positive::DOUBLE / c.n_specimens AS share_positive,
     c.n_low::DOUBLE / c.n_specimens AS share_low,
     c.n_ultralow::DOUBLE / c.n_specimens AS share_ultralow,
     c.n_null::DOUBLE / c.n_specimens AS share_null,
     c.n_zero_unspecified::DOUBLE / c.n_specimens AS share_zero_unspecified,
+    c.n_negative_unspecified::DOUBLE / c.n_specimens AS share_negative_unspecified,
     c.n_equivocal::DOUBLE / c.n_specimens AS share_equivocal,
     c.n_indeterminate::DOUBLE / c.n_specimens AS share_indeterminate,
     (c.n_null + c.n_ultralow + c.n_zero_unspecified)::DOUBLE / c.n_specimens AS share_ihc0,

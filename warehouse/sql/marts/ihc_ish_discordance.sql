@@ -1,7 +1,7 @@
 -- marts/ihc_ish_discordance: the IHC/ISH discordance worklist, from marts.specimen_her2 (the
--- selected clinical IHC and dual-probe ISH of each specimen). Case level, no PHI
--- (patient_key is the keyed hash). ref: her2-domain.md §FINAL-STATUS, §ISH-RESOLVE,
--- §ISH-COUNT.
+-- selected clinical IHC and ISH of each specimen: dual-probe, or single-probe without a
+-- usable dual-probe result, contract v2). Case level, no PHI (patient_key is the keyed hash).
+-- ref: her2-domain.md §FINAL-STATUS, §ISH-RESOLVE, §ISH-SINGLE, §ISH-COUNT.
 --
 -- Grain: one row per specimen (lab_id, accession_id) whose IHC and ISH disagree or need the
 -- concurrent IHC to resolve:
@@ -11,9 +11,17 @@
 --     'ihc01_ish_group1'   IHC 0 or 1+ with group 1 (amplified): final status positive (ISH)
 --     'ish_group_2_4'      every group 2, 3 or 4, with how it resolved: the concurrent IHC and
 --                          the final status (§ISH-RESOLVE), 'equivocal' without IHC
+--     'ihc3_single_probe_negative'   IHC 3+ with a single-probe ISH < 4.0 HER2/cell: final
+--                          status positive (IHC), an IHC/ISH discordance (§ISH-SINGLE)
+--     'ihc01_single_probe_positive'  IHC 0 or 1+ with a single-probe ISH >= 6.0 HER2/cell:
+--                          final status positive (ISH), an IHC/ISH discordance; the panel
+--                          prefers dual-probe ISH (§ISH-SINGLE): confirm with it
+-- (the single-probe calls are the 2018 cut-points, like the ihc_vs_ish pairs of
+-- marts.agreement_pairs; the final status follows the lab's version)
 -- Columns: lab_id, accession_id, patient_key, specimen_role, discordance_type, reason (text
 -- for the reviewer), ihc_test_id, ihc_score, ihc_pct_stained, ihc_report_date,
--- ihc_assay_kit, ihc_pathologist_id, ish_test_id, ish_group, ish_ratio, ish_her2_per_cell,
+-- ihc_assay_kit, ihc_pathologist_id, ish_test_id, ish_probe, ish_group, ish_ratio,
+-- ish_her2_per_cell,
 -- ish_cep17_per_cell, ish_cells_counted, ish_report_date, ish_assay_kit, ish_pathologist_id,
 -- final_status, her2_category, guideline_version, resolution (how the case resolved, short),
 -- needs_blinded_recount (groups 2-4 with IHC 2+: §ISH-COUNT asks a second, blinded observer
@@ -30,9 +38,14 @@ WITH flagged AS (
             WHEN ihc_score = '3+' AND ish_group = 5 THEN 'ihc3_ish_group5'
             WHEN ihc_score IN ('0', '1+') AND ish_group = 1 THEN 'ihc01_ish_group1'
             WHEN ish_group IN (2, 3, 4) THEN 'ish_group_2_4'
+            WHEN ihc_score = '3+' AND ish_binary_call(ish_probe, ish_group, ish_her2_per_cell)
+                = 'negative' AND ish_probe = 'single' THEN 'ihc3_single_probe_negative'
+            WHEN ihc_score IN ('0', '1+')
+                AND ish_binary_call(ish_probe, ish_group, ish_her2_per_cell) = 'positive'
+                AND ish_probe = 'single' THEN 'ihc01_single_probe_positive'
         END AS discordance_type
     FROM marts.specimen_her2
-    WHERE ish_group IS NOT NULL
+    WHERE ish_probe IS NOT NULL
 )
 SELECT
     lab_id,
@@ -53,6 +66,18 @@ SELECT
             || '(her2-domain.md §FINAL-STATUS)',
             ihc_score, ish_ratio, ish_her2_per_cell, final_status
         )
+        WHEN 'ihc3_single_probe_negative' THEN printf(
+            'IHC 3+ but single-probe ISH %.2f HER2/cell (not amplified): final status %s by '
+            || 'IHC; IHC/ISH discordance, review both slides (her2-domain.md §ISH-SINGLE, '
+            || '§FINAL-STATUS)',
+            ish_her2_per_cell, final_status
+        )
+        WHEN 'ihc01_single_probe_positive' THEN printf(
+            'IHC %s but single-probe ISH %.2f HER2/cell (amplified): final status %s by ISH; '
+            || 'IHC/ISH discordance, review both slides; dual-probe ISH is preferred '
+            || '(her2-domain.md §ISH-SINGLE)',
+            ihc_score, ish_her2_per_cell, final_status
+        )
         ELSE printf(
             'Dual-probe ISH group %d (ratio %.2f, HER2 %.2f/cell) %s -> final status %s '
             || '(her2-domain.md §ISH-RESOLVE)',
@@ -71,6 +96,7 @@ SELECT
     ihc_assay_kit,
     ihc_pathologist_id,
     ish_test_id,
+    ish_probe,
     ish_group,
     ish_ratio,
     ish_her2_per_cell,

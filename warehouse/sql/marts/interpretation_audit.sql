@@ -14,10 +14,11 @@
 --                         §FINAL-STATUS caveat); 2023 = 2018
 --   dual-probe ISH 2013   ish_call_2013; 2007: ish_call_2007 (§ISH-2013)
 --   single-probe ISH      (a row with HER2/cell but no CEP17 or ratio: single-probe by the
---                         extract contract) 2018/2013: >= 6.0 positive, 4.0 to < 6.0
---                         equivocal, < 4.0 negative (§ISH-SINGLE: in the middle band the
---                         row itself stays equivocal and IHC / dual-probe ISH decide the
---                         specimen); 2007: > 6 positive, 4-6 equivocal, < 4 negative
+--                         extract contract) macros ish_single_call: 2018/2013: >= 6.0
+--                         positive, 4.0 to < 6.0 equivocal, < 4.0 negative (§ISH-SINGLE: in
+--                         the middle band the row itself stays equivocal and IHC / dual-probe
+--                         ISH decide the specimen); 2007: > 6 positive, 4-6 equivocal, < 4
+--                         negative (§ISH-2013)
 -- Rows reported 'indeterminate' (no usable result) are kept but not audited: audited false,
 -- algorithm_call and agrees NULL (the lab's "test failed" is not an interpretation).
 -- Columns: lab_id, test_id, result_version, accession_id, patient_key, specimen_role, assay,
@@ -26,9 +27,12 @@
 -- ish_cep17_per_cell, ish_group (this row's 2018 group, dual-probe), concurrent_ihc_score,
 -- is_selected (the row is one of the results selected for the specimen's status),
 -- reported_result, audited, algorithm_call, agrees, reason (why, for each disagreement),
--- pct_contradiction, pct_finding: IHC 0 with ihc_pct_stained > 10, or IHC 1+ with <= 10,
--- contradict the 2018 score definitions (§HER2-LOW; a finding, never a recategorisation),
--- judged on every IHC row with a score and a percentage.
+-- pct_contradiction, pct_finding: the percentage of stained cells contradicts the score's
+-- definition under the version the result was read under (macros ihc_pct_contradicts,
+-- §IHC-2018): 2013/2018: IHC 0 over 10%, IHC 1+ or 3+ at 10% or less; 2007: IHC 0 with any
+-- staining, IHC 1+ with none, IHC 3+ at 30% or less; 2+ never (§HER2-LOW). A finding, never
+-- a recategorisation; judged on every IHC row with a score and a percentage. The version of
+-- a row is its specimen's (marts.specimen_her2.guideline_version).
 -- No ORDER BY: as many rows as clinical results; readers order.
 CREATE OR REPLACE TABLE marts.interpretation_audit AS
 WITH rows_ AS (
@@ -79,18 +83,7 @@ called AS (
                             ELSE final_status_2018(concurrent_ihc_score, ish_group)
                         END
                 END
-            WHEN ish_probe = 'single' THEN
-                CASE
-                    WHEN guideline_version = '2007' THEN
-                        CASE
-                            WHEN ish_her2_per_cell > 6.0 THEN 'positive'
-                            WHEN ish_her2_per_cell >= 4.0 THEN 'equivocal'
-                            ELSE 'negative'
-                        END
-                    WHEN ish_her2_per_cell >= 6.0 THEN 'positive'
-                    WHEN ish_her2_per_cell >= 4.0 THEN 'equivocal'
-                    ELSE 'negative'
-                END
+            WHEN ish_probe = 'single' THEN ish_single_call(guideline_version, ish_her2_per_cell)
         END AS algorithm_call
     FROM rows_
 ),
@@ -164,20 +157,16 @@ SELECT
             END
     END AS reason,
     coalesce(
-        (ihc_score = '0' AND ihc_pct_stained > 10) OR (ihc_score = '1+' AND ihc_pct_stained <= 10),
+        assay = 'IHC' AND ihc_pct_contradicts(guideline_version, ihc_score, ihc_pct_stained),
         false
     ) AS pct_contradiction,
     CASE
-        WHEN ihc_score = '0' AND ihc_pct_stained > 10 THEN printf(
-            'IHC 0 with %g%% of cells stained: over 10%% contradicts score 0 '
-            || '(her2-domain.md §HER2-LOW, 2018 definitions)',
-            ihc_pct_stained
-        )
-        WHEN ihc_score = '1+' AND ihc_pct_stained <= 10 THEN printf(
-            'IHC 1+ with %g%% of cells stained: 10%% or less contradicts score 1+ '
-            || '(her2-domain.md §HER2-LOW, 2018 definitions)',
-            ihc_pct_stained
-        )
+        WHEN assay = 'IHC' AND ihc_pct_contradicts(guideline_version, ihc_score, ihc_pct_stained)
+            THEN printf(
+                'IHC %s with %g%% of cells stained contradicts the score: %s '
+                || '(her2-domain.md §IHC-2018, §HER2-LOW)',
+                ihc_score, ihc_pct_stained, ihc_pct_rule(guideline_version, ihc_score)
+            )
     END AS pct_finding
 FROM judged
 ;

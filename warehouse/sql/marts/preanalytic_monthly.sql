@@ -1,6 +1,7 @@
 -- marts/preanalytic_monthly: cold ischaemia and fixation compliance, and turnaround, per lab
 -- and month (ref: her2-domain.md §PREANALYTIC; limits in marts.reference_bands:
--- 'cold_ischemia_limit' ≤ 60 min, 'fixation_window' 6-72 h, every end inclusive). From
+-- 'cold_ischemia_limit' ≤ 60 min (ASCO/CAP ER/PgR 2010), 'fixation_window' 6-72 h (2013 and
+-- 2018 rules) and 'fixation_window_2007' 6-48 h (2007 rules), every end inclusive). From
 -- staging.her2_results (the times, clinical results) and marts.specimen_her2 (the specimens
 -- and their dates).
 --
@@ -8,8 +9,11 @@
 -- times; the specimen takes its worst documented value (pipeline choice: a specimen is
 -- compliant only when every documented value is):
 --   cold ischaemia   'within' max ≤ 60 min; 'over' max > 60; 'undocumented' none recorded
---   fixation         'within' every value in 6-72 h; 'outside' any value < 6 h ('under') or
---                    > 72 h ('over'); 'undocumented' none recorded
+--   fixation         'within' every value in the window; 'outside' any value under its low
+--                    end ('under') or over its high end ('over'); 'undocumented' none
+--                    recorded. The window is the one of the ASCO/CAP version the specimen
+--                    was read under (marts.specimen_her2.guideline_version): 6-48 h under
+--                    2007, 6-72 h under 2013 and 2018/2023
 --   turnaround       days from collection_date to the specimen's report (specimen_date; its
 --                    last report_date when nothing is usable)
 -- Grain: one row per lab_id (a lab's code, or 'ALL' pooled) × month (calendar month of
@@ -21,8 +25,10 @@
 --   n_fixation_within, n_fixation_outside (n_fixation_under, n_fixation_over: overlap only
 --   when a specimen's rows disagree), n_fixation_undocumented,
 --   fixation_documented_rate, fixation_compliance_rate (each + CIs, as for cold ischaemia),
+--   n_fixation_read_2007 (specimens judged against the 2007 window),
 --   turnaround_median_days, turnaround_p90_days (continuous quantiles; no turnaround target:
---   the guideline sets none), cold_limit_min, fixation_low_h, fixation_high_h, limits_source.
+--   the guideline sets none), cold_limit_min, fixation_low_h, fixation_high_h (the 2013/2018
+--   window), fixation_low_h_2007, fixation_high_h_2007 (the 2007 window), limits_source.
 -- Rates are proportions (0-1), CIs Wilson score 95% (macros/statistics); NULL
 -- without a denominator.
 CREATE OR REPLACE TABLE marts.preanalytic_monthly AS
@@ -31,8 +37,10 @@ WITH limits AS (
         max(high) FILTER (WHERE band_id = 'cold_ischemia_limit') AS cold_limit_min,
         max(low) FILTER (WHERE band_id = 'fixation_window') AS fixation_low_h,
         max(high) FILTER (WHERE band_id = 'fixation_window') AS fixation_high_h,
+        max(low) FILTER (WHERE band_id = 'fixation_window_2007') AS fixation_low_h_2007,
+        max(high) FILTER (WHERE band_id = 'fixation_window_2007') AS fixation_high_h_2007,
         string_agg(source, '; ' ORDER BY band_id) FILTER (
-            WHERE band_id IN ('cold_ischemia_limit', 'fixation_window')
+            WHERE band_id IN ('cold_ischemia_limit', 'fixation_window', 'fixation_window_2007')
         ) AS limits_source
     FROM marts.reference_bands
 ),
@@ -47,28 +55,40 @@ times AS (
     WHERE test_purpose = 'clinical'
     GROUP BY lab_id, accession_id
 ),
+windows AS (
+    SELECT
+        s.*,
+        s.guideline_version = '2007' AS read_2007,
+        CASE WHEN s.guideline_version = '2007' THEN l.fixation_low_h_2007 ELSE l.fixation_low_h END
+            AS fix_low,
+        CASE
+            WHEN s.guideline_version = '2007' THEN l.fixation_high_h_2007 ELSE l.fixation_high_h
+        END AS fix_high,
+        l.cold_limit_min
+    FROM marts.specimen_her2 AS s
+    CROSS JOIN limits AS l
+),
 specimens AS (
     SELECT
         s.lab_id,
         date_trunc('month', s.collection_date)::DATE AS month,
         CASE
             WHEN t.cold_max IS NULL THEN 'undocumented'
-            WHEN t.cold_max <= l.cold_limit_min THEN 'within'
+            WHEN t.cold_max <= s.cold_limit_min THEN 'within'
             ELSE 'over'
         END AS cold,
-        t.fixation_min < l.fixation_low_h AS fixation_under,
-        t.fixation_max > l.fixation_high_h AS fixation_over,
+        t.fixation_min < s.fix_low AS fixation_under,
+        t.fixation_max > s.fix_high AS fixation_over,
         CASE
             WHEN t.fixation_max IS NULL THEN 'undocumented'
-            WHEN t.fixation_min >= l.fixation_low_h AND t.fixation_max <= l.fixation_high_h
-                THEN 'within'
+            WHEN t.fixation_min >= s.fix_low AND t.fixation_max <= s.fix_high THEN 'within'
             ELSE 'outside'
         END AS fixation,
+        s.read_2007,
         (coalesce(s.specimen_date, s.last_report_date) - s.collection_date)::DOUBLE
             AS turnaround_days
-    FROM marts.specimen_her2 AS s
+    FROM windows AS s
     LEFT JOIN times AS t USING (lab_id, accession_id)
-    CROSS JOIN limits AS l
 ),
 counts AS (
     SELECT
@@ -83,6 +103,7 @@ counts AS (
         count_if(fixation_under) AS n_fixation_under,
         count_if(fixation_over) AS n_fixation_over,
         count_if(fixation = 'undocumented') AS n_fixation_undocumented,
+        count_if(read_2007) AS n_fixation_read_2007,
         quantile_cont(turnaround_days, 0.5) AS turnaround_median_days,
         quantile_cont(turnaround_days, 0.9) AS turnaround_p90_days
     FROM specimens
@@ -115,6 +136,7 @@ SELECT
     r.n_fixation_under::BIGINT AS n_fixation_under,
     r.n_fixation_over::BIGINT AS n_fixation_over,
     r.n_fixation_undocumented::BIGINT AS n_fixation_undocumented,
+    r.n_fixation_read_2007::BIGINT AS n_fixation_read_2007,
     r.n_fixation_documented::DOUBLE / r.n_specimens AS fixation_documented_rate,
     wilson_low(r.n_fixation_documented, r.n_specimens) AS fixation_documented_ci_low,
     wilson_high(r.n_fixation_documented, r.n_specimens) AS fixation_documented_ci_high,
@@ -129,6 +151,8 @@ SELECT
     l.cold_limit_min,
     l.fixation_low_h,
     l.fixation_high_h,
+    l.fixation_low_h_2007,
+    l.fixation_high_h_2007,
     l.limits_source
 FROM rated AS r
 CROSS JOIN limits AS l

@@ -8,7 +8,18 @@
 -- not_comparable unless both statuses are positive or negative.
 -- Extras: pair_date = the latest report_date among the results selected for the two
 -- members (NULL when neither has a usable result), its quarter, both members' collection
--- dates and HER2 categories (HER2-low subgroups, ref: her2-domain.md §HER2-LOW).
+-- dates and HER2 categories (HER2-low subgroups, ref: her2-domain.md §HER2-LOW), and:
+--   metastasis_site                 specimen_site of the metastasis (lis-extract.md)
+--   metastasis_site_group           'distant' (liver, lung, bone, brain, pleura),
+--                                   'locoregional' (lymph_node, skin, chest wall, breast) or
+--                                   'unspecified' (other, not recorded): macros site_group.
+--                                   Schrijver 2018 (§BENCH 6.4) is about distant metastases
+--   metastasis_likely_decalcified   the metastasis comes from a site usually decalcified
+--                                   (bone): HER2 on decalcified tissue needs a validated
+--                                   method, CAP ANP.22985 (§PREANALYTIC, §CAP-CHECKLIST)
+--   primary_companion_assay, metastasis_companion_assay
+--                                   each member's IHC is clone 4B5, the FDA 2025 companion
+--                                   diagnostic for HER2-ultralow (marts.specimen_her2)
 CREATE OR REPLACE TABLE marts.primary_metastasis_pairs AS
 WITH primaries AS (
     SELECT
@@ -20,7 +31,8 @@ WITH primaries AS (
                 'final_status': final_status,
                 'her2_category': her2_category,
                 'collection_date': collection_date,
-                'specimen_date': specimen_date
+                'specimen_date': specimen_date,
+                'companion_assay': companion_assay
             },
             {'collection_date': collection_date, 'lab_id': lab_id, 'accession_id': accession_id}
         ) AS p
@@ -42,7 +54,9 @@ pairs AS (
         m.her2_category AS metastasis_her2_category,
         p.p.collection_date AS primary_collection_date,
         m.collection_date AS metastasis_collection_date,
-        m.specimen_site AS metastasis_site
+        m.specimen_site AS metastasis_site,
+        p.p.companion_assay AS primary_companion_assay,
+        m.companion_assay AS metastasis_companion_assay
     FROM marts.specimen_her2 AS m
     JOIN primaries AS p USING (patient_key)
     WHERE m.specimen_role = 'metastasis'
@@ -68,7 +82,11 @@ SELECT
     metastasis_her2_category,
     primary_collection_date,
     metastasis_collection_date,
-    metastasis_site
+    metastasis_site,
+    site_group(metastasis_site) AS metastasis_site_group,
+    likely_decalcified(metastasis_site) AS metastasis_likely_decalcified,
+    primary_companion_assay,
+    metastasis_companion_assay
 FROM pairs
 ORDER BY patient_key, metastasis_lab_id, metastasis_accession_id
 ;

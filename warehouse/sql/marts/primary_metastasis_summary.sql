@@ -20,6 +20,24 @@
 --   {gain,loss,discordance}_bench_point / _low / _high   the published pooled estimate and
 --                       its 95% CI; *_bench_source; bench_label "published benchmark band
 --                       (context, not a limit)"
+-- Site groups (macros site_group; marts.primary_metastasis_pairs.metastasis_site_group): the
+-- columns above pool every pair (their meaning is unchanged); the same counts and rates per
+-- group of the metastatic site, prefixed:
+--   distant_*         liver, lung, bone, brain, pleura. Schrijver 2018 pooled DISTANT
+--                     metastases only: its gain and loss bands (gain_bench_*, loss_bench_*)
+--                     are to be read beside distant_gain_rate and distant_loss_rate, not
+--                     beside the pooled rates (bench_site_group says so)
+--   locoregional_*    lymph node, skin, chest wall, breast: no band of its own (Houssami 2011
+--                     pooled loco-regional and distant metastases: its discordance band is
+--                     for the pooled discordance_rate)
+--   each: n_pairs, n_comparable, n_gain, n_loss, n_primary_negative, n_primary_positive,
+--   gain_rate, loss_rate, discordance_rate with Wilson CIs (same definitions as above)
+--   n_site_unspecified     pairs whose metastatic site is 'other' or not recorded (in neither
+--                          group; the three groups add up to n_pairs)
+--   n_likely_decalcified   pairs whose metastasis is from bone (usually decalcified, CAP
+--                          ANP.22985, §PREANALYTIC); distant_n_likely_decalcified the same
+--   gain_bench_site_group, loss_bench_site_group    'distant' (Schrijver 2018);
+--   discordance_bench_site_group                    'distant and locoregional' (Houssami)
 -- Rates are proportions (0-1), CIs Wilson score 95% (macros/statistics); NULL
 -- without a denominator. The 2013 guideline asks to retest the metastasis when tissue
 -- exists (§TIMELINE, §BENCH 6.4): see marts.retest_candidates.
@@ -36,8 +54,27 @@ WITH counts AS (
         count_if(change = 'loss') AS n_loss,
         count_if(change = 'not_comparable') AS n_not_comparable,
         count_if(change <> 'not_comparable' AND primary_status = 'negative') AS n_primary_negative,
-        count_if(change <> 'not_comparable' AND primary_status = 'positive') AS n_primary_positive
-    FROM marts.primary_metastasis_pairs
+        count_if(change <> 'not_comparable' AND primary_status = 'positive') AS n_primary_positive,
+        count_if(metastasis_site_group = 'unspecified') AS n_site_unspecified,
+        count_if(metastasis_likely_decalcified) AS n_likely_decalcified,
+        count_if(g = 'distant') AS distant_n_pairs,
+        count_if(g = 'distant' AND change <> 'not_comparable') AS distant_n_comparable,
+        count_if(g = 'distant' AND change = 'gain') AS distant_n_gain,
+        count_if(g = 'distant' AND change = 'loss') AS distant_n_loss,
+        count_if(g = 'distant' AND change <> 'not_comparable' AND primary_status = 'negative')
+            AS distant_n_primary_negative,
+        count_if(g = 'distant' AND change <> 'not_comparable' AND primary_status = 'positive')
+            AS distant_n_primary_positive,
+        count_if(g = 'distant' AND metastasis_likely_decalcified) AS distant_n_likely_decalcified,
+        count_if(g = 'locoregional') AS locoregional_n_pairs,
+        count_if(g = 'locoregional' AND change <> 'not_comparable') AS locoregional_n_comparable,
+        count_if(g = 'locoregional' AND change = 'gain') AS locoregional_n_gain,
+        count_if(g = 'locoregional' AND change = 'loss') AS locoregional_n_loss,
+        count_if(g = 'locoregional' AND change <> 'not_comparable' AND primary_status = 'negative')
+            AS locoregional_n_primary_negative,
+        count_if(g = 'locoregional' AND change <> 'not_comparable' AND primary_status = 'positive')
+            AS locoregional_n_primary_positive
+    FROM (SELECT *, metastasis_site_group AS g FROM marts.primary_metastasis_pairs)
     GROUP BY GROUPING SETS ((metastasis_lab_id), ())
 ),
 bench AS (
@@ -58,7 +95,10 @@ bench AS (
             AS discordance_bench_high,
         max(source) FILTER (WHERE band_id = 'metastasis_discordance_houssami')
             AS discordance_bench_source,
-        max(label) FILTER (WHERE band_id = 'metastasis_discordance_houssami') AS bench_label
+        max(label) FILTER (WHERE band_id = 'metastasis_discordance_houssami') AS bench_label,
+        'distant' AS gain_bench_site_group,
+        'distant' AS loss_bench_site_group,
+        'distant and locoregional' AS discordance_bench_site_group
     FROM marts.reference_bands
 )
 SELECT
@@ -84,7 +124,67 @@ SELECT
         AS discordance_rate,
     wilson_low(c.n_gain + c.n_loss, c.n_comparable) AS discordance_ci_low,
     wilson_high(c.n_gain + c.n_loss, c.n_comparable) AS discordance_ci_high,
-    b.*
+    b.*,
+    c.n_site_unspecified::BIGINT AS n_site_unspecified,
+    c.n_likely_decalcified::BIGINT AS n_likely_decalcified,
+    c.distant_n_pairs::BIGINT AS distant_n_pairs,
+    c.distant_n_comparable::BIGINT AS distant_n_comparable,
+    c.distant_n_gain::BIGINT AS distant_n_gain,
+    c.distant_n_loss::BIGINT AS distant_n_loss,
+    c.distant_n_primary_negative::BIGINT AS distant_n_primary_negative,
+    c.distant_n_primary_positive::BIGINT AS distant_n_primary_positive,
+    c.distant_n_likely_decalcified::BIGINT AS distant_n_likely_decalcified,
+    CASE
+        WHEN c.distant_n_primary_negative > 0
+            THEN c.distant_n_gain::DOUBLE / c.distant_n_primary_negative
+    END AS distant_gain_rate,
+    wilson_low(c.distant_n_gain, c.distant_n_primary_negative) AS distant_gain_ci_low,
+    wilson_high(c.distant_n_gain, c.distant_n_primary_negative) AS distant_gain_ci_high,
+    CASE
+        WHEN c.distant_n_primary_positive > 0
+            THEN c.distant_n_loss::DOUBLE / c.distant_n_primary_positive
+    END AS distant_loss_rate,
+    wilson_low(c.distant_n_loss, c.distant_n_primary_positive) AS distant_loss_ci_low,
+    wilson_high(c.distant_n_loss, c.distant_n_primary_positive) AS distant_loss_ci_high,
+    CASE
+        WHEN c.distant_n_comparable > 0
+            THEN (c.distant_n_gain + c.distant_n_loss)::DOUBLE / c.distant_n_comparable
+    END AS distant_discordance_rate,
+    wilson_low(c.distant_n_gain + c.distant_n_loss, c.distant_n_comparable)
+        AS distant_discordance_ci_low,
+    wilson_high(c.distant_n_gain + c.distant_n_loss, c.distant_n_comparable)
+        AS distant_discordance_ci_high,
+    c.locoregional_n_pairs::BIGINT AS locoregional_n_pairs,
+    c.locoregional_n_comparable::BIGINT AS locoregional_n_comparable,
+    c.locoregional_n_gain::BIGINT AS locoregional_n_gain,
+    c.locoregional_n_loss::BIGINT AS locoregional_n_loss,
+    c.locoregional_n_primary_negative::BIGINT AS locoregional_n_primary_negative,
+    c.locoregional_n_primary_positive::BIGINT AS locoregional_n_primary_positive,
+    CASE
+        WHEN c.locoregional_n_primary_negative > 0
+            THEN c.locoregional_n_gain::DOUBLE / c.locoregional_n_primary_negative
+    END AS locoregional_gain_rate,
+    wilson_low(c.locoregional_n_gain, c.locoregional_n_primary_negative)
+        AS locoregional_gain_ci_low,
+    wilson_high(c.locoregional_n_gain, c.locoregional_n_primary_negative)
+        AS locoregional_gain_ci_high,
+    CASE
+        WHEN c.locoregional_n_primary_positive > 0
+            THEN c.locoregional_n_loss::DOUBLE / c.locoregional_n_primary_positive
+    END AS locoregional_loss_rate,
+    wilson_low(c.locoregional_n_loss, c.locoregional_n_primary_positive)
+        AS locoregional_loss_ci_low,
+    wilson_high(c.locoregional_n_loss, c.locoregional_n_primary_positive)
+        AS locoregional_loss_ci_high,
+    CASE
+        WHEN c.locoregional_n_comparable > 0
+            THEN (c.locoregional_n_gain + c.locoregional_n_loss)::DOUBLE
+                / c.locoregional_n_comparable
+    END AS locoregional_discordance_rate,
+    wilson_low(c.locoregional_n_gain + c.locoregional_n_loss, c.locoregional_n_comparable)
+        AS locoregional_discordance_ci_low,
+    wilson_high(c.locoregional_n_gain + c.locoregional_n_loss, c.locoregional_n_comparable)
+        AS locoregional_discordance_ci_high
 FROM counts AS c
 CROSS JOIN bench AS b
 ORDER BY c.lab_id <> 'ALL', c.lab_id

@@ -32,15 +32,24 @@
 --     German mean ± SD (DE-POSRATE-2011) is context. Both verified (§BENCH 6.1).
 --   * ISH amplification by IHC score (§BENCH 6.2): Dendukuri 2007 gives one pooled figure
 --     per score, no interval, so 0, 1+ and 3+ are point estimates (low = high = point). For
---     2+ four studies report a figure (MAIS-2023 ≤13.6%, CN-IHC2-2018 17.8%, LAL-2004 ≈25%,
---     Dendukuri 29.8%); the band is their range, 13.6-29.8%. VARGA-2013's 0/1+ combined 6%
---     and 3+ 69% (pre-2007 criteria) are left out: another score definition.
+--     2+ three studies report an amplified share (CN-IHC2-2018 17.8%, LAL-2004 ≈25%,
+--     Dendukuri 29.8%); the band is their range, 17.8-29.8%. MAIS-2023's "≤13.6%" is an
+--     upper bound (70/81 of its 2+ cases were NOT amplified; how many of the other 11 were
+--     amplified is not given), so it cannot be a band's low end: it is quoted in the
+--     population text only. VARGA-2013's 0/1+ combined 6% and 3+ 69% (pre-2007 criteria)
+--     are left out: another score definition.
 --     The figures are ratio-based FISH amplification from pre-2018 series: compare them with
 --     the mart's ratio_amplified_rate (ratio >= 2.0), not only with group 1.
 --   * Primary vs metastasis (§BENCH 6.4): the published pooled 95% CIs are the bands; loss
 --     over primary-positive pairs and gain over primary-negative pairs (Schrijver), overall
 --     discordance over all comparable pairs (Houssami).
---   * Cold ischaemia ≤ 60 min and fixation 6-72 h (§PREANALYTIC): both ends inclusive.
+--   * Cold ischaemia ≤ 60 min (§PREANALYTIC): the ASCO/CAP ER/PgR guideline of 2010
+--     (ERPGR-2010, "time from tumor removal to fixation no more than an hour"), adopted by the
+--     HER2 updates; the 2018 HER2 text says "as short as possible". Applied to every version
+--     (§PREANALYTIC gives no other figure for HER2 2007).
+--   * Fixation 6-72 h (2013 and 2018 rules, GC-2018 p4) and 6-48 h (2007 rules,
+--     CAP-SURVEY-2008), §PREANALYTIC: every end inclusive; marts.preanalytic_monthly judges
+--     each specimen against the window of the version it was read under.
 CREATE OR REPLACE TABLE marts.reference_bands AS
 WITH published AS (
 SELECT
@@ -92,10 +101,13 @@ FROM (
     ),
     (
         'amplification_ihc_2', 'ish_amplified_rate', '2+', 'primary',
-        0.298, 0.136, 0.298, 'proportion', 'range of published figures',
-        'IHC 2+ cases: MAIS-2023 ≤13.6% (CAP, 21 institutions), CN-IHC2-2018 17.8% '
-        || '(2,538 cases, 2013 rules), LAL-2004 ≈25% (2,279 cases), Dendukuri 29.8% (point)',
-        'Dendukuri 2007 (point), MAIS-2023, CN-IHC2-2018, LAL-2004 (her2-domain.md §BENCH 6.2)',
+        0.298, 0.178, 0.298, 'proportion', 'range of published figures',
+        'IHC 2+ cases: CN-IHC2-2018 17.8% amplified (+ 6.0% ISH-equivocal; 2,538 cases, 2013 '
+        || 'rules), LAL-2004 ≈25% (2,279 cases), Dendukuri 29.8% (meta-analysis, point); '
+        || 'MAIS-2023 (CAP, 21 institutions) found 70/81 IHC 2+ not amplified, i.e. at most '
+        || '13.6% amplified: an upper bound, not used as an end of the band',
+        'Dendukuri 2007 (point), CN-IHC2-2018, LAL-2004; MAIS-2023 quoted '
+        || '(her2-domain.md §BENCH 6.2)',
         'published benchmark band (context, not a limit)'
     ),
     (
@@ -154,18 +166,27 @@ FROM (
     (
         'cold_ischemia_limit', 'cold_ischemia_min', NULL, 'limit',
         NULL, NULL, 60, 'minutes', 'guideline limit',
-        'Time from excision to fixative; ≤ 60 min compliant (60 inclusive)',
-        'ASCO/CAP figure applied by labs and studies; 2018 text: "as short as possible" '
-        || '(her2-domain.md §PREANALYTIC: GC-2018 p4, MODPATH-CIT-2012)',
-        'pre-analytic limit (≤ 1 h, ASCO/CAP figure as applied by laboratories)'
+        'Time from excision to fixative; ≤ 60 min compliant (60 inclusive); the HER2 '
+        || 'updates adopted it, the 2018 HER2 text says "as short as possible"',
+        'ASCO/CAP ER/PgR guideline 2010, ERPGR-2010 (Hammond et al., J Clin Oncol '
+        || '2010;28:2784–2795) (her2-domain.md §PREANALYTIC)',
+        'pre-analytic limit (≤ 1 h, ASCO/CAP ER/PgR guideline 2010)'
     ),
     (
         'fixation_window', 'fixation_hours', NULL, 'limit',
         NULL, 6, 72, 'hours', 'guideline limit',
-        'Hours in 10% neutral buffered formalin; 6-72 h compliant (both ends inclusive); '
-        || 'the 2007 guideline used 6-48 h',
+        'Hours in 10% neutral buffered formalin; 6-72 h compliant (both ends inclusive), '
+        || 'for results read under the 2013 and 2018 rules (2007: fixation_window_2007)',
         'ASCO/CAP 2018 focused update, GC-2018 p4 (her2-domain.md §PREANALYTIC)',
         'pre-analytic requirement (ASCO/CAP 2018: 6–72 h)'
+    ),
+    (
+        'fixation_window_2007', 'fixation_hours', '2007', 'limit',
+        NULL, 6, 48, 'hours', 'guideline limit',
+        'Hours in 10% neutral buffered formalin; 6-48 h compliant (both ends inclusive), '
+        || 'for results read under the ASCO/CAP 2007 rules',
+        'ASCO/CAP 2007 guideline, CAP-SURVEY-2008 (her2-domain.md §PREANALYTIC, §TIMELINE)',
+        'pre-analytic requirement (ASCO/CAP 2007: 6–48 h)'
     )
 ) AS bands (
     band_id, metric, stratum, role, point, low, high, unit, band_kind, population, source, label
@@ -271,6 +292,31 @@ requirements AS (
             'Months of a laboratory''s own history that set the centre line of a judged month',
             'her2qa choice (Phase I / Phase II control charting)',
             'control rule (statistical process control)'
+        ),
+        (
+            'spc_baseline_lag_months', 'positivity_control', NULL, 'rule',
+            6, 6, NULL, 'months', 'her2qa rule',
+            'The baseline ends this many months before the judged month, so a shift in '
+            || 'progress never sets its own centre line',
+            'her2qa choice (Phase I / Phase II control charting)',
+            'control rule (statistical process control)'
+        ),
+        (
+            'spc_baseline_min_months', 'positivity_control', NULL, 'rule',
+            6, 6, NULL, 'months', 'her2qa rule',
+            'Fewer baseline months than this: the month is shown, too few to judge',
+            'her2qa choice (Phase I / Phase II control charting)',
+            'control rule (statistical process control)'
+        ),
+        (
+            'funnel_z', 'positivity_pathologist', NULL, 'rule',
+            3.09, 3.09, NULL, 'sigma', 'her2qa rule',
+            'Funnel plot of each pathologist''s HER2-positive rate against the laboratory''s: '
+            || 'outside the 99.8% limits (3.09 standard errors at the pathologist''s n) is worth '
+            || 'a look; 95% limits (1.96) are drawn for orientation',
+            'her2qa choice (Spiegelhalter 2005 funnel plots); ANP.22970 asks to evaluate '
+            || 'interobserver variability (her2-domain.md §CAP-CHECKLIST)',
+            'funnel limits (statistical comparison with the laboratory)'
         ),
         (
             'quarantine_rate_look', 'quarantine_rate', NULL, 'rule',

@@ -3,8 +3,14 @@
 -- that make its status, and that status. spec/warehouse.md "Which results make a
 -- specimen's status":
 --   * per assay, the usable current result: not 'indeterminate'; IHC with a score; ISH
---     dual-probe (a reported ratio and HER2/cell mean; single-probe rows are never used);
---   * the latest report_date wins, ties: the greatest test_id in text order;
+--     dual-probe (a reported ratio and HER2/cell mean) when the specimen has a usable one,
+--     else single-probe (a HER2/cell mean without CEP17 or ratio, lis-extract.md: "Otherwise
+--     it is single-probe"; contract v2, her2-domain.md §ISH-SINGLE); ish_probe says which
+--     ('dual', 'single', NULL without a usable ISH). The extract contract defines a
+--     single-probe row by its columns, so §ISH-SINGLE's "classify only if the lab is known
+--     to use single-probe ISH" is not needed;
+--   * the latest report_date wins (within dual-probe, then within single-probe), ties: the
+--     greatest test_id in text order;
 --   * the specimen's date (status_date) is the latest report_date of the results selected.
 -- A reference_lab result carries the owner's lab_id and accession_id (the reference lab is
 -- its performing_lab), so it lands on the owner's specimen here.
@@ -57,12 +63,39 @@ WITH picked AS (
         ) FILTER (
             WHERE assay = 'ISH' AND reported_result <> 'indeterminate'
                 AND ish_ratio IS NOT NULL AND ish_her2_per_cell IS NOT NULL
-        ) AS ish,
+        ) AS ish_dual,
+        arg_max(
+            {
+                'test_id': test_id,
+                'report_date': report_date,
+                'ish_ratio': NULL::DOUBLE,
+                'ish_her2_per_cell': ish_her2_per_cell,
+                'ish_cep17_per_cell': NULL::DOUBLE,
+                'ish_cells_counted': ish_cells_counted,
+                'assay_kit': assay_kit,
+                'pathologist_id': pathologist_id
+            },
+            {'report_date': report_date, 'test_id': test_id}
+        ) FILTER (
+            WHERE assay = 'ISH' AND reported_result <> 'indeterminate'
+                AND ish_ratio IS NULL AND ish_cep17_per_cell IS NULL
+                AND ish_her2_per_cell IS NOT NULL
+        ) AS ish_single,
         max(report_date) AS last_report_date,
         count(*) AS n_results
     FROM staging.her2_results
     WHERE test_purpose IN ('clinical', 'second_read', 'reference_lab')
     GROUP BY lab_id, accession_id, test_purpose
+),
+chosen AS (
+    SELECT
+        * EXCLUDE (ish_dual, ish_single),
+        coalesce(ish_dual, ish_single) AS ish,
+        CASE
+            WHEN ish_dual IS NOT NULL THEN 'dual'
+            WHEN ish_single IS NOT NULL THEN 'single'
+        END AS ish_probe
+    FROM picked
 ),
 flat AS (
     SELECT
@@ -79,6 +112,7 @@ flat AS (
         ihc.ihc_pct_stained AS ihc_pct_stained,
         ihc.assay_kit AS ihc_assay_kit,
         ihc.pathologist_id AS ihc_pathologist_id,
+        ish_probe,
         ish.test_id AS ish_test_id,
         ish.report_date AS ish_report_date,
         ish.ish_ratio AS ish_ratio,
@@ -90,7 +124,7 @@ flat AS (
         greatest(ihc.report_date, ish.report_date) AS status_date,
         last_report_date,
         n_results
-    FROM picked
+    FROM chosen
 ),
 versioned AS (
     SELECT
@@ -106,11 +140,14 @@ called AS (
     SELECT
         *,
         ish_group(ish_ratio, ish_her2_per_cell) AS ish_group,
-        final_status(guideline_version, ihc_score, ish_ratio, ish_her2_per_cell) AS final_status
+        CASE WHEN ish_probe = 'single' THEN ish_single_call(guideline_version, ish_her2_per_cell) END
+            AS ish_single_call,
+        final_status(guideline_version, ihc_score, ish_probe, ish_ratio, ish_her2_per_cell)
+            AS final_status
     FROM versioned
 )
 SELECT
     *,
-    her2_category(final_status, ihc_score, ihc_pct_stained) AS her2_category
+    her2_category(final_status, ihc_score, ihc_pct_stained, guideline_version) AS her2_category
 FROM called
 ;
