@@ -144,7 +144,7 @@ def specimens(df: pd.DataFrame) -> pd.DataFrame:
     spec["score"] = ihc.groupby(level=[0, 1]).last().reindex(spec.index).fillna("")
     spec["group"] = ish.groupby(level=[0, 1]).last().reindex(spec.index).fillna(0).astype(int)
     s, g = spec["score"], spec["group"]
-    spec["status"] = np.select(
+    dual_status = np.select(
         [
             s == "3+",
             g == 1,
@@ -169,6 +169,25 @@ def specimens(df: pd.DataFrame) -> pd.DataFrame:
         ],
         "indeterminate",
     )
+    # single-probe ISH decides where the specimen has no usable dual-probe result
+    # (spec/warehouse.md v2, §ISH-SINGLE): >= 6.0 positive, < 4.0 negative, else equivocal
+    sp = (
+        clin[
+            (clin["assay"] == "ISH")
+            & (clin["group"] == 0)
+            & (clin["ish_her2_per_cell"] != "")
+            & (clin["reported_result"] != "indeterminate")
+        ]
+        .set_index(key)["ish_her2_per_cell"]
+        .astype(float)
+    )
+    h = sp.groupby(level=[0, 1]).last().reindex(spec.index).where(g == 0)
+    single_status = np.select(
+        [(s == "3+") | (h >= 6), (h < 4) | s.isin(["0", "1+"])],
+        ["positive", "negative"],
+        "equivocal",
+    )
+    spec["status"] = np.where(h.notna(), single_status, dual_status)
     return spec
 
 

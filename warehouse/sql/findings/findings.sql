@@ -33,6 +33,7 @@
 --   amplification_published_range    lab × ALL × IHC score 2+: ratio-amplified rate vs band
 --   her2_low_published_range    lab × ALL: HER2-low share of primaries vs band
 --   metastasis_{loss,gain,discordance}_published_range   lab × ALL: vs the meta-analyses
+--       (loss and gain over distant metastases only, as Schrijver 2018 pooled them)
 --       (published range findings: a band is context, not a limit (§BENCH): info, a note for
 --        the annual review, when the whole 95% interval is outside it; too_few under 'small_n'
 --        cases or an interval wider than 'wide_ci'; ok otherwise)
@@ -286,20 +287,30 @@ SELECT
     'metastasis_' || rate || '_published_range', lab_id, 'ALL', 'ALL', 'metastasis',
     'Primary vs metastasis: ' || name, what, k, n, band_id
 FROM marts.primary_metastasis_summary,
+    -- Schrijver 2018 pooled distant metastases: loss and gain beside the distant pairs only;
+    -- Houssami 2011 covers locoregional and distant: discordance beside every pair
     (VALUES
-        ('loss', 'HER2 loss (positive → negative)', 'pairs', 'metastasis_loss_schrijver'),
-        ('gain', 'HER2 gain (negative → positive)', 'pairs', 'metastasis_gain_schrijver'),
+        ('loss', 'HER2 loss (positive → negative), distant metastases', 'distant pairs',
+            'metastasis_loss_schrijver'),
+        ('gain', 'HER2 gain (negative → positive), distant metastases', 'distant pairs',
+            'metastasis_gain_schrijver'),
         ('discordance', 'overall discordance', 'comparable pairs',
             'metastasis_discordance_houssami')
     ) AS r (rate, name, what, band_id),
     LATERAL (
         SELECT
-            CASE rate WHEN 'loss' THEN n_loss WHEN 'gain' THEN n_gain ELSE n_gain + n_loss END
-                AS k,
-            CASE rate WHEN 'loss' THEN n_primary_positive WHEN 'gain' THEN n_primary_negative
-                ELSE n_comparable END AS n
+            CASE rate
+                WHEN 'loss' THEN distant_n_loss
+                WHEN 'gain' THEN distant_n_gain
+                ELSE n_gain + n_loss
+            END AS k,
+            CASE rate
+                WHEN 'loss' THEN distant_n_primary_positive
+                WHEN 'gain' THEN distant_n_primary_negative
+                ELSE n_comparable
+            END AS n
     )
-WHERE n_pairs > 0
+WHERE n > 0
 ;
 CREATE OR REPLACE TEMP TABLE findings_published_range AS
 WITH x AS (
@@ -348,9 +359,10 @@ SELECT
         fmt_count(n), what,
         CASE
             WHEN lo > band_high OR hi < band_low THEN
-                CASE WHEN lo > band_high THEN 'above' ELSE 'below' END
-                || ' the ' || range_text || ', outside the published range (context, not a '
-                || 'limit).' || CASE WHEN small THEN ' Small n: the interval is wide.' ELSE '' END
+                'outside the ' || range_text || ' ('
+                || CASE WHEN lo > band_high THEN 'above' ELSE 'below' END
+                || ' it; context, not a limit).'
+                || CASE WHEN small THEN ' Small n: the interval is wide.' ELSE '' END
             WHEN verdict = 'too_few' THEN 'too few to compare with the ' || range_text || '.'
             WHEN verdict = 'ok' THEN 'within the ' || range_text || ' (context, not a limit).'
             ELSE 'no published range.'
