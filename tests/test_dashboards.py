@@ -25,11 +25,11 @@ import pytest
 import warehouse
 from dashboards.site import checks as site_checks
 from dashboards.site.build import PLOTLY_JS
+from dashboards.site.readings import STATUS, worst
 from her2qa.generate import generate
-from pipelines.assets.publish import PUBLISH_ASSETS, PUBLISH_CHECKS, SITE
-from pipelines.definitions import ASSETS, CHECKS
-from pipelines.defs.jobs import AUDIT_PACK
+from her2qa.runner import execute
 from pipelines.defs.resources import Her2qaPaths
+from pipelines.defs.site import SITE
 from tests.browser import ARTIFACTS, open_page
 from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
 
@@ -155,14 +155,10 @@ def _paths(root: Path) -> Her2qaPaths:
 
 
 def _materialise(root: Path) -> Built:
-    """The whole asset graph plus the site asset and its checks, in one Dagster run."""
+    """The nightly job (every asset but the quarterly audit pack: ingest to site, with the
+    checks), in one in-process Dagster run."""
     paths = _paths(root)
-    assets = [  # once wired, ASSETS has the site; the quarterly audit pack is another job's
-        a for a in dict.fromkeys([*ASSETS, *PUBLISH_ASSETS]) if AUDIT_PACK not in a.keys
-    ]
-    checks = list(dict.fromkeys([*CHECKS, *PUBLISH_CHECKS]))
-    result = dg.materialize([*assets, *checks], resources={"paths": paths}, raise_on_error=False)
-    return Built(root, paths, result)
+    return Built(root, paths, execute(paths, job_name="her2qa_job"))
 
 
 @pytest.fixture(scope="module")
@@ -350,6 +346,178 @@ def test_a_first_run_without_results_still_publishes(tmp_path, monkeypatch):
     html = _text(built.site / "index.html")
     assert "No data yet." in html and "no clinical specimen in the warehouse yet" in html
     assert '"figures":{"volume":{"all":null}}' in html  # drawn as 'no data', not as a figure
+
+
+# --- the pages show the findings' verdicts, and make none --------------------------------
+
+READING = re.compile(
+    r'<(?:p|div) class="(?:reading reading-|tile-reading")?(?P<status>[a-z]*)"?\s*'
+    r'data-finding="(?P<finding>[^"]*)" data-lab="(?P<lab>[^"]*)" data-period="(?P<period>[^"]*)"'
+    r' data-subgroup="(?P<subgroup>[^"]*)">'
+    r'<span class="badge badge-(?P<badge>[a-z]+)"><span aria-hidden="true">[^<]*</span> '
+    r"(?P<label>[^<]*)</span>"
+)
+
+
+def _findings(built: Built) -> list[dict]:
+    cols = ("finding", "lab_id", "period", "subgroup", "verdict", "message")
+    rows = built.query(f"SELECT {', '.join(cols)} FROM marts.findings")
+    return [dict(zip(cols, r, strict=True)) for r in rows]
+
+
+def _window(built: Built) -> str:
+    [(window,)] = built.query("SELECT max(period) FROM marts.findings WHERE period LIKE '%..%'")
+    return window
+
+
+def _per_view(html: str, section: str) -> dict[str, str]:
+    """The fragments of an html block of a section, by view key, as text."""
+    body = re.search(rf'<section id="{section}">(.*?)</section>', html, re.S).group(1)
+    parts = re.split(r'<div class="per-view" data-view="([^"]+)"[^>]*>', body)
+    return {key: unescape(frag) for key, frag in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _views(html: str) -> dict[str, str]:
+    """view key -> lab code (None: the network) from the lab selector."""
+    options = re.findall(r'<option value="([^"]+)">([^<]*)</option>', html)
+    return {key: (None if key == "all" else unescape(label)) for key, label in options}
+
+
+def test_every_badge_is_its_findings_verdict(network):
+    """Each badge naming a finding row shows that row's verdict; a summary over labs or the
+    window's months shows the worst of its rows; 'in control' only for control limits."""
+    findings = _findings(network)
+    by_key = {(f["finding"], f["lab_id"], f["period"], f["subgroup"]): f for f in findings}
+    window = _window(network)
+    seen = 0
+    for name in PAGES:
+        for m in READING.finditer(_text(network.site / name)):
+            lab, code, period = unescape(m["lab"]), m["finding"], m["period"]
+            label = m["label"]
+            if m["status"]:
+                assert m["status"] == m["badge"], (name, m.group(0))
+            key = (code, lab, period, unescape(m["subgroup"]))
+            if key not in by_key:  # a summary: of the labs, or of the window's rows
+                rows = [
+                    f
+                    for f in findings
+                    if f["finding"] == code
+                    and ((lab == "labs" and f["lab_id"] != "ALL") or f["lab_id"] == lab)
+                    and (
+                        f["period"] == period
+                        or (
+                            "-" in f["period"]
+                            and len(f["period"]) == 7
+                            and window.split("..")[0] <= f["period"] <= window.split("..")[1]
+                        )
+                    )
+                ]
+                assert rows, (name, key)
+                expected = STATUS[worst(f["verdict"] for f in rows)]
+            else:
+                expected = STATUS[by_key[key]["verdict"]]
+            assert m["badge"] == expected, (name, code, lab, period)
+            if label in ("In control", "Out of control"):
+                assert code.startswith("positivity_control"), (name, code)
+            if "funnel" in label:
+                assert code == "positivity_pathologist", (name, code)
+            if "lab target" in label:
+                assert code.startswith("lab_target_"), (name, code)
+            seen += 1
+    assert seen > 100
+
+
+def test_where_to_look_lists_every_look_finding(network):
+    """Each view's 'Where to look' carries the message of every look finding of period ALL
+    (the network view: of every laboratory, and the pooled ones)."""
+    html = _text(network.site / "index.html")
+    where = _per_view(html, "where")
+    findings = _findings(network)
+    views = _views(html)
+    assert len(views) == 7
+    for key, lab in views.items():
+        look = [
+            f
+            for f in findings
+            if f["verdict"] == "look"
+            and f["period"] == "ALL"
+            and f["subgroup"] == "ALL"
+            and (lab is None or f["lab_id"] == lab)
+        ]
+        if lab is None:
+            assert len({f["lab_id"] for f in look}) >= 5, look
+        for f in look:
+            assert f["message"] in where[key], (key, f["finding"], f["lab_id"])
+
+
+def test_overview_names_every_lab_below_the_ihc_ish_target(network):
+    labs = sorted(
+        lab
+        for (lab,) in network.query(
+            "SELECT lab_id FROM marts.findings WHERE finding = 'lab_target_ihc_vs_ish' "
+            "AND period = 'ALL' AND verdict = 'look' AND lab_id <> 'ALL'"
+        )
+    )
+    [(total,)] = network.query(
+        "SELECT count(DISTINCT lab_id) FROM marts.findings "
+        "WHERE finding = 'lab_target_ihc_vs_ish' AND period = 'ALL' AND lab_id <> 'ALL'"
+    )
+    assert labs  # the generated network plants labs under the target
+    html = _text(network.site / "index.html")
+    phrase = f"{len(labs)} of {total} laboratories below the lab target: {', '.join(labs)}"
+    assert phrase in _per_view(html, "headline")["all"]  # the network tile
+    assert phrase in _per_view(html, "where")["all"]
+
+
+def test_positivity_badge_and_flagged_months_agree(network):
+    """The p-chart badge is the worst positivity_control verdict of the window (the funnel
+    badge: of positivity_pathologist), and every look row of the window is listed."""
+    html = _text(network.site / "positivity.html")
+    flags = _per_view(html, "flags")
+    window = _window(network)
+    start, end = window.split("..")
+    findings = [
+        f
+        for f in _findings(network)
+        if f["finding"] in ("positivity_control", "positivity_pathologist")
+        and (f["period"] == window or (len(f["period"]) == 7 and start <= f["period"] <= end))
+    ]
+    for key, lab in _views(html).items():
+        text = flags[key]
+        badges = []
+        for code in ("positivity_control", "positivity_pathologist"):
+            rows = [f for f in findings if f["finding"] == code and lab in (None, f["lab_id"])]
+            if not rows:
+                continue
+            m = re.search(rf'<p class="reading reading-(\w+)" data-finding="{code}"', text)
+            assert m and m[1] == STATUS[worst(f["verdict"] for f in rows)], (key, code)
+            badges.append(m[1])
+            for f in rows:
+                if f["verdict"] == "look":
+                    assert f["message"] in text, (key, f)  # listed, under a 'look' badge
+        if badges and set(badges) == {"ok"}:  # every badge in control: the table is empty
+            assert "No month out of control in the last 12 months" in text, key
+    assert "outside the control limits" in unescape(html) or "out of control" in unescape(html)
+
+
+def test_freshness_has_one_definition(network):
+    html = unescape(_text(network.site / "index.html"))
+    [(message,)] = network.query(
+        "SELECT message FROM marts.findings WHERE finding = 'data_freshness' AND lab_id = 'ALL'"
+    )
+    assert message in html
+    for name in PAGES:
+        assert "92 days" not in unescape(_text(network.site / name)), name
+
+
+def test_sources_lists_every_reference_band(network):
+    html = unescape(_text(network.site / "sources.html"))
+    bands = network.query("SELECT band_id, lab_id, source FROM marts.reference_bands")
+    assert len(bands) >= 20
+    for band_id, _lab, source in bands:
+        assert f"<code>{band_id}</code>" in html and source in html, band_id
+    rows = re.search(r'<section id="bands">(.*?)</section>', html, re.S).group(1).count("<tr>")
+    assert rows == len(bands) + 1  # the header and one row per band
 
 
 # --- in the browser ----------------------------------------------------------------------
