@@ -616,8 +616,8 @@ TABLES: tuple[Table, ...] = (
                 "gains, losses and comparable pairs add up to at most the pooled ones.",
                 """
                 SELECT count(*) FROM marts.primary_metastasis_summary
-                WHERE distant_n_pairs + locoregional_n_pairs + n_site_unspecified
-                        IS DISTINCT FROM n_pairs
+                WHERE coalesce(distant_n_pairs + locoregional_n_pairs + n_site_unspecified, 0)
+                        IS DISTINCT FROM coalesce(n_pairs, 0)
                    OR distant_n_gain + locoregional_n_gain > n_gain
                    OR distant_n_loss + locoregional_n_loss > n_loss
                    OR distant_n_comparable + locoregional_n_comparable > n_comparable
