@@ -56,6 +56,7 @@ CATEGORY_ORDER = (
     "ultralow",
     "null",
     "zero_unspecified",
+    "negative_unspecified",
     "equivocal",
     "indeterminate",
 )
@@ -65,6 +66,7 @@ CATEGORY_LABEL = {
     "ultralow": "HER2-ultralow",
     "null": "HER2-null (IHC 0, no staining)",
     "zero_unspecified": "IHC 0, % stained not recorded",
+    "negative_unspecified": "HER2-negative by ISH alone (no IHC)",
     "equivocal": "equivocal",
     "indeterminate": "indeterminate",
 }
@@ -74,6 +76,7 @@ CATEGORY_COLOUR = {
     "ultralow": YELLOW,
     "null": SKY,
     "zero_unspecified": BLUE,
+    "negative_unspecified": LIGHT_GREY,
     "equivocal": PURPLE,
     "indeterminate": GREY,
 }

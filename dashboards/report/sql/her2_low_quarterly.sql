@@ -4,7 +4,8 @@
 -- (null + ultralow + IHC 0 unspecified) over every specimen of the group.
 SELECT
     lab_id, quarter, n_specimens,
-    n_positive, n_low, n_ultralow, n_null, n_zero_unspecified, n_equivocal, n_indeterminate,
+    n_positive, n_low, n_ultralow, n_null, n_zero_unspecified, n_negative_unspecified,
+    n_equivocal, n_indeterminate,
     n_negative,
     share_low,
     wilson_low(n_low, n_specimens) AS low_ci_low,

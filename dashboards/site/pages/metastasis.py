@@ -20,22 +20,27 @@ from dashboards.site.layout import Page, Reading, Section, View, table
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "metastasis.html"
+# (finding key, name, definition, numerator, denominator, band, rate columns): loss and gain
+# over DISTANT metastases only, the population of Schrijver 2018's pooled band; overall
+# discordance over every comparable pair (Houssami 2011 pooled locoregional and distant)
 RATES = (
     (
         "loss",
-        "HER2 loss",
-        "positive → negative, of pairs with a positive primary",
-        "n_loss",
-        "n_primary_positive",
+        "HER2 loss, distant metastases",
+        "positive → negative, of distant pairs with a positive primary",
+        "distant_n_loss",
+        "distant_n_primary_positive",
         "metastasis_loss_schrijver",
+        "distant_loss",
     ),
     (
         "gain",
-        "HER2 gain",
-        "negative → positive, of pairs with a negative primary",
-        "n_gain",
-        "n_primary_negative",
+        "HER2 gain, distant metastases",
+        "negative → positive, of distant pairs with a negative primary",
+        "distant_n_gain",
+        "distant_n_primary_negative",
         "metastasis_gain_schrijver",
+        "distant_gain",
     ),
     (
         "discordance",
@@ -44,6 +49,7 @@ RATES = (
         None,
         "n_comparable",
         "metastasis_discordance_houssami",
+        "discordance",
     ),
 )
 REASON = {
@@ -141,7 +147,7 @@ def _rates(ctx: Context, view: View, r: dict) -> go.Figure | None:
     )
     ys = list(range(len(RATES)))
     labels = []
-    for i, (key, name, definition, k_field, n_field, _band) in enumerate(RATES):
+    for i, (key, name, definition, k_field, n_field, _band, col) in enumerate(RATES):
         n = r[n_field]
         k = r[k_field] if k_field else (r["n_gain"] + r["n_loss"])
         labels.append(f"{name}\n({definition})")
@@ -172,7 +178,7 @@ def _rates(ctx: Context, view: View, r: dict) -> go.Figure | None:
                 yanchor="bottom",
                 font={"size": 11, "color": "#555"},
             )
-        rate, lo, hi = r[f"{key}_rate"], r[f"{key}_ci_low"], r[f"{key}_ci_high"]
+        rate, lo, hi = r[f"{col}_rate"], r[f"{col}_ci_low"], r[f"{col}_ci_high"]
         if rate is None:
             fig.add_annotation(x=0, y=i, text="no pairs", showarrow=False, xanchor="left")
             continue

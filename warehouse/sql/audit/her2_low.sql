@@ -24,6 +24,7 @@ shares AS (
             WHEN 'share_ultralow' THEN n_ultralow
             WHEN 'share_null' THEN n_null
             WHEN 'share_zero_unspecified' THEN n_zero_unspecified
+            WHEN 'share_negative_unspecified' THEN n_negative_unspecified
             WHEN 'share_equivocal' THEN n_equivocal
             WHEN 'share_indeterminate' THEN n_indeterminate
             WHEN 'share_ihc0' THEN n_null + n_ultralow + n_zero_unspecified
@@ -39,7 +40,8 @@ shares AS (
         ('share_null', 'HER2-null (IHC 0, no staining)', NULL),
         ('share_zero_unspecified', 'IHC 0, % stained not recorded (or contradicting)', NULL),
         ('share_equivocal', 'Equivocal (work-up incomplete)', NULL),
-        ('share_indeterminate', 'Indeterminate (no usable result, or negative without IHC)', NULL),
+        ('share_negative_unspecified', 'HER2-negative by ISH alone (no IHC score)', NULL),
+        ('share_indeterminate', 'Indeterminate (no usable result)', NULL),
         ('share_ihc0', 'IHC 0 (null + ultralow + unspecified)', 'ihc0_share_dk'),
         ('share_ultralow_of_negative', 'HER2-ultralow among negatives', 'ultralow_db06_screened')
     ) AS c (metric, label, band_id)
