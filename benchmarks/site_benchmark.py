@@ -49,7 +49,9 @@ def child(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
         from her2qa.config import SiteConfig
 
         with warehouse.connect(warehouse_file, read_only=True) as con:
-            summary = build_site(con, work / "site", SiteConfig(), "benchmark")
+            summary = build_site(
+                con, work / "site", SiteConfig(), "benchmark", restricted_dir=work / "restricted"
+            )
             out["rows"] = con.execute("SELECT count(*) FROM raw.her2_rows").fetchone()[0]
         out.update(
             pages=summary.pages,

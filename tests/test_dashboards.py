@@ -94,7 +94,7 @@ class Built:
 
     @property
     def restricted(self) -> Path:
-        return self.site.parent / "restricted"
+        return Path(self.paths.restricted_dir)
 
     def query(self, sql: str) -> list[tuple]:
         with warehouse.connect(Path(self.paths.warehouse_file), read_only=True) as con:
@@ -151,6 +151,7 @@ def _paths(root: Path) -> Her2qaPaths:
         warehouse_file=str(root / "her2.duckdb"),
         archive_dir=str(root / "var" / "archive"),
         site_dir=str(root / "out" / "site"),
+        restricted=str(root / "var" / "restricted"),
     )
 
 

@@ -84,13 +84,15 @@ def build_site(
     site_config: SiteConfig,
     run_id: str | None,
     *,
-    restricted_dir: str | os.PathLike[str] | None = None,
+    restricted_dir: str | os.PathLike[str],
     generated_at: datetime | None = None,
 ) -> SiteSummary:
-    """Write the whole site (and the restricted worklists) from the warehouse ``con``."""
+    """Write the whole site from the warehouse ``con``, and the case-level worklists to
+    ``restricted_dir`` (configured on its own, HER2QA_RESTRICTED: never derived from the
+    site's path, so a site under a web root never has a case list beside it)."""
     started = perf_counter()
     site = Path(site_dir)
-    restricted = Path(restricted_dir) if restricted_dir else worklists.default_folder(site)
+    restricted = Path(restricted_dir)
     generated_at = generated_at or datetime.now(UTC)
     ctx = Context.open(con, site_config, run_id, generated_at)
     ctx.worklists = worklists.write_all(con, restricted)

@@ -43,10 +43,6 @@ DESCRIPTION = {
 BATCH = 10_000
 
 
-def default_folder(site_dir: Path) -> Path:
-    return Path(site_dir).resolve().parent / "restricted"
-
-
 def _batches(cur: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
     while True:
         chunk = cur.fetchmany(BATCH)

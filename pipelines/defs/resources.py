@@ -60,6 +60,8 @@ def default_paths(
         warehouse_file=str(config.warehouse_path(warehouse_file)),
         archive_dir=str(config.archive_path()),
         site_dir=str(config.site_path(site_dir)),
+        restricted=str(config.restricted_path()),
+        snapshot=str(config.snapshot_path(warehouse_file)),
     )
 
 

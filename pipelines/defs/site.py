@@ -1,5 +1,5 @@
 """Publish stage: the marts -> the dashboard site (dashboards/site/build.py) and the restricted
-worklists beside it. The site code does the work; this asset says when, and reports the
+worklists in their own folder (HER2QA_RESTRICTED). The site code does the work; this asset says when, and reports the
 pages, the largest page and the worklist rows as metadata. The checks (dashboards/site/checks.py)
 are blocking: a page over 1 MB or a page carrying a case identifier fails the run.
 """
@@ -7,7 +7,6 @@ are blocking: a page over 1 MB or a page carrying a case identifier fails the ru
 import dagster as dg
 
 from dashboards.site import checks as site_checks
-from dashboards.site import worklists
 from dashboards.site.build import build_site
 from pipelines.defs.resources import Her2qaPaths
 from pipelines.factory import asset_key
@@ -26,13 +25,20 @@ SITE = dg.AssetKey("site")
     description=(
         "The dashboard site for lab directors: index.html and one page per topic, opening from "
         "disk with no network (plotly.min.js shipped once), aggregates only, a lab selector on "
-        "every page. Case-level worklists go to <site>/../restricted/ (owner-only CSV)."
+        "every page. Case-level worklists go to the restricted folder (HER2QA_RESTRICTED, "
+        "owner-only CSV)."
     ),
 )
 def site(context: dg.AssetExecutionContext, paths: Her2qaPaths) -> dg.MaterializeResult:
     """Rebuild the site from the warehouse of this run (read-only connection)."""
     with paths.connect(read_only=True) as con:
-        summary = build_site(con, paths.site_dir, paths.load_site_config(), context.run.run_id)
+        summary = build_site(
+            con,
+            paths.site_dir,
+            paths.load_site_config(),
+            context.run.run_id,
+            restricted_dir=paths.restricted_dir,
+        )
     largest, size = summary.largest_page
     context.log.info(
         f"site: {len(summary.pages)} pages in {summary.site_dir} (largest {largest}, "
@@ -105,8 +111,7 @@ def site_pages_small_and_offline(paths: Her2qaPaths) -> dg.AssetCheckResult:
 def site_carries_no_case_identifiers(paths: Her2qaPaths) -> dg.AssetCheckResult:
     with paths.connect(read_only=True) as con:
         leaks = site_checks.identifier_leaks(con, paths.site_dir)
-    folder = worklists.default_folder(paths.site_dir)
-    problems = site_checks.restricted_problems(folder)
+    problems = site_checks.restricted_problems(paths.restricted_dir)
     kinds = sorted({kind for _, kind, _ in leaks})
     return dg.AssetCheckResult(
         passed=not leaks and not problems,
