@@ -17,7 +17,8 @@ from schemas import contract
 # Playwright's sync API allows one instance per thread.
 from tests.browser import browser  # noqa: F401
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"  # ../shared beside the repository: contracts, references, data
 TEST_KEY = "test-key-0123456789abcdef-not-for-production"
 
 # A valid IHC row and a valid dual-probe ISH row of the contract; tests override fields.

@@ -10,9 +10,8 @@ from pathlib import Path
 
 from pipelines.definitions import defs
 from pipelines.factory import asset_key
+from tests.conftest import REPO
 from warehouse import catalog
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_dg_check_defs_validates_the_code_location(tmp_path):

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import warehouse
 from her2qa import staging
 from her2qa.config import SiteConfig
+from tests.conftest import REPO
 from tests.marts_fixtures import build as staged_warehouse
 from tests.marts_fixtures import ihc, ish
 from warehouse import build, catalog
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def test_the_readme_table_of_tables_is_the_catalog():

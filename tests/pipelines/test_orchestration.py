@@ -17,8 +17,8 @@ from her2qa import config
 from her2qa.runner import execute
 from pipelines.definitions import build_defs, defs
 from pipelines.defs.resources import default_paths
-from tests.conftest import IHC_ROW, ISH_ROW, write_extract
-from tests.test_pipeline import REPO, _cli, _one_line_error
+from tests.conftest import IHC_ROW, ISH_ROW, REPO, write_extract
+from tests.pipelines.test_run import _cli, _one_line_error
 
 
 def test_nightly_schedule_is_2am_in_the_lab_time_zone(monkeypatch, tmp_path):

@@ -17,10 +17,9 @@ from pipelines.defs import ingest as ingest_defs
 from pipelines.defs import staging as staging_defs
 from pipelines.defs.resources import default_paths
 from pipelines.factory import table_rules
-from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
+from tests.conftest import IHC_ROW, ISH_ROW, REPO, SHARED, TEST_KEY, write_extract
 from warehouse import catalog
 
-REPO = Path(__file__).resolve().parents[1]
 TCGA = SHARED / "data" / "real" / "tcga-brca"
 
 

@@ -20,9 +20,8 @@ from her2qa.generate import generate
 from her2qa.instance import TAG_PID, WAREHOUSE_POOL, open_instance
 from pipelines.definitions import build_defs
 from pipelines.defs.resources import default_paths
-from tests.conftest import IHC_ROW, TEST_KEY, write_extract
+from tests.conftest import IHC_ROW, REPO, TEST_KEY, write_extract
 
-REPO = Path(__file__).resolve().parents[2]
 CANARIES = ("MRN-CANARY-4410", "Ozymandias", "Thrunkwell", "1958-11-23")
 # Columns that say when and by which run, not what: they differ between any two runs.
 RUN_COLUMNS = {"ingested_at", "staged_at", "run_id", "staged_run_id", "archive_path"}
