@@ -14,8 +14,7 @@ import pytest
 from her2qa.generate import generate
 from her2qa.runner import execute
 from pipelines.defs.resources import default_paths
-from tests.conftest import TEST_KEY
-from tests.test_pipeline import REPO
+from tests.conftest import REPO, TEST_KEY
 
 
 @pytest.fixture(scope="module")
