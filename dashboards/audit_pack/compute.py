@@ -77,6 +77,7 @@ STAGES: tuple[Stage, ...] = (
             "marts/ihc_ish_discordance",
             "marts/amplification_by_ihc_score",
             "marts/positivity_monthly",
+            "marts/positivity_pathologists",
             "marts/her2_low_distribution",
             "marts/cap11_rates",
             "marts/retest_candidates",

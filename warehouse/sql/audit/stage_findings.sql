@@ -6,6 +6,7 @@
 -- it for the period, so every figure keeps the period definition of its stage:
 --   marts.agreement                    period_pairs      (pairs dated in the period)
 --   marts.positivity_monthly,          period_specimens  (specimens reported in the period)
+--   marts.positivity_pathologists,     period_specimens
 --   marts.amplification_by_ihc_score,
 --   marts.her2_low_distribution
 --   marts.primary_metastasis_summary   period_metastasis (primary/metastasis pairs dated in
@@ -32,6 +33,9 @@ SELECT * FROM period_pairs.marts.agreement
 ;
 CREATE TABLE period_findings.marts.positivity_monthly AS
 SELECT * FROM period_specimens.marts.positivity_monthly
+;
+CREATE TABLE period_findings.marts.positivity_pathologists AS
+SELECT * FROM period_specimens.marts.positivity_pathologists
 ;
 CREATE TABLE period_findings.marts.amplification_by_ihc_score AS
 SELECT * FROM period_specimens.marts.amplification_by_ihc_score
