@@ -26,26 +26,38 @@ CLOCKED = {"data_freshness"}
 
 
 class _Readings(HTMLParser):
-    """Every element carrying a finding's key, with the badge status inside it."""
+    """Every element carrying a finding's key: its badge status and its text."""
+
+    VOID = frozenset({"br", "img", "hr", "meta", "link", "input"})
 
     def __init__(self) -> None:
         super().__init__()
         self.found: list[tuple[tuple[str, str, str, str], str]] = []
+        self.text: dict[tuple[str, str, str, str], str] = {}
         self._open: list[tuple[tuple[str, str, str, str], int]] = []
         self._depth = 0
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
         a = dict(attrs)
         self._depth += 1
         if "data-finding" in a:
             key = (a["data-finding"], a["data-lab"], a["data-period"], a["data-subgroup"])
             self._open.append((key, self._depth))
+            self.text.setdefault(key, "")
         cls = a.get("class") or ""
         badge = re.search(r"\bbadge-(\w+)\b", cls)
         if badge and self._open:
             self.found.append((self._open[-1][0], badge.group(1)))
 
+    def handle_data(self, data: str) -> None:
+        if self._open:
+            self.text[self._open[-1][0]] += data
+
     def handle_endtag(self, tag: str) -> None:
+        if tag in self.VOID:
+            return
         if self._open and self._open[-1][1] == self._depth:
             self._open.pop()
         self._depth -= 1
@@ -167,3 +179,88 @@ def test_outputs_name_every_lab_below_its_target(run):
     check = {e.check_name: e for e in run["result"].get_asset_check_evaluations()}
     named = check["lab_target_ihc_vs_ish"].metadata["labs_to_look_at"].value.split(", ")
     assert set(look) <= set(named)  # the check also names labs below target in a quarter
+
+
+# --- wording (her2-domain.md §QA-WORDING): "in / out of control" for control limits only,
+# "meets / below the lab target" for targets, "within / outside the published range" for bands
+_CONTROL = re.compile(r"\b(in|out of) control\b", re.I)
+_TARGET = re.compile(r"\b(meets|below) the lab target\b", re.I)
+_RANGE = re.compile(r"\b(within|outside) the published range\b", re.I)
+_KIND_WORDS = {"control": _CONTROL, "target": _TARGET, "range": _RANGE}
+
+
+class _Text(HTMLParser):
+    """Visible text, one chunk per block element (so sentences do not run into each other)."""
+
+    BLOCKS = frozenset({"p", "div", "li", "td", "th", "h1", "h2", "h3", "h4", "span", "summary"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.chunks: list[str] = [""]
+        self._skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in ("script", "style"):
+            self._skip += 1
+        if tag in self.BLOCKS:
+            self.chunks.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style"):
+            self._skip -= 1
+        if tag in self.BLOCKS:
+            self.chunks.append("")
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.chunks[-1] += data
+
+
+def _sentences(html: str) -> list[str]:
+    parser = _Text()
+    parser.feed(html)
+    text = [" ".join(c.split()) for c in parser.chunks]
+    return [s for c in text if c for s in re.split(r"(?<=[.;:])\s+", c) if s]
+
+
+def _documents(run) -> dict[str, str]:
+    docs = {p.name: p.read_text("utf-8") for p in (run["root"] / "site").glob("*.html")}
+    docs["audit report.html"] = (run["pack"].out_dir / "report.html").read_text("utf-8")
+    return docs
+
+
+def test_each_kind_of_verdict_keeps_its_own_words_on_every_page_and_in_the_pack(run):
+    checked = 0
+    for name, html in _documents(run).items():
+        for sentence in _sentences(html):
+            kinds = {k for k, words in _KIND_WORDS.items() if words.search(sentence)}
+            assert len(kinds) <= 1, (name, sentence)  # one sentence, one kind of verdict
+            if _CONTROL.search(sentence):  # control words only beside control limits
+                assert not re.search(
+                    r"lab target|published (range|band)|benchmark", sentence, re.I
+                ), (
+                    name,
+                    sentence,
+                )
+            if _TARGET.search(sentence) or _RANGE.search(sentence):
+                checked += 1
+            assert "CAP requirement" not in sentence, (name, sentence)
+    assert checked > 10
+
+
+def test_every_badge_uses_the_words_of_its_finding_kind(run):
+    from dashboards.report.formatting import finding_kind
+
+    judged = 0
+    for page in sorted((run["root"] / "site").glob("*.html")):
+        parser = _Readings()
+        parser.feed(page.read_text("utf-8"))
+        for key, status in parser.found:
+            kind, text = finding_kind(key[0]), parser.text[key]
+            for other_kind, words in _KIND_WORDS.items():
+                if other_kind != kind:
+                    assert not words.search(text), (page.name, key, text)
+            if kind in _KIND_WORDS and status in ("ok", "look"):
+                assert _KIND_WORDS[kind].search(text), (page.name, key, text)
+                judged += 1
+    assert judged > 10
