@@ -1,4 +1,4 @@
-"""The input contract's columns (``spec/lis-extract.md`` §Columns), as data.
+"""The input contract's columns (``spec/lis-extract.md`` version 2, §Columns), as data.
 
 One definition of the extract: the raw pandera schema, the staged schema, the
 SQL that types the raw layer and the synthetic generator all derive from it.
@@ -44,6 +44,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("reported_result", "enum", True),
     Column("pathologist_id", "text", False),
     Column("test_purpose", "enum", False),
+    # Version 2 (2026-12-04): the proficiency-testing provider's key, on proficiency rows only.
+    Column("expected_result", "enum", False),
 )
 
 BY_NAME: dict[str, Column] = {c.name: c for c in COLUMNS}

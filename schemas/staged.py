@@ -55,6 +55,23 @@ def dual_probe_complete(df: pd.DataFrame) -> pd.Series:
     return ~ish | (df["ish_cep17_per_cell"].isna() == df["ish_ratio"].isna())
 
 
+# Contract v2: the proficiency-testing provider's key, normalised (an IHC score, or a call).
+EXPECTED_RESULTS: tuple[str, ...] = (*vocabulary.IHC_SCORES, "positive", "negative")
+
+
+def expected_only_on_proficiency(df: pd.DataFrame) -> pd.Series:
+    """expected_result is given on proficiency rows only (spec/lis-extract.md v2)."""
+    return df["expected_result"].isna() | (df["test_purpose"] == "proficiency")
+
+
+def expected_fits_assay(df: pd.DataFrame) -> pd.Series:
+    """An ISH challenge's key is positive or negative; an IHC challenge's a score or a call."""
+    ish = df["assay"] == "ISH"
+    return (
+        ~ish | df["expected_result"].isna() | df["expected_result"].isin(("positive", "negative"))
+    )
+
+
 staged_her2_results = pa.DataFrameSchema(
     {
         "lab_id": _text(),
@@ -80,6 +97,7 @@ staged_her2_results = pa.DataFrameSchema(
         "reported_result": _enum(vocabulary.REPORTED_RESULTS),
         "pathologist_id": _text(nullable=True),
         "test_purpose": _enum(vocabulary.TEST_PURPOSES),
+        "expected_result": _enum(EXPECTED_RESULTS, nullable=True),
     },
     checks=[
         pa.Check(ratio_agrees, name="ratio_agrees_with_means"),
@@ -87,6 +105,8 @@ staged_her2_results = pa.DataFrameSchema(
         pa.Check(score_unless_indeterminate, name="ihc_score_unless_indeterminate"),
         pa.Check(ish_counts_unless_indeterminate, name="ish_counts_unless_indeterminate"),
         pa.Check(dual_probe_complete, name="dual_probe_complete"),
+        pa.Check(expected_only_on_proficiency, name="expected_result_only_on_proficiency"),
+        pa.Check(expected_fits_assay, name="expected_result_fits_assay"),
     ],
     unique=["lab_id", "test_id", "result_version"],
     strict="filter",

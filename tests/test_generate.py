@@ -535,6 +535,33 @@ def test_purposes(clean):
     assert proficiency["lab_id"].nunique() == 5 and len(proficiency) >= 50
 
 
+def test_proficiency_keys_for_most_events_and_only_on_proficiency_rows(clean):
+    """Contract v2 expected_result: the provider's key on PT rows of every event but the
+    pending one(s), the same key for a challenge in every lab, never on another row; the
+    manifest's ground truth counts the answers equal to it."""
+    _, manifest, df = clean
+    df = canonical(df)
+    pt = df["test_purpose"] == "proficiency"
+    assert (df.loc[~pt, "expected_result"] == "").all()
+    event = df.loc[pt, "accession_id"].str.slice(2, 5)
+    keyed = df.loc[pt, "expected_result"] != ""
+    truth = manifest["planted"]["proficiency"]
+    assert sorted(event[keyed].unique()) == truth["keyed_events"]
+    assert sorted(event[~keyed].unique()) == truth["key_pending_events"] == ["25B"]
+    assert set(df.loc[pt & (df["expected_result"] != ""), "expected_result"]) <= {
+        "0",
+        "1+",
+        "2+",
+        "3+",
+    }
+    per_challenge = df[pt & (df["expected_result"] != "")].groupby("accession_id")
+    assert (per_challenge["expected_result"].nunique() == 1).all()
+    rows = df[pt & (df["expected_result"] != "")]
+    assert len(rows) == truth["keyed_rows"]
+    assert (rows["ihc_score"] == rows["expected_result"]).sum() == truth["keyed_correct"]
+    assert 0.8 < truth["keyed_correct"] / truth["keyed_rows"] < 1
+
+
 def test_metastases_link_patients_across_labs(clean):
     _, manifest, df = clean
     spec = specimens(df).reset_index()

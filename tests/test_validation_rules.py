@@ -359,3 +359,131 @@ def test_lab_date_format_is_parsed_strictly_for_that_lab_only(env, key):
     assert staged == [("A", "2024-03-01", "2024-03-04")]
     rejected = dict(wh.query("SELECT test_id, reason_codes FROM quarantine.rejected_rows"))
     assert rejected == {"B": ["bad_date"], "C": ["bad_date"]}
+
+
+# Contract v2: expected_result, the proficiency-testing provider's key (spec/lis-extract.md).
+PT_IHC_ROW = {**IHC_ROW, "test_purpose": "proficiency", "accession_id": "PT24A-01"}
+PT_ISH_ROW = {**ISH_ROW, "test_purpose": "proficiency", "accession_id": "PT24A-01"}
+
+EXPECTED_ACCEPTED = [
+    # (case id, row, expected_result as written, as staged)
+    ("ihc-key-bare-digit", PT_IHC_ROW, "2", "2+"),
+    ("ihc-key-Score-3+", PT_IHC_ROW, " Score 3+ ", "3+"),
+    ("ihc-key-0+", PT_IHC_ROW, "0+", "0"),
+    ("ihc-status-key-POS", PT_IHC_ROW, "POS", "positive"),
+    ("ish-key-negative", PT_ISH_ROW, "Negative", "negative"),
+    ("ish-key-amplified", PT_ISH_ROW, "Amplified", "positive"),
+    ("key-not-yet-known", PT_IHC_ROW, "", None),
+    ("clinical-without-key", IHC_ROW, "", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "written", "staged"),
+    [c[1:] for c in EXPECTED_ACCEPTED],
+    ids=[c[0] for c in EXPECTED_ACCEPTED],
+)
+def test_expected_result_accepted_and_normalised(wh, row, written, staged):
+    write_extract(wh.inbox / "one.csv", [{**row, "expected_result": written}])
+    summary = wh.run()
+    assert summary.rows_staged == 1, wh.query("SELECT reasons FROM quarantine.rejected_rows")
+    assert wh.one("SELECT expected_result FROM staging.her2_results") == staged
+
+
+EXPECTED_REJECTED = [
+    # (case id, row, expected_result, code, the reason as a person reads it)
+    (
+        "key-on-clinical-row",
+        IHC_ROW,
+        "2+",
+        "expected_result_not_proficiency",
+        "expected_result is only for proficiency rows (this row's test_purpose is clinical)",
+    ),
+    (
+        "key-on-second-read",
+        {**IHC_ROW, "test_purpose": "second_read"},
+        "positive",
+        "expected_result_not_proficiency",
+        "expected_result is only for proficiency rows (this row's test_purpose is second_read)",
+    ),
+    (
+        "ihc-key-range",
+        PT_IHC_ROW,
+        "1-2+",
+        "not_in_vocabulary",
+        "expected_result '1-2+' is not in the vocabulary of an IHC challenge (expected an IHC "
+        "score 0, 1+, 2+ or 3+, or positive or negative)",
+    ),
+    (
+        "ihc-key-equivocal",
+        PT_IHC_ROW,
+        "equivocal",
+        "not_in_vocabulary",
+        "expected_result 'equivocal' is not in the vocabulary of an IHC challenge (expected an "
+        "IHC score 0, 1+, 2+ or 3+, or positive or negative)",
+    ),
+    (
+        "ish-key-score",
+        PT_ISH_ROW,
+        "3+",
+        "not_in_vocabulary",
+        "expected_result '3+' is not in the vocabulary of an ISH challenge (expected positive or "
+        "negative)",
+    ),
+    (
+        "ihc-key-amplified",  # amplified means positive on ISH rows only (§Spellings)
+        PT_IHC_ROW,
+        "amplified",
+        "not_in_vocabulary",
+        "expected_result 'amplified' is not in the vocabulary of an IHC challenge (expected an "
+        "IHC score 0, 1+, 2+ or 3+, or positive or negative)",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("row", "written", "code", "reason"),
+    [c[1:] for c in EXPECTED_REJECTED],
+    ids=[c[0] for c in EXPECTED_REJECTED],
+)
+def test_expected_result_rejected_with_reason(wh, row, written, code, reason):
+    write_extract(wh.inbox / "one.csv", [{**row, "expected_result": written}])
+    summary = wh.run()
+    assert (summary.rows_staged, summary.rows_quarantined) == (0, 1)
+    fields, codes, reasons, raw = wh.one(
+        "SELECT reason_fields, reason_codes, reasons, raw->>'expected_result' "
+        "FROM quarantine.rejected_rows"
+    )
+    assert list(zip(fields, codes, reasons, strict=True)) == [("expected_result", code, reason)]
+    assert raw == written  # the row as read keeps the value
+
+
+def test_version_1_extract_without_the_column_reads_expected_result_as_empty(wh):
+    header = [c for c in IHC_ROW if c != "expected_result"]
+    write_extract(wh.inbox / "v1.csv", [PT_IHC_ROW], header=header)
+    summary = wh.run()
+    assert summary.rows_staged == 1
+    assert wh.one("SELECT expected_result FROM staging.her2_results") is None
+
+
+def test_repeat_of_a_row_without_key_is_a_repeat_and_with_a_new_key_a_conflict(wh):
+    """expected_result joins the content hash only when given: an identical repeat stays a
+    repeat; the same version re-sent with a key differs, so it is quarantined (the first
+    arrival wins); the key belongs in a new result_version."""
+    write_extract(wh.inbox / "a.csv", [PT_IHC_ROW])
+    wh.run()
+    write_extract(wh.inbox / "b.csv", [PT_IHC_ROW, {**PT_IHC_ROW, "test_id": "T-2"}])
+    wh.run()
+    write_extract(
+        wh.inbox / "c.csv",
+        [
+            {**PT_IHC_ROW, "expected_result": "1+"},
+            {**PT_IHC_ROW, "result_version": "2", "expected_result": "1+"},
+        ],
+    )
+    wh.run()
+    assert wh.one("SELECT count(*) FROM quarantine.rejected_rows") == 1
+    assert wh.one("SELECT reason_codes FROM quarantine.rejected_rows") == ["conflicting_version"]
+    assert wh.query(
+        "SELECT test_id, result_version, expected_result FROM staging.her2_results ORDER BY 1"
+    ) == [("T-2", 1, None), ("T-IHC-1", 2, "1+")]

@@ -75,7 +75,11 @@ clinical results):
   ``contradictory_pct``: row counts;
 - ``preanalytic``: clinical specimens with the time documented and within
   60 min / 6-72 h;
-- ``validation``, ``proficiency``: the validation study and the PT events.
+- ``validation``, ``proficiency``: the validation study and the PT events;
+  ``proficiency`` also holds the provider's keys (contract v2 ``expected_result``):
+  ``keyed_events`` (labels of the events with a key), ``key_pending_events``,
+  ``keyed_rows`` and ``keyed_correct`` (PT rows with a key, and those whose IHC score
+  equals it), ``keyed_correct_by_lab_event`` {lab: {event: [correct, challenges]}}.
 """
 
 from __future__ import annotations
@@ -258,6 +262,7 @@ def summary(sim: Simulation, r: Rows, valid: np.ndarray) -> dict:
     valid_specs = r["spec"][valid]
     patients = spec["patient"][valid_specs]
     materials = np.unique(spec["pt"][valid_specs][spec["pt"][valid_specs] >= 0])
+    pt_keys = _pt_keys(sim, r, valid & (r["purpose"] == PROFICIENCY))
     return {
         "patients": int(np.count_nonzero(np.bincount(patients[patients >= 0]))) + len(materials),
         "specimens": int(np.count_nonzero(np.bincount(r["spec"][valid]))),
@@ -315,6 +320,7 @@ def summary(sim: Simulation, r: Rows, valid: np.ndarray) -> dict:
             "cores_per_event": int(sim.info["pt_cores_per_event"]),
             "materials": len(materials),
             "rows": int((valid & (r["purpose"] == PROFICIENCY)).sum()),
+            **pt_keys,
         },
     }
 
@@ -508,4 +514,31 @@ def build(
         "interpretation_disagreements": disagreements,
         "contradictory_pct": contradictory,
         "planted": summary(sim, r, valid),
+    }
+
+
+def _pt_keys(sim: Simulation, r: Rows, pt_rows: np.ndarray) -> dict:
+    """Ground truth of the PT keys: which events have one, and each lab's correct answers
+    (IHC score equal to the key) per keyed event, over the rows ``pt_rows`` of ``r``."""
+    spec = sim.spec
+    keys = np.asarray(sim.info.get("pt_keys", np.zeros(0, np.int64)), np.int64)
+    core = spec["pt"][r["spec"][pt_rows]]
+    key = keys[core] if len(keys) else np.full(len(core), -1)
+    keyed = key >= 0
+    correct = keyed & (r["score"][pt_rows] == key)
+    event = core // net.PT_CORES_PER_EVENT
+    lab = spec["lab"][r["spec"][pt_rows]]
+    by_lab: dict[str, dict[str, list[int]]] = {}
+    for li, code in enumerate(net.LAB_CODES):
+        for e, (label, _) in enumerate(net.PT_EVENTS):
+            sel = keyed & (lab == li) & (event == e)
+            if sel.any():
+                by_lab.setdefault(code, {})[label] = [int(correct[sel].sum()), int(sel.sum())]
+    used = {int(e) for e in np.unique(event[keyed])}
+    return {
+        "keyed_events": [label for e, (label, _) in enumerate(net.PT_EVENTS) if e in used],
+        "key_pending_events": sorted(net.PT_KEY_PENDING),
+        "keyed_rows": int(keyed.sum()),
+        "keyed_correct": int(correct.sum()),
+        "keyed_correct_by_lab_event": by_lab,
     }

@@ -152,5 +152,10 @@ def render(sim: Simulation, order: np.ndarray) -> Columns:
             TEST_PURPOSES, rows["purpose"], (rows["purpose"] != CLINICAL) | fills_clinical
         ),
     }
+    # Contract v2: the provider's key on proficiency rows of events whose key is released.
+    pt = spec["pt"][s]
+    keys = np.asarray(sim.info.get("pt_keys", np.zeros(0, np.int64)), np.int64)
+    key = np.where(pt >= 0, keys[np.clip(pt, 0, max(len(keys) - 1, 0))] if len(keys) else -1, -1)
+    columns["expected_result"] = text(IHC_SCORES, np.maximum(key, 0), key >= 0)
     assert tuple(columns) == NAMES, "render must follow the contract's column order"
     return columns

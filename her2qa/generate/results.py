@@ -598,10 +598,17 @@ def _validation(spec, rows: Rows, rng: np.random.Generator) -> tuple[np.ndarray,
 
 
 def _proficiency(first_spec: int, rng: np.random.Generator, cores: int):
-    """PT challenges: every lab scores the same cores, twice a year (one row per lab x core)."""
+    """PT challenges: every lab scores the same cores, twice a year (one row per lab x core).
+
+    Also the provider's key per core id (event * PT_CORES_PER_EVENT + core): the true score,
+    or -1 where the provider has not released it yet (``network.PT_KEY_PENDING`` events) or
+    the core is not used; contract v2 ``expected_result``."""
     labs, events, core_ids, targets = [], [], [], []
-    for e, (_, when) in enumerate(net.PT_EVENTS):
+    keys = np.full(len(net.PT_EVENTS) * net.PT_CORES_PER_EVENT, NONE, np.int64)
+    for e, (label, when) in enumerate(net.PT_EVENTS):
         target = rng.permutation(np.array([0, 1, 2, 3, int(rng.integers(0, 4))]))[:cores]
+        if label not in net.PT_KEY_PENDING:
+            keys[e * net.PT_CORES_PER_EVENT + np.arange(cores)] = target
         for lab in range(len(net.LABS)):
             labs.append(np.full(cores, lab))
             events.append(np.full(cores, net.day(when)))
@@ -634,7 +641,7 @@ def _proficiency(first_spec: int, rng: np.random.Generator, cores: int):
         draw.pathologist(lab.astype(np.int64), rng),
         purpose=PROFICIENCY,
     )
-    return spec, rows
+    return spec, rows, keys
 
 
 def _pool(n_primary: int, rng: np.random.Generator, extras: bool, pt_cores: int):
@@ -659,7 +666,7 @@ def _pool(n_primary: int, rng: np.random.Generator, extras: bool, pt_cores: int)
         forced, val = _validation(spec, rows, rng)
         val["key"] = rows["key"].max() + 1 + np.arange(len(val["spec"]))
         rows = concat([rows, val])
-    pt_spec, pt_rows = _proficiency(len(spec["lab"]), rng, pt_cores)
+    pt_spec, pt_rows, pt_keys = _proficiency(len(spec["lab"]), rng, pt_cores)
     pt_rows["key"] = rows["key"].max(initial=-1) + 1 + np.arange(len(pt_rows["spec"]))
     forced = np.concatenate([forced, pt_rows["spec"]])
     for name in list(spec):
@@ -669,7 +676,7 @@ def _pool(n_primary: int, rng: np.random.Generator, extras: bool, pt_cores: int)
             pt_spec[name] = np.full(len(pt_spec["lab"]), fill, spec[name].dtype)
     spec = _merge(spec, {k: pt_spec[k].astype(spec[k].dtype) for k in spec})
     rows = concat([rows, pt_rows])
-    return spec, rows, forced
+    return spec, rows, forced, pt_keys
 
 
 def _select(rows: Rows, n_spec: int, forced: np.ndarray, target: int, rng) -> np.ndarray | None:
@@ -695,7 +702,7 @@ def simulate(target: int, rng: np.random.Generator) -> Simulation:
     pt_cores = net.PT_CORES_PER_EVENT if extras else min(net.PT_CORES_PER_EVENT, target // 2_000)
     n_primary = int(target / ROWS_PER_SPECIMEN_GUESS / (1 + P_METASTASIS) * 1.08) + 60
     while True:
-        spec, rows, forced = _pool(n_primary, rng, extras, pt_cores)
+        spec, rows, forced, pt_keys = _pool(n_primary, rng, extras, pt_cores)
         chosen = _select(rows, len(spec["lab"]), forced, target, rng)
         if chosen is not None:
             break
@@ -713,6 +720,7 @@ def simulate(target: int, rng: np.random.Generator) -> Simulation:
     info = {
         "validation_specimens": int((rows["purpose"] == VALIDATION).sum()),
         "pt_cores_per_event": int(pt_cores),
+        "pt_keys": pt_keys,  # per PT core id: the provider's key (IHC score code), -1 none
     }
     return Simulation(rows=rows, spec=spec, patients=pats, info=info)
 

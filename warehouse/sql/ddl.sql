@@ -135,3 +135,11 @@ ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS columns_dropped_by_name 
 ;
 ALTER TABLE ops.ingested_files ADD COLUMN IF NOT EXISTS columns_dropped_by_value INTEGER
 ;
+-- Input contract version 2 (spec/lis-extract.md, 2026-12-04): expected_result, the proficiency-
+-- testing provider's key, on proficiency rows only (as read in raw; normalised in staging: an
+-- IHC score 0 / 1+ / 2+ / 3+, or positive / negative). Last column of both tables, in a new
+-- warehouse as in an older one, so the two have the same column order.
+ALTER TABLE raw.her2_rows ADD COLUMN IF NOT EXISTS expected_result VARCHAR
+;
+ALTER TABLE staging.her2_results_history ADD COLUMN IF NOT EXISTS expected_result VARCHAR
+;

@@ -26,7 +26,8 @@ SELECT
             r.specimen_role, r.specimen_site, r.collection_date, r.report_date,
             r.cold_ischemia_min, r.fixation_hours, r.assay, r.assay_kit,
             r.ihc_score, r.ihc_pct_stained, r.ish_her2_per_cell, r.ish_cep17_per_cell, r.ish_ratio,
-            r.ish_cells_counted, r.reported_result, r.pathologist_id, r.test_purpose
+            r.ish_cells_counted, r.reported_result, r.pathologist_id, r.test_purpose,
+            r.expected_result
         )),
         coalesce(r.extra, '{}')::JSON
     )

@@ -60,7 +60,8 @@ WITH src AS (
         blank(r.ish_cells_counted) AS ish_cells_counted_txt,
         blank(r.reported_result) AS reported_result_txt,
         blank(r.pathologist_id) AS pathologist_id_txt,
-        blank(r.test_purpose) AS test_purpose_txt
+        blank(r.test_purpose) AS test_purpose_txt,
+        blank(r.expected_result) AS expected_result_txt
     FROM raw.her2_rows AS r
     JOIN batch_files AS b USING (file_id)
     JOIN ops.ingested_files AS f USING (file_id)
@@ -97,7 +98,14 @@ typed AS (
         v_result.canonical AS reported_result,
         s.pathologist_id_txt AS pathologist_id,
         CASE WHEN s.test_purpose_txt IS NULL THEN 'clinical'
-             ELSE v_purpose.canonical END AS test_purpose
+             ELSE v_purpose.canonical END AS test_purpose,
+        -- contract v2: the PT provider's key, normalised like ihc_score (an IHC challenge) or
+        -- like reported_result but only positive / negative (an ISH or a status challenge)
+        CASE
+            WHEN v_assay.canonical = 'IHC' THEN coalesce(v_expected_score.canonical,
+                v_expected_call.canonical)
+            WHEN v_assay.canonical = 'ISH' THEN v_expected_call.canonical
+        END AS expected_result
     FROM src AS s
     LEFT JOIN ops.vocabulary AS v_assay
         ON v_assay.field = 'assay' AND v_assay.spelling = fold(s.assay_txt)
@@ -112,6 +120,14 @@ typed AS (
     LEFT JOIN ops.vocabulary AS v_result
         ON v_result.field = 'reported_result' AND v_result.spelling = fold(s.reported_result_txt)
        AND (v_result.assay IS NULL OR v_result.assay = v_assay.canonical)
+    LEFT JOIN ops.vocabulary AS v_expected_score
+        ON v_expected_score.field = 'ihc_score'
+       AND v_expected_score.spelling = fold(s.expected_result_txt)
+    LEFT JOIN ops.vocabulary AS v_expected_call
+        ON v_expected_call.field = 'reported_result'
+       AND v_expected_call.spelling = fold(s.expected_result_txt)
+       AND v_expected_call.canonical IN ('positive', 'negative')
+       AND (v_expected_call.assay IS NULL OR v_expected_call.assay = v_assay.canonical)
 ),
 checked AS (
     SELECT
@@ -189,7 +205,19 @@ checked AS (
             CASE WHEN t.assay = 'ISH' AND t.reported_result IS DISTINCT FROM 'indeterminate' AND t.ish_her2_per_cell_txt IS NULL
                  THEN reason('ish_her2_per_cell', 'required_missing', 'ish_her2_per_cell is missing (required on an ISH row unless reported_result is indeterminate)') END,
             CASE WHEN t.assay = 'ISH' AND t.reported_result IS DISTINCT FROM 'indeterminate' AND t.ish_cells_counted_txt IS NULL
-                 THEN reason('ish_cells_counted', 'required_missing', 'ish_cells_counted is missing (required on an ISH row unless reported_result is indeterminate)') END
+                 THEN reason('ish_cells_counted', 'required_missing', 'ish_cells_counted is missing (required on an ISH row unless reported_result is indeterminate)') END,
+            -- contract v2: expected_result, the PT provider's key, on proficiency rows only
+            CASE WHEN t.expected_result_txt IS NOT NULL AND t.test_purpose <> 'proficiency'
+                 THEN reason('expected_result', 'expected_result_not_proficiency',
+                      'expected_result is only for proficiency rows (this row''s test_purpose is '
+                      || t.test_purpose || ')') END,
+            CASE WHEN t.expected_result_txt IS NOT NULL AND t.test_purpose = 'proficiency'
+                  AND t.assay IS NOT NULL AND t.expected_result IS NULL
+                 THEN reason('expected_result', 'not_in_vocabulary',
+                      'expected_result ' || quoted(t.expected_result_txt) || ' is not in the vocabulary of an '
+                      || t.assay || ' challenge (expected '
+                      || CASE WHEN t.assay = 'IHC' THEN 'an IHC score 0, 1+, 2+ or 3+, or positive or negative'
+                              ELSE 'positive or negative' END || ')') END
         ], lambda r: r IS NOT NULL) END AS reasons
     FROM typed AS t
 )
@@ -199,14 +227,16 @@ SELECT
     specimen_role, specimen_site, collection_date, report_date,
     cold_ischemia_min, fixation_hours, assay, assay_kit,
     ihc_score, ihc_pct_stained, ish_her2_per_cell, ish_cep17_per_cell, ish_ratio,
-    ish_cells_counted, reported_result, pathologist_id, test_purpose,
+    ish_cells_counted, reported_result, pathologist_id, test_purpose, expected_result,
     reasons,
+    -- expected_result joins the hash only when given: a version-1 row hashes as before, so a
+    -- repeat of a row received before contract v2 is still a repeat, not a conflict
     md5(to_json(struct_pack(
         lab_id, performing_lab, test_id, result_version, accession_id, patient_key,
         specimen_role, specimen_site, collection_date, report_date,
         cold_ischemia_min, fixation_hours, assay, assay_kit,
         ihc_score, ihc_pct_stained, ish_her2_per_cell, ish_cep17_per_cell, ish_ratio,
         ish_cells_counted, reported_result, pathologist_id, test_purpose
-    ))::VARCHAR) AS content_hash
+    ))::VARCHAR || coalesce('|expected_result=' || expected_result, '')) AS content_hash
 FROM checked
 ;
