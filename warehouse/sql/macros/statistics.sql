@@ -55,3 +55,51 @@ CREATE OR REPLACE TEMP MACRO quadratic_kappa(n, sum_sq_diff, sum_a, sum_b, sum_a
                 / (n::HUGEINT * sum_a2 + n::HUGEINT * sum_b2 - 2 * sum_a::HUGEINT * sum_b)::DOUBLE
     END
 ;
+-- The counts behind an agreement figure, over the pairs of a group (an aggregate: use it in a
+-- GROUP BY). Codes are agreement_code() values: 0/1 for binary comparisons, 0..3 for IHC
+-- scores. One definition for marts.agreement and marts.agreement_by_group.
+CREATE OR REPLACE TEMP MACRO agreement_cells(a, b) AS {
+    'n_pairs': count(*),
+    'n_agree': count_if(a = b),
+    'pos_pos': count_if(a = 1 AND b = 1),
+    'pos_neg': count_if(a = 1 AND b = 0),
+    'neg_pos': count_if(a = 0 AND b = 1),
+    'neg_neg': count_if(a = 0 AND b = 0),
+    'sum_marginal_products': count_if(a = 0) * count_if(b = 0) + count_if(a = 1) * count_if(b = 1)
+        + count_if(a = 2) * count_if(b = 2) + count_if(a = 3) * count_if(b = 3),
+    'sum_sq_diff': sum((a - b) * (a - b)),
+    'sum_a': sum(a),
+    'sum_b': sum(b),
+    'sum_a2': sum(a * a),
+    'sum_b2': sum(b * b)
+}
+;
+-- The statistics of marts.agreement from agreement_cells(): percent agreement with its Wilson
+-- interval (percent), the 2×2 cells, PPA and NPA (percent, second member as reference; NULL
+-- without a denominator) and kappa for binary comparisons; the quadratic-weighted kappa for
+-- the 4-category IHC score comparison. Expand it into columns with unnest().
+CREATE OR REPLACE TEMP MACRO agreement_statistics(c, is_binary) AS {
+    'n_pairs': c.n_pairs::BIGINT,
+    'n_agree': c.n_agree::BIGINT,
+    'pct_agree': 100.0 * c.n_agree::DOUBLE / c.n_pairs,
+    'ci_low': 100.0 * wilson_low(c.n_agree, c.n_pairs),
+    'ci_high': 100.0 * wilson_high(c.n_agree, c.n_pairs),
+    'n_pos_pos': CASE WHEN is_binary THEN c.pos_pos::BIGINT END,
+    'n_pos_neg': CASE WHEN is_binary THEN c.pos_neg::BIGINT END,
+    'n_neg_pos': CASE WHEN is_binary THEN c.neg_pos::BIGINT END,
+    'n_neg_neg': CASE WHEN is_binary THEN c.neg_neg::BIGINT END,
+    'ppa': CASE
+        WHEN is_binary AND c.pos_pos + c.neg_pos > 0
+            THEN 100.0 * c.pos_pos::DOUBLE / (c.pos_pos + c.neg_pos)
+    END,
+    'npa': CASE
+        WHEN is_binary AND c.neg_neg + c.pos_neg > 0
+            THEN 100.0 * c.neg_neg::DOUBLE / (c.neg_neg + c.pos_neg)
+    END,
+    'kappa': cohen_kappa(c.n_pairs, c.n_agree, c.sum_marginal_products),
+    'kappa_quadratic': CASE
+        WHEN NOT is_binary
+            THEN quadratic_kappa(c.n_pairs, c.sum_sq_diff, c.sum_a, c.sum_b, c.sum_a2, c.sum_b2)
+    END
+}
+;
