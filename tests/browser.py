@@ -15,16 +15,9 @@ from typing import Any
 
 import pytest
 
+from dashboards.audit_pack.pdf import ARGS  # the flags Chromium runs offline with, once
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 ARTIFACTS = Path(os.environ.get("HER2QA_TEST_ARTIFACTS", "test-artifacts"))
 
 

@@ -119,7 +119,10 @@ def summarise(con: duckdb.DuckDBPyConnection, tables: list[catalog.Table]) -> Bu
     rows = {t.short: int(con.execute(count.format(t.name)).fetchone()[0]) for t in tables}
     figures: dict[str, dict[str, float]] = {}
     for t in tables:
-        values = {name: con.execute(q).fetchone() for name, q in t.figures.items()}
+        values = {
+            name: con.execute(q.replace("{table}", t.name)).fetchone()
+            for name, q in t.figures.items()
+        }
         figures[t.short] = {
             name: _number(row[0]) for name, row in values.items() if row and row[0] is not None
         }

@@ -19,6 +19,7 @@ import plotly.graph_objects as go
 from _plotly_utils.utils import PlotlyJSONEncoder
 
 from dashboards.report import formatting as fmt
+from warehouse import catalog
 
 # --- colours: Okabe & Ito (2008), distinguishable with the common colour-vision deficiencies.
 BLACK = "#000000"
@@ -50,16 +51,7 @@ def fill(colour: str, alpha: float = 0.18) -> str:
 
 
 # Categories keep their colour on every page.
-CATEGORY_ORDER = (
-    "positive",
-    "low",
-    "ultralow",
-    "null",
-    "zero_unspecified",
-    "negative_unspecified",
-    "equivocal",
-    "indeterminate",
-)
+CATEGORY_ORDER = catalog.HER2_CATEGORIES  # the contract's categories, in the contract's order
 CATEGORY_LABEL = {
     "positive": "HER2-positive",
     "low": "HER2-low",
@@ -80,7 +72,7 @@ CATEGORY_COLOUR = {
     "equivocal": PURPLE,
     "indeterminate": GREY,
 }
-STATUS_ORDER = ("positive", "negative", "equivocal", "indeterminate")
+STATUS_ORDER = catalog.FINAL_STATUSES
 STATUS_COLOUR = {
     "positive": VERMILLION,
     "negative": SKY,
