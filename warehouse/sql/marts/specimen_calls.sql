@@ -20,6 +20,20 @@
 -- report_date of any current result of that purpose when nothing is usable); no match ->
 -- '2018'. reference_lab and second_read calls use the owner lab's configuration too.
 -- Rules: macros/asco_cap_rules.
+-- The fields a selected ISH result carries, dual- or single-probe (a single-probe one has no
+-- ratio and no CEP17 mean).
+CREATE OR REPLACE TEMP MACRO ish_result(test_id, report_date, ratio, her2, cep17, cells, kit,
+    reader) AS {
+    'test_id': test_id,
+    'report_date': report_date,
+    'ish_ratio': ratio,
+    'ish_her2_per_cell': her2,
+    'ish_cep17_per_cell': cep17,
+    'ish_cells_counted': cells,
+    'assay_kit': kit,
+    'pathologist_id': reader
+}
+;
 CREATE OR REPLACE TEMP TABLE specimen_calls AS
 WITH picked AS (
     SELECT
@@ -49,32 +63,16 @@ WITH picked AS (
             WHERE assay = 'IHC' AND reported_result <> 'indeterminate' AND ihc_score IS NOT NULL
         ) AS ihc,
         arg_max(
-            {
-                'test_id': test_id,
-                'report_date': report_date,
-                'ish_ratio': ish_ratio,
-                'ish_her2_per_cell': ish_her2_per_cell,
-                'ish_cep17_per_cell': ish_cep17_per_cell,
-                'ish_cells_counted': ish_cells_counted,
-                'assay_kit': assay_kit,
-                'pathologist_id': pathologist_id
-            },
+            ish_result(test_id, report_date, ish_ratio, ish_her2_per_cell, ish_cep17_per_cell,
+                ish_cells_counted, assay_kit, pathologist_id),
             {'report_date': report_date, 'test_id': test_id}
         ) FILTER (
             WHERE assay = 'ISH' AND reported_result <> 'indeterminate'
                 AND ish_ratio IS NOT NULL AND ish_her2_per_cell IS NOT NULL
         ) AS ish_dual,
         arg_max(
-            {
-                'test_id': test_id,
-                'report_date': report_date,
-                'ish_ratio': NULL::DOUBLE,
-                'ish_her2_per_cell': ish_her2_per_cell,
-                'ish_cep17_per_cell': NULL::DOUBLE,
-                'ish_cells_counted': ish_cells_counted,
-                'assay_kit': assay_kit,
-                'pathologist_id': pathologist_id
-            },
+            ish_result(test_id, report_date, NULL::DOUBLE, ish_her2_per_cell, NULL::DOUBLE,
+                ish_cells_counted, assay_kit, pathologist_id),
             {'report_date': report_date, 'test_id': test_id}
         ) FILTER (
             WHERE assay = 'ISH' AND reported_result <> 'indeterminate'
