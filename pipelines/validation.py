@@ -1,8 +1,6 @@
 """pandera on a run's new rows, a slice at a time: the contract checks of the ingest and
 staging assets (schemas/raw.py, schemas/staged.py) as Dagster check results."""
 
-from __future__ import annotations
-
 import dagster as dg
 import pandas as pd
 import pandera.errors
@@ -39,3 +37,16 @@ def validate_in_batches(
             "failures": dg.MetadataValue.md(summary.to_markdown(index=False)),
         },
     )
+
+
+def contract_check(
+    asset: dg.AssetKey, name: str, schema: pa.DataFrameSchema, rows_of_run: str, description: str
+) -> dg.AssetChecksDefinition:
+    """A blocking check that this run's rows (``rows_of_run``: SQL with ``$run_id``) satisfy
+    ``schema``."""
+
+    @dg.asset_check(asset=asset, name=name, blocking=True, description=description)
+    def _check(context: dg.AssetCheckExecutionContext, paths: Her2qaPaths) -> dg.AssetCheckResult:
+        return validate_in_batches(paths, schema, rows_of_run, context.op_execution_context.run_id)
+
+    return _check

@@ -8,7 +8,7 @@ import dagster as dg
 from her2qa.ingest import inbox, phi
 from pipelines.defs.resources import Her2qaPaths
 from pipelines.factory import asset_key, integrity_checks, spec
-from pipelines.validation import validate_in_batches
+from pipelines.validation import contract_check
 from schemas.raw import raw_her2_rows
 from warehouse import catalog
 
@@ -60,23 +60,14 @@ def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
     )
 
 
-@dg.asset_check(
-    asset=RAW_ROWS,
-    blocking=True,
-    description=(
-        "The raw rows of this run hold text only and no PHI column (schemas/raw.py, strict)."
-    ),
+raw_rows_carry_no_phi = contract_check(
+    RAW_ROWS,
+    "raw_rows_carry_no_phi",
+    raw_her2_rows,
+    "SELECT r.* FROM raw.her2_rows AS r "
+    "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
+    "The raw rows of this run hold text only and no PHI column (schemas/raw.py, strict).",
 )
-def raw_rows_carry_no_phi(
-    context: dg.AssetCheckExecutionContext, paths: Her2qaPaths
-) -> dg.AssetCheckResult:
-    return validate_in_batches(
-        paths,
-        raw_her2_rows,
-        "SELECT r.* FROM raw.her2_rows AS r "
-        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
-        context.op_execution_context.run_id,
-    )
 
 
 # Keys unique (warehouse/catalog.py).

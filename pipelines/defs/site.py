@@ -1,7 +1,8 @@
 """Publish stage: the marts -> the dashboard site (dashboards/site/build.py) and the restricted
-worklists in their own folder (HER2QA_RESTRICTED). The site code does the work; this asset says when, and reports the
-pages, the largest page and the worklist rows as metadata. The checks (dashboards/site/checks.py)
-are blocking: a page over 1 MB or a page carrying a case identifier fails the run.
+worklists in their own folder (HER2QA_RESTRICTED). The site code does the work; this asset
+says when, and reports the pages, the largest page and the worklist rows as metadata. The
+checks (dashboards/site/checks.py) are blocking: a page over 1 MB or a page carrying a case
+identifier fails the run.
 """
 
 import dagster as dg

@@ -7,7 +7,7 @@ import dagster as dg
 from her2qa import staging
 from pipelines.defs.resources import Her2qaPaths
 from pipelines.factory import asset_key, integrity_checks, spec
-from pipelines.validation import validate_in_batches
+from pipelines.validation import contract_check
 from schemas.staged import staged_her2_results
 from warehouse import catalog
 
@@ -92,24 +92,15 @@ def accounting_balances(paths: Her2qaPaths) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset_check(
-    asset=RESULTS,
-    blocking=True,
-    description=(
-        "The staged rows of this run satisfy the typed contract (schemas/staged.py, pandera): "
-        "types, vocabulary, ranges, ratio vs means, dates, conditional fields, unique keys."
-    ),
+staged_rows_match_contract = contract_check(
+    RESULTS,
+    "staged_rows_match_contract",
+    staged_her2_results,
+    "SELECT h.* FROM staging.her2_results_history AS h "
+    "JOIN ops.ingested_files AS f USING (file_id) WHERE f.staged_run_id = $run_id",
+    "The staged rows of this run satisfy the typed contract (schemas/staged.py, pandera): types, "
+    "vocabulary, ranges, ratio vs means, dates, conditional fields, unique keys.",
 )
-def staged_rows_match_contract(
-    context: dg.AssetCheckExecutionContext, paths: Her2qaPaths
-) -> dg.AssetCheckResult:
-    return validate_in_batches(
-        paths,
-        staged_her2_results,
-        "SELECT h.* FROM staging.her2_results_history AS h "
-        "JOIN ops.ingested_files AS f USING (file_id) WHERE f.staged_run_id = $run_id",
-        context.op_execution_context.run_id,
-    )
 
 
 # Keys unique, and each table's own rules (warehouse/catalog.py).
