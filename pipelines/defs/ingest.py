@@ -6,6 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from her2qa.ingest import inbox, phi
+from her2qa.instance import TAG_PID, owner_tags
 from pipelines.defs.resources import Her2qaPaths
 from pipelines.factory import asset_key, integrity_checks, spec
 from pipelines.validation import contract_check
@@ -22,6 +23,9 @@ RAW_ROWS = asset_key("raw.her2_rows")
 )
 def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
     """Archive and read every new CSV of the inbox (same bytes twice add nothing)."""
+    if TAG_PID not in context.run.tags:  # launched by the daemon or the UI, not `her2qa run`:
+        # say which process holds the pool, so a later run can release it if this one dies
+        context.instance.add_run_tags(context.run.run_id, owner_tags())
     key = phi.load_key()
     with paths.connect() as con:
         outcomes = inbox.ingest_inbox(

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from her2qa.instance import TAG_PID
 from her2qa.runner import execute
 from pipelines.definitions import defs
 from pipelines.defs import ingest as ingest_defs
@@ -61,6 +62,8 @@ def test_materialize_ingest_and_staging_with_checks(env):
         instance=instance,
     )
     assert result.success
+    # the run names its process (as `her2qa run` does), so a later run can tell it died
+    assert instance.get_run_by_id(result.run_id).tags[TAG_PID] == str(os.getpid())
     evaluations = result.get_asset_check_evaluations()
     keys = {
         r.name for t in catalog.TABLES if t.layer in ("ingest", "staging") for r in table_rules(t)
