@@ -77,9 +77,18 @@ def labs_summary(
     verdict = worst(per_lab.values())
     look = sorted(lab for lab, v in per_lab.items() if v == "look")
     small = sorted(lab for lab, v in per_lab.items() if v == "too_few")
+    text = fmt.labs_phrase(code, look, small, len(per_lab), where)
+    if look and fmt.finding_kind(code) == "target":
+        # the network never hides its worst laboratory: the one furthest under the target
+        rows = [
+            f for lab in look if (f := findings.get(code, lab, period)) and f.figure is not None
+        ]
+        if rows:
+            furthest = min(rows, key=lambda f: f.figure)
+            text += f"; furthest below: {furthest.lab_id} ({fmt.percent(furthest.figure)})"
     return Reading(
         STATUS[verdict],
-        fmt.labs_phrase(code, look, small, len(per_lab), where) + ".",
+        text + ".",
         topic,
         _page(findings, code),
         label=fmt.verdict_label(code, verdict),

@@ -54,7 +54,15 @@ def test_the_warehouse_holds_exactly_the_catalog_tables_after_a_build(tmp_path):
 def test_every_finding_code_made_is_listed_in_the_catalog(tmp_path):
     rows = [ihc("3+", accession_id=f"A{i}") for i in range(3)]
     rows += [ish(2.5, 5.0, accession_id=f"A{i}") for i in range(3)]
-    rows.append(ihc("0", accession_id="M", specimen_role="metastasis", patient_key="P1"))
+    rows.append(
+        ihc(
+            "0",
+            accession_id="M",
+            specimen_role="metastasis",
+            specimen_site="liver",
+            patient_key="P1",
+        )
+    )
     rows.append(ihc("3+", accession_id="P", patient_key="P1"))
     con = staged_warehouse(tmp_path / "w.duckdb", rows)
     made = {r[0] for r in con.execute("SELECT DISTINCT finding FROM marts.findings").fetchall()}

@@ -128,8 +128,13 @@ def test_only_control_limits_say_in_control():
 
 def test_network_summary_names_the_labs_and_takes_the_worst():
     rows = [
-        _finding("lab_target_ihc_vs_ish", v, lab)
-        for lab, v in (("CITY", "look"), ("EAST", "look"), ("NORTH", "ok"), ("WEST", "too_few"))
+        _finding("lab_target_ihc_vs_ish", v, lab, figure=figure)
+        for lab, v, figure in (
+            ("CITY", "look", 89.9),
+            ("EAST", "look", 81.1),
+            ("NORTH", "ok", 96.0),
+            ("WEST", "too_few", 70.0),
+        )
     ]
     findings = Findings(rows)
     r = readings.labs_summary(
@@ -141,6 +146,7 @@ def test_network_summary_names_the_labs_and_takes_the_worst():
     assert r is not None and r.status == "look" and r.label == "Below the lab target"
     assert r.text.startswith("2 of 4 laboratories below the lab target: CITY, EAST")
     assert "too few to judge: WEST" in r.text
+    assert "furthest below: EAST (81.1%)" in r.text  # the worst lab, never hidden
     ok = Findings([_finding("lab_target_ihc_vs_ish", "ok", lab) for lab in ("A", "B")])
     r = readings.labs_summary(
         ok, "lab_target_ihc_vs_ish", readings.lab_verdicts(ok, "lab_target_ihc_vs_ish"), topic=""
