@@ -1,0 +1,63 @@
+-- marts/ihc0_share: the share of IHC 0 among clinical IHC reads (issue 11: a drift of the
+-- 0 vs 1+ call shows as a shift of the IHC 0 share of a reader or a clone over time;
+-- her2-domain.md §HER2-LOW). From marts.specimen_her2: each specimen with a clinical IHC
+-- score (the selected IHC result, primary or metastasis) counts once, at the quarter of that
+-- IHC result's report_date, for its reader and its antibody.
+--   lab_id           a lab's code, or 'ALL' pooled
+--   breakdown        'all' (breakdown_value 'all') | 'pathologist' | 'clone' (assay_kit);
+--                    '(not recorded)' when the extract has none
+--   quarter          'YYYY-Qn', or 'ALL' pooled
+--   n_ihc_reads      specimens with a clinical IHC score (0, 1+, 2+, 3+)
+--   n_ihc0, n_ihc1plus   of them scored 0, resp. 1+
+--   share_ihc0, ci_low, ci_high   n_ihc0 / n_ihc_reads (0-1) with its Wilson 95% interval
+-- A row exists for every group with at least one read.
+CREATE OR REPLACE TABLE marts.ihc0_share AS
+WITH reads AS (
+    SELECT
+        lab_id,
+        ihc_score,
+        quarter_label(ihc_report_date) AS quarter,
+        coalesce(ihc_pathologist_id, '(not recorded)') AS pathologist,
+        coalesce(ihc_assay_kit, '(not recorded)') AS clone
+    FROM marts.specimen_her2
+    WHERE ihc_score IS NOT NULL
+),
+unpivoted AS (
+    SELECT lab_id, ihc_score, quarter, 'all' AS breakdown, 'all' AS breakdown_value FROM reads
+    UNION ALL
+    SELECT lab_id, ihc_score, quarter, 'pathologist', pathologist FROM reads
+    UNION ALL
+    SELECT lab_id, ihc_score, quarter, 'clone', clone FROM reads
+),
+counts AS (
+    SELECT
+        CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
+        breakdown,
+        breakdown_value,
+        CASE WHEN grouping(quarter) = 1 THEN 'ALL' ELSE quarter END AS quarter,
+        count(*) AS n_ihc_reads,
+        count_if(ihc_score = '0') AS n_ihc0,
+        count_if(ihc_score = '1+') AS n_ihc1plus
+    FROM unpivoted
+    GROUP BY GROUPING SETS (
+        (lab_id, breakdown, breakdown_value, quarter),
+        (lab_id, breakdown, breakdown_value),
+        (breakdown, breakdown_value, quarter),
+        (breakdown, breakdown_value)
+    )
+)
+SELECT
+    lab_id,
+    breakdown,
+    breakdown_value,
+    quarter,
+    n_ihc_reads,
+    n_ihc0,
+    n_ihc1plus,
+    n_ihc0::DOUBLE / n_ihc_reads AS share_ihc0,
+    wilson_low(n_ihc0, n_ihc_reads) AS ci_low,
+    wilson_high(n_ihc0, n_ihc_reads) AS ci_high
+FROM counts
+ORDER BY lab_id <> 'ALL', lab_id, breakdown <> 'all', breakdown, breakdown_value,
+    quarter <> 'ALL', quarter
+;
