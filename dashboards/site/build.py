@@ -43,6 +43,7 @@ from dashboards.site.pages import (
     overview,
     positivity,
     preanalytic,
+    proficiency,
     readers,
     sources,
 )
@@ -53,7 +54,16 @@ ASSETS = Path(__file__).with_name("assets")
 PLOTLY_JS = "plotly.min.js"
 MANIFEST = "site.json"
 # Topic pages in navigation order (the overview comes first).
-TOPICS = (concordance, ihc_ish, metastasis, positivity, her2_low, readers, preanalytic)
+TOPICS = (
+    concordance,
+    ihc_ish,
+    metastasis,
+    positivity,
+    her2_low,
+    readers,
+    preanalytic,
+    proficiency,
+)
 AFTER = (data_quality, sources)
 
 

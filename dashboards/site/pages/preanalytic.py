@@ -1,9 +1,11 @@
 """Pre-analytic compliance, turnaround and reporting: cold ischaemia and fixation within the
 ASCO/CAP limits per month (95% CI), documentation rates, turnaround median and 90th
-percentile, and the CAP 11 proxies. From marts.preanalytic_monthly (limits in
-marts.reference_bands) and marts.cap11_rates. No finding judges these rates (no published
-compliance rate or turnaround target exists), so the page states them in plain words, without
-a badge."""
+percentile, and CAP 11 in full (rates 1, 2 and 3 per month, rate 3 the reported one, and the
+reflex IHC 2+ → ISH turnaround). From marts.preanalytic_monthly (limits in
+marts.reference_bands) and marts.cap11_rates. No finding judges the compliance rates or the
+turnarounds (no published compliance rate or turnaround target exists), so the page states
+them in plain words, without a badge. CAP 11 rate 3 is read by the finding cap11_rate3 (info:
+shown, no published target): its message is the section's reading."""
 
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
+from dashboards.site import layout, readings
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Section, View, para
+from dashboards.site.layout import Page, Section, View, para, table
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "preanalytic.html"
+PANEL_COLOURS = (F.BLUE, F.ORANGE, F.GREEN)
 
 WINDOW_SQL = """
 WITH bounds AS (
@@ -87,7 +91,7 @@ def _two_rate_panels(
             [r[f"{ci_prefix}_ci_low"] for r in rows],
             [r[f"{ci_prefix}_ci_high"] for r in rows],
             name=name,
-            colour=F.BLUE if i == 1 else F.ORANGE,
+            colour=PANEL_COLOURS[(i - 1) % len(PANEL_COLOURS)],
             hovertext=hover,
             scale=100,
             row=1,
@@ -123,6 +127,9 @@ def build(ctx: Context) -> Page:
         ctx.rows("SELECT * FROM marts.preanalytic_monthly ORDER BY lab_id, month")
     )
     cap11 = ctx.per_view(ctx.rows("SELECT * FROM marts.cap11_rates ORDER BY lab_id, month"))
+    cap11_pooled = {
+        k: (v[0] if v else None) for k, v in ctx.per_view(ctx.file("cap11_pooled")).items()
+    }
     window = {k: (v[0] if v else None) for k, v in ctx.per_view(ctx.rows(WINDOW_SQL)).items()}
     cold = ctx.band("cold_ischemia_limit")
     fixation = ctx.band("fixation_window")
@@ -260,36 +267,117 @@ def build(ctx: Context) -> Page:
 
     def cap11_n(r: dict) -> str:
         return (
+            f"rate 3: {fmt.count(r['n_rate3_met'])} of {fmt.count(r['n_specimens_audited'])}; "
             f"rate 1: {fmt.count(r['n_specimens_agree'])} of "
             f"{fmt.count(r['n_specimens_audited'])}; rate 2: "
-            f"{fmt.count(r['n_ish_completed'])} of {fmt.count(r['n_ihc_equivocal'])}"
+            f"{fmt.count(r['n_equivocal_completed'])} of {fmt.count(r['n_equivocal'])} "
+            f"equivocal ({fmt.count(r['n_repeat_same_specimen'])} on the same specimen, "
+            f"{fmt.count(r['n_repeat_other_specimen'])} on another)"
+        )
+
+    def cap11_summary(view: View) -> Markup | None:
+        """The finding cap11_rate3 as the reading, and rates 1-3 with their counts, months
+        pooled (the counts of marts.cap11_rates summed)."""
+        w = cap11_pooled.get(view.key)
+        if not w:
+            return None
+        found = readings.found(ctx.findings, "cap11_rate3", view.lab)
+        small = ctx.is_small
+        body = []
+        for name, k, n, rate in (
+            ("Rate 3 (reported): algorithm-derived and, when equivocal, a completed repeat",
+             "n_rate3_met", "n_specimens_audited", "rate3"),
+            ("Rate 1: reported calls agree with the ASCO/CAP algorithm",
+             "n_specimens_agree", "n_specimens_audited", "rate1"),
+            ("Rate 2: equivocal results with a completed repeat",
+             "n_equivocal_completed", "n_equivocal", "rate2"),
+        ):  # fmt: skip
+            lo, hi = w[f"{rate}_ci_low"], w[f"{rate}_ci_high"]
+            body.append(
+                [
+                    name,
+                    Markup("<span data-cap11='{}' data-lab='{}'>{}</span>").format(
+                        k, w["lab_id"], fmt.count(w[k])
+                    ),
+                    Markup("<span data-cap11='{}' data-lab='{}'>{}</span>").format(
+                        n, w["lab_id"], fmt.count(w[n])
+                    ),
+                    fmt.pct(w[rate]) + (" (small n)" if small(w[n], lo, hi) else ""),
+                    fmt.ci(lo, hi),
+                ]
+            )
+        window = w["repeat_window_days"]
+        return Markup("").join(
+            [
+                layout.readings(found, link=False),
+                table(
+                    ["rate", "met", "of", "rate", "95% CI (Wilson)"],
+                    body,
+                    numeric=(1, 2, 3),
+                    caption=f"{w['first_month']:%Y-%m} to {w['last_month']:%Y-%m}, months "
+                    "pooled. Rate 2: "
+                    f"{fmt.count(w['n_repeat_same_specimen'])} completed on the same specimen "
+                    "(the reflex ISH, or a decided single-probe call), "
+                    f"{fmt.count(w['n_repeat_other_specimen'])} on another specimen of the "
+                    "patient (same role, collected within "
+                    + (f"{window:g} days" if window is not None else "the her2qa window")
+                    + ", a her2qa rule: marts.reference_bands 'cap11_repeat_window_days'); a "
+                    "specimen completed both ways counts in both. CAP 11 publishes no target: "
+                    "shown, not judged.",
+                ),
+            ]
         )
 
     page.sections.append(
         Section(
-            "Reporting: CAP 11 proxies",
+            "Reporting: CAP 11",
             "cap11",
-            "The two rates of the CAP QCDR measure 'CAP 11' (2019) as the extract lets us "
-            "approximate them. Rate 1: specimens whose reported HER2 calls all agree with the "
-            "ASCO/CAP algorithm; rate 2: IHC 2+ (equivocal) specimens with a completed dual-probe "
-            "ISH. The disagreeing results are in interpretation_disagreements.csv in the "
-            f"restricted folder {ctx.restricted_label}.",
+            "The three rates of the CAP QCDR measure 'CAP 11' (2019) as the extract lets us "
+            "approximate them; rate 3 is the reported rate (her2-domain.md §CAP-CHECKLIST). "
+            "Rate 1: specimens whose reported HER2 calls all agree with the ASCO/CAP algorithm. "
+            "Rate 2: equivocal specimens (IHC 2+, or an equivocal final status) with a "
+            "completed repeat test, on the same specimen or on another specimen of the "
+            "patient (the excision after an equivocal core). Rate 3: both. Recent months look "
+            "worse while repeats are pending. The disagreeing results are in "
+            "interpretation_disagreements.csv in the restricted folder "
+            f"{ctx.restricted_label}.",
             [
+                html_block(ctx, cap11_summary),
                 figure_block(
                     ctx,
                     "cap11",
-                    "CAP 11 proxy rates per month",
+                    "CAP 11 rates per month",
                     cap11,
                     lambda v, rows: _two_rate_panels(
-                        f"CAP 11 proxies: {v.label}",
-                        "report month; 95% CI (Wilson)",
+                        f"CAP 11: {v.label}",
+                        "report month; 95% CI (Wilson); rate 3 is the reported rate",
                         rows,
                         [
+                            ("Rate 3 (reported)", "rate3", "rate3", None),
                             ("Rate 1: calls agree with the algorithm", "rate1", "rate1", None),
-                            ("Rate 2: IHC 2+ with completed ISH", "rate2", "rate2", None),
+                            ("Rate 2: equivocal, repeat completed", "rate2", "rate2", None),
                         ],
                         cap11_n,
                     ),
+                ),
+            ],
+        )
+    )
+    page.sections.append(
+        Section(
+            "Reflex IHC 2+ → ISH turnaround",
+            "reflex",
+            "Days from the report of the IHC 2+ to the report of the ISH on the same specimen, "
+            "per month of the IHC report: median and 90th percentile over the specimens whose "
+            "reflex ISH was completed (negative when the ISH was signed out first). No "
+            "guideline target.",
+            [
+                figure_block(
+                    ctx,
+                    "reflex",
+                    "Reflex IHC 2+ to ISH turnaround per month",
+                    cap11,
+                    lambda v, rows: _reflex(v, rows),
                 )
             ],
         )
@@ -330,4 +418,42 @@ def _turnaround(view: View, rows: list[dict]) -> go.Figure | None:
         )
     fig.update_yaxes(title_text="days", rangemode="tozero")
     fig.update_xaxes(title_text="collection month")
+    return fig
+
+
+def _reflex(view: View, rows: list[dict]) -> go.Figure | None:
+    """Reflex IHC 2+ -> ISH turnaround per month (marts.cap11_rates days_ihc_to_ish_*)."""
+    rows = sorted(
+        (r for r in rows if r["days_ihc_to_ish_median"] is not None), key=lambda r: r["month"]
+    )
+    if not rows:
+        return None
+    fig = F.new_figure(
+        f"Reflex IHC 2+ → ISH turnaround: {view.label}",
+        subtitle="per month of the IHC 2+ report; no guideline target",
+        height=380,
+    )
+    x = [r["month"].isoformat() for r in rows]
+    for field, name, dash in (
+        ("days_ihc_to_ish_median", "median", "solid"),
+        ("days_ihc_to_ish_p90", "90th percentile", "dash"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=F.rounded((r[field] for r in rows), 2),
+                mode="lines+markers",
+                name=name,
+                line={"color": F.BLUE if dash == "solid" else F.ORANGE, "dash": dash},
+                hovertext=[
+                    f"{r['month_label']}: {name} {r[field]:g} days "
+                    f"({fmt.count(r['n_repeat_same_specimen'])} reflex ISH completed of "
+                    f"{fmt.count(r['n_ihc_equivocal'])} IHC 2+)"
+                    for r in rows
+                ],
+                hoverinfo="text",
+            )
+        )
+    fig.update_yaxes(title_text="days", rangemode="tozero")
+    fig.update_xaxes(title_text="month of the IHC 2+ report")
     return fig

@@ -1,95 +1,72 @@
--- audit/validation: validation studies run in the period (test_purpose 'validation'), against
--- the ASCO/CAP case counts, with their concordance. ref: her2-domain.md §VALIDATION (2013/2018:
+-- audit/validation: the validation sets with a case signed out in the period, against the
+-- ASCO/CAP case counts, with their concordance. ref: her2-domain.md §VALIDATION (2013/2018:
 -- 20 positive + 20 negative cases for an FDA-approved assay, 40 + 40 for a laboratory-developed
 -- test; no specific concordance figure; 2007: >= 95%), §STATS 7.1 (report PPA/NPA, never drop
 -- equivocal results silently).
 --
--- One case = one current validation result (staging.her2_results, test_purpose 'validation',
--- report_date in the period, lab $lab). A study = lab x assay x assay kit.
---   validation_call   IHC: 3+ positive, 0/1+ negative, 2+ equivocal (macros/asco_cap_rules
---                     ihc_call); dual-probe ISH: group 1 positive, group 5 negative, groups 2-4
---                     equivocal (no concurrent IHC in a validation run); reported
---                     'indeterminate' or no usable value: indeterminate
---   comparator        the same specimen's clinical final status in marts.specimen_her2 (same
---                     lab_id and accession_id): the laboratory's validated clinical result
---                     (ASCO/CAP algorithm, §FINAL-STATUS). Positive and negative comparators
---                     are the study's positive and negative cases; an equivocal, indeterminate
---                     or missing comparator leaves the case not comparable (listed, not counted)
---   agrees            validation_call = comparator; an equivocal or indeterminate validation
---                     call on a positive or negative case counts as a disagreement
---   assay class       LDT when the kit is listed for the lab in the site configuration
+-- The cases, their calls, comparators and agreement are the warehouse's marts.validation_sets
+-- (warehouse/sql/marts/validation_sets.sql: the one definition; read from the attached
+-- warehouse, wh). A set (lab x assay x assay kit) is reported WHOLE when at least one of its
+-- cases was signed out in the period (a validation study is judged as a whole, never clipped
+-- to the period), lab $lab. audit_validation_cases lists its cases (validation_cases.csv).
+--   assay class       LDT when the kit is listed for the lab in the PACK's configuration
 --                     ([labs.<LAB>] ldt_kits, her2qa/config.py; the temporary table lab_settings,
---                     setting 'ldt_kit', warehouse/build.py load_settings), else FDA-approved
--- Judged here (no warehouse finding covers a validation study), thresholds from
--- marts.reference_bands (audit_bands), verdicts in the words of marts.findings:
+--                     setting 'ldt_kit', warehouse/build.py load_settings), else FDA-approved:
+--                     the classification lineage.json records (validation_assay_classes)
+-- Judged here, with the pack's configuration (thresholds from marts.reference_bands re-run with
+-- it, audit_bands), in the words of marts.findings (validation_set judges the same set with
+-- the warehouse's configuration):
 --   positive_cases, negative_cases   'validation_cases_fda' / 'validation_cases_ldt' (20 / 40):
 --                     ok at or above, look below
 --   ppa, npa          the laboratory's 'lab_target_concordance' (the ASCO/CAP 2007 criterion is
 --                     per category, §QA-WORDING): ok at or above, look below; too_few without
 --                     a case of the category. Overall concordance is shown, not judged.
-CREATE OR REPLACE TEMP TABLE audit_validation_cases AS
-WITH v AS (
-    SELECT
-        r.lab_id,
-        r.test_id,
-        r.accession_id,
-        r.assay,
-        coalesce(r.assay_kit, '(not recorded)') AS assay_kit,
-        r.report_date,
-        r.pathologist_id,
-        r.ihc_score,
-        ish_group(r.ish_ratio, r.ish_her2_per_cell)::TINYINT AS ish_group,
-        r.reported_result
-    FROM wh.staging.her2_results AS r
-    WHERE r.test_purpose = 'validation'
-        AND r.report_date BETWEEN $from AND $to
-        AND ($lab IS NULL OR r.lab_id = $lab)
-),
-called AS (
-    SELECT
-        v.*,
-        CASE
-            WHEN v.reported_result = 'indeterminate' THEN 'indeterminate'
-            WHEN v.assay = 'IHC' THEN coalesce(ihc_call(v.ihc_score), 'indeterminate')
-            WHEN v.ish_group = 1 THEN 'positive'
-            WHEN v.ish_group = 5 THEN 'negative'
-            WHEN v.ish_group IN (2, 3, 4) THEN 'equivocal'
-            ELSE 'indeterminate'
-        END AS validation_call,
-        s.final_status AS comparator_status,
-        s.her2_category AS comparator_category,
-        s.specimen_date AS comparator_date,
-        CASE WHEN l.lab_id IS NOT NULL THEN 'LDT' ELSE 'FDA-approved' END AS assay_class
-    FROM v
-    LEFT JOIN wh.marts.specimen_her2 AS s USING (lab_id, accession_id)
-    LEFT JOIN lab_settings AS l
-        ON l.setting = 'ldt_kit' AND l.lab_id = v.lab_id AND l.value = v.assay_kit
-)
+CREATE OR REPLACE TEMP TABLE audit_validation_sets AS
 SELECT
-    *,
-    coalesce(comparator_status IN ('positive', 'negative'), false) AS comparable,
-    CASE
-        WHEN comparator_status IN ('positive', 'negative')
-            THEN validation_call = comparator_status
-    END AS agrees
-FROM called
+    v.*,
+    CASE WHEN l.lab_id IS NOT NULL THEN 'LDT' ELSE 'FDA-approved' END AS pack_assay_class
+FROM wh.marts.validation_sets AS v
+LEFT JOIN (SELECT DISTINCT lab_id, value FROM lab_settings WHERE setting = 'ldt_kit') AS l
+    ON l.lab_id = v.lab_id AND l.value = v.assay_kit
+WHERE v.last_report_date >= $from AND v.first_report_date <= $to
+    AND ($lab IS NULL OR v.lab_id = $lab)
+;
+CREATE OR REPLACE TEMP TABLE audit_validation_cases AS
+SELECT
+    s.lab_id,
+    c.test_id,
+    c.accession_id,
+    s.assay,
+    s.assay_kit,
+    c.report_date,
+    c.pathologist_id,
+    c.ihc_score,
+    c.ish_group,
+    c.reported_result,
+    c.validation_call,
+    c.comparator_status,
+    c.comparator_category,
+    c.comparator_date,
+    s.pack_assay_class AS assay_class,
+    c.comparable,
+    c.agrees
+FROM audit_validation_sets AS s, unnest(s.cases) AS u(c)
 ;
 INSERT INTO audit_metrics BY NAME
 WITH studies AS (
     SELECT
         lab_id,
-        assay || ' ' || assay_kit AS stratum,
-        any_value(assay_class) AS assay_class,
-        count(*) AS n_cases,
-        count_if(comparator_status = 'positive') AS n_positive,
-        count_if(comparator_status = 'negative') AS n_negative,
-        count_if(NOT comparable) AS n_not_comparable,
-        count_if(comparable) AS n_comparable,
-        count_if(agrees) AS n_agree,
-        count_if(comparator_status = 'positive' AND agrees) AS n_pos_agree,
-        count_if(comparator_status = 'negative' AND agrees) AS n_neg_agree
-    FROM audit_validation_cases
-    GROUP BY lab_id, assay, assay_kit
+        stratum,
+        pack_assay_class AS assay_class,
+        n_cases,
+        n_positive,
+        n_negative,
+        n_not_comparable,
+        n_comparable,
+        n_agree,
+        n_pos_agree,
+        n_neg_agree
+    FROM audit_validation_sets
 ),
 required AS (
     SELECT
@@ -191,9 +168,10 @@ metrics AS (
 )
 SELECT
     *,
-    'test_purpose validation results signed out in the period; comparator = the same '
-    || 'specimen''s clinical final status (marts.specimen_her2, ASCO/CAP algorithm, '
-    || 'her2-domain.md §FINAL-STATUS); case counts her2-domain.md §VALIDATION; statistics '
-    || '§STATS (warehouse/sql/audit/validation.sql)' AS source_rule
+    'validation sets (test_purpose validation) with a case signed out in the period, whole '
+    || '(marts.validation_sets); comparator = the same specimen''s clinical final status '
+    || '(marts.specimen_her2, ASCO/CAP algorithm, her2-domain.md §FINAL-STATUS); case counts '
+    || 'her2-domain.md §VALIDATION; statistics §STATS (warehouse/sql/audit/validation.sql)'
+    AS source_rule
 FROM metrics
 ;
