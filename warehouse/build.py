@@ -2,7 +2,7 @@
 and ``findings`` layers, in build order, in ONE transaction (readers see all the old tables or
 all the new ones).
 
-    macros      warehouse/sql/macros/*.sql (ASCO/CAP rules, statistics): temporary, per
+    macros      warehouse/sql/macros/*.sql (ASCO/CAP rules, statistics, rates): temporary, per
                 connection; ``define_macros`` is how every reader of the marts gets them
     settings    the configuration's per-lab rows (guideline periods, lab targets) reach SQL as
                 parameters, never formatted into a statement
@@ -28,7 +28,7 @@ import warehouse
 from her2qa.config import SiteConfig
 from warehouse import catalog
 
-MACROS = ("macros/asco_cap_rules", "macros/statistics", "macros/formatting")
+MACROS = ("macros/asco_cap_rules", "macros/statistics", "macros/rates", "macros/formatting")
 MEMORY_LIMIT = "3GB"
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*$", re.IGNORECASE)
 

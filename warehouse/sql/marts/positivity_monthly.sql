@@ -271,9 +271,7 @@ SELECT
     strftime(month, '%Y-%m') AS month_label,
     n_specimens::BIGINT AS n_specimens,
     n_positive::BIGINT AS n_positive,
-    rate,
-    wilson_low(n_positive, n_specimens) AS ci_low,
-    wilson_high(n_positive, n_specimens) AS ci_high,
+    unnest(rate_with_ci(n_positive, n_specimens)),  -- rate, ci_low, ci_high (macros/rates)
     month_status,
     baseline_months::BIGINT AS baseline_months,
     centre_line,

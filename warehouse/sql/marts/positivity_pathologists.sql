@@ -57,9 +57,7 @@ SELECT
         AS window_label,
     n::BIGINT AS n_specimens,
     k::BIGINT AS n_positive,
-    rate,
-    wilson_low(k, n) AS ci_low,
-    wilson_high(k, n) AS ci_high,
+    unnest(rate_with_ci(k, n)),  -- rate, ci_low, ci_high (macros/rates)
     lab_rate,
     (rate - lab_rate) / nullif(se, 0) AS z,
     greatest(0.0, lab_rate - wilson_z() * se) AS limit_95_low,

@@ -115,6 +115,27 @@ rated AS (
         n_specimens - n_cold_undocumented AS n_cold_documented,
         n_specimens - n_fixation_undocumented AS n_fixation_documented
     FROM counts
+),
+-- Each rate once with its Wilson interval (macros/rates), back to columns
+-- <measure>_rate / _ci_low / _ci_high: documented = of every specimen, compliance = of the
+-- documented ones.
+rates AS (
+    SELECT r.lab_id, r.month, m.measure, unnest(rate_with_ci(m.k, m.n))
+    FROM rated AS r
+    CROSS JOIN LATERAL (
+        VALUES
+            ('cold_documented', r.n_cold_documented, r.n_specimens),
+            ('cold_compliance', r.n_cold_within, r.n_cold_documented),
+            ('fixation_documented', r.n_fixation_documented, r.n_specimens),
+            ('fixation_compliance', r.n_fixation_within, r.n_fixation_documented)
+    ) AS m (measure, k, n)
+),
+wide AS (
+    PIVOT rates
+    ON measure IN (
+        'cold_documented', 'cold_compliance', 'fixation_documented', 'fixation_compliance'
+    )
+    USING first(rate) AS rate, first(ci_low) AS ci_low, first(ci_high) AS ci_high
 )
 SELECT
     r.lab_id,
@@ -124,28 +145,14 @@ SELECT
     r.n_cold_within::BIGINT AS n_cold_within,
     r.n_cold_over::BIGINT AS n_cold_over,
     r.n_cold_undocumented::BIGINT AS n_cold_undocumented,
-    r.n_cold_documented::DOUBLE / r.n_specimens AS cold_documented_rate,
-    wilson_low(r.n_cold_documented, r.n_specimens) AS cold_documented_ci_low,
-    wilson_high(r.n_cold_documented, r.n_specimens) AS cold_documented_ci_high,
-    CASE WHEN r.n_cold_documented > 0 THEN r.n_cold_within::DOUBLE / r.n_cold_documented END
-        AS cold_compliance_rate,
-    wilson_low(r.n_cold_within, r.n_cold_documented) AS cold_compliance_ci_low,
-    wilson_high(r.n_cold_within, r.n_cold_documented) AS cold_compliance_ci_high,
+    COLUMNS('^cold_(documented|compliance)_(rate|ci_low|ci_high)$'),
     r.n_fixation_within::BIGINT AS n_fixation_within,
     r.n_fixation_outside::BIGINT AS n_fixation_outside,
     r.n_fixation_under::BIGINT AS n_fixation_under,
     r.n_fixation_over::BIGINT AS n_fixation_over,
     r.n_fixation_undocumented::BIGINT AS n_fixation_undocumented,
     r.n_fixation_read_2007::BIGINT AS n_fixation_read_2007,
-    r.n_fixation_documented::DOUBLE / r.n_specimens AS fixation_documented_rate,
-    wilson_low(r.n_fixation_documented, r.n_specimens) AS fixation_documented_ci_low,
-    wilson_high(r.n_fixation_documented, r.n_specimens) AS fixation_documented_ci_high,
-    CASE
-        WHEN r.n_fixation_documented > 0
-            THEN r.n_fixation_within::DOUBLE / r.n_fixation_documented
-    END AS fixation_compliance_rate,
-    wilson_low(r.n_fixation_within, r.n_fixation_documented) AS fixation_compliance_ci_low,
-    wilson_high(r.n_fixation_within, r.n_fixation_documented) AS fixation_compliance_ci_high,
+    COLUMNS('^fixation_(documented|compliance)_(rate|ci_low|ci_high)$'),
     r.turnaround_median_days,
     r.turnaround_p90_days,
     l.cold_limit_min,
@@ -155,6 +162,7 @@ SELECT
     l.fixation_high_h_2007,
     l.limits_source
 FROM rated AS r
+JOIN wide AS w ON w.lab_id IS NOT DISTINCT FROM r.lab_id AND w.month IS NOT DISTINCT FROM r.month
 CROSS JOIN limits AS l
 ORDER BY r.lab_id <> 'ALL', r.lab_id, r.month
 ;

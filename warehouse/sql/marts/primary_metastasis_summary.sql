@@ -77,29 +77,76 @@ WITH counts AS (
     FROM (SELECT *, metastasis_site_group AS g FROM marts.primary_metastasis_pairs)
     GROUP BY GROUPING SETS ((metastasis_lab_id), ())
 ),
+-- The published band of each rate, as <measure>_bench_point / _low / _high / _source.
+bench_bands AS (
+    PIVOT (
+        SELECT
+            CASE band_id
+                WHEN 'metastasis_gain_schrijver' THEN 'gain'
+                WHEN 'metastasis_loss_schrijver' THEN 'loss'
+                WHEN 'metastasis_discordance_houssami' THEN 'discordance'
+            END AS measure,
+            point,
+            low,
+            high,
+            source
+        FROM marts.reference_bands
+    )
+    ON measure IN ('gain', 'loss', 'discordance')
+    USING max(point) AS bench_point, max(low) AS bench_low, max(high) AS bench_high,
+        max(source) AS bench_source
+),
 bench AS (
     SELECT
-        max(point) FILTER (WHERE band_id = 'metastasis_gain_schrijver') AS gain_bench_point,
-        max(low) FILTER (WHERE band_id = 'metastasis_gain_schrijver') AS gain_bench_low,
-        max(high) FILTER (WHERE band_id = 'metastasis_gain_schrijver') AS gain_bench_high,
-        max(source) FILTER (WHERE band_id = 'metastasis_gain_schrijver') AS gain_bench_source,
-        max(point) FILTER (WHERE band_id = 'metastasis_loss_schrijver') AS loss_bench_point,
-        max(low) FILTER (WHERE band_id = 'metastasis_loss_schrijver') AS loss_bench_low,
-        max(high) FILTER (WHERE band_id = 'metastasis_loss_schrijver') AS loss_bench_high,
-        max(source) FILTER (WHERE band_id = 'metastasis_loss_schrijver') AS loss_bench_source,
-        max(point) FILTER (WHERE band_id = 'metastasis_discordance_houssami')
-            AS discordance_bench_point,
-        max(low) FILTER (WHERE band_id = 'metastasis_discordance_houssami')
-            AS discordance_bench_low,
-        max(high) FILTER (WHERE band_id = 'metastasis_discordance_houssami')
-            AS discordance_bench_high,
-        max(source) FILTER (WHERE band_id = 'metastasis_discordance_houssami')
-            AS discordance_bench_source,
-        max(label) FILTER (WHERE band_id = 'metastasis_discordance_houssami') AS bench_label,
+        bb.*,
+        (
+            SELECT max(label) FROM marts.reference_bands
+            WHERE band_id = 'metastasis_discordance_houssami'
+        ) AS bench_label,
         'distant' AS gain_bench_site_group,
         'distant' AS loss_bench_site_group,
         'distant and locoregional' AS discordance_bench_site_group
-    FROM marts.reference_bands
+    FROM bench_bands AS bb
+),
+-- The counts behind the three rates, per site group ('' pools every pair).
+site_counts AS (
+    SELECT c.lab_id, g.*
+    FROM counts AS c
+    CROSS JOIN LATERAL (
+        VALUES
+            ('', c.n_gain, c.n_loss, c.n_primary_negative, c.n_primary_positive, c.n_comparable),
+            (
+                'distant_', c.distant_n_gain, c.distant_n_loss, c.distant_n_primary_negative,
+                c.distant_n_primary_positive, c.distant_n_comparable
+            ),
+            (
+                'locoregional_', c.locoregional_n_gain, c.locoregional_n_loss,
+                c.locoregional_n_primary_negative, c.locoregional_n_primary_positive,
+                c.locoregional_n_comparable
+            )
+    ) AS g (site_prefix, n_gain, n_loss, n_primary_negative, n_primary_positive, n_comparable)
+),
+-- Each rate once: gain = n_gain / n_primary_negative, loss = n_loss / n_primary_positive,
+-- discordance = (n_gain + n_loss) / n_comparable, with its Wilson interval (macros/rates),
+-- back to columns <site_prefix><measure>_rate / _ci_low / _ci_high.
+rates AS (
+    SELECT s.lab_id, s.site_prefix || m.measure AS measure, unnest(rate_with_ci(m.k, m.n))
+    FROM site_counts AS s
+    CROSS JOIN LATERAL (
+        VALUES
+            ('gain', s.n_gain, s.n_primary_negative),
+            ('loss', s.n_loss, s.n_primary_positive),
+            ('discordance', s.n_gain + s.n_loss, s.n_comparable)
+    ) AS m (measure, k, n)
+),
+wide AS (
+    PIVOT rates
+    ON measure IN (
+        'gain', 'loss', 'discordance',
+        'distant_gain', 'distant_loss', 'distant_discordance',
+        'locoregional_gain', 'locoregional_loss', 'locoregional_discordance'
+    )
+    USING first(rate) AS rate, first(ci_low) AS ci_low, first(ci_high) AS ci_high
 )
 SELECT
     c.lab_id,
@@ -112,18 +159,7 @@ SELECT
     c.n_not_comparable::BIGINT AS n_not_comparable,
     c.n_primary_negative::BIGINT AS n_primary_negative,
     c.n_primary_positive::BIGINT AS n_primary_positive,
-    CASE WHEN c.n_primary_negative > 0 THEN c.n_gain::DOUBLE / c.n_primary_negative END
-        AS gain_rate,
-    wilson_low(c.n_gain, c.n_primary_negative) AS gain_ci_low,
-    wilson_high(c.n_gain, c.n_primary_negative) AS gain_ci_high,
-    CASE WHEN c.n_primary_positive > 0 THEN c.n_loss::DOUBLE / c.n_primary_positive END
-        AS loss_rate,
-    wilson_low(c.n_loss, c.n_primary_positive) AS loss_ci_low,
-    wilson_high(c.n_loss, c.n_primary_positive) AS loss_ci_high,
-    CASE WHEN c.n_comparable > 0 THEN (c.n_gain + c.n_loss)::DOUBLE / c.n_comparable END
-        AS discordance_rate,
-    wilson_low(c.n_gain + c.n_loss, c.n_comparable) AS discordance_ci_low,
-    wilson_high(c.n_gain + c.n_loss, c.n_comparable) AS discordance_ci_high,
+    COLUMNS('^(gain|loss|discordance)_(rate|ci_low|ci_high)$'),
     b.*,
     c.n_site_unspecified::BIGINT AS n_site_unspecified,
     c.n_likely_decalcified::BIGINT AS n_likely_decalcified,
@@ -134,58 +170,16 @@ SELECT
     c.distant_n_primary_negative::BIGINT AS distant_n_primary_negative,
     c.distant_n_primary_positive::BIGINT AS distant_n_primary_positive,
     c.distant_n_likely_decalcified::BIGINT AS distant_n_likely_decalcified,
-    CASE
-        WHEN c.distant_n_primary_negative > 0
-            THEN c.distant_n_gain::DOUBLE / c.distant_n_primary_negative
-    END AS distant_gain_rate,
-    wilson_low(c.distant_n_gain, c.distant_n_primary_negative) AS distant_gain_ci_low,
-    wilson_high(c.distant_n_gain, c.distant_n_primary_negative) AS distant_gain_ci_high,
-    CASE
-        WHEN c.distant_n_primary_positive > 0
-            THEN c.distant_n_loss::DOUBLE / c.distant_n_primary_positive
-    END AS distant_loss_rate,
-    wilson_low(c.distant_n_loss, c.distant_n_primary_positive) AS distant_loss_ci_low,
-    wilson_high(c.distant_n_loss, c.distant_n_primary_positive) AS distant_loss_ci_high,
-    CASE
-        WHEN c.distant_n_comparable > 0
-            THEN (c.distant_n_gain + c.distant_n_loss)::DOUBLE / c.distant_n_comparable
-    END AS distant_discordance_rate,
-    wilson_low(c.distant_n_gain + c.distant_n_loss, c.distant_n_comparable)
-        AS distant_discordance_ci_low,
-    wilson_high(c.distant_n_gain + c.distant_n_loss, c.distant_n_comparable)
-        AS distant_discordance_ci_high,
+    COLUMNS('^distant_(gain|loss|discordance)_(rate|ci_low|ci_high)$'),
     c.locoregional_n_pairs::BIGINT AS locoregional_n_pairs,
     c.locoregional_n_comparable::BIGINT AS locoregional_n_comparable,
     c.locoregional_n_gain::BIGINT AS locoregional_n_gain,
     c.locoregional_n_loss::BIGINT AS locoregional_n_loss,
     c.locoregional_n_primary_negative::BIGINT AS locoregional_n_primary_negative,
     c.locoregional_n_primary_positive::BIGINT AS locoregional_n_primary_positive,
-    CASE
-        WHEN c.locoregional_n_primary_negative > 0
-            THEN c.locoregional_n_gain::DOUBLE / c.locoregional_n_primary_negative
-    END AS locoregional_gain_rate,
-    wilson_low(c.locoregional_n_gain, c.locoregional_n_primary_negative)
-        AS locoregional_gain_ci_low,
-    wilson_high(c.locoregional_n_gain, c.locoregional_n_primary_negative)
-        AS locoregional_gain_ci_high,
-    CASE
-        WHEN c.locoregional_n_primary_positive > 0
-            THEN c.locoregional_n_loss::DOUBLE / c.locoregional_n_primary_positive
-    END AS locoregional_loss_rate,
-    wilson_low(c.locoregional_n_loss, c.locoregional_n_primary_positive)
-        AS locoregional_loss_ci_low,
-    wilson_high(c.locoregional_n_loss, c.locoregional_n_primary_positive)
-        AS locoregional_loss_ci_high,
-    CASE
-        WHEN c.locoregional_n_comparable > 0
-            THEN (c.locoregional_n_gain + c.locoregional_n_loss)::DOUBLE
-                / c.locoregional_n_comparable
-    END AS locoregional_discordance_rate,
-    wilson_low(c.locoregional_n_gain + c.locoregional_n_loss, c.locoregional_n_comparable)
-        AS locoregional_discordance_ci_low,
-    wilson_high(c.locoregional_n_gain + c.locoregional_n_loss, c.locoregional_n_comparable)
-        AS locoregional_discordance_ci_high
+    COLUMNS('^locoregional_(gain|loss|discordance)_(rate|ci_low|ci_high)$')
 FROM counts AS c
+JOIN wide AS w ON w.lab_id IS NOT DISTINCT FROM c.lab_id
 CROSS JOIN bench AS b
 ORDER BY c.lab_id <> 'ALL', c.lab_id
 ;
