@@ -17,16 +17,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-KEY = "benchmark-key-not-for-production-0123456789"
+import _common  # benchmarks/_common.py: the script's own folder is on sys.path
+from _common import finish
 
 
 def child(step: str, work: Path, rows: int, messy: bool) -> dict:
@@ -93,22 +90,13 @@ def child(step: str, work: Path, rows: int, messy: bool) -> dict:
         out = {"read": loaded}
     else:
         raise SystemExit(f"unknown step {step}")
-    out["seconds"] = time.perf_counter() - started
-    # ru_maxrss of this process (KiB on Linux): Python, pyarrow and DuckDB memory together
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return out
+    return finish(out, started)
 
 
 def measure(step: str, work: Path, rows: int, messy: bool) -> dict:
-    env = {**os.environ, "HER2QA_PHI_KEY": KEY, "HER2QA_HOME": str(work / "var")}
-    env["PYTHONPATH"] = str(REPO)
-    cmd = [sys.executable, __file__, "--child", step, "--work", str(work), "--rows", str(rows)]
-    if messy:
-        cmd.append("--messy")
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:  # Dagster's own log goes to stderr: shown only on failure
-        raise SystemExit(f"{step} failed (exit {proc.returncode}):\n{proc.stderr[-5000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _common.measure(
+        __file__, step, work, "--rows", str(rows), *(["--messy"] if messy else [])
+    )
 
 
 def main() -> None:

@@ -18,15 +18,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-KEY = "benchmark-key-not-for-production-0123456789"
+import _common  # benchmarks/_common.py: the script's own folder is on sys.path
+from _common import finish
 
 
 def child(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
@@ -69,30 +66,13 @@ def child(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
         out.update(oversized=checks.oversized(work / "site"), identifiers_found=len(leaks))
     else:
         raise SystemExit(f"unknown step {step}")
-    out["seconds"] = time.perf_counter() - started
-    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return out
+    return finish(out, started)
 
 
 def measure(step: str, work: Path, rows: int, warehouse_file: Path) -> dict:
-    env = {**os.environ, "HER2QA_PHI_KEY": KEY, "HER2QA_HOME": str(work / "var")}
-    env["PYTHONPATH"] = str(REPO)
-    cmd = [
-        sys.executable,
-        __file__,
-        "--child",
-        step,
-        "--work",
-        str(work),
-        "--rows",
-        str(rows),
-        "--warehouse",
-        str(warehouse_file),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-    if proc.returncode != 0:
-        raise SystemExit(f"{step} failed (exit {proc.returncode}):\n{proc.stderr[-5000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+    return _common.measure(
+        __file__, step, work, "--rows", str(rows), "--warehouse", str(warehouse_file)
+    )
 
 
 def main() -> None:
