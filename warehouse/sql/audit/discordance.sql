@@ -34,14 +34,19 @@ cases AS (
         second_read_done OR reference_lab_done OR amended_report AS followed_up
     FROM audit_cases_ihc_ish
 ),
+-- The worklist's rows per lab and discordance_type (k_rows), and how many of them are true
+-- discordances (k_true).
 by_type AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         CASE WHEN grouping(discordance_type) = 1 THEN 'all' ELSE discordance_type END AS stratum,
-        count(*) AS k
+        count(*) AS k_rows,
+        count_if(true_discordance) AS k_true
     FROM cases
-    WHERE true_discordance
     GROUP BY GROUPING SETS ((lab_id, discordance_type), (lab_id), (discordance_type), ())
+),
+true_by_type AS (
+    SELECT lab_id, stratum, k_true AS k FROM by_type WHERE k_true > 0
 ),
 groups_2_4 AS (
     SELECT
@@ -68,7 +73,7 @@ SELECT
     || 'cohort; n = specimens with a dual-probe ISH group (warehouse/sql/audit/discordance.sql)'
         AS source_rule
 FROM totals AS t
-LEFT JOIN by_type AS b USING (lab_id)
+LEFT JOIN true_by_type AS b USING (lab_id)
 UNION ALL
 SELECT
     'discordance',
@@ -92,27 +97,10 @@ SELECT
 FROM groups_2_4 AS g
 JOIN totals AS t USING (lab_id)
 CROSS JOIN (VALUES ('all'), ('unresolved'), ('needs_blinded_recount')) AS s (stratum)
-;
-INSERT INTO audit_metrics BY NAME
-WITH base AS (
-    SELECT lab_id FROM period_specimens.marts.specimen_her2 WHERE ish_group IS NOT NULL
-),
-totals AS (
-    SELECT CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id, count(*) AS n
-    FROM base
-    GROUP BY GROUPING SETS ((lab_id), ())
-),
-rows_ AS (
-    SELECT
-        CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
-        CASE WHEN grouping(discordance_type) = 1 THEN 'all' ELSE discordance_type END AS stratum,
-        count(*) AS k
-    FROM audit_cases_ihc_ish
-    GROUP BY GROUPING SETS ((lab_id, discordance_type), (lab_id), (discordance_type), ())
-)
+UNION ALL
 SELECT
-    'discordance' AS section,
-    'ihc_ish_worklist' AS metric,
+    'discordance',
+    'ihc_ish_worklist',
     t.lab_id,
     coalesce(r.stratum, 'all') AS stratum,
     CASE coalesce(r.stratum, 'all')
@@ -120,16 +108,16 @@ SELECT
             || 'and ISH groups 2-4)'
         ELSE 'Specimens in cases/ihc_ish_discordance.csv of this discordance_type'
     END AS label,
-    coalesce(r.k, 0)::DOUBLE AS value,
+    coalesce(r.k_rows, 0)::DOUBLE AS value,
     'count' AS unit,
-    coalesce(r.k, 0) AS numerator,
+    coalesce(r.k_rows, 0) AS numerator,
     t.n,
     'not applicable (count)' AS ci_method,
     'rows of the worklist cases/ihc_ish_discordance.csv (marts.ihc_ish_discordance re-run on the '
     || 'period''s cohort, warehouse/sql/audit/cases.sql); n = specimens with a dual-probe ISH '
     || 'group' AS source_rule
 FROM totals AS t
-LEFT JOIN rows_ AS r USING (lab_id)
+LEFT JOIN by_type AS r USING (lab_id)
 ;
 INSERT INTO audit_metrics BY NAME
 WITH c AS (
