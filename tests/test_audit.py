@@ -185,3 +185,35 @@ def test_concordance_target_is_the_labs_own_from_the_site_configuration():
         low, label, _ = bands[("lab_target_concordance", other)]
         assert low == pytest.approx(0.95)
         assert label == "lab target (ASCO/CAP 2007 criterion)"
+
+
+def test_the_annual_review_reruns_the_boundary_mart_on_the_periods_pairs():
+    """ANP.22970's interobserver summary: marts/boundary_agreement.sql re-run unchanged on the
+    period's pairs; the section runs after the findings it reads and before the verdicts."""
+    stages = {s.catalog: s for s in compute.STAGES}
+    assert "marts/boundary_agreement" in stages["period_pairs"].marts
+    assert "marts/positivity_pathologists" in stages["period_specimens"].marts
+    order = list(compute.SECTIONS)
+    assert order.index("findings") < order.index("annual_review") < order.index("verdicts")
+    assert metrics.SECTIONS[-1] == "annual_review"
+    assert "marts.boundary_pairs" in compute.WAREHOUSE_TABLES
+
+
+def test_every_section_of_the_report_says_what_it_answers():
+    """Each section of the pack names the checklist item or guideline it answers (lineage and
+    the sign-off excepted): ANP.22970, CAP 11, ASCO/CAP §VALIDATION."""
+    template = (render.TEMPLATES / "report.html.j2").read_text(encoding="utf-8")
+    sections = re.findall(
+        r'<section id="([^"{]+|\{\{ section \}\})">(.*?)</section>', template, re.S
+    )
+    assert len(sections) >= 16
+    for name, body in sections:
+        if name in ("lineage", "signoff"):
+            continue
+        assert "answers(" in body, name
+    answered = {name: body for name, body in sections}
+    assert (
+        "ANP.22970" in answered["annual_review"] and "ANP.22970" in answered["observer_vs_observer"]
+    )
+    assert '"CAP 11"' in answered["cap11"] and "rate 3 is the reported rate" in answered["cap11"]
+    assert "§VALIDATION" in answered["validation"] and "§VALIDATION" in answered["proficiency"]

@@ -26,7 +26,15 @@ from warehouse import catalog
 
 # The SQL of every table the runner builds (the findings too): none may hold a threshold.
 BUILT_SQL = [warehouse.SQL_DIR / f"{t.sql}.sql" for t in catalog.build_order()]
-N_BANDS = 32  # published bands, guideline limits and requirements, lab target, her2qa rules
+# Every row of marts.reference_bands.sql's VALUES lists (published bands, guideline limits and
+# requirements, the default lab target, her2qa rules): counted from the file, not restated.
+N_BANDS = len(
+    re.findall(
+        r"^\s*\(\s*\n\s*'[a-z0-9_]+', '",
+        (warehouse.SQL_DIR / "marts" / "reference_bands.sql").read_text("utf-8"),
+        re.M,
+    )
+)
 BENCHMARK_LABEL = "published benchmark band (context, not a limit)"
 
 
@@ -226,6 +234,54 @@ def cap11_rows() -> list[dict]:
     ]
 
 
+def cap11_repeat_rows() -> list[dict]:
+    """Lab REP, May 2024: five equivocal core biopsies (IHC 2+, no ISH) of five patients, and
+    what followed (CAP 11: a repeat may be on another specimen, here within 90 days):
+      R1  excision 30 days later, ISH group 5 (negative)   -> completed on another specimen
+      R2  excision 120 days later, IHC 3+                   -> outside the window: not completed
+      R3  excision 20 days later, IHC 2+ again, no ISH      -> still equivocal: not completed
+      R4  a metastasis 10 days later, IHC 3+                -> another role: not completed
+      R5  ISH on the core itself (group 1), no excision     -> completed on the same specimen
+    plus R6: IHC 1+ reported positive (disagrees with the algorithm), not equivocal.
+    Rate 1 (per audited specimen, May only): 6 cores, 5 agree. Rate 2: 5 equivocal cores,
+    2 completed (R1 another specimen, R5 same). Rate 3: agree AND (not equivocal OR
+    completed) = R1, R5 -> 2 of 6."""
+    may = {"lab_id": "REP", "collection_date": date(2024, 5, 2), "report_date": date(2024, 5, 6)}
+    rows = [ihc("2+", accession_id=f"R{i}", patient_key=f"PR{i}", **may) for i in range(1, 6)] + [
+        ihc("1+", accession_id="R6", patient_key="PR6", reported_result="positive", **may),
+        ish(
+            1.2,
+            2.4,
+            accession_id="R5",
+            patient_key="PR5",
+            lab_id="REP",
+            collection_date=date(2024, 5, 2),
+            report_date=date(2024, 5, 9),
+        ),
+    ]
+
+    def later(acc: str, patient: str, days: int, row: dict, role: str = "primary") -> dict:
+        when = date.fromordinal(date(2024, 5, 2).toordinal() + days)
+        return {
+            **row,
+            "accession_id": acc,
+            "patient_key": patient,
+            "lab_id": "REPX",
+            "specimen_role": role,
+            "collection_date": when,
+            "report_date": date.fromordinal(when.toordinal() + 3),
+        }
+
+    return [
+        *rows,
+        later("X1", "PR1", 30, ihc("2+")),
+        later("X1", "PR1", 30, ish(1.2, 2.4)),
+        later("X2", "PR2", 120, ihc("3+")),
+        later("X3", "PR3", 20, ihc("2+")),
+        later("X4", "PR4", 10, ihc("3+"), role="metastasis"),
+    ]
+
+
 def metastasis_rows() -> list[dict]:
     """Primaries at lab PRI, metastases at lab MET. Primary positive: 5 patients, 2 losses.
     Primary low: 8 comparable patients, 1 gain, 1 low -> null, 6 low -> low; one more with an
@@ -286,6 +342,7 @@ def con(tmp_path_factory: pytest.TempPathFactory):
         + her2_low_rows()
         + audit_rows()
         + cap11_rows()
+        + cap11_repeat_rows()
         + metastasis_rows()
         + preanalytic_rows()
     )
@@ -607,6 +664,11 @@ def test_cap11_rate1_and_rate2_with_days_ihc_to_ish(con):
     assert r["rate1"] == pytest.approx(6 / 7)
     assert (r["rate1_ci_low"], r["rate1_ci_high"]) == pytest.approx(wilson(6, 7))
     assert (r["n_ihc_equivocal"], r["n_ish_completed"]) == (5, 4)
+    assert (r["n_equivocal"], r["n_equivocal_completed"], r["n_repeat_other_specimen"]) == (
+        5,
+        4,
+        0,  # every C specimen was collected the same day: none is a later repeat of another
+    )
     assert r["rate2"] == pytest.approx(0.8)
     assert (r["rate2_ci_low"], r["rate2_ci_high"]) == pytest.approx(wilson(4, 5))
     # days IHC -> ISH: 4, 10, 1, 20 -> median 7; p90 (linear) 10 + 0.7·10 = 17
@@ -614,6 +676,37 @@ def test_cap11_rate1_and_rate2_with_days_ihc_to_ish(con):
     assert r["days_ihc_to_ish_p90"] == pytest.approx(17.0)
     assert "CAP 11" in r["rate1_label"] and "ASCO/CAP algorithm" in r["rate1_label"]
     assert "completed repeat test" in r["rate2_label"]
+    # rate 3: agrees AND (not equivocal OR completed): C1, C2, C4, C6, C7 (C3 disagrees, C5
+    # has no ISH) -> 5 of 7
+    assert r["n_rate3_met"] == 5
+    assert r["rate3"] == pytest.approx(5 / 7)
+    assert (r["rate3_ci_low"], r["rate3_ci_high"]) == pytest.approx(wilson(5, 7))
+    assert "rate 3, the reported rate" in r["rate3_label"]
+
+
+def test_cap11_a_repeat_on_another_specimen_within_the_window_completes(con):
+    r = one(con, "SELECT * FROM marts.cap11_rates WHERE lab_id = 'REP'")
+    assert r["repeat_window_days"] == 90  # marts.reference_bands 'cap11_repeat_window_days'
+    assert (r["n_specimens_audited"], r["n_specimens_agree"]) == (6, 5)
+    assert (r["n_equivocal"], r["n_equivocal_completed"]) == (5, 2)
+    assert (r["n_repeat_same_specimen"], r["n_repeat_other_specimen"]) == (1, 1)
+    assert r["rate2"] == pytest.approx(2 / 5)
+    assert (r["rate2_ci_low"], r["rate2_ci_high"]) == pytest.approx(wilson(2, 5))
+    assert r["n_rate3_met"] == 2
+    assert r["rate3"] == pytest.approx(2 / 6)
+    assert (r["rate3_ci_low"], r["rate3_ci_high"]) == pytest.approx(wilson(2, 6))
+    # the reflex turnaround covers the same-specimen ISH only: R5, 3 days
+    assert r["days_ihc_to_ish_median"] == pytest.approx(3.0)
+
+
+def test_cap11_repeat_window_is_a_labelled_her2qa_rule(con):
+    band = one(
+        con,
+        "SELECT * FROM marts.reference_bands WHERE band_id = 'cap11_repeat_window_days'",
+    )
+    assert band["role"] == "rule" and band["low"] == 90
+    assert "her2qa choice" in band["source"] and "not a published limit" in band["label"]
+    assert "§CAP-CHECKLIST" in band["source"]
 
 
 # --- primary_metastasis_summary, her2_low_transitions, retest_candidates (§BENCH 6.4) ------
@@ -748,13 +841,15 @@ def test_the_build_is_one_transaction(tmp_path):
     con = build_quality(tmp_path / "her2.duckdb", [ihc("3+")])
     before = con.execute("SELECT count(*) FROM marts.interpretation_audit").fetchone()
     findings = con.execute("SELECT count(*) FROM marts.findings").fetchone()
+    bands = con.execute("SELECT count(*) FROM marts.reference_bands").fetchone()
+    assert bands == (N_BANDS,)
     # a broken input late in the build (the findings read it): the build must fail whole
     con.execute("DROP TABLE quarantine.rejected_rows")
     with pytest.raises(duckdb.Error):
         mart_build.build_marts(con, config.SiteConfig())
     assert con.execute("SELECT count(*) FROM marts.interpretation_audit").fetchone() == before
     assert con.execute("SELECT count(*) FROM marts.findings").fetchone() == findings
-    assert con.execute("SELECT count(*) FROM marts.reference_bands").fetchone() == (N_BANDS,)
+    assert con.execute("SELECT count(*) FROM marts.reference_bands").fetchone() == bands
     con.close()
 
 

@@ -70,6 +70,16 @@ FINDINGS: dict[str, str] = {
     "data_freshness": "New results of each lab arrived within the freshness window "
     "([site] freshness_days, default 3).",
     "files_rejected": "Every file of the latest arrival day read (none rejected whole).",
+    "proficiency_event": "Each lab's proficiency-testing event at or above 90% correct on "
+    "graded challenges (ASCO/CAP 2018), graded against the provider's key, else the network's "
+    "consensus (labelled so).",
+    "proficiency_events_per_year": "At least 2 proficiency-testing events in each finished "
+    "calendar year (ASCO/CAP 2018); the current year shown, not judged.",
+    "cap11_rate3": "CAP 11 rate 3, the reported rate: algorithm-derived and, when equivocal, a "
+    "completed repeat (shown, no published target).",
+    "validation_set": "Each assay kit's validation set: at least the required positive and "
+    "negative cases (ASCO/CAP 2013/2018: 20 + 20 FDA-approved, 40 + 40 laboratory-developed) and "
+    "PPA and NPA each at or above the lab's target (ASCO/CAP 2007 criterion).",
 }
 
 
@@ -125,7 +135,58 @@ def _t(name: str, layer: str, sql: str, grain: str, description: str, **kw) -> T
     return Table(name, layer, sql, grain, description, **kw)
 
 
+def _pooled(expression: str, where: str = "") -> str:
+    """A headline figure over a table's pooled rows (lab 'ALL'); ``{table}`` is the table."""
+    return f"SELECT {expression} FROM {{table}} WHERE lab_id = 'ALL'" + (
+        f" AND {where}" if where else ""
+    )
+
+
 _ALL_ROLLUP_NOTE = "lab 'ALL' pools the laboratories"
+
+
+def _worklist_rows_complete(name: str, rules: tuple[str, ...]) -> Rule:
+    """A worklist row names its specimen, the rule that put it there (one of ``rules``), a
+    reason and a source."""
+    codes = ", ".join(f"'{r}'" for r in rules)
+    return Rule(
+        f"{name.split('.', 1)[1]}_rows_complete",
+        "Every row names its specimen (lab_id, accession_id), its rule (a known code), the "
+        "reason and the guideline source.",
+        f"SELECT count(*) FROM {name} WHERE lab_id IS NULL OR accession_id IS NULL "
+        f"OR rule IS NULL OR rule NOT IN ({codes}) OR reason IS NULL OR source IS NULL",
+    )
+
+
+# Worklist rule codes (the `rule` column of each case worklist; the SQL file documents each).
+DISCORDANCE_RULES = (
+    "ihc3_ish_group5",
+    "ihc01_ish_group1",
+    "ish_group_2_4",
+    "ihc3_single_probe_negative",
+    "ihc01_single_probe_positive",
+)
+PCT_CONTRADICTION_RULES = (
+    "ihc0_pct_over_10",
+    "ihc1_pct_10_or_less",
+    "ihc3_pct_10_or_less",
+    "ihc0_stained_2007",
+    "ihc1_unstained_2007",
+    "ihc3_pct_30_or_less_2007",
+)
+OPEN_EQUIVOCAL_RULES = (
+    "ihc_2plus_without_ish",
+    "ish_group_2_4_without_ihc",
+    "ish_equivocal_without_resolving_test",
+    "single_probe_equivocal",
+)
+ISH_COUNTING_RULES = (
+    "ish_nuclei_under_minimum",
+    "blinded_recount_missing",
+    "blinded_recount_other_group",
+    "blinded_recount_same_observer",
+)
+IHC0_METASTATIC_RULES = ("metastatic_only_ihc0_primary",)
 
 TABLES: tuple[Table, ...] = (
     # ---------------------------------------------------------------- ingest
@@ -389,6 +450,7 @@ TABLES: tuple[Table, ...] = (
             "needs_blinded_recount": "SELECT count_if(needs_blinded_recount) "
             "FROM marts.ihc_ish_discordance",
         },
+        rules=(_worklist_rows_complete("marts.ihc_ish_discordance", DISCORDANCE_RULES),),
     ),
     _t(
         "marts.amplification_by_ihc_score",
@@ -400,10 +462,8 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "ihc_score"),
         upstream=("marts.specimen_her2", "marts.reference_bands"),
         figures={
-            "ihc_2plus_with_ish": "SELECT n_with_ish FROM marts.amplification_by_ihc_score "
-            "WHERE lab_id = 'ALL' AND ihc_score = '2+'",
-            "ihc_2plus_ratio_amplified_rate": "SELECT ratio_amplified_rate "
-            "FROM marts.amplification_by_ihc_score WHERE lab_id = 'ALL' AND ihc_score = '2+'",
+            "ihc_2plus_with_ish": _pooled("n_with_ish", "ihc_score = '2+'"),
+            "ihc_2plus_ratio_amplified_rate": _pooled("ratio_amplified_rate", "ihc_score = '2+'"),
         },
         rates=(
             Rate("ish_tested_share"),
@@ -426,6 +486,93 @@ TABLES: tuple[Table, ...] = (
         rate_scale=100.0,
         rates=(Rate("pct_agree", "ci_low", "ci_high"), Rate("ppa"), Rate("npa")),
         roll_up=(("comparison", "breakdown", "breakdown_value"), ("n_pairs", "n_agree")),
+    ),
+    _t(
+        "marts.boundary_pairs",
+        "marts",
+        "marts/boundary_pairs",
+        "pair of IHC reads of a specimen (clinical vs second read or reference lab)",
+        "Every clinical IHC read paired with the specimen's second read or reference-lab IHC, "
+        "both scores and % stained, the clinical read's reader and clone, and whether the pair "
+        "sits on the 0 vs 1+ or the null vs ultralow boundary (traces marts.boundary_agreement).",
+        key=("comparison", "lab_id", "accession_id"),
+        upstream=("marts.specimen_calls", "marts.specimen_her2"),
+        figures={
+            "pairs_0_vs_1plus": "SELECT count_if(on_0_vs_1plus) FROM marts.boundary_pairs",
+            "pairs_null_vs_ultralow": "SELECT count_if(on_null_vs_ultralow) "
+            "FROM marts.boundary_pairs",
+        },
+    ),
+    _t(
+        "marts.boundary_agreement",
+        "marts",
+        "marts/boundary_agreement",
+        "comparison × boundary × lab (and ALL) × breakdown (all, pathologist, clone)",
+        "Agreement and Cohen's kappa at the 0 vs 1+ and the null vs ultralow boundary, clinical "
+        "read vs second read and vs reference lab: n, % agreement with Wilson CI, 2×2 cells, "
+        "kappa with its large-sample SE and 95% CI (§HER2-LOW, §STATS).",
+        key=("comparison", "boundary", "lab_id", "breakdown", "breakdown_value"),
+        upstream=("marts.boundary_pairs",),
+        figures={
+            "kappa_0_vs_1plus_second_read": _pooled(
+                "kappa",
+                "comparison = 'second_read' AND boundary = '0_vs_1plus' AND breakdown = 'all'",
+            ),
+            "pct_agree_0_vs_1plus_second_read": _pooled(
+                "pct_agree",
+                "comparison = 'second_read' AND boundary = '0_vs_1plus' AND breakdown = 'all'",
+            ),
+        },
+        rate_scale=100.0,
+        rates=(Rate("pct_agree", "ci_low", "ci_high"),),
+        roll_up=(
+            ("comparison", "boundary", "breakdown", "breakdown_value"),
+            ("n_pairs", "n_agree", "n_pos_pos", "n_pos_neg", "n_neg_pos", "n_neg_neg"),
+        ),
+        rules=(
+            Rule(
+                "boundary_agreement_cells_and_kappa",
+                "The 2×2 cells add up to n_pairs, the diagonal to n_agree; kappa within its "
+                "interval, the interval within [-1, 1], the SE non-negative; each breakdown "
+                "holds every pair of its group once.",
+                """
+                SELECT count(*) FROM marts.boundary_agreement
+                WHERE n_pos_pos + n_pos_neg + n_neg_pos + n_neg_neg <> n_pairs
+                   OR n_pos_pos + n_neg_neg <> n_agree
+                   OR kappa_se < 0
+                   OR kappa_ci_low < -1 - 1e-9 OR kappa_ci_high > 1 + 1e-9
+                   OR kappa < kappa_ci_low - 1e-9 OR kappa > kappa_ci_high + 1e-9
+                UNION ALL
+                SELECT count(*) FROM (
+                    SELECT comparison, boundary, lab_id, breakdown, sum(n_pairs) AS n
+                    FROM marts.boundary_agreement GROUP BY ALL
+                ) AS a
+                JOIN (
+                    SELECT comparison, boundary, lab_id, breakdown, sum(n_pairs) AS n
+                    FROM marts.boundary_agreement GROUP BY ALL
+                ) AS b USING (comparison, boundary, lab_id)
+                WHERE a.breakdown = 'all' AND b.breakdown <> 'all' AND a.n <> b.n
+                """,
+            ),
+        ),
+    ),
+    _t(
+        "marts.ihc0_share",
+        "marts",
+        "marts/ihc0_share",
+        "lab (and ALL) × breakdown (all, pathologist, clone) × quarter (and ALL)",
+        "Share of IHC 0 among clinical IHC reads per reader and per clone over time, with "
+        "Wilson CIs (the 0 vs 1+ call drifting shows here).",
+        key=("lab_id", "breakdown", "breakdown_value", "quarter"),
+        upstream=("marts.specimen_her2",),
+        figures={
+            "share_ihc0": _pooled("share_ihc0", "breakdown = 'all' AND quarter = 'ALL'"),
+        },
+        rates=(Rate("share_ihc0", "ci_low", "ci_high"),),
+        roll_up=(
+            ("breakdown", "breakdown_value", "quarter"),
+            ("n_ihc_reads", "n_ihc0", "n_ihc1plus"),
+        ),
     ),
     _t(
         "marts.positivity_monthly",
@@ -477,10 +624,12 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "specimen_role", "quarter"),
         upstream=("marts.specimen_her2", "marts.reference_bands"),
         figures={
-            "primary_share_low": "SELECT share_low FROM marts.her2_low_distribution "
-            "WHERE lab_id = 'ALL' AND specimen_role = 'primary' AND quarter = 'ALL'",
-            "primary_share_ihc0": "SELECT share_ihc0 FROM marts.her2_low_distribution "
-            "WHERE lab_id = 'ALL' AND specimen_role = 'primary' AND quarter = 'ALL'",
+            "primary_share_low": _pooled(
+                "share_low", "specimen_role = 'primary' AND quarter = 'ALL'"
+            ),
+            "primary_share_ihc0": _pooled(
+                "share_ihc0", "specimen_role = 'primary' AND quarter = 'ALL'"
+            ),
         },
         rates=tuple(
             Rate(f"share_{c}")
@@ -555,22 +704,56 @@ TABLES: tuple[Table, ...] = (
         "marts",
         "marts/cap11_rates",
         "lab (and ALL) × month",
-        "CAP 11 (2019) proxies: rate 1 specimens whose reported calls agree with the "
-        "algorithm; rate 2 IHC 2+ specimens with a completed ISH (dual-probe, or a decided "
-        "single-probe call), with median / p90 days IHC → ISH; Wilson CIs.",
+        "CAP 11 (2019) proxies, rate 3 the reported one: rate 1 specimens whose reported calls "
+        "agree with the algorithm; rate 2 equivocal specimens with a completed repeat (ISH on "
+        "the specimen, or a decided result on another specimen of the patient within the "
+        "her2qa window); rate 3 both; reflex IHC 2+ → ISH median / p90 days; Wilson CIs.",
         key=("lab_id", "month"),
-        upstream=("marts.specimen_her2", "marts.interpretation_audit"),
+        upstream=("marts.specimen_her2", "marts.interpretation_audit", "marts.reference_bands"),
         figures={
-            "rate1": "SELECT sum(n_specimens_agree) / sum(n_specimens_audited) "
-            "FROM marts.cap11_rates WHERE lab_id = 'ALL'",
-            "rate2": "SELECT sum(n_ish_completed) / sum(n_ihc_equivocal) "
-            "FROM marts.cap11_rates WHERE lab_id = 'ALL'",
+            "rate1": _pooled("sum(n_specimens_agree) / sum(n_specimens_audited)"),
+            "rate2": _pooled("sum(n_equivocal_completed) / sum(n_equivocal)"),
+            "rate3": _pooled("sum(n_rate3_met) / sum(n_specimens_audited)"),
+            "repeats_other_specimen": _pooled("sum(n_repeat_other_specimen)"),
         },
         rates=(
             Rate("rate1", "rate1_ci_low", "rate1_ci_high"),
             Rate("rate2", "rate2_ci_low", "rate2_ci_high"),
+            Rate("rate3", "rate3_ci_low", "rate3_ci_high"),
         ),
-        roll_up=(("month",), ("n_specimens_audited", "n_specimens_agree", "n_ihc_equivocal")),
+        roll_up=(
+            ("month",),
+            (
+                "n_specimens_audited",
+                "n_specimens_agree",
+                "n_rate3_met",
+                "n_equivocal",
+                "n_equivocal_completed",
+                "n_repeat_same_specimen",
+                "n_repeat_other_specimen",
+                "n_ihc_equivocal",
+                "n_ish_completed",
+            ),
+        ),
+        rules=(
+            Rule(
+                "cap11_rates_nested",
+                "Rate 3's specimens are among rate 1's (n_rate3_met ≤ n_specimens_agree ≤ "
+                "n_specimens_audited); completed ≤ equivocal, each way of completing ≤ the "
+                "completed, and the reflex IHC 2+ counts within the equivocal ones.",
+                """
+                SELECT count(*) FROM marts.cap11_rates
+                WHERE n_rate3_met > n_specimens_agree
+                   OR n_specimens_agree > n_specimens_audited
+                   OR n_equivocal_completed > n_equivocal
+                   OR greatest(n_repeat_same_specimen, n_repeat_other_specimen)
+                        > n_equivocal_completed
+                   OR n_repeat_same_specimen + n_repeat_other_specimen < n_equivocal_completed
+                   OR n_ish_completed <> n_repeat_same_specimen
+                   OR n_ihc_equivocal > n_equivocal
+                """,
+            ),
+        ),
     ),
     _t(
         "marts.primary_metastasis_summary",
@@ -583,10 +766,8 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id",),
         upstream=("marts.primary_metastasis_pairs", "marts.reference_bands"),
         figures={
-            "gain_rate": "SELECT gain_rate FROM marts.primary_metastasis_summary "
-            "WHERE lab_id = 'ALL'",
-            "loss_rate": "SELECT loss_rate FROM marts.primary_metastasis_summary "
-            "WHERE lab_id = 'ALL'",
+            "gain_rate": _pooled("gain_rate"),
+            "loss_rate": _pooled("loss_rate"),
         },
         rates=tuple(
             Rate(f"{g}{r}_rate", f"{g}{r}_ci_low", f"{g}{r}_ci_high")
@@ -636,12 +817,12 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "primary_category", "metastasis_category"),
         upstream=("marts.primary_metastasis_pairs",),
         figures={
-            "eligibility_changes": "SELECT coalesce(sum(n_pairs), 0) "
-            "FROM marts.her2_low_transitions WHERE lab_id = 'ALL' AND changes_eligibility",
-            "null_ultralow_changes": "SELECT coalesce(sum(n_pairs), 0) "
-            "FROM marts.her2_low_transitions WHERE lab_id = 'ALL' "
-            "AND primary_class IN ('null', 'ultralow') "
-            "AND metastasis_class IN ('null', 'ultralow') AND primary_class <> metastasis_class",
+            "eligibility_changes": _pooled("coalesce(sum(n_pairs), 0)", "changes_eligibility"),
+            "null_ultralow_changes": _pooled(
+                "coalesce(sum(n_pairs), 0)",
+                "primary_class <> metastasis_class "
+                "AND list_has_all(['null', 'ultralow'], [primary_class, metastasis_class])",
+            ),
         },
         rates=(Rate("share_of_primary"),),
         roll_up=(("primary_category", "metastasis_category"), ("n_pairs", "n_pairs_off_companion")),
@@ -683,6 +864,133 @@ TABLES: tuple[Table, ...] = (
             "FROM marts.retest_candidates",
         },
     ),
+    # ---------------------------------------------------------------- marts: case worklists
+    _t(
+        "marts.worklist_pct_contradictions",
+        "marts",
+        "marts/worklist_pct_contradictions",
+        "current clinical IHC result whose score contradicts its % stained",
+        "Worklist: IHC 0 over 10%, 1+ or 3+ at 10% or less (2007: 0 with any staining, 1+ with "
+        "none, 3+ at 30% or less), per the ASCO/CAP version the result was read under, whatever "
+        "the reported call; rule, reason and source on every row (§IHC-2018, §HER2-LOW).",
+        key=("lab_id", "test_id"),
+        upstream=("marts.interpretation_audit", "marts.specimen_her2"),
+        figures={
+            "cases": "SELECT count(*) FROM marts.worklist_pct_contradictions",
+            "boundary_0_1": "SELECT count_if(boundary_0_1) FROM marts.worklist_pct_contradictions",
+        },
+        rules=(
+            _worklist_rows_complete("marts.worklist_pct_contradictions", PCT_CONTRADICTION_RULES),
+            Rule(
+                "worklist_pct_contradictions_all_listed",
+                "Exactly the results marts.interpretation_audit flags as pct_contradiction.",
+                """
+                SELECT (SELECT count(*) FROM marts.interpretation_audit a
+                        WHERE a.pct_contradiction AND NOT EXISTS (
+                            SELECT 1 FROM marts.worklist_pct_contradictions w
+                            WHERE w.lab_id = a.lab_id AND w.test_id = a.test_id))
+                     + (SELECT count(*) FROM marts.worklist_pct_contradictions w
+                        WHERE NOT EXISTS (
+                            SELECT 1 FROM marts.interpretation_audit a
+                            WHERE a.pct_contradiction AND w.lab_id = a.lab_id
+                              AND w.test_id = a.test_id))
+                """,
+            ),
+        ),
+    ),
+    _t(
+        "marts.worklist_open_equivocal",
+        "marts",
+        "marts/worklist_open_equivocal",
+        "open equivocal specimen (primary or metastasis)",
+        "Aging worklist: equivocal final status (IHC 2+ without a usable ISH, ISH group 2–4 "
+        "without IHC, single-probe or 2013/2007 ISH equivocal) not completed by a decided "
+        "specimen of the patient within the CAP 11 window; days_open from the specimen's "
+        "latest report to the warehouse's newest report date (deterministic).",
+        key=("lab_id", "accession_id"),
+        upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
+        figures={
+            "cases": "SELECT count(*) FROM marts.worklist_open_equivocal",
+            "primaries": "SELECT count_if(specimen_role = 'primary') "
+            "FROM marts.worklist_open_equivocal",
+            "metastases": "SELECT count_if(specimen_role = 'metastasis') "
+            "FROM marts.worklist_open_equivocal",
+            "oldest_days_open": "SELECT max(days_open) FROM marts.worklist_open_equivocal",
+        },
+        rules=(
+            _worklist_rows_complete("marts.worklist_open_equivocal", OPEN_EQUIVOCAL_RULES),
+            Rule(
+                "worklist_open_equivocal_consistent",
+                "Every listed specimen is equivocal in marts.specimen_her2; days_open is never "
+                "negative.",
+                """
+                SELECT count(*) FROM marts.worklist_open_equivocal w
+                LEFT JOIN marts.specimen_her2 s USING (lab_id, accession_id)
+                WHERE s.final_status IS DISTINCT FROM 'equivocal'
+                   OR w.days_open IS NULL OR w.days_open < 0
+                """,
+            ),
+        ),
+    ),
+    _t(
+        "marts.worklist_ish_counting",
+        "marts",
+        "marts/worklist_ish_counting",
+        "ISH row counted in too few nuclei, or group 2–4 IHC 2+ specimen without a concordant "
+        "blinded recount (lab_id, test_id, rule)",
+        "Worklist (§ISH-COUNT): clinical ISH and blinded recounts under the 20-nuclei minimum "
+        "(marts.reference_bands), and dual-probe groups 2–4 with IHC 2+ whose blinded recount "
+        "(a second_read ISH row) is missing, in another group or by the same observer.",
+        key=("lab_id", "test_id", "rule"),
+        upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
+        figures={
+            "nuclei_under_minimum": "SELECT count_if(rule = 'ish_nuclei_under_minimum') "
+            "FROM marts.worklist_ish_counting",
+            "recount_missing": "SELECT count_if(rule = 'blinded_recount_missing') "
+            "FROM marts.worklist_ish_counting",
+            "recount_other_group": "SELECT count_if(rule = 'blinded_recount_other_group') "
+            "FROM marts.worklist_ish_counting",
+        },
+        rules=(
+            _worklist_rows_complete("marts.worklist_ish_counting", ISH_COUNTING_RULES),
+            Rule(
+                "worklist_ish_counting_consistent",
+                "A nuclei row counted under the minimum; a recount row is a group 2–4 with IHC "
+                "2+; a recount in another group names that group.",
+                """
+                SELECT count(*) FROM marts.worklist_ish_counting
+                WHERE (rule = 'ish_nuclei_under_minimum'
+                       AND NOT coalesce(ish_cells_counted < nuclei_minimum, false))
+                   OR (rule LIKE 'blinded_recount%'
+                       AND NOT coalesce(ish_group IN (2, 3, 4) AND ihc_score = '2+', false))
+                   OR (rule = 'blinded_recount_other_group'
+                       AND recount_group IS NOT DISTINCT FROM ish_group)
+                """,
+            ),
+        ),
+    ),
+    _t(
+        "marts.worklist_ihc0_metastatic",
+        "marts",
+        "marts/worklist_ihc0_metastatic",
+        "metastatic patient whose only HER2 result is an IHC 0 primary (named by the primary)",
+        "Worklist: patients with a metastasis specimen but no usable result on it, and only "
+        "IHC 0 primaries (null, ultralow, unspecified): retest for HER2-low / ultralow, T-DXd "
+        "eligibility (§HER2-LOW); the latest metastasis named beside the primary.",
+        key=("lab_id", "accession_id"),
+        upstream=("staging.her2_results", "marts.specimen_her2"),
+        figures={"cases": "SELECT count(*) FROM marts.worklist_ihc0_metastatic"},
+        rules=(
+            _worklist_rows_complete("marts.worklist_ihc0_metastatic", IHC0_METASTATIC_RULES),
+            Rule(
+                "worklist_ihc0_metastatic_is_ihc0",
+                "Every listed primary is an IHC 0 negative (null, ultralow, zero_unspecified).",
+                "SELECT count(*) FROM marts.worklist_ihc0_metastatic WHERE ihc_score <> '0' "
+                "OR her2_category NOT IN ('null', 'ultralow', 'zero_unspecified') "
+                "OR metastasis_accession_id IS NULL",
+            ),
+        ),
+    ),
     _t(
         "marts.preanalytic_monthly",
         "marts",
@@ -694,10 +1002,12 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "month"),
         upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
         figures={
-            "cold_compliance_rate": "SELECT sum(n_cold_within) / sum(n_cold_within "
-            "+ n_cold_over) FROM marts.preanalytic_monthly WHERE lab_id = 'ALL'",
-            "fixation_compliance_rate": "SELECT sum(n_fixation_within) / sum(n_fixation_within "
-            "+ n_fixation_outside) FROM marts.preanalytic_monthly WHERE lab_id = 'ALL'",
+            "cold_compliance_rate": _pooled(
+                "sum(n_cold_within) / sum(n_cold_within + n_cold_over)"
+            ),
+            "fixation_compliance_rate": _pooled(
+                "sum(n_fixation_within) / sum(n_fixation_within + n_fixation_outside)"
+            ),
         },
         rates=(
             Rate("cold_documented_rate", "cold_documented_ci_low", "cold_documented_ci_high"),
@@ -714,6 +1024,105 @@ TABLES: tuple[Table, ...] = (
             ),
         ),
         roll_up=(("month",), ("n_specimens", "n_cold_within", "n_fixation_within")),
+    ),
+    _t(
+        "marts.proficiency_results",
+        "marts",
+        "marts/proficiency_results",
+        "lab × proficiency challenge (challenge_id, assay) answered",
+        "Every PT answer graded once (§VALIDATION): against the provider's key "
+        "(expected_result, contract v2) where given, else the consensus of at least 3 "
+        "laboratories (a her2qa rule, labelled 'consensus'), else ungraded.",
+        key=("lab_id", "challenge_id", "assay"),
+        upstream=("staging.her2_results", "marts.reference_bands"),
+        figures={
+            "answers": "SELECT count(*) FROM marts.proficiency_results",
+            "graded_by_key": "SELECT count_if(graded_by = 'provider_key') "
+            "FROM marts.proficiency_results",
+            "graded_by_consensus": "SELECT count_if(graded_by = 'consensus') "
+            "FROM marts.proficiency_results",
+        },
+        rules=(
+            Rule(
+                "proficiency_results_graded_consistently",
+                "graded_by is provider_key exactly when expected_result is given; correct and "
+                "graded_against are set exactly when graded.",
+                """
+                SELECT count(*) FROM marts.proficiency_results
+                WHERE (graded_by = 'provider_key') IS DISTINCT FROM (expected_result IS NOT NULL)
+                   OR (correct IS NULL) IS DISTINCT FROM (graded_by = 'ungraded')
+                   OR (graded_against IS NULL) IS DISTINCT FROM (graded_by = 'ungraded')
+                   OR graded_by NOT IN ('provider_key', 'consensus', 'ungraded')
+                """,
+            ),
+        ),
+    ),
+    _t(
+        "marts.proficiency_events",
+        "marts",
+        "marts/proficiency_events",
+        "lab × proficiency-testing event",
+        "Each lab's PT events: graded challenges, % correct with Wilson CI (≥ 90% per event, "
+        "§VALIDATION), graded by the provider's key or the consensus, events in the year.",
+        key=("lab_id", "event_date"),
+        upstream=("marts.proficiency_results",),
+        figures={
+            "events": "SELECT count(*) FROM marts.proficiency_events",
+            "events_under_pt_correct": "SELECT count_if(e.pct_correct < b.low) "
+            "FROM marts.proficiency_events AS e JOIN marts.reference_bands AS b "
+            "ON b.band_id = 'pt_correct' AND b.lab_id = 'ALL'",
+        },
+        rates=(Rate("pct_correct", "ci_low", "ci_high"),),
+        rules=(
+            Rule(
+                "proficiency_events_add_up",
+                "n_correct ≤ n_graded ≤ n_challenges; n_by_key + n_by_consensus = n_graded.",
+                """
+                SELECT count(*) FROM marts.proficiency_events
+                WHERE n_correct > n_graded OR n_graded > n_challenges
+                   OR n_by_key + n_by_consensus <> n_graded
+                """,
+            ),
+        ),
+    ),
+    _t(
+        "marts.validation_sets",
+        "marts",
+        "marts/validation_sets",
+        "lab × assay × assay kit with validation results",
+        "Each kit's validation set (test_purpose validation, comparator: the specimen's clinical "
+        "final status): positive and negative cases against 20 + 20 (FDA-approved) or 40 + 40 "
+        "(laboratory-developed, ldt_kits) (§VALIDATION), PPA / NPA / overall agreement with "
+        "Wilson CIs, and every case with its call.",
+        key=("lab_id", "assay", "assay_kit"),
+        upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
+        figures={
+            "sets": "SELECT count(*) FROM marts.validation_sets",
+            "sets_short_of_cases": "SELECT count_if(NOT cases_met) FROM marts.validation_sets",
+        },
+        rates=(
+            Rate("ppa", "ppa_ci_low", "ppa_ci_high"),
+            Rate("npa", "npa_ci_low", "npa_ci_high"),
+            Rate("concordance", "concordance_ci_low", "concordance_ci_high"),
+        ),
+        rules=(
+            Rule(
+                "validation_sets_add_up",
+                "positive + negative + not comparable = cases = the listed cases; agreement "
+                "within its category; cases_met exactly when both categories reach the "
+                "required count.",
+                """
+                SELECT count(*) FROM marts.validation_sets
+                WHERE n_positive + n_negative + n_not_comparable <> n_cases
+                   OR n_comparable <> n_positive + n_negative
+                   OR len(cases) <> n_cases
+                   OR n_pos_agree > n_positive OR n_neg_agree > n_negative
+                   OR n_agree <> n_pos_agree + n_neg_agree
+                   OR cases_met IS DISTINCT FROM (n_positive >= required_per_category
+                        AND n_negative >= required_per_category)
+                """,
+            ),
+        ),
     ),
     # ---------------------------------------------------------------- findings
     _t(
@@ -739,6 +1148,8 @@ TABLES: tuple[Table, ...] = (
             "marts.primary_metastasis_summary",
             "marts.preanalytic_monthly",
             "marts.cap11_rates",
+            "marts.proficiency_events",
+            "marts.validation_sets",
         ),
         figures={
             "look": "SELECT count_if(verdict = 'look') FROM marts.findings",

@@ -10,8 +10,9 @@ attached read-only (as ``wh``); nothing is written to it.
     period_specimens   clinical specimens reported in the period           quality marts of
                        (specimen_date, else last report_date) + their      specimens (below)
                        results, audit rows, metastasis pairs
-    period_pairs       agreement pairs dated in the period                 agreement,
-                                                                           agreement_by_group
+    period_pairs       agreement pairs and IHC boundary pairs dated in     agreement,
+                       the period                                          agreement_by_group,
+                                                                           boundary_agreement
     period_metastasis  primary/metastasis pairs dated in the period        summary, transitions
     period_findings    the marts findings.sql reads, each from the stage   findings/findings
                        above that made it for the period
@@ -54,10 +55,13 @@ WAREHOUSE_TABLES = (
     "staging.her2_results",
     "marts.specimen_her2",
     "marts.agreement_pairs",
+    "marts.boundary_pairs",
     "marts.primary_metastasis_pairs",
     "marts.interpretation_audit",
     "marts.positivity_monthly",
     "marts.findings",
+    "marts.proficiency_results",
+    "marts.proficiency_events",
 )
 
 
@@ -84,7 +88,11 @@ STAGES: tuple[Stage, ...] = (
             "marts/preanalytic_monthly",
         ),
     ),
-    Stage("period_pairs", "audit/stage_pairs", ("marts/agreement", "marts/agreement_by_group")),
+    Stage(
+        "period_pairs",
+        "audit/stage_pairs",
+        ("marts/agreement", "marts/agreement_by_group", "marts/boundary_agreement"),
+    ),
     Stage(
         "period_metastasis",
         "audit/stage_metastasis",
@@ -117,6 +125,7 @@ SECTIONS = (
     "validation",
     "proficiency",
     "data_quality",
+    "annual_review",
     "verdicts",
 )
 

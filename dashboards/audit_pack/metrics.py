@@ -40,6 +40,7 @@ SECTIONS = (
     "validation",
     "proficiency",
     "data_quality",
+    "annual_review",
 )
 
 COLUMNS = (

@@ -136,6 +136,15 @@ def build_audit_pack(
             "scope": "ALL" if lab is None else lab,
             "scope_title": scope_title,
             "period_label": period.label,
+            "scope_labs": scope_labs,
+            # the ANP.22970 annual review is for a calendar year (--from YYYY-01-01 --to YYYY-12-31)
+            "calendar_year": (
+                period.date_from.year
+                if (period.date_from.month, period.date_from.day) == (1, 1)
+                and (period.date_to.month, period.date_to.day) == (12, 31)
+                and period.date_from.year == period.date_to.year
+                else None
+            ),
             "generated_at": generated_at,
             "pack_run_id": run_id,
             "ldt_configured": bool(site.ldt_kits),

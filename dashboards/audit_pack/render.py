@@ -101,6 +101,13 @@ def kappa(row: dict | None) -> str:
     return DASH if _value(row) is None else f"{row['value']:.3f}"  # type: ignore[index]
 
 
+def kappa_ci(row: dict | None) -> str:
+    """A kappa's 95% interval, 'low–high' with 3 decimals."""
+    if _value(row, "ci_low") is None or _value(row, "ci_high") is None:
+        return ""
+    return f"{row['ci_low']:.3f}–{row['ci_high']:.3f}"  # type: ignore[index]
+
+
 def days(row: dict | None) -> str:
     return DASH if _value(row) is None else f"{row['value']:.1f}"  # type: ignore[index]
 
@@ -158,6 +165,30 @@ def chart_by_lab(figures: Figures, section: str, metric: str, title: str):
     )
 
 
+def funnel(figures: Figures, lab: str, title: str):
+    """ANP.22970 funnel plot of a laboratory's readers (annual_review rows): each reader's
+    rate at its n, the funnel limits (the rows' targets) and the laboratory's rate."""
+    points = [
+        charts.FunnelPoint(
+            r["stratum"], int(r["n"]), r["value"], r.get("target_low"), r.get("target_high")
+        )
+        for r in figures.strata("annual_review", "pathologist_positive_rate", lab)
+        if r.get("value") is not None
+    ]
+    centre = _value(figures.get("annual_review", "pathologist_lab_rate", lab))
+    return charts.funnel_chart(points, centre=centre, title=title)
+
+
+def strata_chart(figures: Figures, section: str, metric: str, lab: str, title: str):
+    """Interval chart of one figure across its strata (readers, clones) for one laboratory;
+    kappas on a kappa axis, proportions on a percent axis."""
+    rows = [r for r in figures.strata(section, metric, lab) if r.get("value") is not None]
+    if not rows:
+        return ""
+    items = [charts.Item(r["stratum"], r["value"], r.get("ci_low"), r.get("ci_high")) for r in rows]
+    return charts.interval_chart(items, title=title, kappa=rows[0]["unit"] == "kappa")
+
+
 def environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
@@ -174,11 +205,14 @@ def environment() -> Environment:
         count=count,
         n_of=n_of,
         kappa=kappa,
+        kappa_ci=kappa_ci,
         days=days,
         target=target,
         verdict_word=verdict_word,
         verdict_class=verdict_class,
         chart_by_lab=chart_by_lab,
+        funnel=funnel,
+        strata_chart=strata_chart,
         case_descriptions=DESCRIPTIONS,
     )
     return env

@@ -28,6 +28,9 @@ TOPIC_PAGE = {
     "metastasis": "metastasis.html#rates",
     "readers": "readers.html#matrix",
     "data_quality": "data-quality.html#summary",
+    "preanalytic": "preanalytic.html#cap11",
+    "proficiency": "proficiency.html#events",
+    "validation": "proficiency.html#validation",
 }
 MONTHLY_UNIT = {"positivity_control": "month"}
 

@@ -2,44 +2,127 @@
 page. Each is a CSV in the restricted folder (mode 0700, files 0600, spreadsheet formulas
 neutralised: her2qa/restricted.py), for the people who must review the cases.
 
-Default folder: ``<site_dir>/../restricted/`` — beside the site, not inside it, so copying the
+The folder is configured on its own (HER2QA_RESTRICTED), never inside the site, so copying the
 site to a shared drive never carries a case list. The lab's own identifiers (lab_id,
 accession_id, test ids) are kept, since a reviewer needs them to pull the case;
 ``patient_key`` is left out (a reviewer does not need it: data minimisation).
+
+Every worklist is the rows of ONE warehouse table under ONE filter (``Worklist``): the CSV
+writes them, and the page that counts the list (``counts``, ``counts_by_rule``) counts the
+same table under the same filter, so a page's count always equals the CSV's rows. The case
+worklists of issue 11 carry on every row the specimen, ``rule`` (the stable code of what put it
+on the list), ``reason`` (one sentence for the pathologist) and ``source`` (the guideline
+section); the aging list carries ``days_open``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
 from her2qa.restricted import restricted_folder, write_csv
 
-# file name -> query. Ordered for a reviewer: by lab, then the reason, then the case.
-WORKLISTS: dict[str, str] = {
-    "ihc_ish_discordance.csv": (
-        "SELECT * EXCLUDE (patient_key) FROM marts.ihc_ish_discordance "
-        "ORDER BY lab_id, discordance_type, specimen_date, accession_id"
+
+@dataclass(frozen=True)
+class Worklist:
+    """One CSV: the rows of ``table`` where ``where`` holds, sorted by ``order``."""
+
+    file: str
+    table: str  # schema.table: a name from the catalog, never from input
+    description: str
+    order: str
+    where: str = "true"
+    exclude: tuple[str, ...] = ()  # columns left out (patient_key, internal flags)
+    has_rule: bool = True  # the table has a `rule` column (counts_by_rule)
+
+    @property
+    def query(self) -> str:
+        excluded = f" EXCLUDE ({', '.join(self.exclude)})" if self.exclude else ""
+        # table, filter and order are this module's constants, never input
+        return f"SELECT *{excluded} FROM {self.table} WHERE {self.where} ORDER BY {self.order}"  # noqa: S608
+
+    @property
+    def count_query(self) -> str:
+        """Rows per lab and pooled ('ALL'): the same table and filter as ``query``."""
+        lab = "CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id"
+        source = f"FROM {self.table} WHERE {self.where}"
+        return f"SELECT {lab}, count(*) AS n {source} GROUP BY ROLLUP (lab_id)"
+
+    @property
+    def rule_query(self) -> str:
+        """Rows per lab (and 'ALL') and rule: the same table and filter as ``query``."""
+        lab = "CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id"
+        source = f"FROM {self.table} WHERE {self.where}"
+        sets = "GROUPING SETS ((lab_id, rule), (rule))"
+        return f"SELECT {lab}, rule, count(*) AS n {source} GROUP BY {sets} ORDER BY lab_id, rule"
+
+
+# Ordered for a reviewer: by lab, then the rule, then the case (the aging list: oldest first).
+LISTS: tuple[Worklist, ...] = (
+    Worklist(
+        "ihc_ish_discordance.csv",
+        "marts.ihc_ish_discordance",
+        "IHC 3+ with ISH group 5 or a single-probe ISH under 4.0 HER2/cell, IHC 0/1+ with group 1 "
+        "or a single-probe ISH of 6.0 or more, and every dual-probe ISH group 2-4 with how it "
+        "resolved (marts.ihc_ish_discordance)",
+        "lab_id, discordance_type, specimen_date, accession_id",
+        exclude=("patient_key",),
     ),
-    "metastasis_retest_candidates.csv": (
-        "SELECT * EXCLUDE (patient_key) FROM marts.retest_candidates "
-        "ORDER BY lab_id, reason_group DESC, reason_code, collection_date, accession_id"
+    Worklist(
+        "ihc_pct_contradictions.csv",
+        "marts.worklist_pct_contradictions",
+        "IHC scores that contradict their % of stained cells under the ASCO/CAP version the "
+        "result was read under, whatever the reported call (marts.worklist_pct_contradictions)",
+        "lab_id, rule, report_date, test_id",
     ),
-    "interpretation_disagreements.csv": (
-        "SELECT * EXCLUDE (patient_key, agrees) FROM marts.interpretation_audit "
-        "WHERE audited AND NOT agrees ORDER BY lab_id, report_date, test_id"
+    Worklist(
+        "open_equivocal_cases.csv",
+        "marts.worklist_open_equivocal",
+        "open equivocal specimens, primaries and metastases, with days open, oldest first "
+        "(marts.worklist_open_equivocal)",
+        "days_open DESC, lab_id, accession_id",
     ),
-}
-DESCRIPTION = {
-    "ihc_ish_discordance.csv": "IHC 3+ with ISH group 5, IHC 0/1+ with group 1, and every "
-    "ISH group 2-4 with how it resolved (marts.ihc_ish_discordance)",
-    "metastasis_retest_candidates.csv": "metastases to consider for HER2 retesting, with the "
-    "reason (marts.retest_candidates)",
-    "interpretation_disagreements.csv": "results whose reported call differs from the ASCO/CAP "
-    "algorithm's call for the row (marts.interpretation_audit)",
-}
+    Worklist(
+        "ish_counting.csv",
+        "marts.worklist_ish_counting",
+        "ISH counted in fewer than 20 nuclei, and dual-probe groups 2-4 with IHC 2+ whose blinded "
+        "recount is missing, in another group or by the same observer "
+        "(marts.worklist_ish_counting)",
+        "lab_id, rule, report_date, test_id",
+    ),
+    Worklist(
+        "ihc0_metastatic_retest.csv",
+        "marts.worklist_ihc0_metastatic",
+        "metastatic patients whose only HER2 result is an IHC 0 primary: retest for HER2-low / "
+        "ultralow (marts.worklist_ihc0_metastatic)",
+        "lab_id, collection_date, accession_id",
+    ),
+    Worklist(
+        "metastasis_retest_candidates.csv",
+        "marts.retest_candidates",
+        "metastases to consider for HER2 retesting, with the reason (marts.retest_candidates)",
+        "lab_id, reason_group DESC, reason_code, collection_date, accession_id",
+        exclude=("patient_key",),
+        has_rule=False,
+    ),
+    Worklist(
+        "interpretation_disagreements.csv",
+        "marts.interpretation_audit",
+        "results whose reported call differs from the ASCO/CAP algorithm's call for the row "
+        "(marts.interpretation_audit)",
+        "lab_id, report_date, test_id",
+        where="audited AND NOT agrees",
+        exclude=("patient_key", "agrees"),
+        has_rule=False,
+    ),
+)
+BY_FILE: dict[str, Worklist] = {w.file: w for w in LISTS}
+# file name -> query, and file name -> what it lists (kept for callers of the earlier API)
+WORKLISTS: dict[str, str] = {w.file: w.query for w in LISTS}
+DESCRIPTION: dict[str, str] = {w.file: w.description for w in LISTS}
 BATCH = 10_000
 
 
@@ -55,12 +138,27 @@ def write_all(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
     """Write every worklist into ``folder`` (created 0700); returns rows per file."""
     restricted_folder(folder)
     written = {}
-    for name, query in WORKLISTS.items():
+    for w in LISTS:
         cur = con.cursor()
         try:
-            cur.execute(query)
+            cur.execute(w.query)
             columns = [d[0] for d in cur.description]
-            written[name] = write_csv(folder / name, columns, _batches(cur))
+            written[w.file] = write_csv(folder / w.file, columns, _batches(cur))
         finally:
             cur.close()
     return written
+
+
+def counts(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, int]:
+    """Rows of a worklist per lab_id, and 'ALL' for the whole list (0 when empty)."""
+    out = {r[0]: int(r[1]) for r in con.execute(BY_FILE[file].count_query).fetchall()}
+    out.setdefault("ALL", 0)
+    return out
+
+
+def counts_by_rule(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, dict[str, int]]:
+    """Rows of a worklist per lab_id (and 'ALL') and rule: {lab: {rule: n}}."""
+    out: dict[str, dict[str, int]] = {}
+    for lab, rule, n in con.execute(BY_FILE[file].rule_query).fetchall():
+        out.setdefault(lab, {})[rule] = int(n)
+    return out

@@ -9,9 +9,11 @@ from typing import Any
 import plotly.graph_objects as go
 from markupsafe import Markup
 
+from dashboards.report import formatting as fmt
+from dashboards.site import worklists
 from dashboards.site.data import Context
 from dashboards.site.figures import to_spec
-from dashboards.site.layout import FigureBlock, HtmlBlock, View, para
+from dashboards.site.layout import FigureBlock, HtmlBlock, View, para, table
 
 
 def figure_block(
@@ -42,3 +44,39 @@ def html_block(
         fragment = make(view)
         out[view.key] = fragment if fragment is not None else para(empty, "empty")
     return HtmlBlock(out)
+
+
+def worklist_block(
+    ctx: Context,
+    file: str,
+    what: str,
+    rule_labels: dict[str, str],
+    empty: str = "None for this selection.",
+) -> HtmlBlock:
+    """A worklist counted on its page: the count of the restricted CSV ``file`` (its rows, read
+    from the same table under the same filter: dashboards/site/worklists.py), ``what`` it
+    counts in plain words, and the count per rule. Counts, not verdicts; no case is shown.
+    The count carries ``data-worklist`` and ``data-lab`` so a test can hold it to the CSV."""
+    totals = worklists.counts(ctx.con, file)
+    by_rule = worklists.counts_by_rule(ctx.con, file)
+
+    def make(view: View) -> Markup:
+        lab = view.lab or "ALL"
+        n = totals.get(lab, 0)
+        sentence = Markup(
+            "<p class='worklist-count'><strong data-worklist='{file}' data-lab='{lab}'>{n}</strong>"
+            " {what}, listed case by case (specimen, rule, reason and guideline source) in "
+            "<code>{file}</code> in the restricted folder {where}.</p>"
+        ).format(file=file, lab=lab, n=fmt.count(n), what=what, where=ctx.restricted_label)
+        rules = by_rule.get(lab, {})
+        if not rules:
+            return sentence + para(empty, "empty")
+        body = [
+            [rule_labels.get(code, code), Markup("<code>{}</code>").format(code), fmt.count(k)]
+            for code, k in sorted(rules.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        return sentence + table(
+            ["what put the case on the list", "rule", "cases"], body, numeric=(2,)
+        )
+
+    return html_block(ctx, make)

@@ -17,9 +17,16 @@ from dashboards.site import layout
 from dashboards.site import readings as R
 from dashboards.site.data import Band, Context
 from dashboards.site.layout import Page, Reading, Section, StaticBlock, View, table
-from dashboards.site.pages import figure_block, html_block
+from dashboards.site.pages import figure_block, html_block, worklist_block
 
 FILENAME = "data-quality.html"
+# rule codes of marts.worklist_open_equivocal, in words
+OPEN_EQUIVOCAL_RULES = {
+    "ihc_2plus_without_ish": "IHC 2+ without a usable ISH",
+    "ish_group_2_4_without_ihc": "dual-probe ISH group 2–4 without a concurrent IHC",
+    "ish_equivocal_without_resolving_test": "ISH equivocal under the 2013 / 2007 rules",
+    "single_probe_equivocal": "single-probe ISH in its equivocal band",
+}
 # What each reason code means (README "Reason codes"; warehouse/sql/staging/typed_rows.sql).
 REASONS = {
     "required_missing": "a required value is missing",
@@ -323,6 +330,29 @@ def build(ctx: Context) -> Page:
             ],
         )
     )
+    aging = ctx.per_view(ctx.file("open_equivocal_aging"))
+    page.sections.append(
+        Section(
+            "Open equivocal cases",
+            "open-equivocal",
+            "Specimens, primaries and metastases, whose final status is still equivocal: IHC 2+ "
+            "without a usable ISH, a dual-probe ISH group 2–4 without a concurrent IHC, or an "
+            "equivocal single-probe ISH, with no decided specimen of the same patient within the "
+            "CAP 11 repeat window (her2-domain.md §FINAL-STATUS, §ISH-RESOLVE, §ISH-SINGLE, "
+            "§CAP-CHECKLIST). Days open run from the specimen's latest report to the newest "
+            "report date in the warehouse, not to today, so the same data give the same list.",
+            [
+                worklist_block(
+                    ctx,
+                    "open_equivocal_cases.csv",
+                    "open equivocal specimens",
+                    OPEN_EQUIVOCAL_RULES,
+                    empty="No open equivocal specimen for this selection.",
+                ),
+                html_block(ctx, lambda v: _aging(aging[v.key]), empty=""),
+            ],
+        )
+    )
     page.sections.append(
         Section(
             "Files",
@@ -392,4 +422,25 @@ def _files_table(files: list[dict]) -> Markup:
         nowrap=(2, 3, 7),
         caption="SHA-256 prefixes; the full hashes are in site.json.",
         empty="No file has been ingested yet.",
+    )
+
+
+def _aging(rows: list[dict]) -> Markup | None:
+    """Open equivocal specimens by role: how many, and how long open (days)."""
+    if not rows:
+        return None
+    return table(
+        ["specimen role", "open", "median days open", "oldest (days open)"],
+        [
+            [
+                r["specimen_role"],
+                fmt.count(r["n_open"]),
+                fmt.count(r["median_days_open"]),
+                fmt.count(r["max_days_open"]),
+            ]
+            for r in rows
+        ],
+        numeric=(1, 2, 3),
+        caption="Counts of marts.worklist_open_equivocal (the same rows as "
+        "open_equivocal_cases.csv).",
     )

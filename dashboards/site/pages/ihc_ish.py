@@ -7,8 +7,6 @@ counted in plain words (no target applies to a count)."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-
 import plotly.graph_objects as go
 from markupsafe import Markup
 
@@ -17,8 +15,8 @@ from dashboards.site import figures as F
 from dashboards.site import layout
 from dashboards.site import readings as R
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Section, View, para, table
-from dashboards.site.pages import figure_block, html_block
+from dashboards.site.layout import Page, Section, View, table
+from dashboards.site.pages import figure_block, html_block, worklist_block
 
 FILENAME = "ihc-ish.html"
 GROUPS = ("1", "2", "3", "4", "5", "none")
@@ -33,9 +31,19 @@ GROUP_LABEL = {
 # the IHC vs ISH discordant cells (spec: ihc_vs_ish pairs; marts.ihc_ish_discordance)
 DISCORDANT = {("3+", "5"), ("0", "1"), ("1+", "1")}
 DISCORDANCE_TYPE = {
-    "ihc3_ish_group5": "IHC 3+ with ISH group 5",
-    "ihc01_ish_group1": "IHC 0/1+ with ISH group 1",
-    "ish_group_2_4": "ISH group 2–4 (resolved with the concurrent IHC)",
+    "ihc3_ish_group5": "IHC 3+ with dual-probe ISH group 5",
+    "ihc01_ish_group1": "IHC 0/1+ with dual-probe ISH group 1",
+    "ihc3_single_probe_negative": "IHC 3+ with a single-probe ISH under 4.0 HER2/cell",
+    "ihc01_single_probe_positive": "IHC 0/1+ with a single-probe ISH of 6.0 HER2/cell or more",
+    "ish_group_2_4": "dual-probe ISH group 2–4 (resolved with the concurrent IHC)",
+}
+# rule codes of marts.worklist_ish_counting, in words (§ISH-COUNT)
+ISH_COUNTING_RULES = {
+    "ish_nuclei_under_minimum": "ISH counted in fewer nuclei than the ASCO/CAP minimum",
+    "blinded_recount_missing": "group 2–4 with IHC 2+: no blinded recount in the extract",
+    "blinded_recount_other_group": "group 2–4 with IHC 2+: the blinded recount lands in another "
+    "group",
+    "blinded_recount_same_observer": "group 2–4 with IHC 2+: recount by the first counter",
 }
 
 
@@ -247,18 +255,6 @@ def build(ctx: Context) -> Page:
         "published series, and the discordant cases.",
     )
 
-    def discordant_text(view: View) -> str:
-        counts: dict[str, int] = defaultdict(int)
-        for r in discordance[view.key]:
-            counts[r["discordance_type"]] += r["n_cases"]
-        both = counts["ihc3_ish_group5"] + counts["ihc01_ish_group1"]
-        return (
-            f"{fmt.count(both)} discordant specimens (IHC 3+ with ISH group 5: "
-            f"{fmt.count(counts['ihc3_ish_group5'])}; IHC 0/1+ with group 1: "
-            f"{fmt.count(counts['ihc01_ish_group1'])}) and {fmt.count(counts['ish_group_2_4'])} "
-            "ISH group 2–4 specimens, listed case by case in the restricted worklist."
-        )
-
     page.sections.append(
         Section(
             "IHC score × ISH group",
@@ -318,7 +314,6 @@ def build(ctx: Context) -> Page:
         ]
         return Markup("").join(
             [
-                para(discordant_text(view)) if matrix[view.key] else Markup(""),
                 table(
                     ["kind", "resolution", "specimens", "need a blinded recount"],
                     body,
@@ -334,7 +329,39 @@ def build(ctx: Context) -> Page:
         Section(
             "Discordant cases",
             "discordance",
-            blocks=[html_block(ctx, discordance_html)],
+            "IHC and ISH that disagree (dual-probe or single-probe ISH, contract v2), and every "
+            "dual-probe group 2–4 with how the concurrent IHC resolved it (her2-domain.md "
+            "§FINAL-STATUS, §ISH-RESOLVE, §ISH-SINGLE).",
+            blocks=[
+                worklist_block(
+                    ctx,
+                    "ihc_ish_discordance.csv",
+                    "specimens whose IHC and ISH disagree or whose dual-probe ISH is in group 2–4",
+                    DISCORDANCE_TYPE,
+                    empty="No discordant IHC/ISH specimens for this selection.",
+                ),
+                html_block(ctx, discordance_html),
+            ],
+        )
+    )
+    page.sections.append(
+        Section(
+            "ISH counting and blinded recounts",
+            "ish-counting",
+            "ISH is counted in at least 20 invasive tumour nuclei; dual-probe groups 2–4 with a "
+            "concurrent IHC 2+ need an additional observer, blinded to the first result, to "
+            "recount (a second_read ISH row in the extract) before the status is final "
+            "(her2-domain.md §ISH-COUNT). The minimum is a row of marts.reference_bands "
+            "(ish_nuclei_min).",
+            blocks=[
+                worklist_block(
+                    ctx,
+                    "ish_counting.csv",
+                    "ISH results or specimens on the counting worklist",
+                    ISH_COUNTING_RULES,
+                    empty="No ISH counting case for this selection.",
+                )
+            ],
         )
     )
     return page

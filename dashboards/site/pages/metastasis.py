@@ -17,9 +17,13 @@ from dashboards.site import layout
 from dashboards.site import readings as R
 from dashboards.site.data import Context
 from dashboards.site.layout import Page, Reading, Section, View, table
-from dashboards.site.pages import figure_block, html_block
+from dashboards.site.pages import figure_block, html_block, worklist_block
 
 FILENAME = "metastasis.html"
+# rule codes of marts.worklist_ihc0_metastatic, in words
+IHC0_RULES = {
+    "metastatic_only_ihc0_primary": "metastasis without a usable result, IHC 0 primary only",
+}
 # (finding key, name, definition, numerator, denominator, band, rate columns): loss and gain
 # over DISTANT metastases only, the population of Schrijver 2018's pooled band; overall
 # discordance over every comparable pair (Houssami 2011 pooled locoregional and distant)
@@ -330,6 +334,26 @@ def build(ctx: Context) -> Page:
                     ctx,
                     lambda v: _pairs_table(ctx, summary.get(v.key), retest[v.key], found[v.key]),
                 ),
+            ],
+        )
+    )
+    page.sections.append(
+        Section(
+            "Metastatic patients with only an IHC 0 primary",
+            "ihc0-retest",
+            "Patients with a metastasis specimen that has no usable HER2 result, whose only HER2 "
+            "result is an IHC 0 primary (HER2-null, -ultralow, or IHC 0 without a % stained). "
+            "A retest of the metastasis, or a re-review of the primary, may find HER2-low or "
+            "HER2-ultralow, which decide trastuzumab deruxtecan eligibility (her2-domain.md "
+            "§HER2-LOW, §BENCH 6.4).",
+            [
+                worklist_block(
+                    ctx,
+                    "ihc0_metastatic_retest.csv",
+                    "metastatic patients whose only HER2 result is an IHC 0 primary",
+                    IHC0_RULES,
+                    empty="No such patient for this selection.",
+                )
             ],
         )
     )

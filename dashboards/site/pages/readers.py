@@ -16,8 +16,17 @@ from dashboards.site import layout
 from dashboards.site import readings as R
 from dashboards.site.data import Context
 from dashboards.site.layout import Page, Section, View, para, table
-from dashboards.site.pages import figure_block, html_block
+from dashboards.site.pages import boundary, figure_block, html_block, worklist_block
 
+# rule codes of marts.worklist_pct_contradictions, in words
+PCT_RULES = {
+    "ihc0_pct_over_10": "IHC 0 with more than 10% of cells stained",
+    "ihc1_pct_10_or_less": "IHC 1+ with 10% of cells stained or less",
+    "ihc3_pct_10_or_less": "IHC 3+ with 10% of cells stained or less",
+    "ihc0_stained_2007": "IHC 0 with any staining (2007 rules)",
+    "ihc1_unstained_2007": "IHC 1+ with no staining (2007 rules)",
+    "ihc3_pct_30_or_less_2007": "IHC 3+ with 30% of cells stained or less (2007 rules)",
+}
 FILENAME = "readers.html"
 COMPARISON = "observer_vs_observer"
 
@@ -194,6 +203,28 @@ def build(ctx: Context) -> Page:
                     "'By pathologist'.",
                 ),
                 html_block(ctx, lambda v: _table(ctx, agreement[v.key])),
+            ],
+        )
+    )
+    page.sections.append(boundary.section(ctx))
+    page.sections.append(
+        Section(
+            "0 / 1+ boundary: IHC score against % of cells stained",
+            "pct-contradictions",
+            "A score contradicts its own percentage of stained cells when IHC 0 has more than "
+            "10% of cells stained or IHC 1+ or 3+ has 10% or less (ASCO/CAP 2013/2018; under "
+            "2007: 0 with any staining, 1+ with none, 3+ at 30% or less), judged under the "
+            "version each result was read under (her2-domain.md §IHC-2018, §HER2-LOW). Every "
+            "such result is listed for review of the slide, whatever its reported call: on the 0 "
+            "/ 1+ boundary it decides HER2-low and trastuzumab deruxtecan eligibility.",
+            [
+                worklist_block(
+                    ctx,
+                    "ihc_pct_contradictions.csv",
+                    "clinical IHC results whose score contradicts their % of stained cells",
+                    PCT_RULES,
+                    empty="No IHC score contradicts its % stained for this selection.",
+                )
             ],
         )
     )

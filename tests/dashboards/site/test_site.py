@@ -46,6 +46,7 @@ PAGES = (
     "her2-low.html",
     "readers.html",
     "preanalytic.html",
+    "proficiency.html",
     "data-quality.html",
     "sources.html",
 )
@@ -281,8 +282,11 @@ def test_worklists_are_restricted_and_formulas_neutralised(network):
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
         "ihc_ish_discordance.csv",
+        "ihc_pct_contradictions.csv",
         "interpretation_disagreements.csv",
+        "ish_counting.csv",
         "metastasis_retest_candidates.csv",
+        "open_equivocal_cases.csv",
     ]
     for name in names:
         assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600, name
@@ -511,6 +515,81 @@ def test_freshness_has_one_definition(network):
         assert "92 days" not in unescape(_text(network.site / name)), name
 
 
+def _data_counts(html: str, kind: str) -> dict[tuple[str, str], str]:
+    """(lab, key) -> the count shown in the spans data-{kind}='key' data-lab='lab'."""
+    pattern = rf"<span data-{kind}='([^']*)' data-lab='([^']*)'>([^<]*)</span>"
+    return {(unescape(lab), unescape(key)): v for key, lab, v in re.findall(pattern, html)}
+
+
+def test_cap11_shows_rate3_finding_and_counts_equal_the_mart(network):
+    html = _text(network.site / "preanalytic.html")
+    section = _per_view(html, "cap11")
+    views = _views(html)
+    shown = _data_counts(html, "cap11")
+    rows = network.query(
+        "SELECT lab_id, sum(n_specimens_audited), sum(n_specimens_agree), sum(n_rate3_met), "
+        "sum(n_equivocal), sum(n_equivocal_completed) FROM marts.cap11_rates GROUP BY lab_id"
+    )
+    cols = (
+        "n_specimens_audited",
+        "n_specimens_agree",
+        "n_rate3_met",
+        "n_equivocal",
+        "n_equivocal_completed",
+    )
+    for lab, *values in rows:
+        for col, value in zip(cols, values, strict=True):
+            assert shown[(lab, col)] == f"{int(value):,}", (lab, col)
+    messages = dict(
+        network.query("SELECT lab_id, message FROM marts.findings WHERE finding = 'cap11_rate3'")
+    )
+    for key, lab in views.items():
+        assert messages[lab or "ALL"] in section[key], key  # the finding's words are the reading
+    assert "Rate 3 (reported)" in unescape(html)
+    assert 'data-finding="cap11_rate3"' in html
+    assert "n_ish_completed" not in html  # rate 2 is completed of equivocal, not reflex-only
+
+
+def test_validation_and_proficiency_page_shows_each_finding_and_the_marts_counts(network):
+    html = _text(network.site / "proficiency.html")
+    verdicts = {
+        (f["finding"], f["lab_id"], f["period"], f["subgroup"]): f["verdict"]
+        for f in _findings(network)
+        if f["finding"] in ("validation_set", "proficiency_event", "proficiency_events_per_year")
+    }
+    assert any(k[0] == "validation_set" for k in verdicts), "the generator plants a study"
+    shown = {
+        (unescape(m["finding"]), unescape(m["lab"]), m["period"], unescape(m["subgroup"])): m[
+            "badge"
+        ]
+        for m in READING.finditer(html)
+    }
+    for key, verdict in verdicts.items():
+        assert shown.get(key) == STATUS[verdict], key  # every row, with its own verdict
+    counts = _data_counts(html, "validation")
+    for lab, stratum, n_pos, n_neg in network.query(
+        "SELECT lab_id, stratum, n_positive, n_negative FROM marts.validation_sets"
+    ):
+        assert counts[(lab, f"{stratum}|n_positive")] == f"{n_pos:,}"
+        assert counts[(lab, f"{stratum}|n_negative")] == f"{n_neg:,}"
+    pt = _data_counts(html, "pt")
+    events = network.query(
+        "SELECT lab_id, strftime(event_date, '%Y-%m-%d'), n_graded, n_correct, graded_by "
+        "FROM marts.proficiency_events"
+    )
+    assert events
+    for lab, day, graded, correct, _ in events:
+        assert pt[(lab, f"{day}|n_graded")] == f"{graded:,}"
+        assert pt[(lab, f"{day}|n_correct")] == f"{correct:,}"
+    text = unescape(html)
+    if any(e[4] in ("consensus", "mixed") for e in events):
+        assert "the network's consensus (no key given; not the provider's grade)" in text or (
+            "mixed: the provider's key where given, else the network's consensus" in text
+        )
+    if any(e[4] == "provider_key" for e in events):
+        assert "the provider's key (key" in text
+
+
 def test_sources_lists_every_reference_band(network):
     html = unescape(_text(network.site / "sources.html"))
     bands = network.query("SELECT band_id, lab_id, source FROM marts.reference_bands")
@@ -633,3 +712,26 @@ def test_lab_choice_travels_between_pages(browser, network):
         assert any("NORTH" in t for t in titles), titles
     finally:
         page.close()
+
+
+def test_readers_boundary_section_shows_the_marts_figures_without_a_verdict(network):
+    """The 0 / 1+ boundary section of the Inter-observer page: per view, the pairs and κ of
+    marts.boundary_agreement (breakdown all), and its figures; plain figures, no badge."""
+    html = _text(network.site / "readers.html")
+    section = _per_view(html, "boundary")
+    rows = network.query(
+        "SELECT lab_id, n_pairs, kappa FROM marts.boundary_agreement "
+        "WHERE comparison = 'second_read' AND boundary = '0_vs_1plus' AND breakdown = 'all'"
+    )
+    assert rows, "the network has second reads at 0 vs 1+"
+    for key, lab in _views(html).items():
+        mine = [r for r in rows if r[0] == (lab or "ALL")]
+        if not mine:
+            continue
+        _, n_pairs, kappa = mine[0]
+        assert f"{n_pairs:,}" in section[key], key
+        assert f"{kappa:.2f}" in section[key], key
+    body = re.search(r'<section id="boundary">(.*?)</section>', html, re.S).group(1)
+    assert "data-finding" not in body  # no verdict: none of these figures has a finding
+    for slot in ("boundary-agreement", "boundary-kappa", "ihc0-share"):
+        assert slot in body, slot

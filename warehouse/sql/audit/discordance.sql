@@ -6,8 +6,9 @@
 --                          cases/ihc_ish_discordance.csv (counted from the very table the file is
 --                          written from, audit_cases_ihc_ish): true discordances AND groups 2-4;
 --                          the report's headline is this count, with its two parts
---   ihc_ish_discordant (stratum: ihc3_ish_group5, ihc01_ish_group1, all)   n = specimens of
---                          the cohort with a dual-probe ISH group
+--   ihc_ish_discordant (stratum: each true discordance type, all)   IHC 3+ with group 5 or a
+--                          negative single-probe ISH, IHC 0/1+ with group 1 or a positive
+--                          single-probe ISH (contract v2); n = specimens of the cohort with ISH
 --   ish_group_2_4 (stratum: all, unresolved (no concurrent IHC), needs_blinded_recount)
 --   discordant_with_follow_up   true IHC/ISH discordances with a second read, a reference-lab
 --                          test or an amended report documented
@@ -28,7 +29,7 @@ cases AS (
     SELECT
         lab_id,
         discordance_type,
-        discordance_type IN ('ihc3_ish_group5', 'ihc01_ish_group1') AS true_discordance,
+        discordance_type <> 'ish_group_2_4' AS true_discordance,
         discordance_type = 'ish_group_2_4' AND ihc_score IS NULL AS unresolved,
         needs_blinded_recount,
         second_read_done OR reference_lab_done OR amended_report AS followed_up
@@ -126,7 +127,7 @@ WITH c AS (
         count(*) AS n,
         coalesce(count_if(second_read_done OR reference_lab_done OR amended_report), 0) AS k
     FROM audit_cases_ihc_ish
-    WHERE discordance_type IN ('ihc3_ish_group5', 'ihc01_ish_group1')
+    WHERE discordance_type <> 'ish_group_2_4'
     GROUP BY GROUPING SETS ((lab_id), ())
 ),
 r AS (

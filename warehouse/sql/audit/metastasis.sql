@@ -6,7 +6,10 @@
 -- 2018 loss over primary-positive pairs, gain over primary-negative pairs; Houssami 2011
 -- discordance over all comparable pairs).
 --   pairs, comparable_pairs, cross_lab_pairs      counts
---   gain_rate, loss_rate, discordance_rate         with Wilson 95% and the published band
+--   gain_rate, loss_rate                           every pair, with Wilson 95% (no band: the
+--                                                  literature pooled distant metastases)
+--   distant_gain_rate, distant_loss_rate           distant metastases, beside Schrijver 2018
+--   discordance_rate                               every comparable pair, beside Houssami 2011
 --   eligibility_changes (stratum = transition kind: gain, loss, low_to_zero, zero_to_low)
 --   retest_candidates (stratum = reason_code, 'all')  metastases of the period's cohort
 INSERT INTO audit_metrics BY NAME
@@ -28,13 +31,24 @@ rows_ AS (
     FROM s
     UNION ALL
     SELECT lab_id, 'loss_rate', 'HER2 loss (positive → negative) among primary-positive pairs',
-        n_loss, n_primary_positive, 'proportion', 'metastasis_loss_schrijver',
-        loss_ci_low, loss_ci_high
+        n_loss, n_primary_positive, 'proportion', NULL, loss_ci_low, loss_ci_high
     FROM s
     UNION ALL
     SELECT lab_id, 'gain_rate', 'HER2 gain (negative → positive) among primary-negative pairs',
-        n_gain, n_primary_negative, 'proportion', 'metastasis_gain_schrijver',
-        gain_ci_low, gain_ci_high
+        n_gain, n_primary_negative, 'proportion', NULL, gain_ci_low, gain_ci_high
+    FROM s
+    UNION ALL
+    -- Schrijver 2018 pooled DISTANT metastases: its bands stand beside the distant pairs only
+    SELECT lab_id, 'distant_loss_rate',
+        'HER2 loss among primary-positive pairs with a distant metastasis',
+        distant_n_loss, distant_n_primary_positive, 'proportion', 'metastasis_loss_schrijver',
+        distant_loss_ci_low, distant_loss_ci_high
+    FROM s
+    UNION ALL
+    SELECT lab_id, 'distant_gain_rate',
+        'HER2 gain among primary-negative pairs with a distant metastasis',
+        distant_n_gain, distant_n_primary_negative, 'proportion', 'metastasis_gain_schrijver',
+        distant_gain_ci_low, distant_gain_ci_high
     FROM s
     UNION ALL
     SELECT lab_id, 'discordance_rate', 'HER2 discordance (gain + loss) among comparable pairs',

@@ -1,103 +1,23 @@
--- audit/proficiency: proficiency-testing (PT) results of the period (test_purpose
--- 'proficiency'), graded against the 90%-correct mark. ref: her2-domain.md §VALIDATION
--- (ASCO/CAP 2018: external PT with >= 2 testing events per year; satisfactory = >= 90% correct
--- on graded challenges).
---
--- The extract carries no expected answer, so her2qa grades each answer against the CONSENSUS
--- of the laboratories of this deployment that answered the same challenge (pipeline choice,
--- stated in the report):
---   challenge     accession_id (+ assay) of the PT row: the PT material's id, the same in every
---                 laboratory (the generator plants e.g. 'PT23A-01')
---   answer        a laboratory's current result for the challenge (latest report_date, then the
---                 greatest test_id); call: IHC 3+ positive, 2+ equivocal, 0/1+ negative
---                 (macros/asco_cap_rules ihc_call); dual-probe ISH group 1 positive, 5 negative,
---                 2-4 equivocal; reported 'indeterminate' or no usable value: indeterminate
---   consensus     the call given by a strict majority of the laboratories with a usable answer
---                 (each laboratory's own answer included), over every answer in the warehouse;
---                 a challenge is GRADED when at least 3 laboratories answered and a strict
---                 majority exists, else ungraded (too few labs, or no majority)
---   correct       the answer's call equals the consensus (an indeterminate answer on a graded
---                 challenge is not correct)
---   event         the PT material's distribution, identified by the rows' collection_date
--- Answers counted in the period: report_date between $from and $to, lab $lab.
--- Judged here (no warehouse finding covers PT), thresholds from marts.reference_bands
--- (audit_bands: 'pt_correct', 'pt_events_per_year'), verdicts in the words of marts.findings:
--- ok at or above the requirement, look below, too_few with no graded challenge.
+-- audit/proficiency: proficiency-testing (PT) results of the period, from
+-- marts.proficiency_results, the warehouse's one grading (warehouse/sql/marts/
+-- proficiency_results.sql documents it): each answer against the provider's key
+-- (expected_result, contract v2) where given, else against the consensus of the network's
+-- laboratories (a her2qa rule, labelled 'consensus' in graded_by), else ungraded. Nothing is
+-- graded here. ref: her2-domain.md §VALIDATION (ASCO/CAP 2018: external PT with >= 2 testing
+-- events per year; satisfactory = >= 90% correct on graded challenges).
+-- Answers counted in the period: report_date between $from and $to, lab $lab. Each event's
+-- verdict is its row of marts.findings (proficiency_event, findings.sql re-run on the events
+-- signed out in the period: audit/stage_findings); the period's pooled rate and the 12-month event count are read against
+-- marts.reference_bands ('pt_correct', 'pt_events_per_year') in the words of marts.findings.
 CREATE OR REPLACE TEMP TABLE audit_pt_results AS
-WITH pt AS (
-    SELECT
-        lab_id,
-        test_id,
-        accession_id AS challenge_id,
-        assay,
-        collection_date AS event_date,
-        report_date,
-        assay_kit,
-        pathologist_id,
-        ihc_score,
-        ish_group(ish_ratio, ish_her2_per_cell)::TINYINT AS ish_group,
-        reported_result,
-        CASE
-            WHEN reported_result = 'indeterminate' THEN 'indeterminate'
-            WHEN assay = 'IHC' THEN coalesce(ihc_call(ihc_score), 'indeterminate')
-            WHEN ish_group(ish_ratio, ish_her2_per_cell) = 1 THEN 'positive'
-            WHEN ish_group(ish_ratio, ish_her2_per_cell) = 5 THEN 'negative'
-            WHEN ish_group(ish_ratio, ish_her2_per_cell) IN (2, 3, 4) THEN 'equivocal'
-            ELSE 'indeterminate'
-        END AS answer_call
-    FROM wh.staging.her2_results
-    WHERE test_purpose = 'proficiency'
-),
-answers AS (
-    SELECT *
-    FROM pt
-    QUALIFY row_number() OVER (
-        PARTITION BY lab_id, challenge_id, assay ORDER BY report_date DESC, test_id DESC
-    ) = 1
-),
-votes AS (
-    SELECT challenge_id, assay, answer_call, count(*) AS n_votes
-    FROM answers
-    WHERE answer_call <> 'indeterminate'
-    GROUP BY challenge_id, assay, answer_call
-),
-consensus AS (
-    SELECT
-        challenge_id,
-        assay,
-        sum(n_votes)::BIGINT AS n_labs_answered,
-        max(n_votes)::BIGINT AS n_consensus,
-        arg_max(answer_call, n_votes) AS modal_call
-    FROM votes
-    GROUP BY challenge_id, assay
-)
 SELECT
-    a.lab_id,
-    a.challenge_id,
-    a.assay,
-    a.event_date,
-    a.report_date,
-    a.test_id,
-    a.assay_kit,
-    a.pathologist_id,
-    a.ihc_score,
-    a.ish_group,
-    a.reported_result,
-    a.answer_call,
-    coalesce(c.n_labs_answered, 0) AS n_labs_answered,
-    c.n_consensus,
-    CASE
-        WHEN c.n_labs_answered >= 3 AND 2 * c.n_consensus > c.n_labs_answered THEN c.modal_call
-    END AS consensus_call,
-    coalesce(c.n_labs_answered >= 3 AND 2 * c.n_consensus > c.n_labs_answered, false) AS graded,
-    CASE
-        WHEN c.n_labs_answered >= 3 AND 2 * c.n_consensus > c.n_labs_answered
-            THEN a.answer_call = c.modal_call
-    END AS correct
-FROM answers AS a
-LEFT JOIN consensus AS c USING (challenge_id, assay)
-WHERE a.report_date BETWEEN $from AND $to
-    AND ($lab IS NULL OR a.lab_id = $lab)
+    lab_id, challenge_id, assay, event_date, report_date, test_id, assay_kit, pathologist_id,
+    ihc_score, ish_group, reported_result, answer_call, expected_result, graded_by,
+    graded_against, n_labs_answered, n_consensus, consensus_call,
+    graded_by <> 'ungraded' AS graded, correct
+FROM wh.marts.proficiency_results
+WHERE report_date BETWEEN $from AND $to
+    AND ($lab IS NULL OR lab_id = $lab)
 ;
 INSERT INTO audit_metrics BY NAME
 WITH per_lab AS (
@@ -140,7 +60,7 @@ metrics AS (
     UNION ALL
     SELECT
         'challenges_graded', lab_id, 'all',
-        'PT challenges graded (consensus of ≥ 3 laboratories, strict majority)',
+        'PT challenges graded (against the provider''s key, else the network''s consensus)',
         n_graded, 'count', n_graded, n_answered, NULL, NULL, 'not applicable (count)', NULL
     FROM per_lab
     UNION ALL
@@ -206,10 +126,28 @@ SELECT
             fmt_pct(m.value), fmt_count(m.numerator), fmt_count(m.n),
             CASE WHEN m.value >= t.low THEN 'meets' ELSE 'below' END, fmt_pct(t.low))
     END AS verdict_message,
-    'test_purpose proficiency results; each answer graded against the consensus call of the '
-    || 'deployment''s laboratories for the same challenge (accession_id), IHC call per '
-    || 'her2-domain.md §IHC-2018; pass mark and events per year §VALIDATION '
-    || '(warehouse/sql/audit/proficiency.sql)' AS source_rule
+    'marts.proficiency_results: each answer graded against the provider''s key '
+    || '(expected_result) where given, else the consensus of the network''s laboratories '
+    || '(graded_by says which); pass mark and events per year her2-domain.md §VALIDATION '
+    || '(warehouse/sql/marts/proficiency_results.sql, warehouse/sql/audit/proficiency.sql)'
+        AS source_rule
 FROM metrics AS m
 LEFT JOIN audit_bands AS t ON t.band_id = m.target_id AND t.lab_id = m.lab_id
+;
+-- Each event's verdict and sentence: its row of marts.findings made for the period
+-- (audit_findings: findings.sql re-run on the events signed out in the period, as graded by
+-- marts.proficiency_results), proficiency_event, subgroup = the event date; never judged here.
+UPDATE audit_metrics AS m
+SET
+    finding = f.finding,
+    finding_period = f.period,
+    verdict = f.verdict,
+    verdict_message = f.message
+FROM audit_findings AS f
+WHERE m.section = 'proficiency'
+    AND m.metric = 'event_correct_rate'
+    AND f.made_for = 'period'
+    AND f.finding = 'proficiency_event'
+    AND f.lab_id = m.lab_id
+    AND f.subgroup = m.stratum
 ;

@@ -58,3 +58,21 @@ SELECT * FROM wh.quarantine.rejected_rows LIMIT 0
 CREATE TABLE period_findings.staging.her2_results AS
 SELECT * FROM wh.staging.her2_results LIMIT 0
 ;
+-- CAP 11 (cap11_rate3) from the period's specimens; proficiency events (proficiency_event,
+-- proficiency_events_per_year) whose answers were signed out in the period, as graded by the
+-- warehouse (marts.proficiency_results: one grading), lab $lab.
+CREATE TABLE period_findings.marts.cap11_rates AS
+SELECT * FROM period_specimens.marts.cap11_rates
+;
+CREATE TABLE period_findings.marts.proficiency_events AS
+SELECT * FROM wh.marts.proficiency_events
+WHERE last_report_date BETWEEN $from AND $to
+    AND ($lab IS NULL OR lab_id = $lab)
+;
+-- Validation sets (validation_set): the warehouse's sets with a case signed out in the period
+-- (a set is judged whole, never clipped to the period), lab $lab.
+CREATE TABLE period_findings.marts.validation_sets AS
+SELECT * FROM wh.marts.validation_sets
+WHERE last_report_date >= $from AND first_report_date <= $to
+    AND ($lab IS NULL OR lab_id = $lab)
+;

@@ -13,6 +13,10 @@
 --   her2_low share_low primary            her2_low_published_range              ALL
 --   primary_vs_metastasis loss, gain,     metastasis_loss_, _gain_,             ALL
 --   discordance rates                     _discordance_published_range
+--   annual_review positive_rate           positivity_published_range            its window
+--   annual_review her2_low_share          her2_low_published_range              ALL
+--   annual_review pathologist_positive_   positivity_pathologist (subgroup =    its window
+--   rate (stratum = pathologist)          the row's stratum)
 -- (PPA and NPA carry the one verdict of the lab target: both categories are judged together.)
 UPDATE audit_metrics AS m
 SET
@@ -21,7 +25,7 @@ SET
     verdict = j.verdict,
     verdict_message = j.message
 FROM (
-    SELECT r.section, r.metric, r.stratum, r.period_of, f.*
+    SELECT r.section, r.metric, r.stratum, r.period_of, r.subgroup AS subgroup_of, f.*
     FROM (
         VALUES
         ('ihc_vs_ish', 'ppa', 'all', 'lab_target_ihc_vs_ish', 'ALL', 'ALL'),
@@ -34,15 +38,19 @@ FROM (
         ('positivity', 'positive_rate', 'all', 'positivity_published_range', 'ALL', 'window'),
         ('positivity', 'monthly_rate', '*', 'positivity_control', 'ALL', 'stratum'),
         ('her2_low', 'share_low', 'primary', 'her2_low_published_range', 'ALL', 'ALL'),
-        ('primary_vs_metastasis', 'loss_rate', 'all', 'metastasis_loss_published_range', 'ALL',
-            'ALL'),
-        ('primary_vs_metastasis', 'gain_rate', 'all', 'metastasis_gain_published_range', 'ALL',
-            'ALL'),
+        ('primary_vs_metastasis', 'distant_loss_rate', 'all', 'metastasis_loss_published_range',
+            'ALL', 'ALL'),
+        ('primary_vs_metastasis', 'distant_gain_rate', 'all', 'metastasis_gain_published_range',
+            'ALL', 'ALL'),
         ('primary_vs_metastasis', 'discordance_rate', 'all',
-            'metastasis_discordance_published_range', 'ALL', 'ALL')
+            'metastasis_discordance_published_range', 'ALL', 'ALL'),
+        ('annual_review', 'positive_rate', 'all', 'positivity_published_range', 'ALL', 'window'),
+        ('annual_review', 'her2_low_share', 'all', 'her2_low_published_range', 'ALL', 'ALL'),
+        ('annual_review', 'pathologist_positive_rate', '*', 'positivity_pathologist', '*',
+            'window')
     ) AS r (section, metric, stratum, finding, subgroup, period_of)
     JOIN audit_findings AS f
-        ON f.finding = r.finding AND f.subgroup = r.subgroup
+        ON f.finding = r.finding AND (r.subgroup = '*' OR f.subgroup = r.subgroup)
         AND (r.period_of <> 'ALL' OR f.period = 'ALL')
 ) AS j
 WHERE m.section = j.section
@@ -50,4 +58,5 @@ WHERE m.section = j.section
     AND (j.stratum = '*' OR m.stratum = j.stratum)
     AND m.lab_id = j.lab_id
     AND (j.period_of <> 'stratum' OR j.period = m.stratum)
+    AND (j.subgroup_of <> '*' OR j.subgroup = m.stratum)
 ;

@@ -527,6 +527,203 @@ SELECT
 FROM latest_arrivals
 WHERE files > 0
 ;
+-- ------------------------------------------------------------------ proficiency, CAP 11
+-- proficiency_event            lab × event (period: the event's month YYYY-MM; subgroup: its
+--     date): marts.proficiency_events. look: correct on graded challenges under 'pt_correct'
+--     (ASCO/CAP 2018: >= 90% per event); too_few: no graded challenge; ok otherwise. The
+--     message says whether the provider's key or the network's consensus graded it.
+-- proficiency_events_per_year  lab × calendar year with PT answers (period 'YYYY'): events
+--     against 'pt_events_per_year' (>= 2). look: fewer in a finished year; info: the year of
+--     $as_of, still in progress (shown, not judged).
+-- cap11_rate3                  lab × ALL: CAP 11 rate 3, the reported rate (marts.cap11_rates,
+--     months pooled). info: CAP 11 publishes no target in the reference (her2-domain.md
+--     §CAP-CHECKLIST), so it is shown with rates 1 and 2, never judged; too_few under
+--     'small_n' specimens or an interval wider than 'wide_ci'.
+CREATE OR REPLACE TEMP TABLE findings_quality_measures AS
+SELECT
+    'proficiency_event' AS finding,
+    e.lab_id,
+    e.event_month AS period,
+    strftime(e.event_date, '%Y-%m-%d') AS subgroup,
+    CASE
+        WHEN e.n_graded = 0 THEN 'too_few'
+        WHEN e.pct_correct < b.low THEN 'look'
+        ELSE 'ok'
+    END AS verdict,
+    100 * e.pct_correct AS figure,
+    e.n_graded AS n,
+    100 * e.ci_low AS ci_low,
+    100 * e.ci_high AS ci_high,
+    'requirement: ' || fmt_pct(b.low) || ' correct per event' AS threshold,
+    b.source,
+    CASE
+        WHEN e.n_graded = 0 THEN printf('PT event of %s: no challenge graded yet (no key from '
+            || 'the provider, no consensus): too few to judge.', strftime(e.event_date, '%d %b %Y'))
+        ELSE printf('PT event of %s: %s correct (%s of %s graded challenges, graded against %s): '
+            || '%s the ASCO/CAP 2018 mark of %s.', strftime(e.event_date, '%d %b %Y'),
+            fmt_pct(e.pct_correct), fmt_count(e.n_correct), fmt_count(e.n_graded),
+            CASE e.graded_by
+                WHEN 'provider_key' THEN 'the provider''s key'
+                WHEN 'consensus' THEN 'the network''s consensus (no key given; not the '
+                    || 'provider''s grade)'
+                ELSE 'the provider''s key where given, else the network''s consensus'
+            END,
+            CASE WHEN e.pct_correct >= b.low THEN 'meets' ELSE 'below' END, fmt_pct(b.low))
+    END AS message,
+    'proficiency' AS topic,
+    'Proficiency testing, correct per event' AS title
+FROM marts.proficiency_events AS e
+JOIN finding_bands AS b ON b.band_id = 'pt_correct' AND b.lab_id = 'ALL'
+UNION ALL
+SELECT
+    'proficiency_events_per_year',
+    y.lab_id,
+    y.event_year::VARCHAR,
+    'ALL',
+    CASE
+        WHEN y.event_year >= year($as_of) THEN 'info'
+        WHEN y.n_events < b.low THEN 'look'
+        ELSE 'ok'
+    END,
+    y.n_events,
+    y.n_events,
+    NULL,
+    NULL,
+    'requirement: at least ' || fmt_count(b.low) || ' events a year',
+    b.source,
+    printf('%s PT event(s) in %s: %s', fmt_count(y.n_events), y.event_year::VARCHAR,
+        CASE
+            WHEN y.event_year >= year($as_of)
+                THEN 'the year is still in progress (shown, not judged against the ASCO/CAP '
+                    || '2018 requirement of at least ' || fmt_count(b.low) || ' a year).'
+            WHEN y.n_events >= b.low THEN 'meets the ASCO/CAP 2018 requirement of at least '
+                || fmt_count(b.low) || ' a year.'
+            ELSE 'below the ASCO/CAP 2018 requirement of at least ' || fmt_count(b.low)
+                || ' a year.'
+        END),
+    'proficiency',
+    'Proficiency testing events per year'
+FROM (
+    SELECT lab_id, event_year, count(*) AS n_events
+    FROM marts.proficiency_events
+    GROUP BY lab_id, event_year
+) AS y
+JOIN finding_bands AS b ON b.band_id = 'pt_events_per_year' AND b.lab_id = 'ALL'
+UNION ALL
+SELECT
+    'cap11_rate3',
+    lab_id,
+    'ALL',
+    'ALL',
+    CASE
+        WHEN audited < band_value('small_n')
+            OR wilson_high(met, audited) - wilson_low(met, audited) > band_value('wide_ci')
+            THEN 'too_few'
+        ELSE 'info'
+    END,
+    100 * met / audited,
+    audited,
+    100 * wilson_low(met, audited),
+    100 * wilson_high(met, audited),
+    'none: CAP 11 publishes no target (her2-domain.md §CAP-CHECKLIST)',
+    'CAP QCDR measure CAP 11 (2019), her2-domain.md §CAP-CHECKLIST; proxies from the extract '
+    || '(marts.cap11_rates)',
+    printf('CAP 11 rate 3 (the reported rate) %s (95%% CI %s–%s, n = %s specimens): rate 1 '
+        || 'algorithm-derived %s, rate 2 equivocal results with a completed repeat %s (%s of %s, '
+        || '%s on another specimen of the patient). No published target: shown, not judged.',
+        fmt_pct(met / audited), fmt_pct(wilson_low(met, audited)),
+        fmt_pct(wilson_high(met, audited)), fmt_count(audited), fmt_pct(agree / audited),
+        coalesce(fmt_pct(completed / nullif(equivocal, 0)), '—'), fmt_count(completed),
+        fmt_count(equivocal), fmt_count(other)),
+    'preanalytic',
+    'CAP 11 rate 3 (reported rate)'
+FROM (
+    SELECT
+        lab_id,
+        sum(n_specimens_audited)::DOUBLE AS audited,
+        sum(n_specimens_agree)::DOUBLE AS agree,
+        sum(n_rate3_met)::DOUBLE AS met,
+        sum(n_equivocal)::DOUBLE AS equivocal,
+        sum(n_equivocal_completed)::DOUBLE AS completed,
+        sum(n_repeat_other_specimen)::DOUBLE AS other
+    FROM marts.cap11_rates
+    GROUP BY lab_id
+)
+WHERE audited > 0
+;
+-- ------------------------------------------------------------------ validation sets
+-- validation_set               lab × ALL × set (subgroup: assay and kit, marts.validation_sets
+--     stratum): look when the positive or the negative cases are fewer than the required count
+--     ('validation_cases_fda' 20 / 'validation_cases_ldt' 40 per category, ASCO/CAP 2013/2018,
+--     the kit's class from ldt_kits), or when PPA or NPA is under the lab's target
+--     ('lab_target_concordance', the ASCO/CAP 2007 criterion, per category; a category without
+--     a case is short of cases already); ok otherwise. The figure is the lower of PPA and NPA;
+--     overall agreement is in the message, never judged.
+CREATE OR REPLACE TEMP TABLE findings_validation_set AS
+WITH s AS (
+    SELECT
+        v.*,
+        coalesce(o.low, d.low) AS target,
+        coalesce(o.source, d.source) AS target_source,
+        v.ppa < coalesce(o.low, d.low) AS ppa_below,
+        v.npa < coalesce(o.low, d.low) AS npa_below,
+        CASE WHEN v.is_ldt THEN 'a laboratory-developed test' ELSE 'an FDA-approved assay' END
+            AS class_words
+    FROM marts.validation_sets AS v
+    CROSS JOIN (SELECT * FROM finding_bands WHERE band_id = 'lab_target_concordance'
+        AND lab_id = 'ALL') AS d
+    LEFT JOIN finding_bands AS o ON o.band_id = 'lab_target_concordance' AND o.lab_id = v.lab_id
+),
+low AS (
+    SELECT
+        *,
+        CASE WHEN coalesce(npa, 2) < coalesce(ppa, 2) THEN 'npa' ELSE 'ppa' END AS lower_of
+    FROM s
+)
+SELECT
+    'validation_set' AS finding,
+    lab_id,
+    'ALL' AS period,
+    stratum AS subgroup,
+    CASE
+        WHEN NOT cases_met OR coalesce(ppa_below, false) OR coalesce(npa_below, false) THEN 'look'
+        ELSE 'ok'
+    END AS verdict,
+    100 * CASE lower_of WHEN 'npa' THEN npa ELSE ppa END AS figure,
+    CASE lower_of WHEN 'npa' THEN n_negative ELSE n_positive END AS n,
+    100 * CASE lower_of WHEN 'npa' THEN npa_ci_low ELSE ppa_ci_low END AS ci_low,
+    100 * CASE lower_of WHEN 'npa' THEN npa_ci_high ELSE ppa_ci_high END AS ci_high,
+    printf('requirement: %s + %s cases (%s); lab target: %s for PPA and NPA each',
+        fmt_count(required_per_category), fmt_count(required_per_category), assay_class,
+        fmt_pct(target)) AS threshold,
+    required_source || '; lab target: ' || target_source AS source,
+    printf('Validation set %s (%s): %s positive and %s negative cases, %s the ASCO/CAP '
+        || '2013/2018 requirement of %s + %s for %s; PPA %s (%s of %s), NPA %s (%s of %s): %s; '
+        || 'overall agreement %s (shown, not judged)%s.',
+        stratum, assay_class, fmt_count(n_positive), fmt_count(n_negative),
+        CASE WHEN cases_met THEN 'meets' ELSE 'below' END,
+        fmt_count(required_per_category), fmt_count(required_per_category), class_words,
+        coalesce(fmt_pct(ppa), '—'), fmt_count(n_pos_agree), fmt_count(n_positive),
+        coalesce(fmt_pct(npa), '—'), fmt_count(n_neg_agree), fmt_count(n_negative),
+        CASE
+            WHEN coalesce(ppa_below, false) AND coalesce(npa_below, false)
+                THEN 'both below the lab target of ' || fmt_pct(target)
+            WHEN coalesce(ppa_below, false) THEN 'PPA below the lab target of ' || fmt_pct(target)
+            WHEN coalesce(npa_below, false) THEN 'NPA below the lab target of ' || fmt_pct(target)
+            WHEN ppa IS NULL OR npa IS NULL THEN 'a category without a case cannot be judged '
+                || 'against the lab target of ' || fmt_pct(target)
+            ELSE 'each meets the lab target of ' || fmt_pct(target)
+        END,
+        coalesce(fmt_pct(concordance), '—'),
+        CASE WHEN n_not_comparable > 0
+            THEN printf('; %s case(s) without a positive or negative comparator (listed, not '
+                || 'counted)', fmt_count(n_not_comparable))
+            ELSE ''
+        END) AS message,
+    'validation' AS topic,
+    'Validation set: cases and agreement' AS title
+FROM low
+;
 CREATE OR REPLACE TABLE marts.findings AS
 SELECT
     finding, lab_id, period, subgroup, verdict, figure, n::BIGINT AS n, ci_low, ci_high,
@@ -538,6 +735,8 @@ FROM (
     UNION ALL BY NAME SELECT * FROM findings_published_range
     UNION ALL BY NAME SELECT * FROM findings_agreement_info
     UNION ALL BY NAME SELECT * FROM findings_data
+    UNION ALL BY NAME SELECT * FROM findings_quality_measures
+    UNION ALL BY NAME SELECT * FROM findings_validation_set
 )
 ORDER BY finding, lab_id <> 'ALL', lab_id, period, subgroup
 ;
@@ -558,4 +757,8 @@ DROP TABLE findings_published_range
 DROP TABLE findings_agreement_info
 ;
 DROP TABLE findings_data
+;
+DROP TABLE findings_quality_measures
+;
+DROP TABLE findings_validation_set
 ;

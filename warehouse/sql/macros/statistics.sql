@@ -103,3 +103,50 @@ CREATE OR REPLACE TEMP MACRO agreement_statistics(c, is_binary) AS {
     END
 }
 ;
+-- The large-sample standard error of Cohen's kappa for a 2×2 table, a = pos_pos, b = pos_neg,
+-- c = neg_pos, d = neg_neg (first member's call, then second's), under the alternative (not
+-- under κ = 0): Fleiss, Cohen & Everitt (1969), the formula statsmodels'
+-- stats.inter_rater.cohens_kappa gives as std_kappa. With p_ij = n_ij / n, row shares r_i
+-- (first member), column shares c_j (second member), p_e = Σ r_i·c_i and κ = cohen_kappa():
+--   var(κ) = [ Σ_i p_ii·(1 - (r_i + c_i)(1 - κ))²
+--            + (1 - κ)²·Σ_{i≠j} p_ij·(c_i + r_j)²
+--            - (κ - p_e(1 - κ))² ] / (n·(1 - p_e)²)
+-- NULL where κ is undefined (p_e = 1); 0 at perfect agreement; clamped at 0 against rounding.
+-- Test vector: a=45 b=3 c=5 d=147 -> κ 0.891892, SE 0.037380, 95% CI (0.818628, 0.965156)
+-- (statsmodels; tests/warehouse/test_boundary.py).
+CREATE OR REPLACE TEMP MACRO cohen_kappa_se_terms(n, p11, p10, p01, p00, r1, c1, r0, c0, k) AS
+    CASE
+        WHEN k IS NOT NULL THEN sqrt(greatest(0.0, (
+            p11 * (1 - (r1 + c1) * (1 - k)) ^ 2
+            + p00 * (1 - (r0 + c0) * (1 - k)) ^ 2
+            + (1 - k) ^ 2 * (p10 * (c1 + r0) ^ 2 + p01 * (c0 + r1) ^ 2)
+            - (k - (r1 * c1 + r0 * c0) * (1 - k)) ^ 2
+        ) / (n * (1 - (r1 * c1 + r0 * c0)) ^ 2)))
+    END
+;
+CREATE OR REPLACE TEMP MACRO cohen_kappa_se(a, b, c, d) AS
+    cohen_kappa_se_terms(
+        (a + b + c + d)::DOUBLE,
+        a::DOUBLE / (a + b + c + d), b::DOUBLE / (a + b + c + d),
+        c::DOUBLE / (a + b + c + d), d::DOUBLE / (a + b + c + d),
+        (a + b)::DOUBLE / (a + b + c + d), (a + c)::DOUBLE / (a + b + c + d),
+        (c + d)::DOUBLE / (a + b + c + d), (b + d)::DOUBLE / (a + b + c + d),
+        cohen_kappa(a + b + c + d, a + d, (a + b) * (a + c) + (c + d) * (b + d))
+    )
+;
+-- Cohen's kappa of a 2×2 table with its standard error (cohen_kappa_se) and the 95% Wald
+-- interval κ ∓ z·SE (z = wilson_z(), the 97.5% normal quantile), clipped to [-1, 1]. Expand
+-- with unnest(). NULLs where κ is undefined.
+CREATE OR REPLACE TEMP MACRO kappa_wald(k, se) AS {
+    'kappa': k,
+    'kappa_se': se,
+    'kappa_ci_low': CASE WHEN se IS NOT NULL THEN greatest(-1.0, k - wilson_z() * se) END,
+    'kappa_ci_high': CASE WHEN se IS NOT NULL THEN least(1.0, k + wilson_z() * se) END
+}
+;
+CREATE OR REPLACE TEMP MACRO kappa_interval(a, b, c, d) AS
+    kappa_wald(
+        cohen_kappa(a + b + c + d, a + d, (a + b) * (a + c) + (c + d) * (b + d)),
+        cohen_kappa_se(a, b, c, d)
+    )
+;

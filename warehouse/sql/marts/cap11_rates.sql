@@ -1,72 +1,139 @@
--- marts/cap11_rates: the two rates of the CAP QCDR measure "CAP 11" (2019) — share of breast
--- carcinoma reports with HER2 derived by the ASCO/CAP algorithm, and share of equivocal
--- results with a completed repeat test (her2-domain.md §CAP-CHECKLIST, "Related quality
--- measure") — as the extract lets us approximate them, per lab and month. From
--- marts.interpretation_audit and marts.specimen_her2 (clinical specimens).
+-- marts/cap11_rates: the three rates of the CAP QCDR measure "CAP 11" (2019), per lab and
+-- month, as the extract lets us approximate them (her2-domain.md §CAP-CHECKLIST, "Related
+-- quality measure": (1) HER2 derived by the ASCO/CAP algorithm, among reports with a
+-- quantitative IHC or ISH evaluation; (2) a repeat HER2 test completed, among reports with an
+-- equivocal result; (3) both: algorithm-derived AND, when equivocal, a completed repeat.
+-- RATE 3 IS THE REPORTED RATE. A repeat may be on the same or another specimen, e.g. the
+-- excision after an equivocal core). From marts.interpretation_audit and marts.specimen_her2
+-- (clinical specimens); the repeat window from marts.reference_bands.
 --
--- Grain: one row per lab_id (a lab's code, or 'ALL' pooled) × month with either rate defined.
---   rate 1  "HER2 derived by the ASCO/CAP algorithm" (proxy): among clinical specimens with at
---           least one audited result (marts.interpretation_audit: not reported indeterminate),
---           the share whose every current clinical result's reported call agrees with the
---           algorithm's call for that row. Month: the specimen's report month (its
---           specimen_date, or its last report_date when nothing is usable).
---           n_specimens_audited, n_specimens_agree, rate1, rate1_ci_low, rate1_ci_high
---   rate 2  "equivocal results with a completed repeat test" (proxy): among clinical
---           specimens whose selected IHC is 2+ (equivocal), the share with a completed ISH:
---           a usable dual-probe ISH (an ISH group), or a single-probe ISH with a decided call
---           (positive or negative; contract v2). A single-probe ISH in its equivocal band does
---           not settle an IHC 2+: dual-probe ISH decides (§ISH-SINGLE).
---           Month: the month of the IHC 2+ report. Recent months look worse while reflex ISH
---           is still pending (no censoring is applied).
---           n_ihc_equivocal, n_ish_completed, rate2, rate2_ci_low, rate2_ci_high,
---           days_ihc_to_ish_median, days_ihc_to_ish_p90: report_date of the ISH minus that of
---           the IHC 2+ (negative when the ISH was signed out first), over completed cases;
---           continuous quantiles (linear interpolation)
---   rate1_label, rate2_label   the wording to show
--- Rates are proportions (0-1), CIs Wilson score 95% (macros/statistics); NULL where
--- the rate has no denominator that month.
+-- Grain: one row per lab_id (a lab's code, or 'ALL' pooled) × month with any rate defined.
+--
+-- Per specimen:
+--   audited      at least one audited result (marts.interpretation_audit: a reported call
+--                that is not indeterminate): rate 1 and rate 3's denominator. Month: the
+--                specimen's report month (its specimen_date, else its last report_date).
+--   agrees       every current clinical result's reported call agrees with the algorithm's
+--                call for that row (proxy for "derived by the ASCO/CAP algorithm")
+--   equivocal    an equivocal result: the selected IHC is 2+, or the final status is
+--                equivocal (ISH groups 2–4 or a single-probe equivocal call with no IHC to
+--                resolve it). Month (rate 2): the month of the IHC 2+ report, else the
+--                specimen's report month.
+--   completed    the equivocal result has a completed repeat test:
+--                on the SAME specimen: an IHC 2+ with a usable dual-probe ISH (an ISH group)
+--                or a decided single-probe call (positive / negative, contract v2; a
+--                single-probe call in its equivocal band does not settle an IHC 2+, §ISH-SINGLE);
+--                or on ANOTHER specimen of the same patient (patient_key, any lab) with the
+--                same specimen_role, collected after this one and at most
+--                'cap11_repeat_window_days' days later (a her2qa rule: reference_bands), whose
+--                final status is decided (positive or negative)
+--   rate3_met    audited AND agrees AND (NOT equivocal OR completed)
+-- Columns:
+--   n_specimens_audited, n_specimens_agree, rate1 (+ Wilson CI)
+--   n_equivocal, n_equivocal_completed, rate2 (+ Wilson CI): rate 2 over every equivocal
+--       result; n_repeat_same_specimen, n_repeat_other_specimen: how it was completed (a
+--       specimen completed both ways counts in both)
+--   n_rate3_met, rate3 (+ Wilson CI), over n_specimens_audited: the reported rate
+--   n_ihc_equivocal, n_ish_completed: IHC 2+ specimens and those with a completed ISH on the
+--       same specimen (the reflex work-up), with its turnaround:
+--   days_ihc_to_ish_median, days_ihc_to_ish_p90: report_date of the ISH minus that of the
+--       IHC 2+ (negative when the ISH was signed out first), over the reflex-completed cases;
+--       continuous quantiles (linear interpolation)
+--   repeat_window_days: the window in force; rate1_label, rate2_label, rate3_label
+-- Recent months look worse while repeats are pending (no censoring is applied). Rates are
+-- proportions (0-1), CIs Wilson score 95% (macros/statistics); NULL without a denominator.
 CREATE OR REPLACE TABLE marts.cap11_rates AS
-WITH audited_specimens AS (
-    SELECT
-        s.lab_id,
-        date_trunc('month', coalesce(s.specimen_date, s.last_report_date))::DATE AS month,
-        bool_and(a.agrees) AS agrees
-    FROM marts.interpretation_audit AS a
-    JOIN marts.specimen_her2 AS s USING (lab_id, accession_id)
-    WHERE a.audited
-    GROUP BY s.lab_id, s.accession_id, month
+WITH window_days AS (
+    SELECT low::INTEGER AS days
+    FROM marts.reference_bands
+    WHERE band_id = 'cap11_repeat_window_days' AND lab_id = 'ALL'
 ),
-rate1 AS (
+specimens AS (
+    SELECT
+        lab_id,
+        accession_id,
+        patient_key,
+        specimen_role,
+        collection_date,
+        final_status,
+        ihc_report_date,
+        ish_report_date,
+        date_trunc('month', coalesce(specimen_date, last_report_date))::DATE AS month,
+        coalesce(ihc_score = '2+', false) OR final_status = 'equivocal' AS equivocal,
+        coalesce(ihc_score = '2+', false) AS ihc_equivocal,
+        coalesce(ihc_score = '2+', false)
+            AND (ish_group IS NOT NULL
+                OR coalesce(ish_single_call IN ('positive', 'negative'), false))
+            AS completed_same
+    FROM marts.specimen_her2
+),
+repeats AS (
+    -- equivocal specimens with a decided specimen of the same patient within the window
+    SELECT DISTINCT e.lab_id, e.accession_id
+    FROM specimens AS e
+    JOIN specimens AS o
+        ON o.patient_key = e.patient_key
+       AND o.specimen_role = e.specimen_role
+       AND (o.lab_id, o.accession_id) <> (e.lab_id, e.accession_id)
+       AND o.collection_date > e.collection_date
+       AND o.collection_date <= e.collection_date + (SELECT days FROM window_days)
+       AND o.final_status IN ('positive', 'negative')
+    WHERE e.equivocal
+),
+flagged AS (
+    SELECT
+        s.*,
+        r.accession_id IS NOT NULL AS completed_other,
+        s.completed_same OR r.accession_id IS NOT NULL AS completed
+    FROM specimens AS s
+    LEFT JOIN repeats AS r USING (lab_id, accession_id)
+),
+audited_specimens AS (
+    SELECT
+        f.lab_id,
+        f.month,
+        bool_and(a.agrees) AS agrees,
+        any_value(f.equivocal) AS equivocal,
+        any_value(f.completed) AS completed
+    FROM marts.interpretation_audit AS a
+    JOIN flagged AS f USING (lab_id, accession_id)
+    WHERE a.audited
+    GROUP BY f.lab_id, f.accession_id, f.month
+),
+rate13 AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         month,
         count(*) AS n_specimens_audited,
-        count_if(agrees) AS n_specimens_agree
+        count_if(agrees) AS n_specimens_agree,
+        count_if(agrees AND (NOT equivocal OR completed)) AS n_rate3_met
     FROM audited_specimens
     GROUP BY GROUPING SETS ((lab_id, month), (month))
 ),
 equivocal AS (
     SELECT
         lab_id,
-        date_trunc('month', ihc_report_date)::DATE AS month,
+        CASE WHEN ihc_equivocal THEN date_trunc('month', ihc_report_date)::DATE ELSE month END
+            AS month,
+        ihc_equivocal,
+        completed_same,
+        completed_other,
         completed,
-        CASE WHEN completed THEN (ish_report_date - ihc_report_date)::DOUBLE END
+        CASE WHEN completed_same THEN (ish_report_date - ihc_report_date)::DOUBLE END
             AS days_ihc_to_ish
-    FROM (
-        SELECT
-            *,
-            ish_group IS NOT NULL OR coalesce(ish_single_call IN ('positive', 'negative'), false)
-                AS completed
-        FROM marts.specimen_her2
-    )
-    WHERE ihc_score = '2+'
+    FROM flagged
+    WHERE equivocal
 ),
 rate2 AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         month,
-        count(*) AS n_ihc_equivocal,
-        count_if(completed) AS n_ish_completed,
+        count(*) AS n_equivocal,
+        count_if(completed) AS n_equivocal_completed,
+        count_if(completed_same) AS n_repeat_same_specimen,
+        count_if(completed_other) AS n_repeat_other_specimen,
+        count_if(ihc_equivocal) AS n_ihc_equivocal,
+        count_if(completed_same) AS n_ish_completed,
         quantile_cont(days_ihc_to_ish, 0.5) AS days_ihc_to_ish_median,
         quantile_cont(days_ihc_to_ish, 0.9) AS days_ihc_to_ish_p90
     FROM equivocal
@@ -78,11 +145,16 @@ joined AS (
         coalesce(r1.month, r2.month) AS month,
         coalesce(r1.n_specimens_audited, 0) AS n_specimens_audited,
         coalesce(r1.n_specimens_agree, 0) AS n_specimens_agree,
+        coalesce(r1.n_rate3_met, 0) AS n_rate3_met,
+        coalesce(r2.n_equivocal, 0) AS n_equivocal,
+        coalesce(r2.n_equivocal_completed, 0) AS n_equivocal_completed,
+        coalesce(r2.n_repeat_same_specimen, 0) AS n_repeat_same_specimen,
+        coalesce(r2.n_repeat_other_specimen, 0) AS n_repeat_other_specimen,
         coalesce(r2.n_ihc_equivocal, 0) AS n_ihc_equivocal,
         coalesce(r2.n_ish_completed, 0) AS n_ish_completed,
         r2.days_ihc_to_ish_median,
         r2.days_ihc_to_ish_p90
-    FROM rate1 AS r1
+    FROM rate13 AS r1
     FULL OUTER JOIN rate2 AS r2 ON r1.lab_id = r2.lab_id AND r1.month = r2.month
 )
 SELECT
@@ -95,18 +167,33 @@ SELECT
         AS rate1,
     wilson_low(n_specimens_agree, n_specimens_audited) AS rate1_ci_low,
     wilson_high(n_specimens_agree, n_specimens_audited) AS rate1_ci_high,
+    n_equivocal::BIGINT AS n_equivocal,
+    n_equivocal_completed::BIGINT AS n_equivocal_completed,
+    n_repeat_same_specimen::BIGINT AS n_repeat_same_specimen,
+    n_repeat_other_specimen::BIGINT AS n_repeat_other_specimen,
+    CASE WHEN n_equivocal > 0 THEN n_equivocal_completed::DOUBLE / n_equivocal END AS rate2,
+    wilson_low(n_equivocal_completed, n_equivocal) AS rate2_ci_low,
+    wilson_high(n_equivocal_completed, n_equivocal) AS rate2_ci_high,
+    n_rate3_met::BIGINT AS n_rate3_met,
+    CASE WHEN n_specimens_audited > 0 THEN n_rate3_met::DOUBLE / n_specimens_audited END
+        AS rate3,
+    wilson_low(n_rate3_met, n_specimens_audited) AS rate3_ci_low,
+    wilson_high(n_rate3_met, n_specimens_audited) AS rate3_ci_high,
     n_ihc_equivocal::BIGINT AS n_ihc_equivocal,
     n_ish_completed::BIGINT AS n_ish_completed,
-    CASE WHEN n_ihc_equivocal > 0 THEN n_ish_completed::DOUBLE / n_ihc_equivocal END AS rate2,
-    wilson_low(n_ish_completed, n_ihc_equivocal) AS rate2_ci_low,
-    wilson_high(n_ish_completed, n_ihc_equivocal) AS rate2_ci_high,
     days_ihc_to_ish_median,
     days_ihc_to_ish_p90,
+    (SELECT days FROM window_days) AS repeat_window_days,
     'Specimens whose reported HER2 calls all agree with the ASCO/CAP algorithm (proxy for '
-    || 'CAP QCDR measure CAP 11 (2019): reports with HER2 derived by the ASCO/CAP algorithm)'
-        AS rate1_label,
-    'IHC 2+ (equivocal) specimens with a completed ISH (proxy for CAP QCDR measure '
-    || 'CAP 11 (2019): equivocal results with a completed repeat test)' AS rate2_label
+    || 'CAP QCDR measure CAP 11 (2019) rate 1: reports with HER2 derived by the ASCO/CAP '
+    || 'algorithm)' AS rate1_label,
+    'Equivocal specimens (IHC 2+, or an equivocal final status) with a completed repeat test '
+    || 'on the same specimen or on another specimen of the patient within the her2qa window '
+    || '(proxy for CAP QCDR measure CAP 11 (2019) rate 2: equivocal results with a completed '
+    || 'repeat test)' AS rate2_label,
+    'Specimens derived by the ASCO/CAP algorithm and, when equivocal, with a completed repeat '
+    || 'test (proxy for CAP QCDR measure CAP 11 (2019) rate 3, the reported rate)'
+        AS rate3_label
 FROM joined
 ORDER BY lab_id <> 'ALL', lab_id, month
 ;

@@ -18,8 +18,11 @@
 --                          prefers dual-probe ISH (§ISH-SINGLE): confirm with it
 -- (the single-probe calls are the 2018 cut-points, like the ihc_vs_ish pairs of
 -- marts.agreement_pairs; the final status follows the lab's version)
--- Columns: lab_id, accession_id, patient_key, specimen_role, discordance_type, reason (text
--- for the reviewer), ihc_test_id, ihc_score, ihc_pct_stained, ihc_report_date,
+-- Columns: lab_id, accession_id, patient_key, specimen_role, discordance_type, rule (the
+-- worklist's stable code of what put the specimen on the list: = discordance_type), reason
+-- (text for the reviewer; it names the probe: dual-probe group or single-probe HER2/cell),
+-- source (the guideline and section the rule comes from), ihc_test_id, ihc_score,
+-- ihc_pct_stained, ihc_report_date,
 -- ihc_assay_kit, ihc_pathologist_id, ish_test_id, ish_probe, ish_group, ish_ratio,
 -- ish_her2_per_cell,
 -- ish_cep17_per_cell, ish_cells_counted, ish_report_date, ish_assay_kit, ish_pathologist_id,
@@ -53,6 +56,7 @@ SELECT
     patient_key,
     specimen_role,
     discordance_type,
+    discordance_type AS rule,
     CASE discordance_type
         WHEN 'ihc3_ish_group5' THEN printf(
             'IHC 3+ but dual-probe ISH group 5 (ratio %.2f, HER2 %.2f/cell): not amplified; '
@@ -89,6 +93,12 @@ SELECT
             final_status
         )
     END AS reason,
+    CASE
+        WHEN discordance_type IN ('ihc3_ish_group5', 'ihc01_ish_group1')
+            THEN 'ASCO/CAP 2018, her2-domain.md §FINAL-STATUS'
+        WHEN discordance_type = 'ish_group_2_4' THEN 'ASCO/CAP 2018, her2-domain.md §ISH-RESOLVE'
+        ELSE 'ASCO/CAP 2018, her2-domain.md §ISH-SINGLE, §FINAL-STATUS'
+    END AS source,
     ihc_test_id,
     ihc_score,
     ihc_pct_stained,

@@ -236,6 +236,15 @@ requirements AS (
             'ASCO/CAP 2018: ≥ 2 proficiency-testing events per year'
         ),
         (
+            'ish_nuclei_min', 'ish_cells_counted', NULL, 'requirement',
+            20, 20, NULL, 'nuclei', 'guideline requirement',
+            'ISH signals counted in at least this many invasive tumour nuclei; the blinded '
+            || 'recount of dual-probe groups 2-4 with IHC 2+ counts at least as many again. A '
+            || 'count under it is a protocol deviation for the worklist, never a quarantine',
+            'ASCO/CAP 2018 focused update, GC-2018 Fig 6 (her2-domain.md §ISH-COUNT)',
+            'ASCO/CAP 2018: ISH counted in at least 20 nuclei'
+        ),
+        (
             'category_pairs_min', 'pairs_per_category', NULL, 'rule',
             20, 20, NULL, 'cases', 'her2qa rule',
             'A lab target is judged per category (PPA, NPA) only with at least this many pairs '
@@ -317,6 +326,29 @@ requirements AS (
             'her2qa choice (Spiegelhalter 2005 funnel plots); ANP.22970 asks to evaluate '
             || 'interobserver variability (her2-domain.md §CAP-CHECKLIST)',
             'funnel limits (statistical comparison with the laboratory)'
+        ),
+        (
+            'cap11_repeat_window_days', 'cap11_repeat', NULL, 'rule',
+            NULL, 90, 90, 'days', 'her2qa rule',
+            'CAP 11 rates 2 and 3: a decided HER2 result on another specimen of the same patient '
+            || '(same specimen role, e.g. the excision after an equivocal core biopsy) collected '
+            || 'within this many days after the equivocal specimen counts as its completed '
+            || 'repeat test. The measure allows a repeat on another specimen but publishes no '
+            || 'window; 90 days spans core biopsy to surgical excision without reaching the next '
+            || 'episode of the disease',
+            'her2qa choice (not a published limit); CAP QCDR measure CAP 11 (2019): "a repeat '
+            || 'may be on the same or another specimen" (her2-domain.md §CAP-CHECKLIST)',
+            'her2qa window for a repeat on another specimen (not a published limit)'
+        ),
+        (
+            'pt_consensus_min_labs', 'pt_consensus', NULL, 'rule',
+            3, 3, NULL, 'laboratories', 'her2qa rule',
+            'A proficiency challenge without the provider''s key (expected_result) is graded '
+            || 'against the call of a strict majority of the network''s laboratories with a '
+            || 'usable answer, only when at least this many answered; fewer: ungraded',
+            'her2qa choice (not a published rule): the provider''s key grades PT '
+            || '(her2-domain.md §VALIDATION); a consensus is a stand-in until it is known',
+            'her2qa consensus grading (not the provider''s grade)'
         ),
         (
             'quarantine_rate_look', 'quarantine_rate', NULL, 'rule',
