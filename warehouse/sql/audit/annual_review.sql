@@ -54,13 +54,7 @@ SELECT
             THEN 'HER2-positive rate, patients'' first primaries, collection months ' || p.period
         ELSE 'HER2-low share (IHC 1+, or 2+ with negative ISH), primary specimens'
     END AS label,
-    p.k::DOUBLE / p.n AS value,
-    'proportion' AS unit,
-    p.k AS numerator,
-    p.n,
-    wilson_low(p.k, p.n) AS ci_low,
-    wilson_high(p.k, p.n) AS ci_high,
-    'Wilson score 95%' AS ci_method,
+    unnest(proportion_figure(p.k, p.n)),
     'benchmark band' AS target_kind,
     b.low AS target_low,
     b.high AS target_high,

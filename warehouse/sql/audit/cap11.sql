@@ -45,13 +45,7 @@ SELECT
     lab_id,
     'all' AS stratum,
     label,
-    k::DOUBLE / nullif(n, 0) AS value,
-    'proportion' AS unit,
-    k AS numerator,
-    n,
-    wilson_low(k, n) AS ci_low,
-    wilson_high(k, n) AS ci_high,
-    'Wilson score 95%' AS ci_method,
+    unnest(proportion_figure(k, n)),
     'marts.cap11_rates (CAP QCDR measure CAP 11 (2019), her2-domain.md §CAP-CHECKLIST; rate 3 '
     || 'the reported rate; proxies from the extract); warehouse/sql/marts/cap11_rates.sql re-run '
     || 'on the period''s cohort (warehouse/sql/audit/stage_specimens.sql), months pooled'

@@ -166,13 +166,7 @@ SELECT
     lab_id,
     'all' AS stratum,
     label,
-    k::DOUBLE / nullif(n, 0) AS value,
-    'proportion' AS unit,
-    k AS numerator,
-    n,
-    wilson_low(k, n) AS ci_low,
-    wilson_high(k, n) AS ci_high,
-    'Wilson score 95%' AS ci_method,
+    unnest(proportion_figure(k, n)),
     source_rule || ' (warehouse/sql/audit/data_quality.sql)' AS source_rule
 FROM (SELECT * REPLACE (coalesce(k, 0) AS k, coalesce(n, 0) AS n) FROM m)
 ;

@@ -161,13 +161,7 @@ SELECT
     'all' AS stratum,
     'True IHC/ISH discordances with a second read, reference-lab test or amended report '
     || 'documented' AS label,
-    k::DOUBLE / nullif(n, 0) AS value,
-    'proportion' AS unit,
-    k AS numerator,
-    n,
-    wilson_low(k, n) AS ci_low,
-    wilson_high(k, n) AS ci_high,
-    'Wilson score 95%' AS ci_method,
+    unnest(proportion_figure(k, n)),
     'staging.her2_results of the discordant specimens: current second_read or reference_lab '
     || 'result, or a clinical result_version > 1 (warehouse/sql/audit/cases.sql)' AS source_rule
 FROM c
@@ -196,13 +190,7 @@ SELECT
     lab_id,
     'all',
     'Laboratory vs reference discordances with a second read or amended report documented',
-    k::DOUBLE / nullif(n, 0),
-    'proportion',
-    k,
-    n,
-    wilson_low(k, n),
-    wilson_high(k, n),
-    'Wilson score 95%',
+    unnest(proportion_figure(k, n)),
     'staging.her2_results of the discordant specimens: current second_read result or a clinical '
     || 'result_version > 1 (warehouse/sql/audit/cases.sql)'
 FROM r
@@ -214,13 +202,7 @@ SELECT
     'all',
     'Second reads whose call (0/1+ negative, 2+ equivocal, 3+ positive) differs from the '
     || 'clinical read',
-    k::DOUBLE / nullif(n, 0),
-    'proportion',
-    k,
-    n,
-    wilson_low(k, n),
-    wilson_high(k, n),
-    'Wilson score 95%',
+    unnest(proportion_figure(k, n)),
     'marts.agreement_pairs observer_vs_observer dated in the period; IHC call per '
     || 'her2-domain.md §IHC-2018 (macros/asco_cap_rules ihc_call)'
 FROM o

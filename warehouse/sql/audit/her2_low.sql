@@ -52,13 +52,7 @@ SELECT
     s.lab_id,
     s.specimen_role AS stratum,
     s.label,
-    s.k::DOUBLE / nullif(s.n, 0) AS value,
-    'proportion' AS unit,
-    s.k AS numerator,
-    s.n,
-    wilson_low(s.k, s.n) AS ci_low,
-    wilson_high(s.k, s.n) AS ci_high,
-    'Wilson score 95%' AS ci_method,
+    unnest(proportion_figure(s.k, s.n)),
     CASE WHEN b.band_id IS NOT NULL THEN 'benchmark band' END AS target_kind,
     -- a band with a single published figure (low = high = point; 'ihc0_share_dk' stores only
     -- the point) is read as low = high = point

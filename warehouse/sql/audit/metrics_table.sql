@@ -49,6 +49,19 @@ CREATE OR REPLACE TEMP TABLE audit_metrics (
     source_rule   VARCHAR NOT NULL
 )
 ;
+-- A proportion of audit_metrics: k of n with its Wilson 95% interval (the macros of
+-- macros/statistics), defined once for every section; expand it with unnest() into value,
+-- unit, numerator, n, ci_low, ci_high, ci_method.
+CREATE OR REPLACE TEMP MACRO proportion_figure(k, n) AS {
+    'value': k::DOUBLE / nullif(n, 0),
+    'unit': 'proportion',
+    'numerator': k,
+    'n': n,
+    'ci_low': wilson_low(k, n),
+    'ci_high': wilson_high(k, n),
+    'ci_method': 'Wilson score 95%'
+}
+;
 -- Every threshold of marts.reference_bands (re-run for the period with the pack's configuration,
 -- audit/stage_findings) for each laboratory of the warehouse and the pooled 'ALL': the
 -- laboratory's own row where it has one (a lab target set in her2qa.toml), else the default

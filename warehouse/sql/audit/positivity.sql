@@ -44,13 +44,7 @@ SELECT
         ELSE 'HER2-positive rate, primary specimens, collection months ' || p.window_label
             || ', against the context band'
     END AS label,
-    p.k::DOUBLE / nullif(p.n, 0) AS value,
-    'proportion' AS unit,
-    p.k AS numerator,
-    p.n,
-    wilson_low(p.k, p.n) AS ci_low,
-    wilson_high(p.k, p.n) AS ci_high,
-    'Wilson score 95%' AS ci_method,
+    unnest(proportion_figure(p.k, p.n)),
     'benchmark band' AS target_kind,
     b.low AS target_low,
     b.high AS target_high,
