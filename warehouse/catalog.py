@@ -135,11 +135,15 @@ def _t(name: str, layer: str, sql: str, grain: str, description: str, **kw) -> T
     return Table(name, layer, sql, grain, description, **kw)
 
 
+def _of(expression: str, where: str = "") -> str:
+    """A headline figure: ``expression`` over the table's rows (``where`` they match); the
+    runner puts the table's name for ``{table}``."""
+    return f"SELECT {expression} FROM {{table}}" + (f" WHERE {where}" if where else "")
+
+
 def _pooled(expression: str, where: str = "") -> str:
-    """A headline figure over a table's pooled rows (lab 'ALL'); ``{table}`` is the table."""
-    return f"SELECT {expression} FROM {{table}} WHERE lab_id = 'ALL'" + (
-        f" AND {where}" if where else ""
-    )
+    """A headline figure over a table's pooled rows (lab 'ALL')."""
+    return _of(expression, "lab_id = 'ALL'" + (f" AND {where}" if where else ""))
 
 
 _ALL_ROLLUP_NOTE = "lab 'ALL' pools the laboratories"
@@ -293,17 +297,14 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "accession_id"),
         upstream=("marts.specimen_calls",),
         figures={
-            "specimens": "SELECT count(*) FROM marts.specimen_her2",
+            "specimens": _of("count(*)"),
             **{
                 f"n_{s}": f"SELECT count_if(final_status = '{s}') FROM marts.specimen_her2"
                 for s in FINAL_STATUSES
             },
-            "single_probe_specimens": "SELECT count_if(ish_probe = 'single') "
-            "FROM marts.specimen_her2",
-            "negative_unspecified": "SELECT count_if(her2_category = 'negative_unspecified') "
-            "FROM marts.specimen_her2",
-            "ultralow_null_off_companion": "SELECT count_if(ultralow_null_off_companion) "
-            "FROM marts.specimen_her2",
+            "single_probe_specimens": _of("count_if(ish_probe = 'single')"),
+            "negative_unspecified": _of("count_if(her2_category = 'negative_unspecified')"),
+            "ultralow_null_off_companion": _of("count_if(ultralow_null_off_companion)"),
         },
         rules=(
             Rule(
@@ -343,7 +344,7 @@ TABLES: tuple[Table, ...] = (
         key=("patient_key", "metastasis_lab_id", "metastasis_accession_id"),
         upstream=("marts.specimen_her2",),
         figures={
-            "pairs": "SELECT count(*) FROM marts.primary_metastasis_pairs",
+            "pairs": _of("count(*)"),
             **{
                 f"n_{c}": f"SELECT count_if(change = '{c}') FROM marts.primary_metastasis_pairs"
                 for c in CHANGES
@@ -380,7 +381,7 @@ TABLES: tuple[Table, ...] = (
         key=("comparison", "lab_id", "period"),
         upstream=("marts.agreement_pairs",),
         figures={
-            "rows": "SELECT count(*) FROM marts.agreement",
+            "rows": _of("count(*)"),
             **{
                 f"pairs_{c}": "SELECT n_pairs FROM marts.agreement WHERE lab_id = 'ALL' "
                 f"AND period = 'ALL' AND comparison = '{c}'"
@@ -443,12 +444,9 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "accession_id"),
         upstream=("marts.specimen_her2",),
         figures={
-            "discordant_cases": "SELECT count_if(discordance_type <> 'ish_group_2_4') "
-            "FROM marts.ihc_ish_discordance",
-            "ish_group_2_4_cases": "SELECT count_if(discordance_type = 'ish_group_2_4') "
-            "FROM marts.ihc_ish_discordance",
-            "needs_blinded_recount": "SELECT count_if(needs_blinded_recount) "
-            "FROM marts.ihc_ish_discordance",
+            "discordant_cases": _of("count_if(discordance_type <> 'ish_group_2_4')"),
+            "ish_group_2_4_cases": _of("count_if(discordance_type = 'ish_group_2_4')"),
+            "needs_blinded_recount": _of("count_if(needs_blinded_recount)"),
         },
         rules=(_worklist_rows_complete("marts.ihc_ish_discordance", DISCORDANCE_RULES),),
     ),
@@ -482,7 +480,7 @@ TABLES: tuple[Table, ...] = (
         "(IHC vs ISH, observer vs observer, lab vs reference).",
         key=("comparison", "lab_id", "breakdown", "breakdown_value"),
         upstream=("marts.agreement_pairs", "marts.specimen_her2"),
-        figures={"groups": "SELECT count(*) FROM marts.agreement_by_group WHERE lab_id <> 'ALL'"},
+        figures={"groups": _of("count(*)", "lab_id <> 'ALL'")},
         rate_scale=100.0,
         rates=(Rate("pct_agree", "ci_low", "ci_high"), Rate("ppa"), Rate("npa")),
         roll_up=(("comparison", "breakdown", "breakdown_value"), ("n_pairs", "n_agree")),
@@ -498,9 +496,8 @@ TABLES: tuple[Table, ...] = (
         key=("comparison", "lab_id", "accession_id"),
         upstream=("marts.specimen_calls", "marts.specimen_her2"),
         figures={
-            "pairs_0_vs_1plus": "SELECT count_if(on_0_vs_1plus) FROM marts.boundary_pairs",
-            "pairs_null_vs_ultralow": "SELECT count_if(on_null_vs_ultralow) "
-            "FROM marts.boundary_pairs",
+            "pairs_0_vs_1plus": _of("count_if(on_0_vs_1plus)"),
+            "pairs_null_vs_ultralow": _of("count_if(on_null_vs_ultralow)"),
         },
     ),
     _t(
@@ -586,10 +583,8 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "level", "pathologist_id", "month"),
         upstream=("marts.specimen_her2", "marts.reference_bands"),
         figures={
-            "out_of_control_points": "SELECT count_if(out_of_control) "
-            "FROM marts.positivity_monthly WHERE level = 'lab'",
-            "judged_points": "SELECT count_if(month_status = 'judged') "
-            "FROM marts.positivity_monthly WHERE level = 'lab'",
+            "out_of_control_points": _of("count_if(out_of_control)", "level = 'lab'"),
+            "judged_points": _of("count_if(month_status = 'judged')", "level = 'lab'"),
         },
         rates=(Rate("rate", "ci_low", "ci_high"), Rate("centre_line", "lcl", "ucl")),
     ),
@@ -603,9 +598,7 @@ TABLES: tuple[Table, ...] = (
         "interobserver variability).",
         key=("lab_id", "pathologist_id"),
         upstream=("marts.positivity_monthly", "marts.reference_bands"),
-        figures={
-            "pathologists_outside": "SELECT count_if(outside) FROM marts.positivity_pathologists"
-        },
+        figures={"pathologists_outside": _of("count_if(outside)")},
         rates=(
             Rate("rate", "ci_low", "ci_high"),
             Rate("lab_rate", "limit_low", "limit_high"),
@@ -678,11 +671,9 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "test_id"),
         upstream=("staging.her2_results", "marts.specimen_her2"),
         figures={
-            "audited_results": "SELECT count_if(audited) FROM marts.interpretation_audit",
-            "interpretation_disagreements": "SELECT count_if(NOT agrees) "
-            "FROM marts.interpretation_audit",
-            "pct_contradictions": "SELECT count_if(pct_contradiction) "
-            "FROM marts.interpretation_audit",
+            "audited_results": _of("count_if(audited)"),
+            "interpretation_disagreements": _of("count_if(NOT agrees)"),
+            "pct_contradictions": _of("count_if(pct_contradiction)"),
         },
         rules=(
             Rule(
@@ -859,9 +850,8 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "accession_id"),
         upstream=("marts.specimen_her2", "marts.primary_metastasis_pairs"),
         figures={
-            "retest_candidates": "SELECT count(*) FROM marts.retest_candidates",
-            "therapy_change_candidates": "SELECT count_if(reason_group = 'therapy_change') "
-            "FROM marts.retest_candidates",
+            "retest_candidates": _of("count(*)"),
+            "therapy_change_candidates": _of("count_if(reason_group = 'therapy_change')"),
         },
     ),
     # ---------------------------------------------------------------- marts: case worklists
@@ -876,8 +866,8 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "test_id"),
         upstream=("marts.interpretation_audit", "marts.specimen_her2"),
         figures={
-            "cases": "SELECT count(*) FROM marts.worklist_pct_contradictions",
-            "boundary_0_1": "SELECT count_if(boundary_0_1) FROM marts.worklist_pct_contradictions",
+            "cases": _of("count(*)"),
+            "boundary_0_1": _of("count_if(boundary_0_1)"),
         },
         rules=(
             _worklist_rows_complete("marts.worklist_pct_contradictions", PCT_CONTRADICTION_RULES),
@@ -910,12 +900,10 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "accession_id"),
         upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
         figures={
-            "cases": "SELECT count(*) FROM marts.worklist_open_equivocal",
-            "primaries": "SELECT count_if(specimen_role = 'primary') "
-            "FROM marts.worklist_open_equivocal",
-            "metastases": "SELECT count_if(specimen_role = 'metastasis') "
-            "FROM marts.worklist_open_equivocal",
-            "oldest_days_open": "SELECT max(days_open) FROM marts.worklist_open_equivocal",
+            "cases": _of("count(*)"),
+            "primaries": _of("count_if(specimen_role = 'primary')"),
+            "metastases": _of("count_if(specimen_role = 'metastasis')"),
+            "oldest_days_open": _of("max(days_open)"),
         },
         rules=(
             _worklist_rows_complete("marts.worklist_open_equivocal", OPEN_EQUIVOCAL_RULES),
@@ -944,12 +932,9 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "test_id", "rule"),
         upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
         figures={
-            "nuclei_under_minimum": "SELECT count_if(rule = 'ish_nuclei_under_minimum') "
-            "FROM marts.worklist_ish_counting",
-            "recount_missing": "SELECT count_if(rule = 'blinded_recount_missing') "
-            "FROM marts.worklist_ish_counting",
-            "recount_other_group": "SELECT count_if(rule = 'blinded_recount_other_group') "
-            "FROM marts.worklist_ish_counting",
+            "nuclei_under_minimum": _of("count_if(rule = 'ish_nuclei_under_minimum')"),
+            "recount_missing": _of("count_if(rule = 'blinded_recount_missing')"),
+            "recount_other_group": _of("count_if(rule = 'blinded_recount_other_group')"),
         },
         rules=(
             _worklist_rows_complete("marts.worklist_ish_counting", ISH_COUNTING_RULES),
@@ -979,7 +964,7 @@ TABLES: tuple[Table, ...] = (
         "eligibility (§HER2-LOW); the latest metastasis named beside the primary.",
         key=("lab_id", "accession_id"),
         upstream=("staging.her2_results", "marts.specimen_her2"),
-        figures={"cases": "SELECT count(*) FROM marts.worklist_ihc0_metastatic"},
+        figures={"cases": _of("count(*)")},
         rules=(
             _worklist_rows_complete("marts.worklist_ihc0_metastatic", IHC0_METASTATIC_RULES),
             Rule(
@@ -1036,11 +1021,9 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "challenge_id", "assay"),
         upstream=("staging.her2_results", "marts.reference_bands"),
         figures={
-            "answers": "SELECT count(*) FROM marts.proficiency_results",
-            "graded_by_key": "SELECT count_if(graded_by = 'provider_key') "
-            "FROM marts.proficiency_results",
-            "graded_by_consensus": "SELECT count_if(graded_by = 'consensus') "
-            "FROM marts.proficiency_results",
+            "answers": _of("count(*)"),
+            "graded_by_key": _of("count_if(graded_by = 'provider_key')"),
+            "graded_by_consensus": _of("count_if(graded_by = 'consensus')"),
         },
         rules=(
             Rule(
@@ -1067,7 +1050,7 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "event_date"),
         upstream=("marts.proficiency_results",),
         figures={
-            "events": "SELECT count(*) FROM marts.proficiency_events",
+            "events": _of("count(*)"),
             "events_under_pt_correct": "SELECT count_if(e.pct_correct < b.low) "
             "FROM marts.proficiency_events AS e JOIN marts.reference_bands AS b "
             "ON b.band_id = 'pt_correct' AND b.lab_id = 'ALL'",
@@ -1097,8 +1080,8 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "assay", "assay_kit"),
         upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
         figures={
-            "sets": "SELECT count(*) FROM marts.validation_sets",
-            "sets_short_of_cases": "SELECT count_if(NOT cases_met) FROM marts.validation_sets",
+            "sets": _of("count(*)"),
+            "sets_short_of_cases": _of("count_if(NOT cases_met)"),
         },
         rates=(
             Rate("ppa", "ppa_ci_low", "ppa_ci_high"),
@@ -1152,8 +1135,8 @@ TABLES: tuple[Table, ...] = (
             "marts.validation_sets",
         ),
         figures={
-            "look": "SELECT count_if(verdict = 'look') FROM marts.findings",
-            "too_few": "SELECT count_if(verdict = 'too_few') FROM marts.findings",
+            "look": _of("count_if(verdict = 'look')"),
+            "too_few": _of("count_if(verdict = 'too_few')"),
         },
         rules=(
             Rule(

@@ -386,58 +386,47 @@ def build(ctx: Context) -> Page:
 
 
 def _turnaround(view: View, rows: list[dict]) -> go.Figure | None:
-    rows = sorted(
-        (r for r in rows if r["turnaround_median_days"] is not None), key=lambda r: r["month"]
-    )
-    if not rows:
-        return None
-    fig = F.new_figure(
+    return _days(
+        rows,
+        ("turnaround_median_days", "turnaround_p90_days"),
         f"Turnaround, collection to report: {view.label}",
-        subtitle="per collection month; no guideline target",
-        height=380,
+        "per collection month; no guideline target",
+        "collection month",
+        lambda r: f"{fmt.count(r['n_specimens'])} specimens",
     )
-    x = [r["month"].isoformat() for r in rows]
-    for field, name, dash in (
-        ("turnaround_median_days", "median", "solid"),
-        ("turnaround_p90_days", "90th percentile", "dash"),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=F.rounded((r[field] for r in rows), 2),
-                mode="lines+markers",
-                name=name,
-                line={"color": F.BLUE if dash == "solid" else F.ORANGE, "dash": dash},
-                hovertext=[
-                    f"{r['month_label']}: {name} {r[field]:g} days "
-                    f"({fmt.count(r['n_specimens'])} specimens)"
-                    for r in rows
-                ],
-                hoverinfo="text",
-            )
-        )
-    fig.update_yaxes(title_text="days", rangemode="tozero")
-    fig.update_xaxes(title_text="collection month")
-    return fig
 
 
 def _reflex(view: View, rows: list[dict]) -> go.Figure | None:
     """Reflex IHC 2+ -> ISH turnaround per month (marts.cap11_rates days_ihc_to_ish_*)."""
-    rows = sorted(
-        (r for r in rows if r["days_ihc_to_ish_median"] is not None), key=lambda r: r["month"]
+    return _days(
+        rows,
+        ("days_ihc_to_ish_median", "days_ihc_to_ish_p90"),
+        f"Reflex IHC 2+ → ISH turnaround: {view.label}",
+        "per month of the IHC 2+ report; no guideline target",
+        "month of the IHC 2+ report",
+        lambda r: (
+            f"{fmt.count(r['n_repeat_same_specimen'])} reflex ISH completed of "
+            f"{fmt.count(r['n_ihc_equivocal'])} IHC 2+"
+        ),
     )
+
+
+def _days(
+    rows: list[dict],
+    fields: tuple[str, str],
+    title: str,
+    subtitle: str,
+    x_title: str,
+    counts: Callable[[dict], str],
+) -> go.Figure | None:
+    """Median and 90th percentile of a time in days, month by month."""
+    median, p90 = fields
+    rows = sorted((r for r in rows if r[median] is not None), key=lambda r: r["month"])
     if not rows:
         return None
-    fig = F.new_figure(
-        f"Reflex IHC 2+ → ISH turnaround: {view.label}",
-        subtitle="per month of the IHC 2+ report; no guideline target",
-        height=380,
-    )
+    fig = F.new_figure(title, subtitle=subtitle, height=380)
     x = [r["month"].isoformat() for r in rows]
-    for field, name, dash in (
-        ("days_ihc_to_ish_median", "median", "solid"),
-        ("days_ihc_to_ish_p90", "90th percentile", "dash"),
-    ):
+    for field, name, dash in ((median, "median", "solid"), (p90, "90th percentile", "dash")):
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -446,14 +435,11 @@ def _reflex(view: View, rows: list[dict]) -> go.Figure | None:
                 name=name,
                 line={"color": F.BLUE if dash == "solid" else F.ORANGE, "dash": dash},
                 hovertext=[
-                    f"{r['month_label']}: {name} {r[field]:g} days "
-                    f"({fmt.count(r['n_repeat_same_specimen'])} reflex ISH completed of "
-                    f"{fmt.count(r['n_ihc_equivocal'])} IHC 2+)"
-                    for r in rows
+                    f"{r['month_label']}: {name} {r[field]:g} days ({counts(r)})" for r in rows
                 ],
                 hoverinfo="text",
             )
         )
     fig.update_yaxes(title_text="days", rangemode="tozero")
-    fig.update_xaxes(title_text="month of the IHC 2+ report")
+    fig.update_xaxes(title_text=x_title)
     return fig
