@@ -13,9 +13,10 @@ its assets and checks from its metadata: one asset per table, one integrity chec
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import dagster as dg
+import duckdb
 
 from pipelines.defs.resources import Her2qaPaths
 from warehouse import catalog
@@ -132,75 +133,96 @@ def table_rules(table: Table) -> list[Rule]:
     return [*rules, *table.rules]
 
 
-def integrity_check(table: Table, rule: Rule) -> dg.AssetChecksDefinition:
-    """A blocking ERROR check that passes when the rule's SQL counts no violating row."""
-
-    @dg.asset_check(
-        asset=asset_key(table.name), name=rule.name, blocking=True, description=rule.description
+def rule_result(con: duckdb.DuckDBPyConnection, table: Table, rule: Rule) -> dg.AssetCheckResult:
+    """The result of one rule: passed when its SQL counts no violating row."""
+    params = {k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql}
+    violations = sum(int(r[0]) for r in con.execute(rule.violations_sql, params or None).fetchall())
+    return dg.AssetCheckResult(
+        asset_key=asset_key(table.name),
+        check_name=rule.name,
+        passed=violations == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"violating_rows": violations},
     )
-    def _check(paths: Her2qaPaths) -> dg.AssetCheckResult:
-        params = {k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql}
+
+
+def integrity_checks(tables: Iterable[Table], name: str) -> list[dg.AssetChecksDefinition]:
+    """Every rule of ``tables`` as a blocking ERROR check of its table, evaluated in ONE step
+    (one connection): a check per rule in the UI without a step per rule in every run."""
+    rules = [(t, rule) for t in tables for rule in table_rules(t)]
+
+    @dg.multi_asset_check(
+        name=name,
+        specs=[
+            dg.AssetCheckSpec(
+                rule.name, asset=asset_key(t.name), description=rule.description, blocking=True
+            )
+            for t, rule in rules
+        ],
+    )
+    def _checks(paths: Her2qaPaths) -> Iterator[dg.AssetCheckResult]:
         with paths.connect(read_only=True) as con:
-            result = con.execute(rule.violations_sql, params or None).fetchall()
-        violations = sum(int(r[0]) for r in result)
-        return dg.AssetCheckResult(
-            passed=violations == 0,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={"violating_rows": violations},
-        )
+            for t, rule in rules:
+                yield rule_result(con, t, rule)
 
-    return _check
-
-
-def integrity_checks(tables: Iterable[Table]) -> list[dg.AssetChecksDefinition]:
-    return [integrity_check(t, rule) for t in tables for rule in table_rules(t)]
+    return [_checks]
 
 
 # --------------------------------------------------------------------- finding checks
-def finding_check(finding: str, description: str) -> dg.AssetChecksDefinition:
-    """A WARN check that reports the verdicts of one finding code of marts.findings: passed
-    when no row says 'look'. A quality finding, never a failure of the run."""
-
-    @dg.asset_check(
-        asset=asset_key("marts.findings"),
-        name=finding,
-        blocking=False,
-        description=f"{description} Verdicts read from marts.findings (finding = '{finding}').",
+def finding_result(con: duckdb.DuckDBPyConnection, finding: str) -> dg.AssetCheckResult:
+    """The WARN result of one finding code of marts.findings: passed when no row says 'look'.
+    A quality finding, never a failure of the run."""
+    rows = con.execute(
+        "SELECT lab_id, period, subgroup, verdict, message FROM marts.findings "
+        "WHERE finding = $f ORDER BY verdict <> 'look', lab_id <> 'ALL', lab_id, "
+        "period, subgroup",
+        {"f": finding},
+    ).fetchall()
+    look = [r for r in rows if r[3] == "look"]
+    labs = sorted({r[0] for r in look if r[0] != "ALL"})
+    counts = {v: sum(1 for r in rows if r[3] == v) for v in catalog.VERDICTS}
+    table = "\n".join(
+        ["| lab | period | subgroup | verdict | finding |", "|---|---|---|---|---|"]
+        + [f"| {lab} | {p} | {s} | {v} | {m} |" for lab, p, s, v, m in look[:50]]
     )
-    def _check(paths: Her2qaPaths) -> dg.AssetCheckResult:
-        with paths.connect(read_only=True) as con:
-            rows = con.execute(
-                "SELECT lab_id, period, subgroup, verdict, message FROM marts.findings "
-                "WHERE finding = $f ORDER BY verdict <> 'look', lab_id <> 'ALL', lab_id, "
-                "period, subgroup",
-                {"f": finding},
-            ).fetchall()
-        look = [r for r in rows if r[3] == "look"]
-        labs = sorted({r[0] for r in look if r[0] != "ALL"})
-        counts = {v: sum(1 for r in rows if r[3] == v) for v in catalog.VERDICTS}
-        table = "\n".join(
-            ["| lab | period | subgroup | verdict | finding |", "|---|---|---|---|---|"]
-            + [f"| {lab} | {p} | {s} | {v} | {m} |" for lab, p, s, v, m in look[:50]]
-        )
-        return dg.AssetCheckResult(
-            passed=not look,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                f"{len(look)} finding(s) to look at" + (f" ({', '.join(labs)})" if labs else "")
-                if look
-                else "nothing to look at"
-                if rows
-                else "nothing to judge yet"
-            ),
-            metadata={
-                **{f"n_{v}": n for v, n in counts.items()},
-                "labs_to_look_at": ", ".join(labs) or "none",
-                "look": dg.MetadataValue.md(table if look else "none"),
-            },
-        )
-
-    return _check
+    return dg.AssetCheckResult(
+        asset_key=asset_key("marts.findings"),
+        check_name=finding,
+        passed=not look,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            f"{len(look)} finding(s) to look at" + (f" ({', '.join(labs)})" if labs else "")
+            if look
+            else "nothing to look at"
+            if rows
+            else "nothing to judge yet"
+        ),
+        metadata={
+            **{f"n_{v}": n for v, n in counts.items()},
+            "labs_to_look_at": ", ".join(labs) or "none",
+            "look": dg.MetadataValue.md(table if look else "none"),
+        },
+    )
 
 
 def finding_checks() -> list[dg.AssetChecksDefinition]:
-    return [finding_check(code, text) for code, text in catalog.FINDINGS.items()]
+    """One WARN check per finding code (catalog.FINDINGS), all read in one step."""
+
+    @dg.multi_asset_check(
+        name="findings_to_look_at",
+        specs=[
+            dg.AssetCheckSpec(
+                code,
+                asset=asset_key("marts.findings"),
+                description=f"{text} Verdicts read from marts.findings (finding = '{code}').",
+                blocking=False,
+            )
+            for code, text in catalog.FINDINGS.items()
+        ],
+    )
+    def _checks(paths: Her2qaPaths) -> Iterator[dg.AssetCheckResult]:
+        with paths.connect(read_only=True) as con:
+            for code in catalog.FINDINGS:
+                yield finding_result(con, code)
+
+    return [_checks]

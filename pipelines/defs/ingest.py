@@ -75,4 +75,4 @@ raw_rows_carry_no_phi = contract_check(
 
 
 # Keys unique (warehouse/catalog.py).
-integrity = integrity_checks(catalog.layer("ingest"))
+integrity = integrity_checks(catalog.layer("ingest"), "ingest_integrity")

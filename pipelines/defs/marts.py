@@ -34,5 +34,7 @@ def build_marts(context: dg.AssetExecutionContext, paths: Her2qaPaths):
         )
 
 
-integrity = integrity_checks(t for t in catalog.build_order() if t.layer != "scratch")
+integrity = integrity_checks(
+    [t for t in catalog.build_order() if t.layer != "scratch"], "marts_integrity"
+)
 findings = finding_checks()

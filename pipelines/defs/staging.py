@@ -104,4 +104,4 @@ staged_rows_match_contract = contract_check(
 
 
 # Keys unique, and each table's own rules (warehouse/catalog.py).
-integrity = integrity_checks(catalog.layer("staging"))
+integrity = integrity_checks(catalog.layer("staging"), "staging_integrity")

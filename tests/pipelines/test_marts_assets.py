@@ -34,8 +34,14 @@ def _paths(root: Path) -> Her2qaPaths:
     )
 
 
-def _check(name: str) -> dg.AssetChecksDefinition:
-    return next(c for c in CHECKS if name in {k.name for k in c.check_keys})
+def _check(name: str):
+    """Evaluate one check of the generated multi-checks: ``_check(name)(paths=...)``."""
+    checks = next(c for c in CHECKS if name in {k.name for k in c.check_keys})
+
+    def evaluate(paths: Her2qaPaths) -> dg.AssetCheckResult:
+        return next(r for r in checks(paths=paths) if r.check_name == name)
+
+    return evaluate
 
 
 @pytest.fixture
