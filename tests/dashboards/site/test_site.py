@@ -281,6 +281,7 @@ def test_worklists_are_restricted_and_formulas_neutralised(network):
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     names = sorted(p.name for p in folder.iterdir())
     assert names == [
+        "ihc0_metastatic_retest.csv",
         "ihc_ish_discordance.csv",
         "ihc_pct_contradictions.csv",
         "interpretation_disagreements.csv",
