@@ -19,6 +19,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from her2qa.config import ConfigError
 from pipelines.defs.resources import Her2qaPaths, default_paths
 
 PROJECT = Path(__file__).resolve().parent
@@ -26,7 +27,15 @@ PROJECT = Path(__file__).resolve().parent
 
 def build_defs(paths: Her2qaPaths | None = None) -> dg.Definitions:
     """The pipeline, bound to one deployment's paths (``her2qa run`` passes its flags here)."""
-    loaded = dg.load_from_defs_folder(path_within_project=PROJECT)
+    try:
+        loaded = dg.load_from_defs_folder(path_within_project=PROJECT)
+    except Exception as exc:  # a bad her2qa.toml reaches the user as its own one-line error
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise cause from None
+        raise
     return dg.Definitions(
         assets=loaded.assets,
         asset_checks=loaded.asset_checks,

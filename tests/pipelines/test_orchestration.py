@@ -194,7 +194,8 @@ def test_concordance_target_is_the_labs_own(env):
 
     (env / "her2qa.toml").write_text("[labs.NORTH]\nconcordance_target_pct = 80\n")
     site = load_site_config()
-    assert (site.concordance_target("NORTH"), site.concordance_target("SOUTH")) == (80.0, 95.0)
+    assert site.labs["NORTH"].concordance_target_pct == 80.0  # SOUTH: the default row (95%)
+    assert ("concordance_target_pct", "NORTH", "80") in site.lab_setting_rows()
     (env / "her2qa.toml").write_text("[labs.NORTH]\nconcordance_target_pct = 180\n")
     with pytest.raises(config.ConfigError, match="percentage"):
         load_site_config()
