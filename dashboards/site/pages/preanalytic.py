@@ -25,38 +25,6 @@ from dashboards.site.pages import figure_block, html_block
 FILENAME = "preanalytic.html"
 PANEL_COLOURS = (F.BLUE, F.ORANGE, F.GREEN)
 
-WINDOW_SQL = """
-WITH bounds AS (
-    SELECT (max(month) - INTERVAL 11 MONTH)::DATE AS window_start FROM marts.preanalytic_monthly
-),
-summed AS (
-    SELECT
-        lab_id,
-        sum(n_specimens)::BIGINT AS n_specimens,
-        sum(n_cold_within)::BIGINT AS cold_within,
-        sum(n_cold_over)::BIGINT AS cold_over,
-        sum(n_cold_undocumented)::BIGINT AS cold_undocumented,
-        sum(n_fixation_within)::BIGINT AS fix_within,
-        sum(n_fixation_outside)::BIGINT AS fix_outside,
-        sum(n_fixation_undocumented)::BIGINT AS fix_undocumented,
-        min(turnaround_median_days) AS tat_median_low,
-        max(turnaround_median_days) AS tat_median_high,
-        max(turnaround_p90_days) AS tat_p90_high
-    FROM marts.preanalytic_monthly
-    WHERE month >= (SELECT window_start FROM bounds)
-    GROUP BY lab_id
-)
-SELECT
-    *,
-    cold_within / nullif(cold_within + cold_over, 0) AS cold_rate,
-    wilson_low(cold_within, cold_within + cold_over) AS cold_ci_low,
-    wilson_high(cold_within, cold_within + cold_over) AS cold_ci_high,
-    fix_within / nullif(fix_within + fix_outside, 0) AS fix_rate,
-    wilson_low(fix_within, fix_within + fix_outside) AS fix_ci_low,
-    wilson_high(fix_within, fix_within + fix_outside) AS fix_ci_high
-FROM summed
-"""
-
 
 def _two_rate_panels(
     title: str,
@@ -130,7 +98,9 @@ def build(ctx: Context) -> Page:
     cap11_pooled = {
         k: (v[0] if v else None) for k, v in ctx.per_view(ctx.file("cap11_pooled")).items()
     }
-    window = {k: (v[0] if v else None) for k, v in ctx.per_view(ctx.rows(WINDOW_SQL)).items()}
+    window = {
+        k: (v[0] if v else None) for k, v in ctx.per_view(ctx.file("preanalytic_window")).items()
+    }
     cold = ctx.band("cold_ischemia_limit")
     fixation = ctx.band("fixation_window")
     cold_text = (
