@@ -48,6 +48,7 @@ marts record the version used per specimen (``marts.specimen_her2``).
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import json
 import os
@@ -76,6 +77,22 @@ SCHEMA: dict[str, dict[str, str]] = {
         "concordance_target_pct": "the lab's target per category, percent (0-100]",
         "guidelines": "ASCO/CAP rule sets by date: [{version, from, until}, ...]",
         "ldt_kits": "assay kits that are laboratory-developed tests (40 + 40 validation)",
+    },
+    # How one kind of inbox file is read (her2qa/ingest/formats): [[sources]], first match wins.
+    "sources[]": {
+        "pattern": "file-name pattern (fnmatch, case-insensitive) this source applies to",
+        "format": "csv, excel, hl7v2 or fhir (default: recognised from the bytes)",
+        "lab_id": "lab_id of every result of these files when the file does not say it",
+        "sheet": "Excel: the sheet to read (name or 0-based position; default the first)",
+        "header_row": "Excel/CSV: 1-based row of the column headers (default 1)",
+        "delimiter": 'CSV: field delimiter (default ","; e.g. ";" or "\\t")',
+        "encoding": "CSV: utf-8 (default), windows-1252 or latin-1",
+        "decimal": 'CSV/Excel text cells: decimal mark, "." (default) or ","',
+        "layout": "long (default: one row per result) or wide (one row per case)",
+        "columns": "wide: {header text = contract column} for case-level columns",
+        "assays": "wide: [{assay, columns = {header = contract column}}, ...], one per result",
+        "values": "{contract column = {file value = contract value}} value maps",
+        "codes": "HL7 v2 / FHIR: {code = contract column or column=value} (e.g. CAP eCC)",
     },
 }
 
@@ -168,10 +185,39 @@ class LabConfig:
 
 
 @dataclass(frozen=True)
+class SourceConfig:
+    """How the inbox files matching ``pattern`` are read (``[[sources]]``; see SCHEMA).
+
+    Mappings are kept as the TOML gave them (``raw``); each format's adapter checks the keys
+    it reads and says what is wrong in one line (her2qa/ingest/formats)."""
+
+    pattern: str = "*"
+    format: str | None = None
+    lab_id: str | None = None
+    raw: dict = field(default_factory=dict)
+
+    def get(self, key: str, default: object = None) -> object:
+        return self.raw.get(key, default)
+
+    def matches(self, file_name: str) -> bool:
+        return fnmatch.fnmatchcase(file_name.lower(), self.pattern.lower())
+
+
+FORMATS = ("csv", "excel", "hl7v2", "fhir")
+DEFAULT_SOURCE = SourceConfig()
+
+
+@dataclass(frozen=True)
 class SiteConfig:
     labs: dict[str, LabConfig] = field(default_factory=dict)
     timezone: str | None = None  # [site] timezone (lab_timezone() resolves the effective one)
     freshness_days: int = DEFAULT_FRESHNESS_DAYS
+    sources: tuple[SourceConfig, ...] = ()
+
+    def source_for(self, file_name: str) -> SourceConfig:
+        """The first ``[[sources]]`` entry whose pattern matches the file name, else the
+        default (format recognised from the bytes, contract CSV)."""
+        return next((s for s in self.sources if s.matches(file_name)), DEFAULT_SOURCE)
 
     def lab_setting_rows(self) -> list[tuple[str, str, str]]:
         """(setting, lab_id, value) rows for the warehouse: lab targets and LDT kits."""
@@ -197,7 +243,9 @@ class SiteConfig:
         }
         if site:
             content = {"labs": content, "site": site}
-        body = json.dumps(content, sort_keys=True)
+        if self.sources:  # left out when empty: older fingerprints stay the same
+            content = {"labs": content, "site": site, "sources": [s.raw for s in self.sources]}
+        body = json.dumps(content, sort_keys=True, default=str)  # TOML dates in sources
         return hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -219,7 +267,7 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
     """Read the site TOML against ``SCHEMA``; a missing default file means an empty
     configuration."""
     data = _read_toml(path)
-    _known(data, {"site", "labs"}, "the configuration")
+    _known(data, {"site", "labs", "sources"}, "the configuration")
     site = data.get("site") or {}
     _known(site, set(SCHEMA["site"]), "[site]")
     labs = {}
@@ -238,7 +286,35 @@ def load_site_config(path: str | os.PathLike[str] | None = None) -> SiteConfig:
         labs=labs,
         timezone=site.get("timezone"),
         freshness_days=_freshness(site.get("freshness_days")),
+        sources=_sources(data.get("sources")),
     )
+
+
+def _sources(entries: object) -> tuple[SourceConfig, ...]:
+    """``[[sources]]``: the keys are checked here; the mappings by the format that reads them."""
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise ConfigError("sources must be an array of tables ([[sources]])")
+    sources = []
+    for i, entry in enumerate(entries):
+        at = f"sources[{i}]"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{at} must be a table")
+        _known(entry, set(SCHEMA["sources[]"]), f"[[sources]] number {i + 1}")
+        pattern = entry.get("pattern")
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise ConfigError(f'{at}.pattern must be a file-name pattern such as "NORTH_*.xlsx"')
+        fmt = entry.get("format")
+        if fmt is not None and fmt not in FORMATS:
+            raise ConfigError(f"{at}.format {fmt!r} is not one of {', '.join(FORMATS)}")
+        lab = entry.get("lab_id")
+        if lab is not None and (not isinstance(lab, str) or not lab.strip()):
+            raise ConfigError(f"{at}.lab_id must be a laboratory code")
+        sources.append(
+            SourceConfig(pattern=pattern.strip(), format=fmt, lab_id=lab and lab.strip(), raw=entry)
+        )
+    return tuple(sources)
 
 
 def _known(table: dict, allowed: set[str], where: str) -> None:

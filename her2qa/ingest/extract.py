@@ -35,6 +35,7 @@ import pyarrow.csv as pcsv
 from schemas import contract
 
 _BATCH_ROWS = 100_000
+_HEAD_BYTES = 512
 # The contract has 27 columns: a header with thousands is not an extract, and reading it
 # positionally would cost memory per column (a 1M-column header took 8.8 GB). Rejected.
 MAX_COLUMNS = 1_000
@@ -79,8 +80,8 @@ class ByteChecks:
     )
 
     def feed(self, chunk: bytes) -> None:
-        if len(self.head) < 4:
-            self.head = (self.head + chunk)[:4]
+        if len(self.head) < _HEAD_BYTES:  # what formats.recognise looks at
+            self.head = (self.head + chunk)[:_HEAD_BYTES]
         if self.nul_offset is None and (at := chunk.find(b"\x00")) >= 0:
             self.nul_offset = self.size + at
         if self.utf8_error is None:
@@ -139,8 +140,8 @@ class Header:
 class Extract:
     header: Header
     table: pa.Table  # string columns: contract names present, extras as "extra:<name>"
-    physical_lines: int  # lines in the file, header included
-    reader: str  # "arrow" (well formed) or "python" (the bounded fallback)
+    physical_lines: int | None  # lines in the file, header included (None: not a text table)
+    reader: str  # "arrow", "python" (the bounded CSV fallback) or the format's adapter
 
 
 def check_bytes(path: Path) -> ByteChecks:

@@ -34,7 +34,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from her2qa.ingest import extract, phi
+from her2qa.config import DEFAULT_SOURCE, SiteConfig, SourceConfig
+from her2qa.ingest import extract, formats, phi
 from schemas import contract
 
 Progress = Callable[[str], None]
@@ -78,8 +79,20 @@ def _stored_name(name: str) -> str:
     return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
+# The names read from the inbox, by suffix (the format itself is recognised from the bytes:
+# her2qa/ingest/formats). The generator's ground truth beside its extracts is not one.
+EXTRACT_SUFFIXES = (
+    *(".csv", ".tsv"),
+    *(".xlsx", ".xlsm", ".xls", ".ods"),
+    *(".hl7", ".hl7v2", ".oru"),
+    *(".json", ".ndjson"),
+)
+_NOT_AN_EXTRACT = "manifest.json"
+
+
 def _looks_like_extract(name: str) -> bool:
-    return name.lower().endswith(".csv")
+    lowered = name.lower()
+    return lowered.endswith(EXTRACT_SUFFIXES) and lowered != _NOT_AN_EXTRACT
 
 
 def inbox_files(inbox: Path) -> list[Path]:
@@ -119,6 +132,12 @@ def inbox_entries(inbox: Path) -> list[tuple[Path, str | None]]:
     return entries
 
 
+def _archive_suffix(name: str) -> str:
+    """The archive copy keeps the file's suffix (what it is), lower-cased; else ``.csv``."""
+    suffix = Path(name).suffix.lower()
+    return suffix if suffix in EXTRACT_SUFFIXES else ".csv"
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as fh:
@@ -146,7 +165,7 @@ def _same_look(a: os.stat_result, b: os.stat_result) -> bool:
 
 
 def _archive_fd(
-    fd: int, archive_dir: Path
+    fd: int, archive_dir: Path, suffix: str = ".csv"
 ) -> tuple[str, Path, extract.ByteChecks, os.stat_result, bool]:
     """Copy the open file into the archive in one read that also hashes and checks it.
 
@@ -167,7 +186,7 @@ def _archive_fd(
         checks.finish()
         after = os.fstat(fd)
         sha = digest.hexdigest()
-        target = archive_dir / sha[:2] / f"{sha}.csv"
+        target = archive_dir / sha[:2] / f"{sha}{suffix}"
         created = not target.exists()
         if not created:
             tmp.unlink()
@@ -186,7 +205,9 @@ def archive(path: Path, sha: str, archive_dir: Path) -> Path:
     """Copy a file into the content-addressed, read-only archive (checks the hash)."""
     fd = _open_nofollow(path)
     try:
-        got, target, _checks, _after, _created = _archive_fd(fd, archive_dir)
+        got, target, _checks, _after, _created = _archive_fd(
+            fd, archive_dir, _archive_suffix(path.name)
+        )
     finally:
         os.close(fd)
     if got != sha:
@@ -203,15 +224,18 @@ def ingest_inbox(
     *,
     now: datetime | None = None,
     progress: Progress | None = None,
+    site: SiteConfig | None = None,
 ) -> list[FileOutcome]:
-    """Ingest every file of the inbox not seen before; returns one outcome per entry."""
+    """Ingest every file of the inbox not seen before; returns one outcome per entry.
+    ``site``'s ``[[sources]]`` say how files of each name are read (default: by their bytes)."""
     say = progress or (lambda _msg: None)
     outcomes = []
     for path, problem in inbox_entries(inbox):
         if problem is not None:
             outcome = _record_unread(con, path, problem, run_id, now=now)
         else:
-            outcome = ingest_file(con, path, archive_dir, key, run_id, now=now)
+            source = site.source_for(path.name) if site else DEFAULT_SOURCE
+            outcome = ingest_file(con, path, archive_dir, key, run_id, now=now, source=source)
         outcomes.append(outcome)
         if outcome.status != "seen":
             say(f"{outcome.status}: {printable(outcome.file_name)} ({_detail(outcome)})")
@@ -272,6 +296,7 @@ def ingest_file(
     run_id: str,
     *,
     now: datetime | None = None,
+    source: SourceConfig = DEFAULT_SOURCE,
 ) -> FileOutcome:
     """One regular file: recorded whatever happens to it; only a file still being written
     is left unrecorded, for the next run."""
@@ -284,7 +309,7 @@ def ingest_file(
             con, path, f"unreadable: the file cannot be opened ({why or 'error'})", run_id, now=now
         )
     try:
-        return _ingest_fd(con, fd, path, name, archive_dir, key, run_id, now=now)
+        return _ingest_fd(con, fd, path, name, archive_dir, key, run_id, now=now, source=source)
     finally:
         os.close(fd)
 
@@ -299,6 +324,7 @@ def _ingest_fd(
     run_id: str,
     *,
     now: datetime | None,
+    source: SourceConfig,
 ) -> FileOutcome:
     first_look = os.fstat(fd)
     if not stat.S_ISREG(first_look.st_mode):
@@ -327,7 +353,9 @@ def _ingest_fd(
         return FileOutcome(file_id, name, sha, "duplicate", reason, 0)
 
     try:
-        archived_sha, archived, checks, last_look, created = _archive_fd(fd, archive_dir)
+        archived_sha, archived, checks, last_look, created = _archive_fd(
+            fd, archive_dir, _archive_suffix(name)
+        )
     except OSError as exc:
         reason = f"unreadable: the file cannot be read ({exc.strerror or 'error'})"
         return _record_unread(con, path, reason, run_id, now=now)
@@ -339,18 +367,20 @@ def _ingest_fd(
                 archived.unlink()
         return _waiting(name, archived_sha)
     record["archive_path"] = str(archived)
-    record["physical_lines"] = checks.physical_lines
+    lines = checks.physical_lines if formats.kind(checks, source) == "csv" else None
+    record["physical_lines"] = lines
     try:
-        data = extract.read(archived, checks)
+        data = formats.read(archived, checks, source)
     except extract.FileRejected as exc:
         reason = f"{exc.kind}: {exc.message}"
         file_id = _record(con, record, "rejected", reason)
-        return FileOutcome(file_id, name, sha, "rejected", reason, 0, checks.physical_lines)
-    except (OSError, UnicodeError, pa.ArrowException, MemoryError) as exc:
-        # a parse failure of one file is that file's reason, never the run's end
+        return FileOutcome(file_id, name, sha, "rejected", reason, 0, lines)
+    except (OSError, UnicodeError, ValueError, pa.ArrowException, MemoryError) as exc:
+        # a parse failure of one file is that file's reason, never the run's end (the
+        # exception's text is never shown: a parser may quote the file's content)
         reason = f"unreadable: the file cannot be parsed ({type(exc).__name__})"
         file_id = _record(con, record, "rejected", reason)
-        return FileOutcome(file_id, name, sha, "rejected", reason, 0, checks.physical_lines)
+        return FileOutcome(file_id, name, sha, "rejected", reason, 0, lines)
 
     con.execute("BEGIN TRANSACTION")
     try:
@@ -382,9 +412,7 @@ def _ingest_fd(
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    return FileOutcome(
-        file_id, name, sha, "ingested", None, data.table.num_rows, checks.physical_lines, dropped
-    )
+    return FileOutcome(file_id, name, sha, "ingested", None, data.table.num_rows, lines, dropped)
 
 
 def _waiting(name: str, sha: str) -> FileOutcome:

@@ -35,6 +35,7 @@ def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
             key,
             context.run.run_id,
             progress=context.log.info,
+            site=paths.load_site_config(),
         )
         totals = con.execute(
             "SELECT count(*), coalesce(sum(rows_read), 0) FROM ops.ingested_files"
