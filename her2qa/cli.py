@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from her2qa import config
+from her2qa.generate.formats import FORMATS
 from her2qa.ingest import phi
 
 EXIT_FAILED = 1
@@ -107,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--rows", type=int, default=20_000)
     gen.add_argument("--seed", type=int, default=42)
     gen.add_argument("--messy", action="store_true", help="plant invalid rows and LIS spellings")
+    gen.add_argument(
+        "--format",
+        dest="fmt",
+        choices=FORMATS,
+        default="csv",
+        help="input format of the files (the same network in each; default csv)",
+    )
     gen.set_defaults(func=cmd_generate)
     return parser
 
@@ -117,7 +125,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.rows < 1:
         raise UserError("--rows must be at least 1")
     started = time.monotonic()
-    manifest = generate(Path(args.out), rows=args.rows, seed=args.seed, messy=args.messy)
+    if args.messy and args.fmt != "csv":
+        raise UserError("--messy writes CSV files only (its planted faults are CSV's)")
+    manifest = generate(
+        Path(args.out), rows=args.rows, seed=args.seed, messy=args.messy, fmt=args.fmt
+    )
     files = manifest.get("files", [])
     print(
         f"wrote {sum(f.get('data_rows', 0) for f in files):,} rows in {len(files)} file(s) "

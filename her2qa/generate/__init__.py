@@ -18,13 +18,16 @@ Deterministic for a seed: same seed, same bytes. Modules, one job each:
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 
-from her2qa.generate import files, manifest, render, results
+from her2qa.generate import files, formats, manifest, render, results
 from her2qa.generate import messy as messy_mode
+from schemas.contract import NAMES
 
 MANIFEST_NAME = "manifest.json"
 
@@ -44,10 +47,19 @@ def _remove_previous(out_dir: Path) -> None:
             path.unlink()
 
 
-def generate(out_dir: Path, rows: int = 20_000, seed: int = 42, messy: bool = False) -> dict:
-    """Write a synthetic extract of exactly ``rows`` data rows and return its manifest."""
+def generate(
+    out_dir: Path, rows: int = 20_000, seed: int = 42, messy: bool = False, fmt: str = "csv"
+) -> dict:
+    """Write a synthetic extract of exactly ``rows`` data rows and return its manifest.
+
+    ``fmt`` (``formats.FORMATS``) writes the same files in another input format; the messy
+    mode's planted rows and bad files are CSV-only (they are CSV's failure modes)."""
     if rows < 0:
         raise ValueError("rows must be >= 0")
+    if fmt not in formats.FORMATS:
+        raise ValueError(f"format {fmt!r} is not one of {', '.join(formats.FORMATS)}")
+    if messy and fmt != "csv":
+        raise ValueError("the messy mode writes CSV files only")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _remove_previous(out_dir)
@@ -71,9 +83,11 @@ def generate(out_dir: Path, rows: int = 20_000, seed: int = 42, messy: bool = Fa
         planted = out.planted
         if written:
             bad = messy_mode.bad_files(out_dir, clean, lay, written, rng)
-    else:
+    elif fmt == "csv":
         extracts = files.plain_extracts(lay)
         written = files.write_extracts(out_dir, clean, extracts)
+    else:
+        extracts, written = _write_format(out_dir, clean, files.plain_extracts(lay), fmt)
     result = manifest.build(
         seed=seed,
         rows=rows,
@@ -89,6 +103,20 @@ def generate(out_dir: Path, rows: int = 20_000, seed: int = 42, messy: bool = Fa
     text = json.dumps(result, sort_keys=True, indent=1, ensure_ascii=False) + "\n"
     (out_dir / MANIFEST_NAME).write_text(text, encoding="utf-8")
     return result
+
+
+def _write_format(
+    out_dir: Path, clean: dict[str, pa.Array], extracts: list[files.Extract], fmt: str
+) -> tuple[list[files.Extract], list[files.Written]]:
+    """The plain extracts in another format: same rows, same order, the format's suffix."""
+    to_bytes = formats.writer(fmt)
+    renamed, written = [], []
+    for ex in extracts:
+        ex = dataclasses.replace(ex, name=Path(ex.name).stem + formats.SUFFIXES[fmt])
+        table = pa.table({c: clean[c].slice(ex.start, ex.stop - ex.start) for c in NAMES})
+        renamed.append(ex)
+        written.append(files.write_file(out_dir / ex.name, to_bytes(table), ex.stop - ex.start))
+    return renamed, written
 
 
 __all__ = ["MANIFEST_NAME", "generate"]
