@@ -4,8 +4,8 @@ The rules are SQL (``warehouse/sql/staging/typed_rows.sql``); this module
 decides *which* files a step covers and runs the files in order, in one
 transaction, so that the accounting invariant holds after every step.
 
-``stage_pending`` handles files not yet staged (the nightly, incremental path);
-``restage_all`` clears the derived layers and replays every ingested file in
+``stage_pending`` handles files not yet staged (the nightly, incremental path); with
+``replay`` it first clears the derived layers and so replays every ingested file in
 arrival order through the same SQL, which gives exactly the same tables.
 """
 
@@ -69,10 +69,25 @@ def stage_pending(
     con: duckdb.DuckDBPyConnection,
     site: SiteConfig,
     *,
+    replay: bool = False,
     run_id: str | None = None,
     now: datetime | None = None,
 ) -> StageSummary:
-    """Validate every ingested file not yet staged, in arrival order."""
+    """Validate every ingested file not yet staged, in arrival order. ``replay`` first clears
+    history, quarantine and every file's staging mark (the rebuild: every file again)."""
+    if replay:
+        con.execute("BEGIN TRANSACTION")
+        try:
+            con.execute("DELETE FROM staging.her2_results_history")
+            con.execute("DELETE FROM quarantine.rejected_rows")
+            con.execute(
+                "UPDATE ops.ingested_files SET staged_at = NULL, rows_staged = 0, "
+                "rows_repeated = 0, rows_quarantined = 0 WHERE status = 'ingested'"
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
     file_ids = [
         r[0]
         for r in con.execute(
@@ -81,29 +96,6 @@ def stage_pending(
         ).fetchall()
     ]
     return _stage(con, site, file_ids, run_id=run_id, now=now)
-
-
-def restage_all(
-    con: duckdb.DuckDBPyConnection,
-    site: SiteConfig,
-    *,
-    run_id: str | None = None,
-    now: datetime | None = None,
-) -> StageSummary:
-    """Rebuild history, quarantine and current results from the raw layer."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        con.execute("DELETE FROM staging.her2_results_history")
-        con.execute("DELETE FROM quarantine.rejected_rows")
-        con.execute(
-            "UPDATE ops.ingested_files SET staged_at = NULL, rows_staged = 0, "
-            "rows_repeated = 0, rows_quarantined = 0 WHERE status = 'ingested'"
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return stage_pending(con, site, run_id=run_id, now=now)
 
 
 def _stage(

@@ -45,26 +45,8 @@ XSS = '<script>window.__xss=1</script><img src=x onerror="window.__xss=2">'
 FORMULA_READER = '=HYPERLINK("http://evil.example","click")'
 FORMULA_KIT = "=1+1"
 CANARY = {"mrn": "MRN99999901", "name": "Canary Testpatient", "dob": "1950-05-05"}
-SECTIONS = (
-    "headline",
-    "volumes",
-    "ihc_vs_ish",
-    "lab_vs_reference",
-    "observer_vs_observer",
-    "amplification",
-    "positivity",
-    "her2_low",
-    "preanalytic",
-    "cap11",
-    "primary_vs_metastasis",
-    "discordance",
-    "validation",
-    "proficiency",
-    "data_quality",
-    "annual_review",
-    "lineage",
-    "signoff",
-)
+# The report's sections: the headline, one per metrics section, then lineage and sign-off.
+SECTIONS = ("headline", *metrics.SECTIONS, "lineage", "signoff")
 
 
 def _canary_rows() -> list[dict]:

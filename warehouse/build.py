@@ -28,7 +28,13 @@ import warehouse
 from her2qa.config import SiteConfig
 from warehouse import catalog
 
-MACROS = ("macros/asco_cap_rules", "macros/statistics", "macros/rates", "macros/formatting")
+MACROS = (
+    "macros/asco_cap_rules",
+    "macros/cap11",
+    "macros/statistics",
+    "macros/rates",
+    "macros/formatting",
+)
 MEMORY_LIMIT = "3GB"
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*$", re.IGNORECASE)
 

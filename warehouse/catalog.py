@@ -624,21 +624,7 @@ TABLES: tuple[Table, ...] = (
                 "share_ihc0", "specimen_role = 'primary' AND quarter = 'ALL'"
             ),
         },
-        rates=tuple(
-            Rate(f"share_{c}")
-            for c in (
-                "positive",
-                "low",
-                "ultralow",
-                "null",
-                "zero_unspecified",
-                "negative_unspecified",
-                "equivocal",
-                "indeterminate",
-                "ihc0",
-                "ultralow_of_negative",
-            )
-        ),
+        rates=tuple(Rate(f"share_{c}") for c in (*HER2_CATEGORIES, "ihc0", "ultralow_of_negative")),
         roll_up=(
             ("specimen_role", "quarter"),
             (

@@ -30,11 +30,9 @@ def stage_results(context: dg.AssetExecutionContext, config: StageConfig, paths:
     with paths.connect() as con:
         if config.rebuild:
             context.log.info("rebuilding staging and quarantine from the raw layer")
-            summary = staging.restage_all(con, paths.load_site_config(), run_id=context.run.run_id)
-        else:
-            summary = staging.stage_pending(
-                con, paths.load_site_config(), run_id=context.run.run_id
-            )
+        summary = staging.stage_pending(
+            con, paths.load_site_config(), replay=config.rebuild, run_id=context.run.run_id
+        )
         history, quarantined = con.execute(
             "SELECT (SELECT count(*) FROM staging.her2_results_history), "
             "(SELECT count(*) FROM quarantine.rejected_rows)"

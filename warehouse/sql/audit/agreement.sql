@@ -106,17 +106,8 @@ rows_ AS (
 )
 SELECT
     r.comparison AS section,
-    r.metric,
-    r.lab_id,
     'all' AS stratum,
-    r.label,
-    r.value,
-    r.unit,
-    r.numerator,
-    r.n,
-    r.ci_low,
-    r.ci_high,
-    r.ci_method,
+    r.* EXCLUDE (comparison, with_target, pairs_rule),  -- metric, lab_id, label, figure (BY NAME)
     CASE WHEN r.with_target THEN 'lab target' END AS target_kind,
     CASE WHEN r.with_target THEN t.low END AS target_low,
     CASE WHEN r.with_target THEN t.label END AS target_label,

@@ -42,17 +42,8 @@ rows_ AS (
 )
 SELECT
     'amplification' AS section,
-    r.metric,
-    r.lab_id,
     r.ihc_score AS stratum,
-    r.label,
-    r.value,
-    r.unit,
-    r.numerator,
-    r.n,
-    r.ci_low,
-    r.ci_high,
-    r.ci_method,
+    r.* EXCLUDE (ihc_score, with_band),  -- metric, lab_id, label and the figure (BY NAME)
     CASE WHEN r.with_band AND a.band_low IS NOT NULL THEN 'benchmark band' END AS target_kind,
     CASE WHEN r.with_band THEN a.band_low END AS target_low,
     CASE WHEN r.with_band THEN a.band_high END AS target_high,

@@ -55,11 +55,7 @@ SELECT
         ELSE 'HER2-low share (IHC 1+, or 2+ with negative ISH), primary specimens'
     END AS label,
     unnest(proportion_figure(p.k, p.n)),
-    'benchmark band' AS target_kind,
-    b.low AS target_low,
-    b.high AS target_high,
-    b.label || ' — ' || b.band_kind || ': ' || b.population AS target_label,
-    b.source AS target_source,
+    unnest(benchmark_band_target(b)),
     'marts.findings ' || p.finding || ' of the period (warehouse/sql/findings/findings.sql on '
     || CASE p.finding
         WHEN 'positivity_published_range' THEN 'marts.positivity_monthly'

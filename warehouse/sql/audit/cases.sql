@@ -32,21 +32,25 @@ SELECT
 FROM period_specimens.marts.ihc_ish_discordance AS d
 LEFT JOIN audit_follow_up AS f USING (lab_id, accession_id)
 ;
--- Laboratory vs reference laboratory: the period's discordant pairs (marts.agreement_pairs).
-CREATE OR REPLACE TEMP TABLE audit_cases_lab_vs_reference AS
+-- The period's pairs whose two members disagree (marts.agreement_pairs), with the specimen's
+-- selected results and the follow-up: the rows of the two pair worklists below.
+CREATE OR REPLACE TEMP VIEW audit_pairs_disagreeing AS
 SELECT
+    p.comparison,
     p.lab_id,
     p.accession_id,
     p.patient_key,
+    p.first_value,
+    p.second_value,
+    p.pair_date,
     s.specimen_role,
-    p.first_value AS lab_status,
-    p.second_value AS reference_lab_status,
     s.ihc_test_id,
     s.ihc_score,
+    s.ihc_pathologist_id,
+    s.ihc_assay_kit,
     s.ish_test_id,
     s.ish_group,
     s.guideline_version,
-    p.pair_date,
     coalesce(f.second_read_done, false) AS second_read_done,
     coalesce(f.amended_report, false) AS amended_report,
     '' AS action_taken,
@@ -54,29 +58,31 @@ SELECT
 FROM period_pairs.marts.agreement_pairs AS p
 LEFT JOIN period_pairs.marts.specimen_her2 AS s USING (lab_id, accession_id)
 LEFT JOIN audit_follow_up AS f USING (lab_id, accession_id)
-WHERE p.comparison = 'lab_vs_reference' AND NOT p.agree
+WHERE NOT p.agree
+;
+-- Laboratory vs reference laboratory: the period's discordant pairs.
+CREATE OR REPLACE TEMP TABLE audit_cases_lab_vs_reference AS
+SELECT
+    lab_id, accession_id, patient_key, specimen_role,
+    first_value AS lab_status,
+    second_value AS reference_lab_status,
+    ihc_test_id, ihc_score, ish_test_id, ish_group, guideline_version, pair_date,
+    second_read_done, amended_report, action_taken, reviewed_by
+FROM audit_pairs_disagreeing
+WHERE comparison = 'lab_vs_reference'
 ;
 -- Inter-observer: the period's pairs whose two IHC reads differ (any score; the call category
 -- differs when one read is 3+ and the other not, or one 2+ and the other 0/1+).
 CREATE OR REPLACE TEMP TABLE audit_cases_observer AS
 SELECT
-    p.lab_id,
-    p.accession_id,
-    p.patient_key,
-    p.first_value AS clinical_ihc_score,
-    p.second_value AS second_read_ihc_score,
-    ihc_call(p.first_value) <> ihc_call(p.second_value) AS call_differs,
-    s.ihc_test_id,
-    s.ihc_pathologist_id,
-    s.ihc_assay_kit,
-    p.pair_date,
-    coalesce(f.amended_report, false) AS amended_report,
-    '' AS action_taken,
-    '' AS reviewed_by
-FROM period_pairs.marts.agreement_pairs AS p
-LEFT JOIN period_pairs.marts.specimen_her2 AS s USING (lab_id, accession_id)
-LEFT JOIN audit_follow_up AS f USING (lab_id, accession_id)
-WHERE p.comparison = 'observer_vs_observer' AND NOT p.agree
+    lab_id, accession_id, patient_key,
+    first_value AS clinical_ihc_score,
+    second_value AS second_read_ihc_score,
+    ihc_call(first_value) <> ihc_call(second_value) AS call_differs,
+    ihc_test_id, ihc_pathologist_id, ihc_assay_kit, pair_date,
+    amended_report, action_taken, reviewed_by
+FROM audit_pairs_disagreeing
+WHERE comparison = 'observer_vs_observer'
 ;
 -- Metastases to consider for retesting, of the period's cohort (marts.retest_candidates re-run).
 CREATE OR REPLACE TEMP TABLE audit_cases_retest AS

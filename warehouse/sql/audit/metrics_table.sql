@@ -62,6 +62,16 @@ CREATE OR REPLACE TEMP MACRO proportion_figure(k, n) AS {
     'ci_method': 'Wilson score 95%'
 }
 ;
+-- A published benchmark band (a row of audit_bands) as the target of a figure, with its
+-- population in the label; expand it with unnest() into the target_* columns.
+CREATE OR REPLACE TEMP MACRO benchmark_band_target(b) AS {
+    'target_kind': 'benchmark band',
+    'target_low': b.low,
+    'target_high': b.high,
+    'target_label': b.label || ' — ' || b.band_kind || ': ' || b.population,
+    'target_source': b.source
+}
+;
 -- Every threshold of marts.reference_bands (re-run for the period with the pack's configuration,
 -- audit/stage_findings) for each laboratory of the warehouse and the pooled 'ALL': the
 -- laboratory's own row where it has one (a lab target set in her2qa.toml), else the default

@@ -45,11 +45,7 @@ SELECT
             || ', against the context band'
     END AS label,
     unnest(proportion_figure(p.k, p.n)),
-    'benchmark band' AS target_kind,
-    b.low AS target_low,
-    b.high AS target_high,
-    b.label || ' — ' || b.band_kind || ': ' || b.population AS target_label,
-    b.source AS target_source,
+    unnest(benchmark_band_target(b)),
     'marts.findings positivity_published_range of the period (warehouse/sql/findings/'
     || 'findings.sql on marts.positivity_monthly re-run on the period''s cohort: clinical '
     || 'primary specimens, final status positive or negative, ASCO/CAP algorithm, '

@@ -68,23 +68,15 @@ specimens AS (
     FROM marts.specimen_her2
 ),
 repeats AS (
-    -- equivocal specimens with a decided specimen of the same patient within the window
-    SELECT DISTINCT e.lab_id, e.accession_id
-    FROM specimens AS e
-    JOIN specimens AS o
-        ON o.patient_key = e.patient_key
-       AND o.specimen_role = e.specimen_role
-       AND (o.lab_id, o.accession_id) <> (e.lab_id, e.accession_id)
-       AND o.collection_date > e.collection_date
-       AND o.collection_date <= e.collection_date + (SELECT days FROM window_days)
-       AND o.final_status IN ('positive', 'negative')
-    WHERE e.equivocal
+    -- specimens with a decided specimen of the same patient within the window (macros/cap11;
+    -- counted for the equivocal ones below)
+    SELECT * FROM completed_by_repeat('marts.specimen_her2', 'marts.reference_bands')
 ),
 flagged AS (
     SELECT
         s.*,
-        r.accession_id IS NOT NULL AS completed_other,
-        s.completed_same OR r.accession_id IS NOT NULL AS completed
+        s.equivocal AND r.accession_id IS NOT NULL AS completed_other,
+        s.completed_same OR (s.equivocal AND r.accession_id IS NOT NULL) AS completed
     FROM specimens AS s
     LEFT JOIN repeats AS r USING (lab_id, accession_id)
 ),

@@ -26,12 +26,7 @@
 -- ihc_report_date, ish_test_id, ish_probe, ish_group, ish_ratio, ish_her2_per_cell,
 -- ish_report_date, rule, reason, source. No patient_key.
 CREATE OR REPLACE TABLE marts.worklist_open_equivocal AS
-WITH window_days AS (
-    SELECT low::INTEGER AS days
-    FROM marts.reference_bands
-    WHERE band_id = 'cap11_repeat_window_days' AND lab_id = 'ALL'
-),
-as_of AS (
+WITH as_of AS (
     SELECT max(report_date) AS as_of_date
     FROM staging.her2_results
     WHERE test_purpose = 'clinical'
@@ -42,15 +37,7 @@ equivocal AS (
     WHERE final_status = 'equivocal'
 ),
 completed_elsewhere AS (
-    SELECT DISTINCT e.lab_id, e.accession_id
-    FROM equivocal AS e
-    JOIN marts.specimen_her2 AS o
-        ON o.patient_key = e.patient_key
-       AND o.specimen_role = e.specimen_role
-       AND (o.lab_id, o.accession_id) <> (e.lab_id, e.accession_id)
-       AND o.collection_date > e.collection_date
-       AND o.collection_date <= e.collection_date + (SELECT days FROM window_days)
-       AND o.final_status IN ('positive', 'negative')
+    SELECT * FROM completed_by_repeat('marts.specimen_her2', 'marts.reference_bands')  -- macros/cap11: the CAP 11 repeat rule
 ),
 coded AS (
     SELECT
