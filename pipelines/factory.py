@@ -133,10 +133,15 @@ def table_rules(table: Table) -> list[Rule]:
     return [*rules, *table.rules]
 
 
+def rule_violations(con: duckdb.DuckDBPyConnection, rule: Rule) -> int:
+    """How many rows break one rule (its SQL counts them, with the catalog's rule values)."""
+    params = {k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql}
+    return sum(int(r[0]) for r in con.execute(rule.violations_sql, params or None).fetchall())
+
+
 def rule_result(con: duckdb.DuckDBPyConnection, table: Table, rule: Rule) -> dg.AssetCheckResult:
     """The result of one rule: passed when its SQL counts no violating row."""
-    params = {k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql}
-    violations = sum(int(r[0]) for r in con.execute(rule.violations_sql, params or None).fetchall())
+    violations = rule_violations(con, rule)
     return dg.AssetCheckResult(
         asset_key=asset_key(table.name),
         check_name=rule.name,

@@ -761,22 +761,16 @@ def test_cli_errors_are_one_line(network, tmp_path, capsys, argv, message):
     assert not (tmp_path / "out").exists()
 
 
+def _audit_q1_2024(out: Path, warehouse_file: Path) -> int:
+    """`her2qa audit` of the first quarter of 2024 into ``out``, as a user types it."""
+    period = ["--from", "2024-01-01", "--to", "2024-03-31"]
+    return cli.main(["audit", *period, "--out", str(out), "--warehouse", str(warehouse_file)])
+
+
 def test_a_warehouse_without_marts_is_a_one_line_error(tmp_path, capsys):
     with warehouse.connect(tmp_path / "empty.duckdb") as con:
         warehouse.ensure_schema(con)
-    code = cli.main(
-        [
-            "audit",
-            "--from",
-            "2024-01-01",
-            "--to",
-            "2024-03-31",
-            "--out",
-            str(tmp_path / "out"),
-            "--warehouse",
-            str(tmp_path / "empty.duckdb"),
-        ]
-    )
+    code = _audit_q1_2024(out=tmp_path / "out", warehouse_file=tmp_path / "empty.duckdb")
     err = capsys.readouterr().err
     assert code == cli.EXIT_USAGE and err.count("\n") == 1
     assert "marts.specimen_her2" in err and "run `her2qa run` first" in err
@@ -784,19 +778,7 @@ def test_a_warehouse_without_marts_is_a_one_line_error(tmp_path, capsys):
 
 def test_the_pack_refuses_a_folder_that_is_not_a_pack(network, tmp_path, capsys):
     (tmp_path / "notes.txt").write_text("mine")
-    code = cli.main(
-        [
-            "audit",
-            "--from",
-            "2024-01-01",
-            "--to",
-            "2024-03-31",
-            "--out",
-            str(tmp_path),
-            "--warehouse",
-            str(network / "her2.duckdb"),
-        ]
-    )
+    code = _audit_q1_2024(out=tmp_path, warehouse_file=network / "her2.duckdb")
     assert code == cli.EXIT_USAGE and "holds no earlier audit pack" in capsys.readouterr().err
 
 

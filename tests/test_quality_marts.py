@@ -19,7 +19,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 import warehouse
 from her2qa import config
-from pipelines.factory import table_rules
+from pipelines.factory import rule_violations, table_rules
 from tests.marts_fixtures import build, ihc, ish, records, single_probe_ish
 from warehouse import build as mart_build
 from warehouse import catalog
@@ -828,12 +828,7 @@ def test_preanalytic_compliance_categories_and_boundaries(con):
 def test_all_rows_add_up_and_every_integrity_rule_holds(con):
     for table in catalog.build_order():
         for rule in table_rules(table):
-            params = {
-                k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql
-            }
-            violations = sum(
-                int(r[0]) for r in con.execute(rule.violations_sql, params or None).fetchall()
-            )
+            violations = rule_violations(con, rule)
             assert violations == 0, rule.name
 
 

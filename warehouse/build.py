@@ -30,9 +30,9 @@ from warehouse import catalog
 
 MACROS = (
     "macros/asco_cap_rules",
-    "macros/cap11",
     "macros/statistics",
     "macros/rates",
+    "macros/cap11",  # after statistics: a macro's body is bound where it is defined
     "macros/formatting",
 )
 MEMORY_LIMIT = "3GB"

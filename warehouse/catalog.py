@@ -1106,6 +1106,7 @@ TABLES: tuple[Table, ...] = (
         key=("finding", "lab_id", "period", "subgroup"),
         upstream=(
             "ops.ingested_files",
+            "raw.her2_rows",
             "staging.her2_results",
             "quarantine.rejected_rows",
             "marts.agreement",
@@ -1115,7 +1116,6 @@ TABLES: tuple[Table, ...] = (
             "marts.amplification_by_ihc_score",
             "marts.her2_low_distribution",
             "marts.primary_metastasis_summary",
-            "marts.preanalytic_monthly",
             "marts.cap11_rates",
             "marts.proficiency_events",
             "marts.validation_sets",

@@ -44,7 +44,7 @@ import duckdb
 import warehouse
 from dashboards.audit_pack.period import Period
 from her2qa import config
-from warehouse import build
+from warehouse import build, catalog
 
 # Every warehouse table a pack reads (catalog.published(); a warehouse built by an older
 # version may lack some).
@@ -106,6 +106,21 @@ STAGES: tuple[Stage, ...] = (
         "period_findings", "audit/stage_findings", ("marts/reference_bands", "findings/findings")
     ),
 )
+
+
+def stage_inputs(stage: Stage) -> list[tuple[str, str]]:
+    """(table, catalog): the tables the stage's SQL reads (their catalog upstream) that an
+    earlier stage made for the period, copied from there, so each keeps the period definition
+    of the stage that made it (e.g. findings reads marts.agreement from period_pairs). A table
+    the stage makes itself (marts.reference_bands, re-run everywhere) is not copied."""
+    by_sql = {t.sql: t for t in catalog.TABLES}
+    made_in: dict[str, str] = {}
+    for earlier in STAGES[: STAGES.index(stage)]:
+        made_in.update({by_sql[sql].name: earlier.catalog for sql in earlier.marts})
+    own = {by_sql[sql].name for sql in stage.marts}
+    reads = sorted({u for sql in stage.marts for u in by_sql[sql].upstream} - own)
+    return [(name, made_in[name]) for name in reads if name in made_in]
+
 
 # warehouse/sql/audit/<section>.sql, in order: the findings before the cases (positivity
 # signals) and the cases before the sections that count them; verdicts last.
@@ -252,6 +267,10 @@ def compute(
         con.execute(f"DETACH DATABASE IF EXISTS {stage.catalog}")  # a second period, same con
         con.execute(f"ATTACH ':memory:' AS {stage.catalog}")
         warehouse.run(con, stage.copy_sql, params)
+        for table, made_in in stage_inputs(stage):
+            con.execute(
+                f"CREATE TABLE {stage.catalog}.{table} AS SELECT * FROM {made_in}.{table}"  # noqa: S608 - catalog names
+            )
         con.execute(f"USE {stage.catalog}")
         try:
             for sql in stage.marts:

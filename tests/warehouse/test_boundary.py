@@ -88,11 +88,7 @@ def _check_against_statsmodels(row: dict, table: list[list[int]]) -> None:
     low, high = proportion_confint(k, n, method="wilson")
     assert row["pct_agree"] == pytest.approx(100 * k / n)
     assert (row["ci_low"], row["ci_high"]) == pytest.approx((100 * low, 100 * high))
-    ref = cohens_kappa(np.array(table))
-    assert row["kappa"] == pytest.approx(ref.kappa, abs=1e-12)
-    assert row["kappa_se"] == pytest.approx(ref.std_kappa, abs=1e-12)
-    assert row["kappa_ci_low"] == pytest.approx(max(-1.0, ref.kappa_low), abs=1e-9)
-    assert row["kappa_ci_high"] == pytest.approx(min(1.0, ref.kappa_upp), abs=1e-9)
+    _assert_kappa_as_statsmodels(row, table)
 
 
 def test_kappa_se_macro_on_the_test_vector(con):
@@ -113,11 +109,16 @@ def test_kappa_se_macro_on_the_test_vector(con):
 def test_kappa_interval_matches_statsmodels(con, table):
     (a, b), (c, d) = table
     (k,) = con.execute("SELECT kappa_interval(?, ?, ?, ?)", [a, b, c, d]).fetchone()
+    _assert_kappa_as_statsmodels(k, table)
+
+
+def _assert_kappa_as_statsmodels(got: dict, table: list[list[int]]) -> None:
+    """κ, its SE and its 95% interval (clipped to [-1, 1]) as statsmodels computes them."""
     ref = cohens_kappa(np.array(table))
-    assert k["kappa"] == pytest.approx(ref.kappa, abs=1e-12)
-    assert k["kappa_se"] == pytest.approx(ref.std_kappa, abs=1e-12)
-    assert k["kappa_ci_low"] == pytest.approx(max(-1.0, ref.kappa_low), abs=1e-9)
-    assert k["kappa_ci_high"] == pytest.approx(min(1.0, ref.kappa_upp), abs=1e-9)
+    assert got["kappa"] == pytest.approx(ref.kappa, abs=1e-12)
+    assert got["kappa_se"] == pytest.approx(ref.std_kappa, abs=1e-12)
+    assert got["kappa_ci_low"] == pytest.approx(max(-1.0, ref.kappa_low), abs=1e-9)
+    assert got["kappa_ci_high"] == pytest.approx(min(1.0, ref.kappa_upp), abs=1e-9)
 
 
 def test_kappa_undefined_gives_null_interval(con):

@@ -27,6 +27,25 @@ def test_every_table_has_its_sql_file_and_known_upstream_tables():
             assert up in catalog.BY_NAME, (table.name, up)
 
 
+def test_every_built_table_lists_exactly_the_tables_its_sql_reads():
+    """The catalog's upstream is what the SQL reads (comments aside): the build order, the
+    audit pack's stage copies and the README derive from it, so it must not drift."""
+    for table in catalog.TABLES:
+        if not table.built:
+            continue
+        sql = re.sub(r"--[^\n]*", "", (warehouse.SQL_DIR / f"{table.sql}.sql").read_text("utf-8"))
+        reads = {
+            other.name
+            for other in catalog.TABLES
+            if other.name != table.name
+            and (
+                re.search(rf"\b{re.escape(other.name)}\b", sql)
+                or (other.layer == "scratch" and re.search(rf"\b{other.short}\b", sql))
+            )
+        }
+        assert reads == set(table.upstream), table.name
+
+
 def test_build_order_puts_every_table_after_what_it_reads():
     order = [t.name for t in catalog.build_order()]
     assert len(order) == len(set(order)) == sum(1 for t in catalog.TABLES if t.built)

@@ -12,7 +12,7 @@ import warehouse
 from her2qa import config, staging
 from her2qa.generate import generate
 from her2qa.ingest import inbox, phi
-from pipelines.factory import table_rules
+from pipelines.factory import rule_violations, table_rules
 from tests.conftest import TEST_KEY
 from warehouse import build, catalog
 
@@ -52,12 +52,7 @@ def test_network_every_mart_builds_and_every_integrity_rule_holds(network):
             assert summary.rows[table.short] > 0, table.name
     for table in catalog.TABLES:
         for rule in table_rules(table):
-            params = {
-                k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in rule.violations_sql
-            }
-            violations = sum(
-                int(r[0]) for r in con.execute(rule.violations_sql, params or None).fetchall()
-            )
+            violations = rule_violations(con, rule)
             assert violations == 0, rule.name
 
 

@@ -55,21 +55,16 @@ rows_ AS (
         ci_low / 100, ci_high / 100, 'Wilson score 95%', false, pairs_rule
     FROM a
     UNION ALL
+    -- proportion_figure expands to value, unit, numerator, n, ci_low, ci_high, ci_method
     SELECT
         comparison, lab_id, 'ppa', 'Positive percent agreement (PPA)',
-        n_pos_pos::DOUBLE / nullif(n_pos_pos + n_neg_pos, 0), 'proportion', n_pos_pos,
-        n_pos_pos + n_neg_pos,
-        wilson_low(n_pos_pos, n_pos_pos + n_neg_pos), wilson_high(n_pos_pos, n_pos_pos + n_neg_pos),
-        'Wilson score 95%', true, pairs_rule
+        unnest(proportion_figure(n_pos_pos, n_pos_pos + n_neg_pos)), true, pairs_rule
     FROM a
     WHERE is_binary
     UNION ALL
     SELECT
         comparison, lab_id, 'npa', 'Negative percent agreement (NPA)',
-        n_neg_neg::DOUBLE / nullif(n_neg_neg + n_pos_neg, 0), 'proportion', n_neg_neg,
-        n_neg_neg + n_pos_neg,
-        wilson_low(n_neg_neg, n_neg_neg + n_pos_neg), wilson_high(n_neg_neg, n_neg_neg + n_pos_neg),
-        'Wilson score 95%', true, pairs_rule
+        unnest(proportion_figure(n_neg_neg, n_neg_neg + n_pos_neg)), true, pairs_rule
     FROM a
     WHERE is_binary
     UNION ALL

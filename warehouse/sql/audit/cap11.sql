@@ -19,18 +19,15 @@ INSERT INTO audit_metrics BY NAME
 WITH pooled AS (
     SELECT
         lab_id,
-        sum(n_specimens_audited)::BIGINT AS audited,
-        sum(n_specimens_agree)::BIGINT AS agree,
-        sum(n_rate3_met)::BIGINT AS met3,
-        sum(n_equivocal)::BIGINT AS equivocal,
-        sum(n_equivocal_completed)::BIGINT AS completed,
-        sum(n_repeat_same_specimen)::BIGINT AS same_specimen,
-        sum(n_repeat_other_specimen)::BIGINT AS other_specimen,
-        any_value(rate1_label) AS rate1_label,
-        any_value(rate2_label) AS rate2_label,
-        any_value(rate3_label) AS rate3_label
-    FROM period_specimens.marts.cap11_rates
-    GROUP BY lab_id
+        n_specimens_audited AS audited,
+        n_specimens_agree AS agree,
+        n_rate3_met AS met3,
+        n_equivocal AS equivocal,
+        n_equivocal_completed AS completed,
+        rate1_label,
+        rate2_label,
+        rate3_label
+    FROM cap11_pooled('period_specimens.marts.cap11_rates')  -- macros/cap11
 ),
 rates AS (
     SELECT lab_id, 'rate3' AS metric, rate3_label AS label, met3 AS k, audited AS n FROM pooled
@@ -72,11 +69,10 @@ SELECT
 FROM (
     SELECT
         lab_id,
-        sum(n_equivocal)::BIGINT AS equivocal,
-        sum(n_repeat_same_specimen)::BIGINT AS same_specimen,
-        sum(n_repeat_other_specimen)::BIGINT AS other_specimen
-    FROM period_specimens.marts.cap11_rates
-    GROUP BY lab_id
+        n_equivocal AS equivocal,
+        n_repeat_same_specimen AS same_specimen,
+        n_repeat_other_specimen AS other_specimen
+    FROM cap11_pooled('period_specimens.marts.cap11_rates')
 ) AS p
 CROSS JOIN (
     VALUES

@@ -64,19 +64,16 @@ metrics AS (
         n_graded, 'count', n_graded, n_answered, NULL, NULL, 'not applicable (count)', NULL
     FROM per_lab
     UNION ALL
+    -- proportion_figure expands to value, unit, numerator, n, ci_low, ci_high, ci_method
     SELECT
         'correct_rate', lab_id, 'all', 'Correct on graded PT challenges, all events of the period',
-        n_correct::DOUBLE / nullif(n_graded, 0), 'proportion', n_correct, n_graded,
-        wilson_low(n_correct, n_graded), wilson_high(n_correct, n_graded), 'Wilson score 95%',
-        'pt_correct'
+        unnest(proportion_figure(n_correct, n_graded)), 'pt_correct'
     FROM per_lab
     UNION ALL
     SELECT
         'event_correct_rate', lab_id, stratum,
         'Correct on graded PT challenges, per testing event (event date)',
-        n_correct::DOUBLE / nullif(n_graded, 0), 'proportion', n_correct, n_graded,
-        wilson_low(n_correct, n_graded), wilson_high(n_correct, n_graded), 'Wilson score 95%',
-        'pt_correct'
+        unnest(proportion_figure(n_correct, n_graded)), 'pt_correct'
     FROM per_event
     UNION ALL
     SELECT

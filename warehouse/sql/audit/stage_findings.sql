@@ -2,18 +2,12 @@
 -- findings.sql is re-run unchanged (dashboards/audit_pack/compute.py, STAGES), so every verdict
 -- of the pack is a row of marts.findings made for the period by the warehouse's own rules.
 --
--- findings.sql reads its marts from one catalog; each is copied here from the stage that made
--- it for the period, so every figure keeps the period definition of its stage:
---   marts.agreement                    period_pairs      (pairs dated in the period)
---   marts.positivity_monthly,          period_specimens  (specimens reported in the period)
---   marts.positivity_pathologists,     period_specimens
---   marts.amplification_by_ihc_score,
---   marts.her2_low_distribution
---   marts.primary_metastasis_summary   period_metastasis (primary/metastasis pairs dated in
---                                                         the period)
---   marts.reference_bands              not copied: marts/reference_bands.sql is re-run here
---                                      with the pack's configuration (lab_settings), like in
---                                      the other stages
+-- findings.sql reads its marts from one catalog. Those an earlier stage made for the period
+-- (marts.agreement from period_pairs, the specimen marts from period_specimens, the
+-- primary/metastasis summary from period_metastasis, ...) are copied by compute.py from that
+-- stage (stage_inputs: the catalog's upstream of marts.findings), so every figure keeps the
+-- period definition of its stage; marts.reference_bands is re-run here with the pack's
+-- configuration (lab_settings), like in the other stages. This file makes the rest:
 -- The data-quality findings (quarantine rate, freshness, rejected files) are about files, not a
 -- period: ops, raw, quarantine and staging are created EMPTY (the warehouse's columns), so the
 -- period has none of those rows. The pack's monthly p-chart points keep the warehouse's own
@@ -28,24 +22,6 @@ CREATE SCHEMA period_findings.quarantine
 ;
 CREATE SCHEMA period_findings.ops
 ;
-CREATE TABLE period_findings.marts.agreement AS
-SELECT * FROM period_pairs.marts.agreement
-;
-CREATE TABLE period_findings.marts.positivity_monthly AS
-SELECT * FROM period_specimens.marts.positivity_monthly
-;
-CREATE TABLE period_findings.marts.positivity_pathologists AS
-SELECT * FROM period_specimens.marts.positivity_pathologists
-;
-CREATE TABLE period_findings.marts.amplification_by_ihc_score AS
-SELECT * FROM period_specimens.marts.amplification_by_ihc_score
-;
-CREATE TABLE period_findings.marts.her2_low_distribution AS
-SELECT * FROM period_specimens.marts.her2_low_distribution
-;
-CREATE TABLE period_findings.marts.primary_metastasis_summary AS
-SELECT * FROM period_metastasis.marts.primary_metastasis_summary
-;
 CREATE TABLE period_findings.ops.ingested_files AS
 SELECT * FROM wh.ops.ingested_files LIMIT 0
 ;
@@ -58,12 +34,9 @@ SELECT * FROM wh.quarantine.rejected_rows LIMIT 0
 CREATE TABLE period_findings.staging.her2_results AS
 SELECT * FROM wh.staging.her2_results LIMIT 0
 ;
--- CAP 11 (cap11_rate3) from the period's specimens; proficiency events (proficiency_event,
--- proficiency_events_per_year) whose answers were signed out in the period, as graded by the
--- warehouse (marts.proficiency_results: one grading), lab $lab.
-CREATE TABLE period_findings.marts.cap11_rates AS
-SELECT * FROM period_specimens.marts.cap11_rates
-;
+-- Proficiency events (proficiency_event, proficiency_events_per_year) whose answers were signed
+-- out in the period, as graded by the warehouse (marts.proficiency_results: one grading), lab
+-- $lab.
 CREATE TABLE period_findings.marts.proficiency_events AS
 SELECT * FROM wh.marts.proficiency_events
 WHERE last_report_date BETWEEN $from AND $to

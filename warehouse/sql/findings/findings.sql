@@ -638,16 +638,15 @@ SELECT
     'preanalytic',
     'CAP 11 rate 3 (reported rate)'
 FROM (
-    SELECT
+    SELECT  -- the months pooled as the site and the audit pack pool them (macros/cap11)
         lab_id,
-        sum(n_specimens_audited)::DOUBLE AS audited,
-        sum(n_specimens_agree)::DOUBLE AS agree,
-        sum(n_rate3_met)::DOUBLE AS met,
-        sum(n_equivocal)::DOUBLE AS equivocal,
-        sum(n_equivocal_completed)::DOUBLE AS completed,
-        sum(n_repeat_other_specimen)::DOUBLE AS other
-    FROM marts.cap11_rates
-    GROUP BY lab_id
+        n_specimens_audited::DOUBLE AS audited,
+        n_specimens_agree::DOUBLE AS agree,
+        n_rate3_met::DOUBLE AS met,
+        n_equivocal::DOUBLE AS equivocal,
+        n_equivocal_completed::DOUBLE AS completed,
+        n_repeat_other_specimen::DOUBLE AS other
+    FROM cap11_pooled('marts.cap11_rates')
 )
 WHERE audited > 0
 ;
