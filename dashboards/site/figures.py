@@ -14,6 +14,8 @@ import html
 import json
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import NamedTuple
 
 import plotly.graph_objects as go
 from _plotly_utils.utils import PlotlyJSONEncoder
@@ -50,48 +52,66 @@ def fill(colour: str, alpha: float = 0.18) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-# Categories keep their colour on every page.
-CATEGORY_ORDER = catalog.HER2_CATEGORIES  # the contract's categories, in the contract's order
-CATEGORY_LABEL = {
-    "positive": "HER2-positive",
-    "low": "HER2-low",
-    "ultralow": "HER2-ultralow",
-    "null": "HER2-null (IHC 0, no staining)",
-    "zero_unspecified": "IHC 0, % stained not recorded",
-    "negative_unspecified": "HER2-negative by ISH alone (no IHC)",
-    "equivocal": "equivocal",
-    "indeterminate": "indeterminate",
-}
-CATEGORY_COLOUR = {
-    "positive": VERMILLION,
-    "low": ORANGE,
-    "ultralow": YELLOW,
-    "null": SKY,
-    "zero_unspecified": BLUE,
-    "negative_unspecified": LIGHT_GREY,
-    "equivocal": PURPLE,
-    "indeterminate": GREY,
-}
-STATUS_ORDER = catalog.FINAL_STATUSES
-STATUS_COLOUR = {
-    "positive": VERMILLION,
-    "negative": SKY,
-    "equivocal": PURPLE,
-    "indeterminate": GREY,
-}
-COMPARISONS = ("ihc_vs_ish", "lab_vs_reference", "observer_vs_observer", "primary_vs_metastasis")
-COMPARISON_LABEL = {
-    "ihc_vs_ish": "IHC vs ISH (same specimen)",
-    "lab_vs_reference": "Lab vs reference laboratory",
-    "observer_vs_observer": "Pathologist vs second reader (IHC score)",
-    "primary_vs_metastasis": "Primary vs metastasis (status)",
-}
-COMPARISON_COLOUR = {
-    "ihc_vs_ish": BLUE,
-    "lab_vs_reference": GREEN,
-    "observer_vs_observer": PURPLE,
-    "primary_vs_metastasis": ORANGE,
-}
+class Term(NamedTuple):
+    """How a code of a vocabulary is drawn: its words and its colour."""
+
+    label: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A classification several pages draw (HER2 categories, final statuses, comparisons): its
+    codes in drawing order, each with the words and the colour it has on every page. Made
+    from one term per code (``of``), so no code has a colour without words or the reverse."""
+
+    order: tuple[str, ...]
+    labels: dict[str, str]
+    colours: dict[str, str]
+
+    @classmethod
+    def of(cls, terms: dict[str, Term], order: Sequence[str] | None = None) -> Vocabulary:
+        """From ``code -> Term``, in the terms' order or in ``order`` (a contract's tuple),
+        which must name the same codes."""
+        codes = tuple(terms if order is None else order)
+        if set(codes) != set(terms):
+            raise ValueError(f"vocabulary terms {sorted(terms)} do not match the order {codes}")
+        return cls(codes, {c: terms[c].label for c in codes}, {c: terms[c].colour for c in codes})
+
+    @classmethod
+    def coded(cls, colours: dict[str, str], order: Sequence[str] | None = None) -> Vocabulary:
+        """Codes that are their own words (the final statuses): ``code -> colour``."""
+        return cls.of({code: Term(code, colour) for code, colour in colours.items()}, order)
+
+
+# The contract's HER2 categories, in the contract's order; a category keeps its colour everywhere.
+CATEGORY = Vocabulary.of(
+    {
+        "positive": Term("HER2-positive", VERMILLION),
+        "low": Term("HER2-low", ORANGE),
+        "ultralow": Term("HER2-ultralow", YELLOW),
+        "null": Term("HER2-null (IHC 0, no staining)", SKY),
+        "zero_unspecified": Term("IHC 0, % stained not recorded", BLUE),
+        "negative_unspecified": Term("HER2-negative by ISH alone (no IHC)", LIGHT_GREY),
+        "equivocal": Term("equivocal", PURPLE),
+        "indeterminate": Term("indeterminate", GREY),
+    },
+    catalog.HER2_CATEGORIES,
+)
+# The contract's final statuses, in the contract's order.
+STATUS = Vocabulary.coded(
+    {"positive": VERMILLION, "negative": SKY, "equivocal": PURPLE, "indeterminate": GREY},
+    catalog.FINAL_STATUSES,
+)
+# The pairs marts.agreement compares, in the order the Concordance page draws them.
+COMPARISON = Vocabulary.of(
+    {
+        "ihc_vs_ish": Term("IHC vs ISH (same specimen)", BLUE),
+        "lab_vs_reference": Term("Lab vs reference laboratory", GREEN),
+        "observer_vs_observer": Term("Pathologist vs second reader (IHC score)", PURPLE),
+        "primary_vs_metastasis": Term("Primary vs metastasis (status)", ORANGE),
+    }
+)
 IHC_SCORES = ("0", "1+", "2+", "3+")
 
 # The page-wide look, sent once per page (figures carry no template of their own).

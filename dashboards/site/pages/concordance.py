@@ -74,7 +74,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     fig = make_subplots(
         rows=2,
         cols=2,
-        subplot_titles=[F.COMPARISON_LABEL[c] for c in F.COMPARISONS],
+        subplot_titles=[F.COMPARISON.labels[c] for c in F.COMPARISON.order],
         shared_xaxes=True,
         vertical_spacing=0.14,
         horizontal_spacing=0.08,
@@ -82,7 +82,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     target = ctx.target(view)
     lows = [target - 5]
     shown_band = False
-    for i, comparison in enumerate(F.COMPARISONS, 1):
+    for i, comparison in enumerate(F.COMPARISON.order, 1):
         rs = sorted(by_comparison.get(comparison, []), key=lambda r: r["period"])
         row, col = (i - 1) // 2 + 1, (i - 1) % 2 + 1
         by_q = {r["period"]: r for r in rs}
@@ -95,9 +95,9 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
             [r["ci_low"] if r else None for r in series],
             [r["ci_high"] if r else None for r in series],
             name=SHORT[comparison],
-            colour=F.COMPARISON_COLOUR[comparison],
+            colour=F.COMPARISON.colours[comparison],
             hovertext=[
-                _hover(ctx, f"{q} · {F.COMPARISON_LABEL[comparison]}", r) if r else q
+                _hover(ctx, f"{q} · {F.COMPARISON.labels[comparison]}", r) if r else q
                 for q, r in zip(quarters, series, strict=True)
             ],
             row=row,
@@ -112,13 +112,13 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
                         x=quarters,
                         y=F.rounded(r[field] if r else None for r in series),
                         mode="lines+markers",
-                        line={"color": F.COMPARISON_COLOUR[comparison], "dash": dash, "width": 1},
+                        line={"color": F.COMPARISON.colours[comparison], "dash": dash, "width": 1},
                         marker={"symbol": "diamond-open" if field == "ppa" else "square-open"},
                         name=f"{name} (judged against the lab target)",
                         legendgroup=field,
                         showlegend=comparison == "ihc_vs_ish",
                         hovertext=[
-                            f"{q} · {F.COMPARISON_LABEL[comparison]}: {name} "
+                            f"{q} · {F.COMPARISON.labels[comparison]}: {name} "
                             + fmt.percent(r[field] if r else None)
                             for q, r in zip(quarters, series, strict=True)
                         ],
@@ -204,7 +204,7 @@ def _forest(
         rows=1,
         cols=len(comparisons),
         shared_yaxes=True,
-        subplot_titles=[F.COMPARISON_LABEL[c] for c in comparisons],
+        subplot_titles=[F.COMPARISON.labels[c] for c in comparisons],
         horizontal_spacing=0.06,
     )
     order = list(reversed(labels))  # first label on top
@@ -225,7 +225,7 @@ def _forest(
             high=[r["ci_high"] / 100 for r in data],
             n=[r["n_pairs"] for r in data],
             hovertext=[
-                _hover(ctx, f"{r['label']} · {F.COMPARISON_LABEL[comparison]}", r) for r in data
+                _hover(ctx, f"{r['label']} · {F.COMPARISON.labels[comparison]}", r) for r in data
             ],
             small=[_small(ctx, r) for r in data],
             colours=colours,
@@ -291,18 +291,18 @@ def _summary(ctx: Context, view: View, rows: list[dict]) -> Markup:
     pooled = {r["comparison"]: r for r in rows if r["period"] == "ALL"}
     found = [
         r
-        for comparison in F.COMPARISONS
+        for comparison in F.COMPARISON.order
         for r in readings.found(ctx.findings, FINDING[comparison], view.lab)
     ]
 
     body = []
-    for comparison in F.COMPARISONS:
+    for comparison in F.COMPARISON.order:
         r = pooled.get(comparison)
         if not r:
             continue
         body.append(
             [
-                F.COMPARISON_LABEL[comparison],
+                F.COMPARISON.labels[comparison],
                 fmt.count(r["n_pairs"]) + (" (small n)" if _small(ctx, r) else ""),
                 fmt.agreement(r["pct_agree"], r["ci_low"], r["ci_high"]),
                 fmt.percent(r["ppa"]),

@@ -30,16 +30,16 @@ def _mix(view: View, rows: list[dict]) -> go.Figure:
         height=460,
         barmode="stack",
     )
-    for cat in F.CATEGORY_ORDER:
+    for cat in F.CATEGORY.order:
         shares = [r[f"n_{cat}"] / r["n_specimens"] if r["n_specimens"] else None for r in rows]
         fig.add_trace(
             go.Bar(
                 x=quarters,
                 y=F.rounded(s * 100 if s is not None else None for s in shares),
-                name=F.CATEGORY_LABEL[cat],
-                marker={"color": F.CATEGORY_COLOUR[cat], "line": {"width": 0.5, "color": "#fff"}},
+                name=F.CATEGORY.labels[cat],
+                marker={"color": F.CATEGORY.colours[cat], "line": {"width": 0.5, "color": "#fff"}},
                 hovertext=[
-                    f"{r['quarter']} · {F.CATEGORY_LABEL[cat]}: {fmt.pct(s)} "
+                    f"{r['quarter']} · {F.CATEGORY.labels[cat]}: {fmt.pct(s)} "
                     f"({fmt.count(r[f'n_{cat}'])} of {fmt.count(r['n_specimens'])})"
                     for r, s in zip(rows, shares, strict=True)
                 ],
