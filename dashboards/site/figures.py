@@ -202,30 +202,18 @@ def ci_band(
     """A line with markers and its 95% CI as a shaded band (upper, lower filled to it)."""
     group = name
     where = {"row": row, "col": col} if row is not None else {}
+    # the band: its upper edge, then its lower edge filled up to it (Plotly's 'tonexty')
+    fig.add_trace(_band_edge(x, high, scale, group, showlegend=False), **where)
     fig.add_trace(
-        go.Scatter(
-            x=list(x),
-            y=rounded(v * scale if v is not None else None for v in high),
-            mode="lines",
-            line={"width": 0},
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=group,
-        ),
-        **where,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=list(x),
-            y=rounded(v * scale if v is not None else None for v in low),
-            mode="lines",
-            line={"width": 0},
+        _band_edge(
+            x,
+            low,
+            scale,
+            group,
             fill="tonexty",
             fillcolor=fill(colour),
-            hoverinfo="skip",
             name=f"{name}: {band_name}",
             showlegend=showlegend,
-            legendgroup=group,
         ),
         **where,
     )
@@ -240,7 +228,7 @@ def ci_band(
             if lone
             else None,
             x=list(x),
-            y=rounded(v * scale if v is not None else None for v in y),
+            y=_scaled(y, scale),
             mode="lines+markers",
             line={"color": colour, "width": 2},
             marker=marker,
@@ -252,6 +240,27 @@ def ci_band(
             connectgaps=False,
         ),
         **where,
+    )
+
+
+def _scaled(values: Iterable[float | None], scale: float) -> list[float | None]:
+    """Values times ``scale`` (a proportion as a percent), rounded for the page; None stays."""
+    return rounded(v * scale if v is not None else None for v in values)
+
+
+def _band_edge(
+    x: Sequence, values: Sequence[float | None], scale: float, group: str, **style: object
+) -> go.Scatter:
+    """One edge of a CI band: an invisible line, skipped by the hover, in the band's legend
+    group; ``style`` fills it and names it in the legend."""
+    return go.Scatter(
+        x=list(x),
+        y=_scaled(values, scale),
+        mode="lines",
+        line={"width": 0},
+        hoverinfo="skip",
+        legendgroup=group,
+        **style,
     )
 
 
@@ -273,6 +282,31 @@ def error_bars(
     return plus, minus
 
 
+def _span(
+    axis: str,
+    low: float,
+    high: float,
+    *,
+    xref: str,
+    yref: str,
+    start: float | str | None = None,
+    end: float | str | None = None,
+) -> dict:
+    """Where a band or a reference line lies: from ``low`` to ``high`` on ``axis`` ('y': a
+    horizontal band or line, 'x': a vertical one), and across the plot on the other axis (its
+    whole domain, or from ``start`` to ``end`` in data units)."""
+    across, along = ("x", "y") if axis == "y" else ("y", "x")
+    ref = {"x": xref, "y": yref}
+    return {
+        f"{across}ref": f"{ref[across]} domain" if start is None else ref[across],
+        f"{across}0": 0 if start is None else start,
+        f"{across}1": 1 if end is None else end,
+        f"{along}ref": ref[along],
+        f"{along}0": low,
+        f"{along}1": high,
+    }
+
+
 def band_shape(
     *,
     low: float,
@@ -285,28 +319,9 @@ def band_shape(
     x0: float | str | None = None,
     x1: float | str | None = None,
 ) -> dict:
-    """A published band as a shaded rectangle across the plot (or between x0 and x1),
-    listed in the legend under its own name (its source)."""
-    if axis == "y":
-        shape = {
-            "type": "rect",
-            "xref": f"{xref} domain" if x0 is None else xref,
-            "x0": 0 if x0 is None else x0,
-            "x1": 1 if x1 is None else x1,
-            "yref": yref,
-            "y0": low,
-            "y1": high,
-        }
-    else:
-        shape = {
-            "type": "rect",
-            "yref": f"{yref} domain" if x0 is None else yref,
-            "y0": 0 if x0 is None else x0,
-            "y1": 1 if x1 is None else x1,
-            "xref": xref,
-            "x0": low,
-            "x1": high,
-        }
+    """A published band as a shaded rectangle across the plot (or between x0 and x1 on the
+    other axis), listed in the legend under its own name (its source)."""
+    shape = {"type": "rect", **_span(axis, low, high, xref=xref, yref=yref, start=x0, end=x1)}
     shape.update(
         fillcolor=BAND,
         line={"width": 1, "color": BAND_LINE, "dash": "dot"},
@@ -330,10 +345,7 @@ def line_shape(
 ) -> dict:
     """A horizontal (axis='y') or vertical (axis='x') reference line across the plot,
     named in the legend (e.g. 'lab target (ASCO/CAP 2007 criterion): 95%')."""
-    if axis == "y":
-        spec = {"xref": f"{xref} domain", "x0": 0, "x1": 1, "yref": yref, "y0": value, "y1": value}
-    else:
-        spec = {"yref": f"{yref} domain", "y0": 0, "y1": 1, "xref": xref, "x0": value, "x1": value}
+    spec = _span(axis, value, value, xref=xref, yref=yref)
     spec.update(
         type="line",
         line={"color": colour, "width": 2, "dash": dash},
@@ -363,7 +375,7 @@ def forest_traces(
     of marts.reference_bands)."""
     plus, minus = error_bars(values, low, high, scale)
     points = go.Scatter(
-        x=rounded(v * scale if v is not None else None for v in values),
+        x=_scaled(values, scale),
         y=list(labels),
         mode="markers",
         marker={
