@@ -39,6 +39,11 @@ WORDING = (
 CONTROL = "positivity_control"
 PATHOLOGIST = "positivity_pathologist"
 MAX_ROWS = 30  # rows of a flagged-months table
+# the context band of a p-chart: a dashed box, unfilled, so the published band shows through
+CONTEXT_BAND_STYLE = {
+    "fillcolor": "rgba(0,0,0,0)",
+    "line": {"width": 1.5, "color": F.BAND_LINE, "dash": "dash"},
+}
 
 
 def _axis(i: int, letter: str) -> str:
@@ -62,32 +67,22 @@ def _pchart_traces(
     x = [r["month"].isoformat() for r in rows]
     first = rows[0]
     where = {"row": row, "col": col}
-    if first["band_low"] is not None:
-        fig.add_shape(
-            F.band_shape(
-                low=first["band_low"] * 100,
-                high=first["band_high"] * 100,
-                xref=_axis(i, "x"),
-                yref=_axis(i, "y"),
-                name=f"{first['band_label']}: {fmt.pct(first['band_low'])}–"
-                f"{fmt.pct(first['band_high'])} ({first['band_source']})",
-                showlegend=legend,
-            )
-        )
-    if first["context_band_low"] is not None:
-        context = F.band_shape(
-            low=first["context_band_low"] * 100,
-            high=first["context_band_high"] * 100,
+    # the published band (shaded) and the context band (a dashed box), from the columns
+    # band_* and context_band_* of marts.positivity_monthly (both under the band's label)
+    for prefix, style in (("band", {}), ("context_band", CONTEXT_BAND_STYLE)):
+        low, high = first[f"{prefix}_low"], first[f"{prefix}_high"]
+        if low is None:
+            continue
+        shape = F.band_shape(
+            low=low * 100,
+            high=high * 100,
             xref=_axis(i, "x"),
             yref=_axis(i, "y"),
-            name=f"{first['band_label']}: {fmt.pct(first['context_band_low'])}–"
-            f"{fmt.pct(first['context_band_high'])} ({first['context_band_source']})",
+            name=f"{first['band_label']}: {fmt.pct(low)}–{fmt.pct(high)} "
+            f"({first[f'{prefix}_source']})",
             showlegend=legend,
         )
-        context.update(
-            fillcolor="rgba(0,0,0,0)", line={"width": 1.5, "color": F.BAND_LINE, "dash": "dash"}
-        )
-        fig.add_shape(context)
+        fig.add_shape({**shape, **style})
     for bound, name in (("ucl", "upper"), ("lcl", "lower")):
         fig.add_trace(
             go.Scatter(
