@@ -19,15 +19,9 @@ from dashboards.site.layout import Page, Section, View, table
 from dashboards.site.pages import figure_block, html_block, worklist_block
 
 FILENAME = "ihc-ish.html"
-GROUPS = ("1", "2", "3", "4", "5", "none")
-GROUP_LABEL = {
-    "1": "group 1",
-    "2": "group 2",
-    "3": "group 3",
-    "4": "group 4",
-    "5": "group 5",
-    "none": "no dual-probe ISH",
-}
+# the columns of the heatmap: the 2018 dual-probe ISH groups 1-5, then specimens without one
+GROUP_LABEL = {**{g: f"group {g}" for g in "12345"}, "none": "no dual-probe ISH"}
+GROUPS = tuple(GROUP_LABEL)
 # the IHC vs ISH discordant cells (spec: ihc_vs_ish pairs; marts.ihc_ish_discordance)
 DISCORDANT = {("3+", "5"), ("0", "1"), ("1+", "1")}
 DISCORDANCE_TYPE = {
