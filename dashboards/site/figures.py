@@ -406,6 +406,47 @@ def forest_traces(
     return [points, counts]
 
 
+def count_heatmap(
+    *,
+    z: list[list],
+    x: list[str],
+    y: list[str],
+    text: list[list[str]],
+    hovertext: list[list[str]],
+    colorbar: dict,
+    **scale: object,
+) -> go.Heatmap:
+    """A cross-table as a heatmap: colour from ``z`` (Cividis: ordered light to dark, readable
+    with the common colour-vision deficiencies), ``text`` written in each cell, the hover in
+    words, a gap between cells; ``scale`` fixes the colour range (zmin, zmax)."""
+    return go.Heatmap(
+        z=z,
+        x=x,
+        y=y,
+        text=text,
+        texttemplate="%{text}",
+        hovertext=hovertext,
+        hoverinfo="text",
+        colorscale="Cividis",
+        colorbar=colorbar,
+        xgap=2,
+        ygap=2,
+        **scale,
+    )
+
+
+def cell_outline(column: int, row: int, *, colour: str, width: float) -> dict:
+    """A rectangle around one cell of a heatmap (by index: a cell is one unit wide)."""
+    return {
+        "type": "rect",
+        "x0": column - 0.5,
+        "x1": column + 0.5,
+        "y0": row - 0.5,
+        "y1": row + 0.5,
+        "line": {"color": colour, "width": width},
+    }
+
+
 def pct_axis(low: float, high: float = 100.0) -> dict:
     """A percent axis from ``low`` (rounded down to 5) to ``high``, ticks only inside."""
     start = max(0.0, math.floor(low / 5.0) * 5.0)

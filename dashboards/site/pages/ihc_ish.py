@@ -74,31 +74,20 @@ def _heatmap(view: View, rows: list[dict]) -> go.Figure:
         height=440,
     )
     fig.add_trace(
-        go.Heatmap(
+        F.count_heatmap(
             z=z,
             x=[GROUP_LABEL[g] for g in GROUPS],
             y=[f"IHC {s}" for s in scores],
             text=text,
-            texttemplate="%{text}",
             hovertext=hover,
-            hoverinfo="text",
-            colorscale="Cividis",
+            colorbar={"title": {"text": "% of row"}, "ticksuffix": "%"},
             zmin=0,
             zmax=100,
-            colorbar={"title": {"text": "% of row"}, "ticksuffix": "%"},
-            xgap=2,
-            ygap=2,
         )
     )
     for s, g in DISCORDANT:
-        x, y = GROUPS.index(g), scores.index(s)
         fig.add_shape(
-            type="rect",
-            x0=x - 0.5,
-            x1=x + 0.5,
-            y0=y - 0.5,
-            y1=y + 0.5,
-            line={"color": F.VERMILLION, "width": 3},
+            F.cell_outline(GROUPS.index(g), scores.index(s), colour=F.VERMILLION, width=3)
         )
     fig.update_xaxes(title_text="2018 ASCO/CAP dual-probe ISH group", side="bottom", showgrid=False)
     fig.update_yaxes(title_text="selected IHC score", showgrid=False)

@@ -63,29 +63,17 @@ def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
         f"Clinical IHC score vs second read: {view.label}", subtitle=subtitle, height=470
     )
     fig.add_trace(
-        go.Heatmap(
+        F.count_heatmap(
             z=z,
             x=[f"IHC {b}" for b in scores],
             y=[f"IHC {a}" for a in ys],
             text=text,
-            texttemplate="%{text}",
             hovertext=hover,
-            hoverinfo="text",
-            colorscale="Cividis",
             colorbar={"title": {"text": "pairs"}},
-            xgap=2,
-            ygap=2,
         )
     )
     for i, s in enumerate(scores):  # outline the diagonal (agreement)
-        fig.add_shape(
-            type="rect",
-            x0=i - 0.5,
-            x1=i + 0.5,
-            y0=ys.index(s) - 0.5,
-            y1=ys.index(s) + 0.5,
-            line={"color": F.GREEN, "width": 2},
-        )
+        fig.add_shape(F.cell_outline(i, ys.index(s), colour=F.GREEN, width=2))
     fig.update_xaxes(title_text="second read (IHC score)", side="bottom", showgrid=False)
     fig.update_yaxes(
         title_text="clinical read (IHC score)", scaleanchor="x", constrain="domain", showgrid=False
