@@ -182,6 +182,14 @@ def new_figure(
     return fig
 
 
+def set_title(fig: go.Figure, title: str, *, subtitle: str, height: int, **layout: object) -> None:
+    """Title, subtitle and height of a figure ``new_figure`` did not make (``make_subplots``);
+    its own template is emptied, as the page's TEMPLATE applies."""
+    fig.update_layout(
+        title={"text": title, "subtitle": {"text": subtitle}}, height=height, template={}, **layout
+    )
+
+
 def ci_band(
     fig: go.Figure,
     x: Sequence,

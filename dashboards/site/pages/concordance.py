@@ -165,16 +165,12 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     fig.update_yaxes(range=[max(0, low - 2), 101], ticksuffix="%", title_text="agreement")
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=quarters)
     fig.update_xaxes(title_text="quarter of the pair's report", row=2)
-    fig.update_layout(
-        title={
-            "text": f"Agreement per quarter: {view.label}",
-            "subtitle": {
-                "text": "overall agreement with its 95% CI (Wilson, shaded); IHC vs ISH and lab "
-                "vs reference: PPA and NPA, each judged against the lab target"
-            },
-        },
+    F.set_title(
+        fig,
+        f"Agreement per quarter: {view.label}",
+        subtitle="overall agreement with its 95% CI (Wilson, shaded); IHC vs ISH and lab vs "
+        "reference: PPA and NPA, each judged against the lab target",
         height=620,
-        template={},
         margin={"b": 110},
     )
     return fig
@@ -272,17 +268,13 @@ def _forest(
                     col=i,
                 )
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, automargin=True)
-    fig.update_layout(
-        title={
-            "text": title,
-            "subtitle": {
-                "text": "percent agreement with 95% CI (Wilson), all quarters pooled; "
-                "open marker: small n"
-            },
-        },
+    F.set_title(
+        fig,
+        title,
+        subtitle="percent agreement with 95% CI (Wilson), all quarters pooled; open marker: "
+        "small n",
         height=max(300, 150 + 30 * len(labels)),
         showlegend=True,
-        template={},
     )
     return fig
 

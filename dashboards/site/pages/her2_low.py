@@ -118,16 +118,12 @@ def _shares(
     fig.update_yaxes(ticksuffix="%", rangemode="tozero", title_text="share of primaries", col=1)
     fig.update_yaxes(ticksuffix="%", rangemode="tozero", col=2)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=quarters)
-    fig.update_layout(
-        title={
-            "text": f"HER2-low and IHC 0 shares per quarter: {view.label}",
-            "subtitle": {
-                "text": "clinical primaries; shaded: 95% CI (Wilson); grey: the "
-                "Danish figures (context, not a limit)"
-            },
-        },
+    F.set_title(
+        fig,
+        f"HER2-low and IHC 0 shares per quarter: {view.label}",
+        subtitle="clinical primaries; shaded: 95% CI (Wilson); grey: the Danish figures "
+        "(context, not a limit)",
         height=480,
-        template={},
         margin={"b": 110},
     )
     return fig

@@ -39,6 +39,7 @@ WORDING = (
 CONTROL = "positivity_control"
 PATHOLOGIST = "positivity_pathologist"
 MAX_ROWS = 30  # rows of a flagged-months table
+PCHART_SUBTITLE = "clinical primary specimens by collection month"
 # the context band of a p-chart: a dashed box, unfilled, so the published band shows through
 CONTEXT_BAND_STYLE = {
     "fillcolor": "rgba(0,0,0,0)",
@@ -159,13 +160,11 @@ def _sigma(ctx: Context) -> str:
 def _pchart(ctx: Context, view: View, rows: list[dict]) -> go.Figure:
     fig = make_subplots(rows=1, cols=1)
     _pchart_traces(ctx, fig, view.label, rows, i=1, row=1, col=1, legend=True)
-    fig.update_layout(
-        title={
-            "text": f"p-chart of the monthly HER2-positive rate: {view.label}",
-            "subtitle": {"text": "clinical primary specimens by collection month"},
-        },
+    F.set_title(
+        fig,
+        f"p-chart of the monthly HER2-positive rate: {view.label}",
+        subtitle=PCHART_SUBTITLE,
         height=480,
-        template={},
     )
     fig.update_yaxes(ticksuffix="%", title_text="HER2-positive", rangemode="tozero")
     fig.update_xaxes(title_text="collection month")
@@ -198,13 +197,11 @@ def _small_multiples(ctx: Context, labs: dict[str, list[dict]]) -> go.Figure | N
             legend=i == 1,
         )
     fig.update_yaxes(ticksuffix="%", rangemode="tozero")
-    fig.update_layout(
-        title={
-            "text": "p-charts of the monthly HER2-positive rate, by laboratory",
-            "subtitle": {"text": "clinical primary specimens by collection month"},
-        },
+    F.set_title(
+        fig,
+        "p-charts of the monthly HER2-positive rate, by laboratory",
+        subtitle=PCHART_SUBTITLE,
         height=160 + 240 * nrows,
-        template={},
     )
     return fig
 

@@ -82,11 +82,7 @@ def _two_rate_panels(
             )
     fig.update_yaxes(ticksuffix="%", range=[0, 101])
     fig.update_xaxes(title_text="month")
-    fig.update_layout(
-        title={"text": title, "subtitle": {"text": subtitle}},
-        height=height,
-        template={},
-    )
+    F.set_title(fig, title, subtitle=subtitle, height=height)
     return fig
 
 
