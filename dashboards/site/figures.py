@@ -13,8 +13,9 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import NamedTuple
 
 import plotly.graph_objects as go
@@ -412,6 +413,37 @@ def forest_traces(
         cliponaxis=False,
     )
     return [points, counts]
+
+
+def count_bars(
+    rows: Iterable[dict],
+    *,
+    x: str,
+    series: str,
+    n: str,
+    vocabulary: Vocabulary,
+    hover: Callable[[date, str, int], str],
+) -> list[go.Bar]:
+    """The bars of a stacked count chart from rows of counts (the date ``x``, the code
+    ``series``, the count ``n``): one trace per code of ``vocabulary`` (its words in the
+    legend, its colour), every date of the rows on the axis, 0 where a code has no row;
+    ``hover(date, code, count)`` says each bar in words."""
+    counts = {(r[x], r[series]): r[n] for r in rows}
+    dates = sorted({d for d, _ in counts})
+    bars = []
+    for code in vocabulary.order:
+        ys = [counts.get((d, code), 0) for d in dates]
+        bars.append(
+            go.Bar(
+                x=[d.isoformat() for d in dates],
+                y=ys,
+                name=vocabulary.labels[code],
+                marker={"color": vocabulary.colours[code]},
+                hovertext=[hover(d, code, k) for d, k in zip(dates, ys, strict=True)],
+                hoverinfo="text",
+            )
+        )
+    return bars
 
 
 def count_heatmap(
