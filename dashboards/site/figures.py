@@ -415,6 +415,41 @@ def forest_traces(
     return [points, counts]
 
 
+class Measure(NamedTuple):
+    """A column of rows drawn as a line: the column, its name in the legend, colour, dash."""
+
+    column: str
+    name: str
+    colour: str
+    dash: str = "solid"
+
+
+def measure_lines(
+    x: Sequence[str],
+    rows: Sequence[dict],
+    measures: Sequence[Measure],
+    *,
+    digits: int,
+    hover: Callable[[dict, Measure], str],
+    marker: dict | None = None,
+) -> list[go.Scatter]:
+    """One line with markers per measure over the same x (one per row: quarters, months),
+    values rounded to ``digits``; ``hover(row, measure)`` says each point in words."""
+    return [
+        go.Scatter(
+            x=list(x),
+            y=rounded((r[m.column] for r in rows), digits),
+            mode="lines+markers",
+            name=m.name,
+            line={"color": m.colour, "dash": m.dash},
+            marker=marker,
+            hovertext=[hover(r, m) for r in rows],
+            hoverinfo="text",
+        )
+        for m in measures
+    ]
+
+
 def count_bars(
     rows: Iterable[dict],
     *,

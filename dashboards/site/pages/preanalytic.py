@@ -391,21 +391,18 @@ def _days(
     if not rows:
         return None
     fig = F.new_figure(title, subtitle=subtitle, height=380)
-    x = [r["month"].isoformat() for r in rows]
-    for field, name, dash in ((median, "median", "solid"), (p90, "90th percentile", "dash")):
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=F.rounded((r[field] for r in rows), 2),
-                mode="lines+markers",
-                name=name,
-                line={"color": F.BLUE if dash == "solid" else F.ORANGE, "dash": dash},
-                hovertext=[
-                    f"{r['month_label']}: {name} {r[field]:g} days ({counts(r)})" for r in rows
-                ],
-                hoverinfo="text",
-            )
+    fig.add_traces(
+        F.measure_lines(
+            [r["month"].isoformat() for r in rows],
+            rows,
+            (
+                F.Measure(median, "median", F.BLUE),
+                F.Measure(p90, "90th percentile", F.ORANGE, "dash"),
+            ),
+            digits=2,
+            hover=lambda r, m: f"{r['month_label']}: {m.name} {r[m.column]:g} days ({counts(r)})",
         )
+    )
     fig.update_yaxes(title_text="days", rangemode="tozero")
     fig.update_xaxes(title_text=x_title)
     return fig

@@ -29,6 +29,11 @@ PCT_RULES = {
 }
 FILENAME = "readers.html"
 COMPARISON = "observer_vs_observer"
+# the kappas per quarter (marts.agreement), each beside its words (column <kappa>_words)
+KAPPAS = (
+    F.Measure("kappa", "Cohen's κ (unweighted)", F.PURPLE),
+    F.Measure("kappa_quadratic", "quadratic-weighted κ", F.GREEN, "dash"),
+)
 
 
 def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
@@ -90,34 +95,28 @@ def _kappa_trend(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None
         subtitle="Cohen's κ (4 categories) and quadratic-weighted κ; no interval is computed for κ",
         height=400,
     )
-    quarters = [r["period"] for r in rows]
-    for field, name, colour, dash in (
-        ("kappa", "Cohen's κ (unweighted)", F.PURPLE, "solid"),
-        ("kappa_quadratic", "quadratic-weighted κ", F.GREEN, "dash"),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=quarters,
-                y=F.rounded((r[field] for r in rows), 4),
-                mode="lines+markers",
-                name=name,
-                line={"color": colour, "dash": dash},
-                marker={
-                    "symbol": [
-                        "circle-open" if ctx.is_small(r["n_pairs"]) else "circle" for r in rows
-                    ]
-                },
-                hovertext=[
-                    f"{r['period']}: {name} "
-                    + ("–" if r[field] is None else f"{r[field]:.2f} ({r[field + '_words']})")
-                    + f"\n{fmt.count(r['n_pairs'])} pairs, exact agreement "
-                    + fmt.percent(r["pct_agree"])
-                    + ("\nsmall n" if ctx.is_small(r["n_pairs"]) else "")
-                    for r in rows
-                ],
-                hoverinfo="text",
-            )
+
+    def hover(r: dict, m: F.Measure) -> str:
+        value = r[m.column]
+        return (
+            f"{r['period']}: {m.name} "
+            + ("–" if value is None else f"{value:.2f} ({r[m.column + '_words']})")
+            + f"\n{fmt.count(r['n_pairs'])} pairs, exact agreement "
+            + fmt.percent(r["pct_agree"])
+            + ("\nsmall n" if ctx.is_small(r["n_pairs"]) else "")
         )
+
+    small = ["circle-open" if ctx.is_small(r["n_pairs"]) else "circle" for r in rows]
+    fig.add_traces(
+        F.measure_lines(
+            [r["period"] for r in rows],
+            rows,
+            KAPPAS,
+            digits=4,
+            hover=hover,
+            marker={"symbol": small},
+        )
+    )
     fig.update_yaxes(range=[0, 1.02], title_text="κ")
     fig.update_layout(margin={"b": 110})
     fig.update_xaxes(type="category", title_text="quarter")
