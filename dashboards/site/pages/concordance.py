@@ -18,7 +18,7 @@ from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Section, StaticBlock, View, para, table
+from dashboards.site.layout import Column, Page, Section, StaticBlock, View, column_table, para
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "concordance.html"
@@ -279,6 +279,32 @@ def _forest(
     return fig
 
 
+def _count_column(header: str, key: str) -> Column[dict]:
+    return Column(header, lambda r: fmt.count(r[key]), numeric=True)
+
+
+# the pooled figures of a comparison, after its name and pairs: agreement, PPA and NPA,
+# kappa, and the cells of its 2 x 2 table (first member's call / second member's call)
+SUMMARY_COLUMNS: list[Column[dict]] = [
+    Column(
+        "agreement (95% CI)",
+        lambda r: fmt.agreement(r["pct_agree"], r["ci_low"], r["ci_high"]),
+        numeric=True,
+    ),
+    Column("PPA", lambda r: fmt.percent(r["ppa"]), numeric=True),
+    Column("NPA", lambda r: fmt.percent(r["npa"]), numeric=True),
+    Column(
+        "Cohen's κ",
+        lambda r: "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
+        numeric=True,
+    ),
+    _count_column("+/+", "n_pos_pos"),
+    _count_column("+/−", "n_pos_neg"),
+    _count_column("−/+", "n_neg_pos"),
+    _count_column("−/−", "n_neg_neg"),
+]
+
+
 def _summary(ctx: Context, view: View, rows: list[dict]) -> Markup:
     pooled = {r["comparison"]: r for r in rows if r["period"] == "ALL"}
     found = [
@@ -286,52 +312,24 @@ def _summary(ctx: Context, view: View, rows: list[dict]) -> Markup:
         for comparison in F.COMPARISON.order
         for r in readings.found(ctx.findings, FINDING[comparison], view.lab)
     ]
-
-    body = []
-    for comparison in F.COMPARISON.order:
-        r = pooled.get(comparison)
-        if not r:
-            continue
-        body.append(
-            [
-                F.COMPARISON.labels[comparison],
-                fmt.count(r["n_pairs"]) + (" (small n)" if _small(ctx, r) else ""),
-                fmt.agreement(r["pct_agree"], r["ci_low"], r["ci_high"]),
-                fmt.percent(r["ppa"]),
-                fmt.percent(r["npa"]),
-                "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
-                *(fmt.count(r[k]) for k in _CELLS),
-            ]
-        )
-    return Markup("").join(
-        [
-            layout.readings(found, link=False),
-            table(
-                [
-                    "comparison",
-                    "pairs",
-                    "agreement (95% CI)",
-                    "PPA",
-                    "NPA",
-                    "Cohen's κ",
-                    "+/+",
-                    "+/−",
-                    "−/+",
-                    "−/−",
-                ],
-                body,
-                numeric=range(1, 10),
-                caption="All quarters pooled. Cells: first member's call / second member's "
-                "call; PPA and NPA take the second member as the reference (never "
-                "'sensitivity/specificity': neither member is a gold standard). The lab target "
-                f"({ctx.target_label(view)}) applies to PPA and NPA each; overall agreement is "
-                "shown beside them, not judged.",
-            ),
-        ]
+    columns = [
+        Column("comparison", lambda r: F.COMPARISON.labels[r["comparison"]]),
+        Column(
+            "pairs",
+            lambda r: fmt.count(r["n_pairs"]) + (" (small n)" if _small(ctx, r) else ""),
+            numeric=True,
+        ),
+        *SUMMARY_COLUMNS,
+    ]
+    return layout.readings(found, link=False) + column_table(
+        columns,
+        [pooled[c] for c in F.COMPARISON.order if c in pooled],
+        caption="All quarters pooled. Cells: first member's call / second member's "
+        "call; PPA and NPA take the second member as the reference (never "
+        "'sensitivity/specificity': neither member is a gold standard). The lab target "
+        f"({ctx.target_label(view)}) applies to PPA and NPA each; overall agreement is "
+        "shown beside them, not judged.",
     )
-
-
-_CELLS = ("n_pos_pos", "n_pos_neg", "n_neg_pos", "n_neg_neg")
 
 
 def build(ctx: Context) -> Page:
