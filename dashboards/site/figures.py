@@ -364,12 +364,28 @@ def line_shape(
     return spec
 
 
+class Estimates(NamedTuple):
+    """Point estimates with their 95% CI, one per row of a figure: proportions, or kappas."""
+
+    values: list[float | None]
+    low: list[float | None]
+    high: list[float | None]
+
+    @classmethod
+    def of(cls, rows: Sequence[dict], value: str, low: str, high: str, per: int = 1) -> Estimates:
+        """The columns ``value``, ``low`` and ``high`` of the rows, divided by ``per`` (100 for
+        columns in percent); None stays None."""
+
+        def column(key: str) -> list[float | None]:
+            return [None if r[key] is None else r[key] / per for r in rows]
+
+        return cls(column(value), column(low), column(high))
+
+
 def forest_traces(
     *,
     labels: Sequence[str],
-    values: Sequence[float | None],
-    low: Sequence[float | None],
-    high: Sequence[float | None],
+    estimates: Estimates,
     n: Sequence[int],
     hovertext: Sequence[str],
     small: Sequence[bool],
@@ -382,9 +398,9 @@ def forest_traces(
     row's n written at ``n_at`` (right of the scale). Small-n rows get an open marker and
     'small n' (shape and words, never colour alone; ``small`` per row, from the small-n rule
     of marts.reference_bands)."""
-    plus, minus = error_bars(values, low, high, scale)
+    plus, minus = error_bars(estimates.values, estimates.low, estimates.high, scale)
     points = go.Scatter(
-        x=_scaled(values, scale),
+        x=_scaled(estimates.values, scale),
         y=list(labels),
         mode="markers",
         marker={

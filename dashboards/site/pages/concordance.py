@@ -216,9 +216,7 @@ def _forest(
         start = max(0.0, low - 2)
         for trace in F.forest_traces(
             labels=[r["label"] for r in data],
-            values=[r["pct_agree"] / 100 for r in data],
-            low=[r["ci_low"] / 100 for r in data],
-            high=[r["ci_high"] / 100 for r in data],
+            estimates=F.Estimates.of(data, "pct_agree", "ci_low", "ci_high", per=100),
             n=[r["n_pairs"] for r in data],
             hovertext=[
                 _hover(ctx, f"{r['label']} · {F.COMPARISON.labels[comparison]}", r) for r in data

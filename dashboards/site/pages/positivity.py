@@ -233,9 +233,7 @@ def _forest(
     colours = [F.VALUE if highlight in (None, r[label_field]) else F.OTHER for r in rows]
     for trace in F.forest_traces(
         labels=labels,
-        values=[r["rate_window"] for r in rows],
-        low=[r["window_ci_low"] for r in rows],
-        high=[r["window_ci_high"] for r in rows],
+        estimates=F.Estimates.of(rows, "rate_window", "window_ci_low", "window_ci_high"),
         n=[r["n_window"] for r in rows],
         hovertext=hover,
         small=[ctx.is_small(r["n_window"], r["window_ci_low"], r["window_ci_high"]) for r in rows],
