@@ -132,10 +132,7 @@ def _shares(
 def build(ctx: Context) -> Page:
     quarterly = ctx.file("her2_low_quarterly")
     per_quarter = ctx.per_view(r for r in quarterly if r["quarter"] != "ALL")
-    overall = {
-        k: (v[0] if v else None)
-        for k, v in ctx.per_view(r for r in quarterly if r["quarter"] == "ALL").items()
-    }
+    overall = ctx.one_per_view(r for r in quarterly if r["quarter"] == "ALL")
     low_band = ctx.band("her2_low_dk_departments")
     ihc0 = ctx.band("ihc0_share_dk")
     ultralow = ctx.band("ultralow_db06_screened")

@@ -259,10 +259,7 @@ def build(ctx: Context) -> Page:
             "FROM marts.her2_low_transitions ORDER BY lab_id"
         )
     )
-    summary = {
-        k: (v[0] if v else None)
-        for k, v in ctx.per_view(ctx.rows("SELECT * FROM marts.primary_metastasis_summary")).items()
-    }
+    summary = ctx.one_per_view(ctx.rows("SELECT * FROM marts.primary_metastasis_summary"))
     retest = ctx.per_view(
         ctx.rows(
             """

@@ -91,12 +91,8 @@ def build(ctx: Context) -> Page:
         ctx.rows("SELECT * FROM marts.preanalytic_monthly ORDER BY lab_id, month")
     )
     cap11 = ctx.per_view(ctx.rows("SELECT * FROM marts.cap11_rates ORDER BY lab_id, month"))
-    cap11_pooled = {
-        k: (v[0] if v else None) for k, v in ctx.per_view(ctx.file("cap11_pooled")).items()
-    }
-    window = {
-        k: (v[0] if v else None) for k, v in ctx.per_view(ctx.file("preanalytic_window")).items()
-    }
+    cap11_pooled = ctx.one_per_view(ctx.file("cap11_pooled"))
+    window = ctx.one_per_view(ctx.file("preanalytic_window"))
     cold = ctx.band("cold_ischemia_limit")
     fixation = ctx.band("fixation_window")
     cold_text = (
