@@ -10,6 +10,16 @@ from dataclasses import dataclass
 from markupsafe import Markup, escape
 
 
+def _svg_open(width: float, height: float, title: str) -> str:
+    """The opening of a chart's <svg> element, drawn at its own size (1 user unit = 1 px), with
+    its title as the accessible name (and the tooltip); the caller closes the element."""
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
+        f'viewBox="0 0 {width} {height}" width="{width}" '
+        f'height="{height}"><title>{escape(title)}</title>'
+    )
+
+
 @dataclass(frozen=True)
 class Item:
     label: str
@@ -45,11 +55,7 @@ def interval_chart(
     def x(v: float) -> float:
         return round(left + (v - lo) / (hi - lo) * width, 1)
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'viewBox="0 0 {left + width + 20} {height}" width="{left + width + 20}" '
-        f'height="{height}"><title>{escape(title)}</title>'
-    ]
+    parts = [_svg_open(left + width + 20, height, title)]
     if band and band[0] is not None and band[1] is not None:
         bx, bw = x(band[0]), max(1.5, x(band[1]) - x(band[0]))
         parts.append(
@@ -115,11 +121,7 @@ def funnel_chart(points: Sequence[FunnelPoint], *, centre: float | None, title: 
     def y(v: float) -> float:
         return round(top + (hi - v) / (hi - lo) * plot_h, 1)
 
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'viewBox="0 0 {left + width + 20} {height}" width="{left + width + 20}" '
-        f'height="{height}"><title>{escape(title)}</title>'
-    ]
+    parts = [_svg_open(left + width + 20, height, title)]
     for side in ("limit_low", "limit_high"):
         line = [(p.n, getattr(p, side)) for p in shown if getattr(p, side) is not None]
         if line:

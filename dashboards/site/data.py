@@ -228,6 +228,10 @@ class Context:
             by_lab[None if lab == ALL else lab].append(r)
         return {v.key: by_lab.get(v.lab, []) for v in self.views}
 
+    def one_per_view(self, records: Iterable[dict], lab_field: str = "lab_id") -> dict:
+        """The one row of each view (rows of one row per lab and 'ALL'); None without a row."""
+        return {k: (v[0] if v else None) for k, v in self.per_view(records, lab_field).items()}
+
     # --- thresholds: rows of marts.reference_bands
     def band(self, band_id: str, lab: str | None = ALL) -> Band | None:
         """The band of a laboratory (its own row, e.g. a lab target), else the default."""

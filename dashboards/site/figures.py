@@ -13,7 +13,10 @@ from __future__ import annotations
 import html
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import NamedTuple
 
 import plotly.graph_objects as go
 from _plotly_utils.utils import PlotlyJSONEncoder
@@ -50,48 +53,66 @@ def fill(colour: str, alpha: float = 0.18) -> str:
     return f"rgba({r},{g},{b},{alpha})"
 
 
-# Categories keep their colour on every page.
-CATEGORY_ORDER = catalog.HER2_CATEGORIES  # the contract's categories, in the contract's order
-CATEGORY_LABEL = {
-    "positive": "HER2-positive",
-    "low": "HER2-low",
-    "ultralow": "HER2-ultralow",
-    "null": "HER2-null (IHC 0, no staining)",
-    "zero_unspecified": "IHC 0, % stained not recorded",
-    "negative_unspecified": "HER2-negative by ISH alone (no IHC)",
-    "equivocal": "equivocal",
-    "indeterminate": "indeterminate",
-}
-CATEGORY_COLOUR = {
-    "positive": VERMILLION,
-    "low": ORANGE,
-    "ultralow": YELLOW,
-    "null": SKY,
-    "zero_unspecified": BLUE,
-    "negative_unspecified": LIGHT_GREY,
-    "equivocal": PURPLE,
-    "indeterminate": GREY,
-}
-STATUS_ORDER = catalog.FINAL_STATUSES
-STATUS_COLOUR = {
-    "positive": VERMILLION,
-    "negative": SKY,
-    "equivocal": PURPLE,
-    "indeterminate": GREY,
-}
-COMPARISONS = ("ihc_vs_ish", "lab_vs_reference", "observer_vs_observer", "primary_vs_metastasis")
-COMPARISON_LABEL = {
-    "ihc_vs_ish": "IHC vs ISH (same specimen)",
-    "lab_vs_reference": "Lab vs reference laboratory",
-    "observer_vs_observer": "Pathologist vs second reader (IHC score)",
-    "primary_vs_metastasis": "Primary vs metastasis (status)",
-}
-COMPARISON_COLOUR = {
-    "ihc_vs_ish": BLUE,
-    "lab_vs_reference": GREEN,
-    "observer_vs_observer": PURPLE,
-    "primary_vs_metastasis": ORANGE,
-}
+class Term(NamedTuple):
+    """How a code of a vocabulary is drawn: its words and its colour."""
+
+    label: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A classification several pages draw (HER2 categories, final statuses, comparisons): its
+    codes in drawing order, each with the words and the colour it has on every page. Made
+    from one term per code (``of``), so no code has a colour without words or the reverse."""
+
+    order: tuple[str, ...]
+    labels: dict[str, str]
+    colours: dict[str, str]
+
+    @classmethod
+    def of(cls, terms: dict[str, Term], order: Sequence[str] | None = None) -> Vocabulary:
+        """From ``code -> Term``, in the terms' order or in ``order`` (a contract's tuple),
+        which must name the same codes."""
+        codes = tuple(terms if order is None else order)
+        if set(codes) != set(terms):
+            raise ValueError(f"vocabulary terms {sorted(terms)} do not match the order {codes}")
+        return cls(codes, {c: terms[c].label for c in codes}, {c: terms[c].colour for c in codes})
+
+    @classmethod
+    def coded(cls, colours: dict[str, str], order: Sequence[str] | None = None) -> Vocabulary:
+        """Codes that are their own words (the final statuses): ``code -> colour``."""
+        return cls.of({code: Term(code, colour) for code, colour in colours.items()}, order)
+
+
+# The contract's HER2 categories, in the contract's order; a category keeps its colour everywhere.
+CATEGORY = Vocabulary.of(
+    {
+        "positive": Term("HER2-positive", VERMILLION),
+        "low": Term("HER2-low", ORANGE),
+        "ultralow": Term("HER2-ultralow", YELLOW),
+        "null": Term("HER2-null (IHC 0, no staining)", SKY),
+        "zero_unspecified": Term("IHC 0, % stained not recorded", BLUE),
+        "negative_unspecified": Term("HER2-negative by ISH alone (no IHC)", LIGHT_GREY),
+        "equivocal": Term("equivocal", PURPLE),
+        "indeterminate": Term("indeterminate", GREY),
+    },
+    catalog.HER2_CATEGORIES,
+)
+# The contract's final statuses, in the contract's order.
+STATUS = Vocabulary.coded(
+    {"positive": VERMILLION, "negative": SKY, "equivocal": PURPLE, "indeterminate": GREY},
+    catalog.FINAL_STATUSES,
+)
+# The pairs marts.agreement compares, in the order the Concordance page draws them.
+COMPARISON = Vocabulary.of(
+    {
+        "ihc_vs_ish": Term("IHC vs ISH (same specimen)", BLUE),
+        "lab_vs_reference": Term("Lab vs reference laboratory", GREEN),
+        "observer_vs_observer": Term("Pathologist vs second reader (IHC score)", PURPLE),
+        "primary_vs_metastasis": Term("Primary vs metastasis (status)", ORANGE),
+    }
+)
 IHC_SCORES = ("0", "1+", "2+", "3+")
 
 # The page-wide look, sent once per page (figures carry no template of their own).
@@ -162,6 +183,14 @@ def new_figure(
     return fig
 
 
+def set_title(fig: go.Figure, title: str, *, subtitle: str, height: int, **layout: object) -> None:
+    """Title, subtitle and height of a figure ``new_figure`` did not make (``make_subplots``);
+    its own template is emptied, as the page's TEMPLATE applies."""
+    fig.update_layout(
+        title={"text": title, "subtitle": {"text": subtitle}}, height=height, template={}, **layout
+    )
+
+
 def ci_band(
     fig: go.Figure,
     x: Sequence,
@@ -182,30 +211,18 @@ def ci_band(
     """A line with markers and its 95% CI as a shaded band (upper, lower filled to it)."""
     group = name
     where = {"row": row, "col": col} if row is not None else {}
+    # the band: its upper edge, then its lower edge filled up to it (Plotly's 'tonexty')
+    fig.add_trace(_band_edge(x, high, scale, group, showlegend=False), **where)
     fig.add_trace(
-        go.Scatter(
-            x=list(x),
-            y=rounded(v * scale if v is not None else None for v in high),
-            mode="lines",
-            line={"width": 0},
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=group,
-        ),
-        **where,
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=list(x),
-            y=rounded(v * scale if v is not None else None for v in low),
-            mode="lines",
-            line={"width": 0},
+        _band_edge(
+            x,
+            low,
+            scale,
+            group,
             fill="tonexty",
             fillcolor=fill(colour),
-            hoverinfo="skip",
             name=f"{name}: {band_name}",
             showlegend=showlegend,
-            legendgroup=group,
         ),
         **where,
     )
@@ -220,7 +237,7 @@ def ci_band(
             if lone
             else None,
             x=list(x),
-            y=rounded(v * scale if v is not None else None for v in y),
+            y=_scaled(y, scale),
             mode="lines+markers",
             line={"color": colour, "width": 2},
             marker=marker,
@@ -232,6 +249,27 @@ def ci_band(
             connectgaps=False,
         ),
         **where,
+    )
+
+
+def _scaled(values: Iterable[float | None], scale: float) -> list[float | None]:
+    """Values times ``scale`` (a proportion as a percent), rounded for the page; None stays."""
+    return rounded(v * scale if v is not None else None for v in values)
+
+
+def _band_edge(
+    x: Sequence, values: Sequence[float | None], scale: float, group: str, **style: object
+) -> go.Scatter:
+    """One edge of a CI band: an invisible line, skipped by the hover, in the band's legend
+    group; ``style`` fills it and names it in the legend."""
+    return go.Scatter(
+        x=list(x),
+        y=_scaled(values, scale),
+        mode="lines",
+        line={"width": 0},
+        hoverinfo="skip",
+        legendgroup=group,
+        **style,
     )
 
 
@@ -253,6 +291,31 @@ def error_bars(
     return plus, minus
 
 
+def _span(
+    axis: str,
+    low: float,
+    high: float,
+    *,
+    xref: str,
+    yref: str,
+    start: float | str | None = None,
+    end: float | str | None = None,
+) -> dict:
+    """Where a band or a reference line lies: from ``low`` to ``high`` on ``axis`` ('y': a
+    horizontal band or line, 'x': a vertical one), and across the plot on the other axis (its
+    whole domain, or from ``start`` to ``end`` in data units)."""
+    across, along = ("x", "y") if axis == "y" else ("y", "x")
+    ref = {"x": xref, "y": yref}
+    return {
+        f"{across}ref": f"{ref[across]} domain" if start is None else ref[across],
+        f"{across}0": 0 if start is None else start,
+        f"{across}1": 1 if end is None else end,
+        f"{along}ref": ref[along],
+        f"{along}0": low,
+        f"{along}1": high,
+    }
+
+
 def band_shape(
     *,
     low: float,
@@ -265,28 +328,9 @@ def band_shape(
     x0: float | str | None = None,
     x1: float | str | None = None,
 ) -> dict:
-    """A published band as a shaded rectangle across the plot (or between x0 and x1),
-    listed in the legend under its own name (its source)."""
-    if axis == "y":
-        shape = {
-            "type": "rect",
-            "xref": f"{xref} domain" if x0 is None else xref,
-            "x0": 0 if x0 is None else x0,
-            "x1": 1 if x1 is None else x1,
-            "yref": yref,
-            "y0": low,
-            "y1": high,
-        }
-    else:
-        shape = {
-            "type": "rect",
-            "yref": f"{yref} domain" if x0 is None else yref,
-            "y0": 0 if x0 is None else x0,
-            "y1": 1 if x1 is None else x1,
-            "xref": xref,
-            "x0": low,
-            "x1": high,
-        }
+    """A published band as a shaded rectangle across the plot (or between x0 and x1 on the
+    other axis), listed in the legend under its own name (its source)."""
+    shape = {"type": "rect", **_span(axis, low, high, xref=xref, yref=yref, start=x0, end=x1)}
     shape.update(
         fillcolor=BAND,
         line={"width": 1, "color": BAND_LINE, "dash": "dot"},
@@ -310,10 +354,7 @@ def line_shape(
 ) -> dict:
     """A horizontal (axis='y') or vertical (axis='x') reference line across the plot,
     named in the legend (e.g. 'lab target (ASCO/CAP 2007 criterion): 95%')."""
-    if axis == "y":
-        spec = {"xref": f"{xref} domain", "x0": 0, "x1": 1, "yref": yref, "y0": value, "y1": value}
-    else:
-        spec = {"yref": f"{yref} domain", "y0": 0, "y1": 1, "xref": xref, "x0": value, "x1": value}
+    spec = _span(axis, value, value, xref=xref, yref=yref)
     spec.update(
         type="line",
         line={"color": colour, "width": 2, "dash": dash},
@@ -323,12 +364,28 @@ def line_shape(
     return spec
 
 
+class Estimates(NamedTuple):
+    """Point estimates with their 95% CI, one per row of a figure: proportions, or kappas."""
+
+    values: list[float | None]
+    low: list[float | None]
+    high: list[float | None]
+
+    @classmethod
+    def of(cls, rows: Sequence[dict], value: str, low: str, high: str, per: int = 1) -> Estimates:
+        """The columns ``value``, ``low`` and ``high`` of the rows, divided by ``per`` (100 for
+        columns in percent); None stays None."""
+
+        def column(key: str) -> list[float | None]:
+            return [None if r[key] is None else r[key] / per for r in rows]
+
+        return cls(column(value), column(low), column(high))
+
+
 def forest_traces(
     *,
     labels: Sequence[str],
-    values: Sequence[float | None],
-    low: Sequence[float | None],
-    high: Sequence[float | None],
+    estimates: Estimates,
     n: Sequence[int],
     hovertext: Sequence[str],
     small: Sequence[bool],
@@ -341,9 +398,9 @@ def forest_traces(
     row's n written at ``n_at`` (right of the scale). Small-n rows get an open marker and
     'small n' (shape and words, never colour alone; ``small`` per row, from the small-n rule
     of marts.reference_bands)."""
-    plus, minus = error_bars(values, low, high, scale)
+    plus, minus = error_bars(estimates.values, estimates.low, estimates.high, scale)
     points = go.Scatter(
-        x=rounded(v * scale if v is not None else None for v in values),
+        x=_scaled(estimates.values, scale),
         y=list(labels),
         mode="markers",
         marker={
@@ -372,6 +429,113 @@ def forest_traces(
         cliponaxis=False,
     )
     return [points, counts]
+
+
+class Measure(NamedTuple):
+    """A column of rows drawn as a line: the column, its name in the legend, colour, dash."""
+
+    column: str
+    name: str
+    colour: str
+    dash: str = "solid"
+
+
+def measure_lines(
+    x: Sequence[str],
+    rows: Sequence[dict],
+    measures: Sequence[Measure],
+    *,
+    digits: int,
+    hover: Callable[[dict, Measure], str],
+    marker: dict | None = None,
+) -> list[go.Scatter]:
+    """One line with markers per measure over the same x (one per row: quarters, months),
+    values rounded to ``digits``; ``hover(row, measure)`` says each point in words."""
+    return [
+        go.Scatter(
+            x=list(x),
+            y=rounded((r[m.column] for r in rows), digits),
+            mode="lines+markers",
+            name=m.name,
+            line={"color": m.colour, "dash": m.dash},
+            marker=marker,
+            hovertext=[hover(r, m) for r in rows],
+            hoverinfo="text",
+        )
+        for m in measures
+    ]
+
+
+def count_bars(
+    rows: Iterable[dict],
+    *,
+    x: str,
+    series: str,
+    n: str,
+    vocabulary: Vocabulary,
+    hover: Callable[[date, str, int], str],
+) -> list[go.Bar]:
+    """The bars of a stacked count chart from rows of counts (the date ``x``, the code
+    ``series``, the count ``n``): one trace per code of ``vocabulary`` (its words in the
+    legend, its colour), every date of the rows on the axis, 0 where a code has no row;
+    ``hover(date, code, count)`` says each bar in words."""
+    counts = {(r[x], r[series]): r[n] for r in rows}
+    dates = sorted({d for d, _ in counts})
+    bars = []
+    for code in vocabulary.order:
+        ys = [counts.get((d, code), 0) for d in dates]
+        bars.append(
+            go.Bar(
+                x=[d.isoformat() for d in dates],
+                y=ys,
+                name=vocabulary.labels[code],
+                marker={"color": vocabulary.colours[code]},
+                hovertext=[hover(d, code, k) for d, k in zip(dates, ys, strict=True)],
+                hoverinfo="text",
+            )
+        )
+    return bars
+
+
+def count_heatmap(
+    *,
+    z: list[list],
+    x: list[str],
+    y: list[str],
+    text: list[list[str]],
+    hovertext: list[list[str]],
+    colorbar: dict,
+    **scale: object,
+) -> go.Heatmap:
+    """A cross-table as a heatmap: colour from ``z`` (Cividis: ordered light to dark, readable
+    with the common colour-vision deficiencies), ``text`` written in each cell, the hover in
+    words, a gap between cells; ``scale`` fixes the colour range (zmin, zmax)."""
+    return go.Heatmap(
+        z=z,
+        x=x,
+        y=y,
+        text=text,
+        texttemplate="%{text}",
+        hovertext=hovertext,
+        hoverinfo="text",
+        colorscale="Cividis",
+        colorbar=colorbar,
+        xgap=2,
+        ygap=2,
+        **scale,
+    )
+
+
+def cell_outline(column: int, row: int, *, colour: str, width: float) -> dict:
+    """A rectangle around one cell of a heatmap (by index: a cell is one unit wide)."""
+    return {
+        "type": "rect",
+        "x0": column - 0.5,
+        "x1": column + 0.5,
+        "y0": row - 0.5,
+        "y1": row + 0.5,
+        "line": {"color": colour, "width": width},
+    }
 
 
 def pct_axis(low: float, high: float = 100.0) -> dict:

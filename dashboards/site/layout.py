@@ -14,9 +14,10 @@ network fetch, so even a missed escape could not run or call out.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import jinja2
 from markupsafe import Markup, escape
@@ -238,6 +239,30 @@ def table(
     return Markup(
         '<div class="table-wrap"><table>{}<thead><tr>{}</tr></thead><tbody>{}</tbody></table></div>'
     ).format(cap, head, Markup("").join(body))
+
+
+Row = TypeVar("Row")
+
+
+@dataclass(frozen=True)
+class Column(Generic[Row]):
+    """A table column: its header, its cell for a row, right-aligned when ``numeric``. A table
+    made of columns (``column_table``) keeps each header beside its cell, not in a parallel
+    list of headers and a list of column numbers."""
+
+    header: str
+    cell: Callable[[Row], object]
+    numeric: bool = False
+
+
+def column_table(columns: Sequence[Column[Row]], rows: Iterable[Row], **options: str) -> Markup:
+    """``table`` with one column per ``Column``, one line per row; ``options``: caption, empty."""
+    return table(
+        [c.header for c in columns],
+        [[c.cell(r) for c in columns] for r in rows],
+        numeric=[i for i, c in enumerate(columns) if c.numeric],
+        **options,
+    )
 
 
 # --- the page.

@@ -58,32 +58,25 @@ def _forest(ctx: Context, view: View, rows: list[dict], *, kappa: bool) -> go.Fi
     if kappa:
         title = f"Cohen's κ at IHC 0 vs 1+, clinical read vs second read: {view.label}"
         subtitle = "κ with 95% CI (κ ∓ 1.96 large-sample SE); no target applies"
-        traces = F.forest_traces(
-            labels=labels,
-            values=[r["kappa"] for r in rows],
-            low=[r["kappa_ci_low"] for r in rows],
-            high=[r["kappa_ci_high"] for r in rows],
-            n=[r["n_pairs"] for r in rows],
-            hovertext=hover,
-            small=small,
-            scale=1.0,
-            n_at=1.02,
-        )
+        estimates = F.Estimates.of(rows, "kappa", "kappa_ci_low", "kappa_ci_high")
+        scale, n_at = 1.0, 1.02  # kappa as it is; n written right of κ = 1
     else:
         title = f"Agreement at IHC 0 vs 1+, clinical read vs second read: {view.label}"
         subtitle = "pairs where both reads are 0 or 1+; % agreement with 95% CI (Wilson)"
-        traces = F.forest_traces(
+        estimates = F.Estimates.of(rows, "pct_agree", "ci_low", "ci_high", per=100)
+        scale, n_at = 100.0, 101.0  # a proportion drawn in percent; n right of 100%
+    fig = F.new_figure(title, subtitle=subtitle, height=140 + 26 * len(rows))
+    fig.add_traces(
+        F.forest_traces(
             labels=labels,
-            values=[r["pct_agree"] / 100 for r in rows],
-            low=[r["ci_low"] / 100 for r in rows],
-            high=[r["ci_high"] / 100 for r in rows],
+            estimates=estimates,
             n=[r["n_pairs"] for r in rows],
             hovertext=hover,
             small=small,
+            scale=scale,
+            n_at=n_at,
         )
-    fig = F.new_figure(title, subtitle=subtitle, height=140 + 26 * len(rows))
-    for t in traces:
-        fig.add_trace(t)
+    )
     fig.update_yaxes(autorange="reversed", type="category")
     if kappa:
         fig.update_xaxes(range=[-0.2, 1.0], title_text="κ")

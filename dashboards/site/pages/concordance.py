@@ -18,7 +18,7 @@ from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Section, StaticBlock, View, para, table
+from dashboards.site.layout import Column, Page, Section, StaticBlock, View, column_table, para
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "concordance.html"
@@ -74,7 +74,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     fig = make_subplots(
         rows=2,
         cols=2,
-        subplot_titles=[F.COMPARISON_LABEL[c] for c in F.COMPARISONS],
+        subplot_titles=[F.COMPARISON.labels[c] for c in F.COMPARISON.order],
         shared_xaxes=True,
         vertical_spacing=0.14,
         horizontal_spacing=0.08,
@@ -82,7 +82,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     target = ctx.target(view)
     lows = [target - 5]
     shown_band = False
-    for i, comparison in enumerate(F.COMPARISONS, 1):
+    for i, comparison in enumerate(F.COMPARISON.order, 1):
         rs = sorted(by_comparison.get(comparison, []), key=lambda r: r["period"])
         row, col = (i - 1) // 2 + 1, (i - 1) % 2 + 1
         by_q = {r["period"]: r for r in rs}
@@ -95,9 +95,9 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
             [r["ci_low"] if r else None for r in series],
             [r["ci_high"] if r else None for r in series],
             name=SHORT[comparison],
-            colour=F.COMPARISON_COLOUR[comparison],
+            colour=F.COMPARISON.colours[comparison],
             hovertext=[
-                _hover(ctx, f"{q} · {F.COMPARISON_LABEL[comparison]}", r) if r else q
+                _hover(ctx, f"{q} · {F.COMPARISON.labels[comparison]}", r) if r else q
                 for q, r in zip(quarters, series, strict=True)
             ],
             row=row,
@@ -112,13 +112,13 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
                         x=quarters,
                         y=F.rounded(r[field] if r else None for r in series),
                         mode="lines+markers",
-                        line={"color": F.COMPARISON_COLOUR[comparison], "dash": dash, "width": 1},
+                        line={"color": F.COMPARISON.colours[comparison], "dash": dash, "width": 1},
                         marker={"symbol": "diamond-open" if field == "ppa" else "square-open"},
                         name=f"{name} (judged against the lab target)",
                         legendgroup=field,
                         showlegend=comparison == "ihc_vs_ish",
                         hovertext=[
-                            f"{q} · {F.COMPARISON_LABEL[comparison]}: {name} "
+                            f"{q} · {F.COMPARISON.labels[comparison]}: {name} "
                             + fmt.percent(r[field] if r else None)
                             for q, r in zip(quarters, series, strict=True)
                         ],
@@ -165,16 +165,12 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     fig.update_yaxes(range=[max(0, low - 2), 101], ticksuffix="%", title_text="agreement")
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=quarters)
     fig.update_xaxes(title_text="quarter of the pair's report", row=2)
-    fig.update_layout(
-        title={
-            "text": f"Agreement per quarter: {view.label}",
-            "subtitle": {
-                "text": "overall agreement with its 95% CI (Wilson, shaded); IHC vs ISH and lab "
-                "vs reference: PPA and NPA, each judged against the lab target"
-            },
-        },
+    F.set_title(
+        fig,
+        f"Agreement per quarter: {view.label}",
+        subtitle="overall agreement with its 95% CI (Wilson, shaded); IHC vs ISH and lab vs "
+        "reference: PPA and NPA, each judged against the lab target",
         height=620,
-        template={},
         margin={"b": 110},
     )
     return fig
@@ -204,7 +200,7 @@ def _forest(
         rows=1,
         cols=len(comparisons),
         shared_yaxes=True,
-        subplot_titles=[F.COMPARISON_LABEL[c] for c in comparisons],
+        subplot_titles=[F.COMPARISON.labels[c] for c in comparisons],
         horizontal_spacing=0.06,
     )
     order = list(reversed(labels))  # first label on top
@@ -220,12 +216,10 @@ def _forest(
         start = max(0.0, low - 2)
         for trace in F.forest_traces(
             labels=[r["label"] for r in data],
-            values=[r["pct_agree"] / 100 for r in data],
-            low=[r["ci_low"] / 100 for r in data],
-            high=[r["ci_high"] / 100 for r in data],
+            estimates=F.Estimates.of(data, "pct_agree", "ci_low", "ci_high", per=100),
             n=[r["n_pairs"] for r in data],
             hovertext=[
-                _hover(ctx, f"{r['label']} · {F.COMPARISON_LABEL[comparison]}", r) for r in data
+                _hover(ctx, f"{r['label']} · {F.COMPARISON.labels[comparison]}", r) for r in data
             ],
             small=[_small(ctx, r) for r in data],
             colours=colours,
@@ -272,74 +266,68 @@ def _forest(
                     col=i,
                 )
     fig.update_yaxes(type="category", categoryorder="array", categoryarray=order, automargin=True)
-    fig.update_layout(
-        title={
-            "text": title,
-            "subtitle": {
-                "text": "percent agreement with 95% CI (Wilson), all quarters pooled; "
-                "open marker: small n"
-            },
-        },
+    F.set_title(
+        fig,
+        title,
+        subtitle="percent agreement with 95% CI (Wilson), all quarters pooled; open marker: "
+        "small n",
         height=max(300, 150 + 30 * len(labels)),
         showlegend=True,
-        template={},
     )
     return fig
+
+
+def _count_column(header: str, key: str) -> Column[dict]:
+    return Column(header, lambda r: fmt.count(r[key]), numeric=True)
+
+
+# the pooled figures of a comparison, after its name and pairs: agreement, PPA and NPA,
+# kappa, and the cells of its 2 x 2 table (first member's call / second member's call)
+SUMMARY_COLUMNS: list[Column[dict]] = [
+    Column(
+        "agreement (95% CI)",
+        lambda r: fmt.agreement(r["pct_agree"], r["ci_low"], r["ci_high"]),
+        numeric=True,
+    ),
+    Column("PPA", lambda r: fmt.percent(r["ppa"]), numeric=True),
+    Column("NPA", lambda r: fmt.percent(r["npa"]), numeric=True),
+    Column(
+        "Cohen's κ",
+        lambda r: "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
+        numeric=True,
+    ),
+    _count_column("+/+", "n_pos_pos"),
+    _count_column("+/−", "n_pos_neg"),
+    _count_column("−/+", "n_neg_pos"),
+    _count_column("−/−", "n_neg_neg"),
+]
 
 
 def _summary(ctx: Context, view: View, rows: list[dict]) -> Markup:
     pooled = {r["comparison"]: r for r in rows if r["period"] == "ALL"}
     found = [
         r
-        for comparison in F.COMPARISONS
+        for comparison in F.COMPARISON.order
         for r in readings.found(ctx.findings, FINDING[comparison], view.lab)
     ]
-
-    body = []
-    for comparison in F.COMPARISONS:
-        r = pooled.get(comparison)
-        if not r:
-            continue
-        body.append(
-            [
-                F.COMPARISON_LABEL[comparison],
-                fmt.count(r["n_pairs"]) + (" (small n)" if _small(ctx, r) else ""),
-                fmt.agreement(r["pct_agree"], r["ci_low"], r["ci_high"]),
-                fmt.percent(r["ppa"]),
-                fmt.percent(r["npa"]),
-                "–" if r["kappa"] is None else f"{r['kappa']:.2f}",
-                *(fmt.count(r[k]) for k in _CELLS),
-            ]
-        )
-    return Markup("").join(
-        [
-            layout.readings(found, link=False),
-            table(
-                [
-                    "comparison",
-                    "pairs",
-                    "agreement (95% CI)",
-                    "PPA",
-                    "NPA",
-                    "Cohen's κ",
-                    "+/+",
-                    "+/−",
-                    "−/+",
-                    "−/−",
-                ],
-                body,
-                numeric=range(1, 10),
-                caption="All quarters pooled. Cells: first member's call / second member's "
-                "call; PPA and NPA take the second member as the reference (never "
-                "'sensitivity/specificity': neither member is a gold standard). The lab target "
-                f"({ctx.target_label(view)}) applies to PPA and NPA each; overall agreement is "
-                "shown beside them, not judged.",
-            ),
-        ]
+    columns = [
+        Column("comparison", lambda r: F.COMPARISON.labels[r["comparison"]]),
+        Column(
+            "pairs",
+            lambda r: fmt.count(r["n_pairs"]) + (" (small n)" if _small(ctx, r) else ""),
+            numeric=True,
+        ),
+        *SUMMARY_COLUMNS,
+    ]
+    return layout.readings(found, link=False) + column_table(
+        columns,
+        [pooled[c] for c in F.COMPARISON.order if c in pooled],
+        caption="All quarters pooled. Cells: first member's call / second member's "
+        "call; PPA and NPA take the second member as the reference (never "
+        "'sensitivity/specificity': neither member is a gold standard). The lab target "
+        f"({ctx.target_label(view)}) applies to PPA and NPA each; overall agreement is "
+        "shown beside them, not judged.",
     )
-
-
-_CELLS = ("n_pos_pos", "n_pos_neg", "n_neg_pos", "n_neg_neg")
 
 
 def build(ctx: Context) -> Page:

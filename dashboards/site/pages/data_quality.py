@@ -74,28 +74,30 @@ def _by_date(view: View, rows: list[dict]) -> go.Figure:
     codes = sorted({r["reason_code"] for r in rows}, key=lambda c: (c not in REASONS, c))
     if len(dates) < FEW_DATES:
         return _reasons_total(view, rows, dates, codes)
-    counts = {(r["arrival_date"], r["reason_code"]): r["n_rows"] for r in rows}
     fig = F.new_figure(
         f"Quarantined rows by reason and arrival date: {view.label}",
         subtitle="a row with several reasons counts once under each",
         height=440,
         barmode="stack",
     )
-    for i, code in enumerate(codes):
-        fig.add_trace(
-            go.Bar(
-                x=[d.isoformat() for d in dates],
-                y=[counts.get((d, code), 0) for d in dates],
-                name=_reason_label(code),
-                marker={"color": REASON_COLOURS[i % len(REASON_COLOURS)]},
-                hovertext=[
-                    f"{d.isoformat()} · {_reason_label(code)}: "
-                    f"{fmt.count(counts.get((d, code), 0))} rows"
-                    for d in dates
-                ],
-                hoverinfo="text",
-            )
+    reasons = F.Vocabulary.of(
+        {
+            c: F.Term(_reason_label(c), REASON_COLOURS[i % len(REASON_COLOURS)])
+            for i, c in enumerate(codes)
+        }
+    )
+    fig.add_traces(
+        F.count_bars(
+            rows,
+            x="arrival_date",
+            series="reason_code",
+            n="n_rows",
+            vocabulary=reasons,
+            hover=lambda d, code, n: (
+                f"{d.isoformat()} · {_reason_label(code)}: {fmt.count(n)} rows"
+            ),
         )
+    )
     fig.update_xaxes(type="category", title_text="file arrival date")
     fig.update_yaxes(title_text="quarantined rows")
     return fig

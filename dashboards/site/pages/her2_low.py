@@ -30,16 +30,16 @@ def _mix(view: View, rows: list[dict]) -> go.Figure:
         height=460,
         barmode="stack",
     )
-    for cat in F.CATEGORY_ORDER:
+    for cat in F.CATEGORY.order:
         shares = [r[f"n_{cat}"] / r["n_specimens"] if r["n_specimens"] else None for r in rows]
         fig.add_trace(
             go.Bar(
                 x=quarters,
                 y=F.rounded(s * 100 if s is not None else None for s in shares),
-                name=F.CATEGORY_LABEL[cat],
-                marker={"color": F.CATEGORY_COLOUR[cat], "line": {"width": 0.5, "color": "#fff"}},
+                name=F.CATEGORY.labels[cat],
+                marker={"color": F.CATEGORY.colours[cat], "line": {"width": 0.5, "color": "#fff"}},
                 hovertext=[
-                    f"{r['quarter']} · {F.CATEGORY_LABEL[cat]}: {fmt.pct(s)} "
+                    f"{r['quarter']} · {F.CATEGORY.labels[cat]}: {fmt.pct(s)} "
                     f"({fmt.count(r[f'n_{cat}'])} of {fmt.count(r['n_specimens'])})"
                     for r, s in zip(rows, shares, strict=True)
                 ],
@@ -118,16 +118,12 @@ def _shares(
     fig.update_yaxes(ticksuffix="%", rangemode="tozero", title_text="share of primaries", col=1)
     fig.update_yaxes(ticksuffix="%", rangemode="tozero", col=2)
     fig.update_xaxes(type="category", categoryorder="array", categoryarray=quarters)
-    fig.update_layout(
-        title={
-            "text": f"HER2-low and IHC 0 shares per quarter: {view.label}",
-            "subtitle": {
-                "text": "clinical primaries; shaded: 95% CI (Wilson); grey: the "
-                "Danish figures (context, not a limit)"
-            },
-        },
+    F.set_title(
+        fig,
+        f"HER2-low and IHC 0 shares per quarter: {view.label}",
+        subtitle="clinical primaries; shaded: 95% CI (Wilson); grey: the Danish figures "
+        "(context, not a limit)",
         height=480,
-        template={},
         margin={"b": 110},
     )
     return fig
@@ -136,10 +132,7 @@ def _shares(
 def build(ctx: Context) -> Page:
     quarterly = ctx.file("her2_low_quarterly")
     per_quarter = ctx.per_view(r for r in quarterly if r["quarter"] != "ALL")
-    overall = {
-        k: (v[0] if v else None)
-        for k, v in ctx.per_view(r for r in quarterly if r["quarter"] == "ALL").items()
-    }
+    overall = ctx.one_per_view(r for r in quarterly if r["quarter"] == "ALL")
     low_band = ctx.band("her2_low_dk_departments")
     ihc0 = ctx.band("ihc0_share_dk")
     ultralow = ctx.band("ultralow_db06_screened")

@@ -19,15 +19,9 @@ from dashboards.site.layout import Page, Section, View, table
 from dashboards.site.pages import figure_block, html_block, worklist_block
 
 FILENAME = "ihc-ish.html"
-GROUPS = ("1", "2", "3", "4", "5", "none")
-GROUP_LABEL = {
-    "1": "group 1",
-    "2": "group 2",
-    "3": "group 3",
-    "4": "group 4",
-    "5": "group 5",
-    "none": "no dual-probe ISH",
-}
+# the columns of the heatmap: the 2018 dual-probe ISH groups 1-5, then specimens without one
+GROUP_LABEL = {**{g: f"group {g}" for g in "12345"}, "none": "no dual-probe ISH"}
+GROUPS = tuple(GROUP_LABEL)
 # the IHC vs ISH discordant cells (spec: ihc_vs_ish pairs; marts.ihc_ish_discordance)
 DISCORDANT = {("3+", "5"), ("0", "1"), ("1+", "1")}
 DISCORDANCE_TYPE = {
@@ -80,31 +74,20 @@ def _heatmap(view: View, rows: list[dict]) -> go.Figure:
         height=440,
     )
     fig.add_trace(
-        go.Heatmap(
+        F.count_heatmap(
             z=z,
             x=[GROUP_LABEL[g] for g in GROUPS],
             y=[f"IHC {s}" for s in scores],
             text=text,
-            texttemplate="%{text}",
             hovertext=hover,
-            hoverinfo="text",
-            colorscale="Cividis",
+            colorbar={"title": {"text": "% of row"}, "ticksuffix": "%"},
             zmin=0,
             zmax=100,
-            colorbar={"title": {"text": "% of row"}, "ticksuffix": "%"},
-            xgap=2,
-            ygap=2,
         )
     )
     for s, g in DISCORDANT:
-        x, y = GROUPS.index(g), scores.index(s)
         fig.add_shape(
-            type="rect",
-            x0=x - 0.5,
-            x1=x + 0.5,
-            y0=y - 0.5,
-            y1=y + 0.5,
-            line={"color": F.VERMILLION, "width": 3},
+            F.cell_outline(GROUPS.index(g), scores.index(s), colour=F.VERMILLION, width=3)
         )
     fig.update_xaxes(title_text="2018 ASCO/CAP dual-probe ISH group", side="bottom", showgrid=False)
     fig.update_yaxes(title_text="selected IHC score", showgrid=False)

@@ -8,6 +8,8 @@ A pair belongs to the metastasis' laboratory (its primary may come from another 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import plotly.graph_objects as go
 from markupsafe import Markup
 
@@ -16,7 +18,7 @@ from dashboards.site import figures as F
 from dashboards.site import layout
 from dashboards.site import readings as R
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Reading, Section, View, table
+from dashboards.site.layout import FigureBlock, Page, Reading, Section, View, table
 from dashboards.site.pages import figure_block, html_block, worklist_block
 
 FILENAME = "metastasis.html"
@@ -68,24 +70,53 @@ REASON = {
 }
 
 
-def _sankey(
-    title: str,
-    subtitle: str,
-    rows: list[dict],
-    *,
-    left: str,
-    right: str,
-    order: tuple[str, ...],
-    colours: dict[str, str],
-    names: dict[str, str] | None = None,
-) -> go.Figure:
-    names = names or {}
+@dataclass(frozen=True)
+class Transitions:
+    """A transitions Sankey: each pair's primary (left) and metastasis (right) by one
+    classification, read from the columns primary_<column> and metastasis_<column>."""
+
+    column: str
+    words: str  # the classification in the titles
+    vocabulary: F.Vocabulary  # order, words and colour of its codes
+    subtitle: str
+
+
+STATUS_FLOWS = Transitions(
+    "status",
+    "status",
+    F.STATUS,
+    "pairs of a patient's primary and each metastasis; hover a link for n",
+)
+CATEGORY_FLOWS = Transitions(
+    "category",
+    "HER2 category",
+    F.CATEGORY,
+    "hover a link for n and the share of that primary category",
+)
+
+
+def _transitions(
+    ctx: Context, slot: str, data: dict[str, list[dict]], of: Transitions
+) -> FigureBlock:
+    """The figure of a transitions section: every view's Sankey."""
+    return figure_block(
+        ctx,
+        slot,
+        f"Primary to metastasis {of.words} transitions",
+        data,
+        lambda v, rows: _sankey(v, rows, of),
+    )
+
+
+def _sankey(view: View, rows: list[dict], of: Transitions) -> go.Figure:
+    left, right = f"primary_{of.column}", f"metastasis_{of.column}"
+    order, names, colours = of.vocabulary.order, of.vocabulary.labels, of.vocabulary.colours
     lefts = [c for c in order if any(r[left] == c for r in rows)]
     rights = [c for c in order if any(r[right] == c for r in rows)]
     totals_l = {c: sum(r["n_pairs"] for r in rows if r[left] == c) for c in lefts}
     totals_r = {c: sum(r["n_pairs"] for r in rows if r[right] == c) for c in rights}
-    labels = [f"primary: {names.get(c, c)} ({fmt.count(totals_l[c])})" for c in lefts] + [
-        f"metastasis: {names.get(c, c)} ({fmt.count(totals_r[c])})" for c in rights
+    labels = [f"primary: {names[c]} ({fmt.count(totals_l[c])})" for c in lefts] + [
+        f"metastasis: {names[c]} ({fmt.count(totals_r[c])})" for c in rights
     ]
     source, target, value, link_colours, hover = [], [], [], [], []
     for r in rows:
@@ -94,13 +125,15 @@ def _sankey(
         source.append(lefts.index(r[left]))
         target.append(len(lefts) + rights.index(r[right]))
         value.append(int(r["n_pairs"]))
-        link_colours.append(F.fill(colours.get(r[left], F.GREY), 0.35))
+        link_colours.append(F.fill(colours[r[left]], 0.35))
         share = r["n_pairs"] / totals_l[r[left]]
         hover.append(
-            f"{names.get(r[left], r[left])} → {names.get(r[right], r[right])}: "
+            f"{names[r[left]]} → {names[r[right]]}: "
             f"{fmt.count(r['n_pairs'])} pairs ({fmt.pct(share)} of this primary category)"
         )
-    fig = F.new_figure(title, subtitle=subtitle, height=460)
+    fig = F.new_figure(
+        f"Primary → metastasis {of.words}: {view.label}", subtitle=of.subtitle, height=460
+    )
     fig.add_trace(
         go.Sankey(
             arrangement="fixed",
@@ -108,8 +141,7 @@ def _sankey(
                 "label": labels,
                 "x": [0.001] * len(lefts) + [0.999] * len(rights),
                 "y": _stack(lefts, totals_l) + _stack(rights, totals_r),
-                "color": [colours.get(c, F.GREY) for c in lefts]
-                + [colours.get(c, F.GREY) for c in rights],
+                "color": [colours[c] for c in lefts] + [colours[c] for c in rights],
                 "pad": 14,
                 "thickness": 18,
                 "line": {"color": "#555", "width": 0.5},
@@ -227,10 +259,7 @@ def build(ctx: Context) -> Page:
             "FROM marts.her2_low_transitions ORDER BY lab_id"
         )
     )
-    summary = {
-        k: (v[0] if v else None)
-        for k, v in ctx.per_view(ctx.rows("SELECT * FROM marts.primary_metastasis_summary")).items()
-    }
+    summary = ctx.one_per_view(ctx.rows("SELECT * FROM marts.primary_metastasis_summary"))
     retest = ctx.per_view(
         ctx.rows(
             """
@@ -267,23 +296,7 @@ def build(ctx: Context) -> Page:
             "status",
             "Final status of the primary (left) and of each metastasis (right). Equivocal and "
             "indeterminate statuses are not comparable and stay out of the rates below.",
-            [
-                figure_block(
-                    ctx,
-                    "status",
-                    "Primary to metastasis status transitions",
-                    flows,
-                    lambda v, rows: _sankey(
-                        f"Primary → metastasis status: {v.label}",
-                        "pairs of a patient's primary and each metastasis; hover a link for n",
-                        rows,
-                        left="primary_status",
-                        right="metastasis_status",
-                        order=F.STATUS_ORDER,
-                        colours=F.STATUS_COLOUR,
-                    ),
-                )
-            ],
+            [_transitions(ctx, "status", flows, STATUS_FLOWS)],
         )
     )
     page.sections.append(
@@ -294,24 +307,7 @@ def build(ctx: Context) -> Page:
             "the reverse) changes eligibility for trastuzumab deruxtecan (her2-domain.md "
             "§HER2-LOW); HER2-low, -ultralow and -null are therapy subgroups, not ASCO/CAP "
             "result categories.",
-            [
-                figure_block(
-                    ctx,
-                    "categories",
-                    "Primary to metastasis HER2 category transitions",
-                    transitions,
-                    lambda v, rows: _sankey(
-                        f"Primary → metastasis HER2 category: {v.label}",
-                        "hover a link for n and the share of that primary category",
-                        rows,
-                        left="primary_category",
-                        right="metastasis_category",
-                        order=F.CATEGORY_ORDER,
-                        colours=F.CATEGORY_COLOUR,
-                        names=F.CATEGORY_LABEL,
-                    ),
-                )
-            ],
+            [_transitions(ctx, "categories", transitions, CATEGORY_FLOWS)],
         )
     )
     page.sections.append(

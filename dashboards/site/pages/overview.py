@@ -26,31 +26,26 @@ from dashboards.site.pages import concordance, data_quality, figure_block, html_
 FILENAME = "index.html"
 SEVERITY = {"look": 0, "small": 1, "none": 2, "ok": 3, "info": 4}
 MONTHLY = ("positivity_control", "positivity_pathologist")  # summed over the window
+ROLES = F.Vocabulary.coded({"primary": F.BLUE, "metastasis": F.ORANGE})  # specimen roles
 
 
 def _volume(view: View, rows: list[dict]) -> go.Figure:
-    months = sorted({r["month"] for r in rows})
-    counts = {(r["month"], r["specimen_role"]): r["n_specimens"] for r in rows}
     fig = F.new_figure(
         f"Clinical specimens per month: {view.label}",
         subtitle="by collection month; primary tumours and metastases",
         height=360,
         barmode="stack",
     )
-    for role, colour in (("primary", F.BLUE), ("metastasis", F.ORANGE)):
-        fig.add_trace(
-            go.Bar(
-                x=[m.isoformat() for m in months],
-                y=[counts.get((m, role), 0) for m in months],
-                name=role,
-                marker={"color": colour},
-                hovertext=[
-                    f"{m:%Y-%m}: {fmt.count(counts.get((m, role), 0))} {role} specimens"
-                    for m in months
-                ],
-                hoverinfo="text",
-            )
+    fig.add_traces(
+        F.count_bars(
+            rows,
+            x="month",
+            series="specimen_role",
+            n="n_specimens",
+            vocabulary=ROLES,
+            hover=lambda month, role, n: f"{month:%Y-%m}: {fmt.count(n)} {role} specimens",
         )
+    )
     fig.update_xaxes(title_text="collection month")
     fig.update_yaxes(title_text="specimens")
     return fig

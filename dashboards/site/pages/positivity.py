@@ -39,6 +39,12 @@ WORDING = (
 CONTROL = "positivity_control"
 PATHOLOGIST = "positivity_pathologist"
 MAX_ROWS = 30  # rows of a flagged-months table
+PCHART_SUBTITLE = "clinical primary specimens by collection month"
+# the context band of a p-chart: a dashed box, unfilled, so the published band shows through
+CONTEXT_BAND_STYLE = {
+    "fillcolor": "rgba(0,0,0,0)",
+    "line": {"width": 1.5, "color": F.BAND_LINE, "dash": "dash"},
+}
 
 
 def _axis(i: int, letter: str) -> str:
@@ -62,32 +68,22 @@ def _pchart_traces(
     x = [r["month"].isoformat() for r in rows]
     first = rows[0]
     where = {"row": row, "col": col}
-    if first["band_low"] is not None:
-        fig.add_shape(
-            F.band_shape(
-                low=first["band_low"] * 100,
-                high=first["band_high"] * 100,
-                xref=_axis(i, "x"),
-                yref=_axis(i, "y"),
-                name=f"{first['band_label']}: {fmt.pct(first['band_low'])}–"
-                f"{fmt.pct(first['band_high'])} ({first['band_source']})",
-                showlegend=legend,
-            )
-        )
-    if first["context_band_low"] is not None:
-        context = F.band_shape(
-            low=first["context_band_low"] * 100,
-            high=first["context_band_high"] * 100,
+    # the published band (shaded) and the context band (a dashed box), from the columns
+    # band_* and context_band_* of marts.positivity_monthly (both under the band's label)
+    for prefix, style in (("band", {}), ("context_band", CONTEXT_BAND_STYLE)):
+        low, high = first[f"{prefix}_low"], first[f"{prefix}_high"]
+        if low is None:
+            continue
+        shape = F.band_shape(
+            low=low * 100,
+            high=high * 100,
             xref=_axis(i, "x"),
             yref=_axis(i, "y"),
-            name=f"{first['band_label']}: {fmt.pct(first['context_band_low'])}–"
-            f"{fmt.pct(first['context_band_high'])} ({first['context_band_source']})",
+            name=f"{first['band_label']}: {fmt.pct(low)}–{fmt.pct(high)} "
+            f"({first[f'{prefix}_source']})",
             showlegend=legend,
         )
-        context.update(
-            fillcolor="rgba(0,0,0,0)", line={"width": 1.5, "color": F.BAND_LINE, "dash": "dash"}
-        )
-        fig.add_shape(context)
+        fig.add_shape({**shape, **style})
     for bound, name in (("ucl", "upper"), ("lcl", "lower")):
         fig.add_trace(
             go.Scatter(
@@ -164,13 +160,11 @@ def _sigma(ctx: Context) -> str:
 def _pchart(ctx: Context, view: View, rows: list[dict]) -> go.Figure:
     fig = make_subplots(rows=1, cols=1)
     _pchart_traces(ctx, fig, view.label, rows, i=1, row=1, col=1, legend=True)
-    fig.update_layout(
-        title={
-            "text": f"p-chart of the monthly HER2-positive rate: {view.label}",
-            "subtitle": {"text": "clinical primary specimens by collection month"},
-        },
+    F.set_title(
+        fig,
+        f"p-chart of the monthly HER2-positive rate: {view.label}",
+        subtitle=PCHART_SUBTITLE,
         height=480,
-        template={},
     )
     fig.update_yaxes(ticksuffix="%", title_text="HER2-positive", rangemode="tozero")
     fig.update_xaxes(title_text="collection month")
@@ -203,13 +197,11 @@ def _small_multiples(ctx: Context, labs: dict[str, list[dict]]) -> go.Figure | N
             legend=i == 1,
         )
     fig.update_yaxes(ticksuffix="%", rangemode="tozero")
-    fig.update_layout(
-        title={
-            "text": "p-charts of the monthly HER2-positive rate, by laboratory",
-            "subtitle": {"text": "clinical primary specimens by collection month"},
-        },
+    F.set_title(
+        fig,
+        "p-charts of the monthly HER2-positive rate, by laboratory",
+        subtitle=PCHART_SUBTITLE,
         height=160 + 240 * nrows,
-        template={},
     )
     return fig
 
@@ -241,9 +233,7 @@ def _forest(
     colours = [F.VALUE if highlight in (None, r[label_field]) else F.OTHER for r in rows]
     for trace in F.forest_traces(
         labels=labels,
-        values=[r["rate_window"] for r in rows],
-        low=[r["window_ci_low"] for r in rows],
-        high=[r["window_ci_high"] for r in rows],
+        estimates=F.Estimates.of(rows, "rate_window", "window_ci_low", "window_ci_high"),
         n=[r["n_window"] for r in rows],
         hovertext=hover,
         small=[ctx.is_small(r["n_window"], r["window_ci_low"], r["window_ci_high"]) for r in rows],

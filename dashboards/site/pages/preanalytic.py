@@ -10,6 +10,7 @@ shown, no published target): its message is the section's reading."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import plotly.graph_objects as go
 from markupsafe import Markup
@@ -24,6 +25,35 @@ from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "preanalytic.html"
 PANEL_COLOURS = (F.BLUE, F.ORANGE, F.GREEN)
+
+
+@dataclass(frozen=True)
+class DaysChart:
+    """A time in days per month, drawn as its median and 90th percentile (``_days``)."""
+
+    columns: tuple[str, str]  # the median's and the 90th percentile's
+    what: str  # the time, in the title
+    month: str  # the month it is counted by: the x axis, and the subtitle
+    counts: Callable[[dict], str]  # the specimens behind a month, in its hover
+
+
+# days from collection to report (marts.preanalytic_monthly)
+TURNAROUND = DaysChart(
+    ("turnaround_median_days", "turnaround_p90_days"),
+    "Turnaround, collection to report",
+    "collection month",
+    lambda r: f"{fmt.count(r['n_specimens'])} specimens",
+)
+# days from the IHC 2+ report to the reflex ISH report (marts.cap11_rates)
+REFLEX = DaysChart(
+    ("days_ihc_to_ish_median", "days_ihc_to_ish_p90"),
+    "Reflex IHC 2+ → ISH turnaround",
+    "month of the IHC 2+ report",
+    lambda r: (
+        f"{fmt.count(r['n_repeat_same_specimen'])} reflex ISH completed of "
+        f"{fmt.count(r['n_ihc_equivocal'])} IHC 2+"
+    ),
+)
 
 
 def _two_rate_panels(
@@ -82,11 +112,7 @@ def _two_rate_panels(
             )
     fig.update_yaxes(ticksuffix="%", range=[0, 101])
     fig.update_xaxes(title_text="month")
-    fig.update_layout(
-        title={"text": title, "subtitle": {"text": subtitle}},
-        height=height,
-        template={},
-    )
+    F.set_title(fig, title, subtitle=subtitle, height=height)
     return fig
 
 
@@ -95,12 +121,8 @@ def build(ctx: Context) -> Page:
         ctx.rows("SELECT * FROM marts.preanalytic_monthly ORDER BY lab_id, month")
     )
     cap11 = ctx.per_view(ctx.rows("SELECT * FROM marts.cap11_rates ORDER BY lab_id, month"))
-    cap11_pooled = {
-        k: (v[0] if v else None) for k, v in ctx.per_view(ctx.file("cap11_pooled")).items()
-    }
-    window = {
-        k: (v[0] if v else None) for k, v in ctx.per_view(ctx.file("preanalytic_window")).items()
-    }
+    cap11_pooled = ctx.one_per_view(ctx.file("cap11_pooled"))
+    window = ctx.one_per_view(ctx.file("preanalytic_window"))
     cold = ctx.band("cold_ischemia_limit")
     fixation = ctx.band("fixation_window")
     cold_text = (
@@ -229,7 +251,7 @@ def build(ctx: Context) -> Page:
                     "turnaround",
                     "Turnaround per month",
                     monthly,
-                    lambda v, rows: _turnaround(v, rows),
+                    lambda v, rows: _days(v, rows, TURNAROUND),
                 )
             ],
         )
@@ -347,7 +369,7 @@ def build(ctx: Context) -> Page:
                     "reflex",
                     "Reflex IHC 2+ to ISH turnaround per month",
                     cap11,
-                    lambda v, rows: _reflex(v, rows),
+                    lambda v, rows: _days(v, rows, REFLEX),
                 )
             ],
         )
@@ -355,61 +377,31 @@ def build(ctx: Context) -> Page:
     return page
 
 
-def _turnaround(view: View, rows: list[dict]) -> go.Figure | None:
-    return _days(
-        rows,
-        ("turnaround_median_days", "turnaround_p90_days"),
-        f"Turnaround, collection to report: {view.label}",
-        "per collection month; no guideline target",
-        "collection month",
-        lambda r: f"{fmt.count(r['n_specimens'])} specimens",
-    )
-
-
-def _reflex(view: View, rows: list[dict]) -> go.Figure | None:
-    """Reflex IHC 2+ -> ISH turnaround per month (marts.cap11_rates days_ihc_to_ish_*)."""
-    return _days(
-        rows,
-        ("days_ihc_to_ish_median", "days_ihc_to_ish_p90"),
-        f"Reflex IHC 2+ → ISH turnaround: {view.label}",
-        "per month of the IHC 2+ report; no guideline target",
-        "month of the IHC 2+ report",
-        lambda r: (
-            f"{fmt.count(r['n_repeat_same_specimen'])} reflex ISH completed of "
-            f"{fmt.count(r['n_ihc_equivocal'])} IHC 2+"
-        ),
-    )
-
-
-def _days(
-    rows: list[dict],
-    fields: tuple[str, str],
-    title: str,
-    subtitle: str,
-    x_title: str,
-    counts: Callable[[dict], str],
-) -> go.Figure | None:
+def _days(view: View, rows: list[dict], chart: DaysChart) -> go.Figure | None:
     """Median and 90th percentile of a time in days, month by month."""
-    median, p90 = fields
+    median, p90 = chart.columns
     rows = sorted((r for r in rows if r[median] is not None), key=lambda r: r["month"])
     if not rows:
         return None
-    fig = F.new_figure(title, subtitle=subtitle, height=380)
-    x = [r["month"].isoformat() for r in rows]
-    for field, name, dash in ((median, "median", "solid"), (p90, "90th percentile", "dash")):
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=F.rounded((r[field] for r in rows), 2),
-                mode="lines+markers",
-                name=name,
-                line={"color": F.BLUE if dash == "solid" else F.ORANGE, "dash": dash},
-                hovertext=[
-                    f"{r['month_label']}: {name} {r[field]:g} days ({counts(r)})" for r in rows
-                ],
-                hoverinfo="text",
-            )
+    fig = F.new_figure(
+        f"{chart.what}: {view.label}",
+        subtitle=f"per {chart.month}; no guideline target",
+        height=380,
+    )
+    fig.add_traces(
+        F.measure_lines(
+            [r["month"].isoformat() for r in rows],
+            rows,
+            (
+                F.Measure(median, "median", F.BLUE),
+                F.Measure(p90, "90th percentile", F.ORANGE, "dash"),
+            ),
+            digits=2,
+            hover=lambda r, m: (
+                f"{r['month_label']}: {m.name} {r[m.column]:g} days ({chart.counts(r)})"
+            ),
         )
+    )
     fig.update_yaxes(title_text="days", rangemode="tozero")
-    fig.update_xaxes(title_text=x_title)
+    fig.update_xaxes(title_text=chart.month)
     return fig

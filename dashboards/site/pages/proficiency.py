@@ -20,7 +20,7 @@ from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
 from dashboards.site import layout, readings
 from dashboards.site.data import Context
-from dashboards.site.layout import Page, Section, View, para, table
+from dashboards.site.layout import Column, Page, Section, View, column_table, para
 from dashboards.site.pages import figure_block, html_block
 
 FILENAME = "proficiency.html"
@@ -46,6 +46,48 @@ def _topic(view: View, f) -> str:
     return f.title if view.lab else f"{f.title}, {f.lab_id}"
 
 
+def _of_required(category: str) -> Column[dict]:
+    """A validation set's cases of one comparator category, of the cases required."""
+    return Column(
+        f"{category} cases (of required)",
+        lambda s: Markup("{} of {}").format(
+            _count("validation", s["lab_id"], f"{s['stratum']}|n_{category}", s[f"n_{category}"]),
+            fmt.count(s["required_per_category"]),
+        ),
+        numeric=True,
+    )
+
+
+def _rate_ci(header: str, key: str) -> Column[dict]:
+    """A rate with its 95% CI: the columns <key>, <key>_ci_low and <key>_ci_high."""
+    return Column(
+        header,
+        lambda s: f"{fmt.pct(s[key])} ({fmt.ci(s[f'{key}_ci_low'], s[f'{key}_ci_high'])})",
+        numeric=True,
+    )
+
+
+# a row of marts.validation_sets: lab x assay kit
+VALIDATION_COLUMNS: list[Column[dict]] = [
+    Column("lab", lambda s: s["lab_id"]),
+    Column("assay and kit", lambda s: s["stratum"]),
+    Column(
+        "assay class",
+        lambda s: "laboratory-developed (ldt_kits)" if s["is_ldt"] else "FDA-approved",
+    ),
+    _of_required("positive"),
+    _of_required("negative"),
+    Column("not comparable", lambda s: fmt.count(s["n_not_comparable"]), numeric=True),
+    _rate_ci("PPA", "ppa"),
+    _rate_ci("NPA", "npa"),
+    Column("overall agreement", lambda s: fmt.pct(s["concordance"]), numeric=True),
+    Column(
+        "signed out",
+        lambda s: f"{s['first_report_date']:%Y-%m-%d} to {s['last_report_date']:%Y-%m-%d}",
+    ),
+]
+
+
 def _validation(ctx: Context, view: View, sets: list[dict]) -> Markup | None:
     if not sets:
         return None
@@ -54,57 +96,48 @@ def _validation(ctx: Context, view: View, sets: list[dict]) -> Markup | None:
         for s in sets
         if (f := ctx.findings.get("validation_set", s["lab_id"], "ALL", s["stratum"]))
     ]
-    body = []
-    for s in sets:
-        req, key = s["required_per_category"], s["stratum"]
-        body.append(
-            [
-                s["lab_id"],
-                s["stratum"],
-                "laboratory-developed (ldt_kits)" if s["is_ldt"] else "FDA-approved",
-                Markup("{} of {}").format(
-                    _count("validation", s["lab_id"], f"{key}|n_positive", s["n_positive"]),
-                    fmt.count(req),
-                ),
-                Markup("{} of {}").format(
-                    _count("validation", s["lab_id"], f"{key}|n_negative", s["n_negative"]),
-                    fmt.count(req),
-                ),
-                fmt.count(s["n_not_comparable"]),
-                f"{fmt.pct(s['ppa'])} ({fmt.ci(s['ppa_ci_low'], s['ppa_ci_high'])})",
-                f"{fmt.pct(s['npa'])} ({fmt.ci(s['npa_ci_low'], s['npa_ci_high'])})",
-                fmt.pct(s["concordance"]),
-                f"{s['first_report_date']:%Y-%m-%d} to {s['last_report_date']:%Y-%m-%d}",
-            ]
-        )
-    return Markup("").join(
-        [
-            layout.readings(found, link=False),
-            table(
-                [
-                    "lab",
-                    "assay and kit",
-                    "assay class",
-                    "positive cases (of required)",
-                    "negative cases (of required)",
-                    "not comparable",
-                    "PPA",
-                    "NPA",
-                    "overall agreement",
-                    "signed out",
-                ],
-                body,
-                numeric=(3, 4, 5, 6, 7, 8),
-                caption="Cases: validation results (test_purpose validation) of the kit; "
-                "comparator: the same specimen's clinical final status. Positive and negative "
-                "cases are counted by the comparator; a case without a positive or negative "
-                "comparator is listed, not counted. An equivocal or indeterminate validation "
-                "call on a positive or negative case counts as a disagreement. The lab target "
-                f"({ctx.target_label(view)}) applies to PPA and NPA each; overall agreement is "
-                "shown, not judged.",
-            ),
-        ]
+    return layout.readings(found, link=False) + column_table(
+        VALIDATION_COLUMNS,
+        sets,
+        caption="Cases: validation results (test_purpose validation) of the kit; "
+        "comparator: the same specimen's clinical final status. Positive and negative "
+        "cases are counted by the comparator; a case without a positive or negative "
+        "comparator is listed, not counted. An equivocal or indeterminate validation "
+        "call on a positive or negative case counts as a disagreement. The lab target "
+        f"({ctx.target_label(view)}) applies to PPA and NPA each; overall agreement is "
+        "shown, not judged.",
     )
+
+
+def _pt_count(header: str, key: str) -> Column[dict]:
+    """A count of a PT event, named for the tests by its lab, event date and column."""
+    return Column(
+        header,
+        lambda e: _count("pt", e["lab_id"], f"{e['event_date']:%Y-%m-%d}|{key}", e[key]),
+        numeric=True,
+    )
+
+
+# a row of marts.proficiency_events: lab x event (the verdict column is added per page)
+EVENT_COLUMNS: list[Column[dict]] = [
+    Column("lab", lambda e: e["lab_id"]),
+    Column("event", lambda e: f"{e['event_date']:%Y-%m-%d}"),
+    Column("challenges", lambda e: fmt.count(e["n_challenges"]), numeric=True),
+    _pt_count("graded", "n_graded"),
+    _pt_count("correct", "n_correct"),
+    Column(
+        "% correct (95% CI)",
+        lambda e: f"{fmt.pct(e['pct_correct'])} ({fmt.ci(e['ci_low'], e['ci_high'])})",
+        numeric=True,
+    ),
+    Column(
+        "graded against",
+        lambda e: (
+            f"{GRADED_BY.get(e['graded_by'], e['graded_by'])} (key "
+            f"{fmt.count(e['n_by_key'])}, consensus {fmt.count(e['n_by_consensus'])})"
+        ),
+    ),
+]
 
 
 def _events_table(ctx: Context, view: View, events: list[dict]) -> Markup | None:
@@ -119,49 +152,23 @@ def _events_table(ctx: Context, view: View, events: list[dict]) -> Markup | None
         for lab, year in years
         if (f := ctx.findings.get("proficiency_events_per_year", lab, year))
     ]
-    body = []
-    for e in sorted(events, key=lambda e: (e["lab_id"], e["event_date"])):
+
+    def verdict(e: dict) -> Markup:
+        """The event's row of the finding proficiency_event, as a badge."""
         f = ctx.findings.get(
             "proficiency_event", e["lab_id"], e["event_month"], f"{e['event_date']:%Y-%m-%d}"
         )
-        badge = layout.reading(readings.reading(f, topic=""), link=False) if f else Markup("")
-        body.append(
-            [
-                e["lab_id"],
-                f"{e['event_date']:%Y-%m-%d}",
-                fmt.count(e["n_challenges"]),
-                _count("pt", e["lab_id"], f"{e['event_date']:%Y-%m-%d}|n_graded", e["n_graded"]),
-                _count("pt", e["lab_id"], f"{e['event_date']:%Y-%m-%d}|n_correct", e["n_correct"]),
-                f"{fmt.pct(e['pct_correct'])} ({fmt.ci(e['ci_low'], e['ci_high'])})",
-                f"{GRADED_BY.get(e['graded_by'], e['graded_by'])} (key "
-                f"{fmt.count(e['n_by_key'])}, consensus {fmt.count(e['n_by_consensus'])})",
-                badge,
-            ]
-        )
+        return layout.reading(readings.reading(f, topic=""), link=False) if f else Markup("")
+
     pt = ctx.band("pt_correct")
     mark = f"{pt.label} ({pt.source})" if pt else "≥ 90% correct"
-    return Markup("").join(
-        [
-            layout.readings(per_year, link=False),
-            table(
-                [
-                    "lab",
-                    "event",
-                    "challenges",
-                    "graded",
-                    "correct",
-                    "% correct (95% CI)",
-                    "graded against",
-                    "verdict (finding proficiency_event)",
-                ],
-                body,
-                numeric=(2, 3, 4, 5),
-                caption=f"Requirement: {mark}, per event; at least 2 events a year. A challenge "
-                "is graded against the provider's key (expected_result, contract v2) where "
-                "given, else against the network's consensus (at least 3 laboratories; a "
-                "her2qa rule, not the provider's grade), labelled so.",
-            ),
-        ]
+    return layout.readings(per_year, link=False) + column_table(
+        [*EVENT_COLUMNS, Column("verdict (finding proficiency_event)", verdict)],
+        sorted(events, key=lambda e: (e["lab_id"], e["event_date"])),
+        caption=f"Requirement: {mark}, per event; at least 2 events a year. A challenge "
+        "is graded against the provider's key (expected_result, contract v2) where "
+        "given, else against the network's consensus (at least 3 laboratories; a "
+        "her2qa rule, not the provider's grade), labelled so.",
     )
 
 

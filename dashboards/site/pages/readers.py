@@ -29,6 +29,11 @@ PCT_RULES = {
 }
 FILENAME = "readers.html"
 COMPARISON = "observer_vs_observer"
+# the kappas per quarter (marts.agreement), each beside its words (column <kappa>_words)
+KAPPAS = (
+    F.Measure("kappa", "Cohen's κ (unweighted)", F.PURPLE),
+    F.Measure("kappa_quadratic", "quadratic-weighted κ", F.GREEN, "dash"),
+)
 
 
 def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
@@ -63,29 +68,17 @@ def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
         f"Clinical IHC score vs second read: {view.label}", subtitle=subtitle, height=470
     )
     fig.add_trace(
-        go.Heatmap(
+        F.count_heatmap(
             z=z,
             x=[f"IHC {b}" for b in scores],
             y=[f"IHC {a}" for a in ys],
             text=text,
-            texttemplate="%{text}",
             hovertext=hover,
-            hoverinfo="text",
-            colorscale="Cividis",
             colorbar={"title": {"text": "pairs"}},
-            xgap=2,
-            ygap=2,
         )
     )
     for i, s in enumerate(scores):  # outline the diagonal (agreement)
-        fig.add_shape(
-            type="rect",
-            x0=i - 0.5,
-            x1=i + 0.5,
-            y0=ys.index(s) - 0.5,
-            y1=ys.index(s) + 0.5,
-            line={"color": F.GREEN, "width": 2},
-        )
+        fig.add_shape(F.cell_outline(i, ys.index(s), colour=F.GREEN, width=2))
     fig.update_xaxes(title_text="second read (IHC score)", side="bottom", showgrid=False)
     fig.update_yaxes(
         title_text="clinical read (IHC score)", scaleanchor="x", constrain="domain", showgrid=False
@@ -102,34 +95,28 @@ def _kappa_trend(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None
         subtitle="Cohen's κ (4 categories) and quadratic-weighted κ; no interval is computed for κ",
         height=400,
     )
-    quarters = [r["period"] for r in rows]
-    for field, name, colour, dash in (
-        ("kappa", "Cohen's κ (unweighted)", F.PURPLE, "solid"),
-        ("kappa_quadratic", "quadratic-weighted κ", F.GREEN, "dash"),
-    ):
-        fig.add_trace(
-            go.Scatter(
-                x=quarters,
-                y=F.rounded((r[field] for r in rows), 4),
-                mode="lines+markers",
-                name=name,
-                line={"color": colour, "dash": dash},
-                marker={
-                    "symbol": [
-                        "circle-open" if ctx.is_small(r["n_pairs"]) else "circle" for r in rows
-                    ]
-                },
-                hovertext=[
-                    f"{r['period']}: {name} "
-                    + ("–" if r[field] is None else f"{r[field]:.2f} ({r[field + '_words']})")
-                    + f"\n{fmt.count(r['n_pairs'])} pairs, exact agreement "
-                    + fmt.percent(r["pct_agree"])
-                    + ("\nsmall n" if ctx.is_small(r["n_pairs"]) else "")
-                    for r in rows
-                ],
-                hoverinfo="text",
-            )
+
+    def hover(r: dict, m: F.Measure) -> str:
+        value = r[m.column]
+        return (
+            f"{r['period']}: {m.name} "
+            + ("–" if value is None else f"{value:.2f} ({r[m.column + '_words']})")
+            + f"\n{fmt.count(r['n_pairs'])} pairs, exact agreement "
+            + fmt.percent(r["pct_agree"])
+            + ("\nsmall n" if ctx.is_small(r["n_pairs"]) else "")
         )
+
+    small = ["circle-open" if ctx.is_small(r["n_pairs"]) else "circle" for r in rows]
+    fig.add_traces(
+        F.measure_lines(
+            [r["period"] for r in rows],
+            rows,
+            KAPPAS,
+            digits=4,
+            hover=hover,
+            marker={"symbol": small},
+        )
+    )
     fig.update_yaxes(range=[0, 1.02], title_text="κ")
     fig.update_layout(margin={"b": 110})
     fig.update_xaxes(type="category", title_text="quarter")

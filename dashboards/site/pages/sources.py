@@ -14,7 +14,7 @@ from dashboards.site.pages import positivity
 from warehouse.catalog import FINDINGS
 
 FILENAME = "sources.html"
-ROLE_ORDER = ("target", "requirement", "limit", "primary", "context", "rule")
+# the roles of marts.reference_bands in words, in the order the table lists them
 ROLE_LABEL = {
     "target": "lab target",
     "requirement": "guideline requirement (ASCO/CAP)",
@@ -23,6 +23,7 @@ ROLE_LABEL = {
     "context": "published band (shown beside)",
     "rule": "her2qa rule",
 }
+ROLE_ORDER = tuple(ROLE_LABEL)
 UNITS = {"proportion": "%", "minutes": " min", "hours": " h", "days": " days", "sigma": " σ"}
 
 
