@@ -256,7 +256,7 @@ def build(ctx: Context) -> Page:
     transitions = ctx.per_view(
         ctx.rows(
             "SELECT lab_id, primary_category, metastasis_category, n_pairs "
-            "FROM marts.her2_low_transitions ORDER BY lab_id"
+            "FROM marts.her2_low_transitions ORDER BY lab_id, primary_category, metastasis_category"
         )
     )
     summary = ctx.one_per_view(ctx.rows("SELECT * FROM marts.primary_metastasis_summary"))
@@ -268,7 +268,7 @@ def build(ctx: Context) -> Page:
             FROM marts.retest_candidates
             GROUP BY GROUPING SETS ((lab_id, reason_group, reason_code),
                                     (reason_group, reason_code))
-            ORDER BY lab_id, reason_group DESC, n_cases DESC
+            ORDER BY lab_id, reason_group DESC, n_cases DESC, reason_code
             """
         )
     )
