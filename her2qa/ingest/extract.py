@@ -31,7 +31,7 @@ from __future__ import annotations
 import codecs
 import csv
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Set
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -41,6 +41,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from her2qa.config import DEFAULT_SOURCE, ConfigError, SourceConfig
+from her2qa.ingest import mapping
 from schemas import contract
 
 _BATCH_ROWS = 100_000
@@ -282,11 +283,16 @@ def header_names(path: Path, d: Dialect = DEFAULT_DIALECT) -> list[str]:
 
 
 def header_from_names(
-    names: list[str], hint: Callable[[], FileRejected | None] | None = None
+    names: list[str],
+    hint: Callable[[], FileRejected | None] | None = None,
+    provided: Set[str] = frozenset(),
+    renames: Mapping[str, str] | None = None,
 ) -> Header:
     """Match header cells to the contract (trimmed, case-insensitive); unknown columns are
     kept as extras unless their name looks like an identifier. When required columns are
-    missing, ``hint`` may say what the file looks like instead (a wrong delimiter ...)."""
+    missing, ``hint`` may say what the file looks like instead (a wrong delimiter ...);
+    ``provided`` columns are given by the source when the file has none (``lab_id``);
+    ``renames`` maps a folded header to the contract column it holds (``columns``)."""
     if not any(n.strip() for n in names):
         raise FileRejected("empty", "the file has no header row")
     if len(names) > MAX_COLUMNS:
@@ -300,6 +306,7 @@ def header_from_names(
     seen: set[str] = set()
     for i, name in enumerate(names):
         key = contract.header_key(name)
+        key = renames.get(key, key) if renames else key
         if key in seen:
             # the column name of a contract column is safe to quote; an unknown one may not be
             shown = f"'{key}'" if key in contract.BY_NAME else f"number {i + 1}"
@@ -313,7 +320,7 @@ def header_from_names(
             dropped.append(name.strip())
         else:
             extra_index[name.strip()] = i
-    missing = [c for c in contract.REQUIRED if c not in contract_index]
+    missing = [c for c in contract.REQUIRED if c not in contract_index and c not in provided]
     if missing:
         better = hint() if hint else None
         if better is not None:
@@ -324,9 +331,16 @@ def header_from_names(
     return Header(names, contract_index, extra_index, dropped)
 
 
-def read_header(path: Path, d: Dialect = DEFAULT_DIALECT) -> Header:
+def read_header(
+    path: Path, d: Dialect = DEFAULT_DIALECT, source: SourceConfig = DEFAULT_SOURCE
+) -> Header:
     names = header_names(path, d)
-    return header_from_names(names, hint=lambda: _header_hint(path, d))
+    return header_from_names(
+        names,
+        hint=lambda: _header_hint(path, d),
+        provided=mapping.provided(source),
+        renames=mapping.long_columns(source),
+    )
 
 
 def _contract_columns(line: str, delimiter: str) -> set[str]:
@@ -390,7 +404,7 @@ def read(
     checks = checks or check_bytes(path)
     checks.raise_if_rejected(d.encoding)
     try:
-        header = read_header(path, d)
+        header = read_header(path, d, source)
         table, reader = read_columns(path, checks, d, len(header.names), select(header))
     except UnicodeDecodeError as exc:  # a configured single-byte codec with an unused byte
         raise FileRejected(
@@ -400,7 +414,7 @@ def read(
         ) from None
     if d.decimal == ",":
         table = decimal_comma(table)
-    return Extract(header, table, checks.physical_lines, reader)
+    return Extract(header, mapping.apply(table, source), checks.physical_lines, reader)
 
 
 def read_columns(
