@@ -307,6 +307,8 @@ def header_from_names(
     for i, name in enumerate(names):
         key = contract.header_key(name)
         key = renames.get(key, key) if renames else key
+        if not key:
+            continue  # an unnamed column (a trailing delimiter, a sheet wider than its header)
         if key in seen:
             # the column name of a contract column is safe to quote; an unknown one may not be
             shown = f"'{key}'" if key in contract.BY_NAME else f"number {i + 1}"
@@ -314,8 +316,6 @@ def header_from_names(
         seen.add(key)
         if key in contract.BY_NAME:
             contract_index[key] = i
-        elif not key:
-            continue  # a trailing comma in the header: an unnamed, empty column
         elif phi_like_name(key):
             dropped.append(name.strip())
         else:
