@@ -401,6 +401,7 @@ def read(
     ``checks`` are the byte checks made while the file was archived (one read); without
     them the file is read once more for them."""
     d = dialect(source)
+    mapping.value_maps(source)  # configuration mistakes before any file-level verdict
     checks = checks or check_bytes(path)
     checks.raise_if_rejected(d.encoding)
     try:

@@ -108,7 +108,7 @@ def pivot(table: pa.Table) -> pa.Table:
     con = duckdb.connect()
     try:
         con.register("rows", rows)
-        return con.execute(
+        return con.sql(
             f"""
             WITH r AS (
                 SELECT *, row_number() OVER (PARTITION BY {key}, assay ORDER BY pos) AS k

@@ -56,6 +56,7 @@ Cell = str | float | int | bool | dt.date | dt.datetime | dt.time | dt.timedelta
 
 def read(path: Path, source: SourceConfig) -> extract.Extract:
     """A long-layout sheet: one row per result (``formats.wide`` reads one row per case)."""
+    mapping.value_maps(source)  # configuration mistakes before any file-level verdict
     sheet = open_sheet(path, source)
     header = extract.header_from_names(
         sheet.names,

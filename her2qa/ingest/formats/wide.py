@@ -115,6 +115,7 @@ def wide_mapping(source: SourceConfig) -> WideMapping:
                 "the case columns)"
             )
         blocks.append(Block(assay, columns))
+    mapping.value_maps(source)  # checked now, not when a file first gets that far
     return WideMapping(case, tuple(blocks), labels)
 
 
