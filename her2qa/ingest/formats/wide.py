@@ -132,9 +132,11 @@ def read(path: Path, source: SourceConfig, checks: extract.ByteChecks) -> extrac
     elif d is not None:
         checks.raise_if_rejected(d.encoding)
         names = extract.header_names(path, d)
-    else:
-        raise ConfigError(
-            f'{mapping.where(source)}: layout = "wide" reads CSV or Excel files; this file is {fmt}'
+    else:  # the entry's pattern also matches messages: this file's verdict, not the run's
+        raise extract.FileRejected(
+            "wrong_format",
+            f'this file is {fmt}, but its [[sources]] entry has layout = "wide" (CSV or Excel '
+            "only): narrow the entry's pattern",
         )
     header, positions = _match(names, plan)
     kinds = plan.headers()
