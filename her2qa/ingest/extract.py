@@ -182,6 +182,7 @@ _DELIMITER_TOML = {",": ",", ";": ";", "\t": "\\t", "|": "|"}
 MAX_HEADER_ROW = 1_000
 # Lines looked at for a header that is elsewhere than configured (the rejection's hint).
 _HINT_LINES = 30
+_HINT_LINE_CHARS = 1 << 20  # of each (a header is far shorter; a hostile line is not read whole)
 
 
 @dataclass(frozen=True)
@@ -357,7 +358,7 @@ def _header_hint(path: Path, d: Dialect) -> FileRejected | None:
     row may be a data row)."""
     try:
         with _open_text(path, d) as fh:
-            lines = [fh.readline().rstrip("\r\n") for _ in range(_HINT_LINES)]
+            lines = [fh.readline(_HINT_LINE_CHARS).rstrip("\r\n") for _ in range(_HINT_LINES)]
     except (OSError, UnicodeError):
         return None
     required = set(contract.REQUIRED)

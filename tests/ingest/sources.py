@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -71,3 +72,19 @@ def csv_text(rows: Iterable[dict], delimiter: str = ",", header: list[str] | Non
     writer.writeheader()
     writer.writerows(rows)
     return out.getvalue()
+
+
+def assert_absent(wh, values: Iterable[str], text: str = "") -> None:
+    """None of ``values`` (patient identifiers) in any column of any table, nor in text."""
+    values = [v for v in values if v]
+    tables = wh.query(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog = current_database()"
+    )
+    assert {s for s, _ in tables} >= {"ops", "raw", "staging", "quarantine"}
+    for schema, table in tables:
+        dump = json.dumps(
+            wh.query(f'SELECT * FROM "{schema}"."{table}"'), default=str, ensure_ascii=False
+        )
+        assert not [v for v in values if v in dump], (schema, table)
+    assert not [v for v in values if v in text]

@@ -11,13 +11,17 @@ from her2qa.ingest import extract
 from schemas import contract
 from tests.conftest import IHC_ROW, ISH_ROW
 from tests.ingest import sources
-from tests.ingest.test_hostile_input import CANARIES, assert_accounting, assert_no_phi
+from tests.ingest.test_hostile_input import (
+    CANARIES,
+    CANARY_DOB,
+    CANARY_MRN,
+    assert_accounting,
+    assert_no_phi,
+)
 
 NAME = "Zoë Ångström"  # not Latin-1-only: both é-like letters exist in Windows-1252
-ROWS = [
-    {**IHC_ROW, "patient_name": NAME, "pathologist_id": "NORTH-Pé"},
-    {**ISH_ROW, "patient_name": NAME},
-]
+PATIENT = {"patient_mrn": CANARY_MRN, "patient_name": NAME, "patient_dob": CANARY_DOB}
+ROWS = [{**IHC_ROW, **PATIENT, "pathologist_id": "NORTH-Pé"}, {**ISH_ROW, **PATIENT}]
 
 
 def _reference(wh, tmp_path) -> list[tuple]:
@@ -60,7 +64,7 @@ def test_tab_delimited_hint_and_read(wh, tmp_path):
 def test_single_byte_encodings_are_named_and_read_when_configured(wh, tmp_path, encoding):
     baseline = _reference(wh, tmp_path)
     codec = extract.ENCODINGS[encoding]
-    rows = [{**r, "note": "réf. Ångström"} for r in ROWS]
+    rows = [{**r, "note": "réf. côté gauche"} for r in ROWS]
     body = sources.csv_text(rows, header=[*contract.NAMES, "note"])
     data = body.replace("\r\n", "\n").encode(codec)
     (wh.inbox / "legacy.csv").write_bytes(data)
@@ -76,7 +80,8 @@ def test_single_byte_encodings_are_named_and_read_when_configured(wh, tmp_path, 
     assert sources.outcome(wh, "legacy-ok.csv") == ("ingested", None)
     # the pathologist code with its "é" arrives decoded, as in the UTF-8 file
     assert sources.staged(wh, "legacy-ok.csv") == baseline
-    assert wh.query("SELECT DISTINCT extra->>'note' FROM raw.her2_rows") == [("réf. Ångström",)]
+    sources.assert_absent(wh, [CANARY_MRN, CANARY_DOB, NAME, "Zoë", "Ångström"])
+    assert wh.query("SELECT DISTINCT extra->>'note' FROM raw.her2_rows") == [("réf. côté gauche",)]
     assert_no_phi(wh)
     assert_accounting(wh)
 
