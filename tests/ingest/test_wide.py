@@ -243,3 +243,21 @@ def test_wide_mapping_reads_one_workbook_file_directly(tmp_path):
         "metastasis",
     }
     assert all(v is None for v in table["malformed"])
+
+
+def test_generate_layout_wide_is_format_wide(tmp_path, capsys):
+    from her2qa import cli
+
+    assert (
+        cli.main(["generate", "--out", str(tmp_path / "a"), "--rows", "150", "--layout", "wide"])
+        == 0
+    )
+    generate(tmp_path / "b", rows=150, seed=42, fmt="wide")
+    names = sorted(p.name for p in (tmp_path / "a").glob("*.xlsx"))
+    assert names and [(tmp_path / "a" / n).read_bytes() for n in names] == [
+        (tmp_path / "b" / n).read_bytes() for n in names
+    ]
+    code = cli.main(
+        ["generate", "--out", str(tmp_path / "c"), "--layout", "wide", "--format", "fhir"]
+    )
+    assert code != 0 and "--layout wide writes workbooks" in capsys.readouterr().err
