@@ -176,8 +176,8 @@ ENCODINGS: dict[str, str] = {
     "latin1": "latin-1",
     "iso-8859-1": "latin-1",
 }
-_DELIMITER_WORDS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
-_DELIMITER_TOML = {",": ",", ";": ";", "\t": "\\t", "|": "|"}
+DELIMITER_WORDS = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+DELIMITER_TOML = {",": ",", ";": ";", "\t": "\\t", "|": "|"}
 # A header row further down than this is not a header (a preamble of a few report lines is).
 MAX_HEADER_ROW = 1_000
 # Lines looked at for a header that is elsewhere than configured (the rejection's hint).
@@ -365,25 +365,25 @@ def _header_hint(path: Path, d: Dialect) -> FileRejected | None:
     here = lines[d.header_row - 1] if d.header_row <= len(lines) else ""
     found_here = len(_contract_columns(here, d.delimiter))
     # The same line under another delimiter.
-    for delim, word in _DELIMITER_WORDS.items():
+    for delim, word in DELIMITER_WORDS.items():
         if delim != d.delimiter and len(_contract_columns(here, delim) & required) > max(
             found_here, 1
         ):
             return FileRejected(
                 "wrong_delimiter",
-                f'{word}-delimited: set `delimiter = "{_DELIMITER_TOML[delim]}"` for this '
+                f'{word}-delimited: set `delimiter = "{DELIMITER_TOML[delim]}"` for this '
                 "source (a [[sources]] entry whose pattern matches this file)",
             )
     # The header on another line (a report title or a blank line above it).
     for number, line in enumerate(lines, 1):
         if number == d.header_row:
             continue
-        for delim, word in _DELIMITER_WORDS.items():
+        for delim, word in DELIMITER_WORDS.items():
             if required <= _contract_columns(line, delim):
                 also = (
                     ""
                     if delim == d.delimiter
-                    else f' and `delimiter = "{_DELIMITER_TOML[delim]}"` ({word}-delimited)'
+                    else f' and `delimiter = "{DELIMITER_TOML[delim]}"` ({word}-delimited)'
                 )
                 return FileRejected(
                     "wrong_header_row",

@@ -14,6 +14,7 @@ from her2qa.ingest import extract
 from her2qa.ingest.formats import read, wide
 from tests.conftest import IHC_ROW, ISH_ROW
 from tests.ingest import sources
+from tests.ingest.test_excel import write_xlsx
 from tests.ingest.test_hostile_input import (
     CANARY_DOB,
     CANARY_MRN,
@@ -261,3 +262,25 @@ def test_generate_layout_wide_is_format_wide(tmp_path, capsys):
         ["generate", "--out", str(tmp_path / "c"), "--layout", "wide", "--format", "fhir"]
     )
     assert code != 0 and "--layout wide writes workbooks" in capsys.readouterr().err
+
+
+def test_a_wide_file_elsewhere_than_configured_is_named_not_listed_as_missing(wh, tmp_path):
+    body = HEADER + _case("C1", IHC_BLOCK, ISH_BLOCK)
+    (wh.inbox / "cases-comma.csv").write_text(body.replace(";", ","))
+    (wh.inbox / "cases-title.csv").write_text("HER2 cases\n" + body)
+    sheet = [["HER2 cases"], [], [c for c in HEADER.strip().split(";")]]
+    sheet += [_case("C1", IHC_BLOCK, ISH_BLOCK).strip().split(";")]
+    write_xlsx(wh.inbox / "book.xlsx", {"S": sheet})
+    toml = MAPPING + MAPPING.replace('pattern = "cases*.csv"', 'pattern = "book.xlsx"').split(
+        "[sources.values"
+    )[0].replace('delimiter = ";"\n', "")
+    sources.run(wh, sources.site(tmp_path, toml))
+    reasons = dict(wh.query("SELECT file_name, reason FROM ops.ingested_files"))
+    assert reasons["cases-comma.csv"] == (
+        'wrong_delimiter: comma-delimited: set `delimiter = ","` for this source'
+    )
+    assert reasons["cases-title.csv"] == (
+        "wrong_header_row: the column headers are on line 2, not line 1: set `header_row = 2` "
+        "for this source"
+    )
+    assert reasons["book.xlsx"].startswith("wrong_header_row: the column headers are on row 3")

@@ -259,6 +259,11 @@ def _number(value: float) -> str:
     return text
 
 
+def cell_text(value: Cell) -> str:
+    """A header cell (or any cell outside a contract column) as text."""
+    return _text(value, "text")
+
+
 def _text(value: Cell, kind: str) -> str:
     """One non-text cell as the contract's text (``kind``: the contract column's kind)."""
     if isinstance(value, str):

@@ -30,6 +30,8 @@ concatenation, no Python loop over rows.
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,6 +128,7 @@ def read(path: Path, source: SourceConfig, checks: extract.ByteChecks) -> extrac
     plan = wide_mapping(source)
     fmt = formats.kind(checks, source)
     d = extract.dialect(source) if fmt == "csv" else None
+    sheet = None
     if fmt == "excel":
         sheet = excel.open_sheet(path, source)
         names = sheet.names
@@ -138,7 +141,7 @@ def read(path: Path, source: SourceConfig, checks: extract.ByteChecks) -> extrac
             f'this file is {fmt}, but its [[sources]] entry has layout = "wide" (CSV or Excel '
             "only): narrow the entry's pattern",
         )
-    header, positions = _match(names, plan)
+    header, positions = _match(names, plan, lambda: _hint(path, d, sheet, plan))
     kinds = plan.headers()
     folded = [contract.header_key(n) for n in names]
     wanted = sorted(set(positions.values()) | set(header.extra_index.values()))
@@ -163,9 +166,12 @@ def read(path: Path, source: SourceConfig, checks: extract.ByteChecks) -> extrac
     return extract.Extract(header, mapping.apply(table, source), lines, "wide")
 
 
-def _match(names: list[str], plan: WideMapping) -> tuple[extract.Header, dict[str, int]]:
+def _match(
+    names: list[str], plan: WideMapping, hint: Callable[[], extract.FileRejected | None]
+) -> tuple[extract.Header, dict[str, int]]:
     """The sheet's header against the mapping: positions of mapped headers, extras kept
-    or dropped like a CSV's; a missing header of a required column rejects the file."""
+    or dropped like a CSV's; a missing header of a required column rejects the file, with
+    where the headers are instead when ``hint`` finds them (another delimiter or row)."""
     positions: dict[str, int] = {}  # folded header -> position
     extra_index: dict[str, int] = {}
     dropped: list[str] = []
@@ -189,6 +195,9 @@ def _match(names: list[str], plan: WideMapping) -> tuple[extract.Header, dict[st
     required = set(contract.REQUIRED)
     absent = [h for h, c in mapped.items() if h not in positions and c in required]
     if absent:
+        better = hint()
+        if better is not None:
+            raise better
         shown = ", ".join(f"{plan.labels[h]!r} ({mapped[h]})" for h in absent)
         raise extract.FileRejected("missing_columns", f"the sheet has no column {shown}")
     contract_index = {c: positions[h] for h, c in plan.case.items() if h in positions}
@@ -255,6 +264,51 @@ def _unpivot(
         "source_row",
         pa.array(range(1, table.num_rows + 1), pa.int64()),
     )
+
+
+def _hint(
+    path: Path, d: extract.Dialect | None, sheet: excel.Sheet | None, plan: WideMapping
+) -> extract.FileRejected | None:
+    """Where the mapped headers are when they are not where the source says: another row of
+    the sheet, another line or delimiter of the CSV (counted, never quoted)."""
+    required = {h for h, c in plan.headers().items() if c in contract.REQUIRED}
+
+    def fits(names: list[str]) -> bool:
+        return required <= {contract.header_key(n) for n in names}
+
+    if sheet is not None:
+        for number, cells in enumerate(sheet.top, 1):
+            if number != sheet.header_row and fits([excel.cell_text(c) for c in cells]):
+                return extract.FileRejected(
+                    "wrong_header_row",
+                    f"the column headers are on row {number} of the sheet, not row "
+                    f"{sheet.header_row}: set `header_row = {number}` for this source",
+                )
+        return None
+    assert d is not None
+    for delimiter, word in extract.DELIMITER_WORDS.items():
+        for row in range(1, 31):
+            try:
+                names = extract.header_names(
+                    path, dataclasses.replace(d, delimiter=delimiter, header_row=row)
+                )
+            except (extract.FileRejected, UnicodeError, OSError):
+                break
+            if not fits(names) or (delimiter, row) == (d.delimiter, d.header_row):
+                continue
+            if delimiter == d.delimiter:
+                return extract.FileRejected(
+                    "wrong_header_row",
+                    f"the column headers are on line {row}, not line {d.header_row}: set "
+                    f"`header_row = {row}` for this source",
+                )
+            also = f" and `header_row = {row}`" if row != d.header_row else ""
+            return extract.FileRejected(
+                "wrong_delimiter",
+                f'{word}-delimited: set `delimiter = "{extract.DELIMITER_TOML[delimiter]}"`'
+                f"{also} for this source",
+            )
+    return None
 
 
 def _covered(plan: WideMapping) -> set[str]:
