@@ -112,8 +112,15 @@ def _parser() -> argparse.ArgumentParser:
         "--format",
         dest="fmt",
         choices=FORMATS,
-        default="csv",
+        default=None,
         help="input format of the files (the same network in each; default csv)",
+    )
+    gen.add_argument(
+        "--layout",
+        choices=("long", "wide"),
+        default="long",
+        help="wide: one row per case, IHC and ISH side by side (= --format wide; "
+        "docs/formats/wide-example.toml reads it)",
     )
     gen.set_defaults(func=cmd_generate)
     return parser
@@ -125,6 +132,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     if args.rows < 1:
         raise UserError("--rows must be at least 1")
     started = time.monotonic()
+    if args.layout == "wide":
+        if args.fmt not in (None, "xlsx", "wide"):
+            raise UserError(f"--layout wide writes workbooks (--format wide), not {args.fmt}")
+        args.fmt = "wide"
+    args.fmt = args.fmt or "csv"
     if args.messy and args.fmt != "csv":
         raise UserError("--messy writes CSV files only (its planted faults are CSV's)")
     manifest = generate(

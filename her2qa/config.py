@@ -89,7 +89,7 @@ SCHEMA: dict[str, dict[str, str]] = {
         "encoding": "CSV: utf-8 (default), windows-1252 or latin-1",
         "decimal": 'CSV/Excel text cells: decimal mark, "." (default) or ","',
         "layout": "long (default: one row per result) or wide (one row per case)",
-        "columns": "wide: {header text = contract column} for case-level columns",
+        "columns": "{header text = contract column}: renames (long), the case's columns (wide)",
         "assays": "wide: [{assay, columns = {header = contract column}}, ...], one per result",
         "values": "{contract column = {file value = contract value}} value maps",
         "codes": "HL7 v2 / FHIR: {code = contract column or column=value} (e.g. CAP eCC)",

@@ -16,7 +16,8 @@ result found, or one item of the file that carries none (counted with its reason
 | fhir | a JSON object or array | ``formats.fhir`` |
 
 A ``[[sources]]`` entry of ``her2qa.toml`` (``config.SourceConfig``) may name the format
-and say how to read it (sheet, delimiter, encoding, wide layout, code maps).
+and say how to read it (sheet, delimiter, encoding, wide layout, code maps). A source with
+``layout = "wide"`` (one row per case, CSV or Excel) is read by ``formats.wide``.
 """
 
 from __future__ import annotations
@@ -60,7 +61,11 @@ def read(
     for file-level failures (the reason names the file's format when it is not the one
     configured)."""
     fmt = kind(checks, source)
+    if source.get("layout", "long") != "long":  # one row per case: formats.wide (CSV or Excel)
+        from her2qa.ingest.formats import wide
+
+        return wide.read(path, source, checks)
     if fmt == "csv":
-        return extract.read(path, checks)
+        return extract.read(path, checks, source)  # the source's dialect
     adapter = importlib.import_module(f"her2qa.ingest.formats.{fmt}")
     return adapter.read(path, source)
