@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import time
 from pathlib import Path
 
 import pytest
@@ -222,10 +221,7 @@ def test_hostile_shapes_are_bounded_and_recorded(wh):
         [{**_row(1), "lis_comment": big}, {**_row(2), "assay_kit": big}, _row(3)],
         header=header,
     )
-    started = time.monotonic()
-    wh.run()
-    elapsed = time.monotonic() - started
-    assert elapsed < 20, elapsed
+    wh.run()  # (no timing assertion in a test: speed lives in benchmarks/)
     wide_status, wide_reason = wh.one(
         "SELECT status, reason FROM ops.ingested_files WHERE file_name = 'wide.csv'"
     )
@@ -242,15 +238,13 @@ def test_hostile_shapes_are_bounded_and_recorded(wh):
     assert_accounting(wh)
 
 
-def test_many_extra_columns_load_in_linear_time(wh):
-    # 900 extra columns: the old extras.index(n) look-up was quadratic (20k columns: 30 s)
+def test_many_extra_columns_load(wh):
+    # 900 extra columns (an old quadratic look-up made 20k columns take 30 s)
     header = [*contract.NAMES, *(f"c{i}" for i in range(900))]
     write_extract(
         wh.inbox / "many.csv", [{**_row(1), **{f"c{i}": "v" for i in range(900)}}], header=header
     )
-    started = time.monotonic()
     wh.run()
-    assert time.monotonic() - started < 10
     assert len(wh.one("SELECT columns_extra FROM ops.ingested_files")) == 900
     assert wh.one("SELECT count(*) FROM staging.her2_results") == 1
     assert_accounting(wh)
