@@ -98,6 +98,8 @@ def _observations(row: dict[str, str | None]) -> list[tuple[str, str, str, str, 
             continue
         if column == "result_version" and value in ("1", "2"):
             continue  # the status says it: F is version 1, C version 2
+        if column == "test_purpose" and value == "clinical":
+            continue  # the contract's default: a LIS flags only the other purposes
         numeric = column in spec.NUMERIC
         unit = spec.WRITER_UNITS.get(column)
         obs.append(

@@ -70,12 +70,33 @@ def _nth(values: pa.Array, sep: str, n: int) -> pa.Array:
     return pc.list_element(pc.split_pattern(padded, sep, max_splits=n), n - 1)
 
 
-def component(values: pa.Array, d: Delimiters, n: int, sub: int | None = None) -> pa.Array:
-    """Component n (1-based) of the first repetition of each value (subcomponent ``sub``),
-    trimmed, empty as null: in C++, for columns of many distinct values."""
-    out = _nth(values, d.repetition, 1)
-    out = _nth(out, d.component, n)
-    if sub is not None:
-        out = _nth(out, d.subcomponent, sub)
-    out = pc.utf8_trim_whitespace(out)
+def _clean(values: pa.Array) -> pa.Array:
+    out = pc.utf8_trim_whitespace(values)
     return pc.if_else(pc.equal(out, ""), NULL, out)
+
+
+def components(values: pa.Array, d: Delimiters, *wanted: int | tuple[int, int]) -> list[pa.Array]:
+    """Components (1-based n, or (n, subcomponent)) of the first repetition of each value,
+    trimmed, empty as null: in C++ with one split per column, for columns of many distinct
+    values (names, MRNs, accessions, dates)."""
+    first = _nth(values, d.repetition, 1)
+    wanted_n = [w if isinstance(w, int) else w[0] for w in wanted]
+    top = max(wanted_n)
+    if not pc.any(pc.fill_null(pc.match_substring(first, d.component), False)).as_py():
+        parts = {n: first if n == 1 else pa.nulls(len(first), pa.large_string()) for n in wanted_n}
+    else:
+        padded = pc.binary_join_element_wise(
+            first, pa.scalar(d.component * top, pa.large_string()), pa.scalar("", pa.large_string())
+        )
+        split = pc.split_pattern(padded, d.component, max_splits=top)
+        parts = {n: pc.list_element(split, n - 1) for n in set(wanted_n)}
+    out = []
+    for w in wanted:
+        got = parts[w] if isinstance(w, int) else _nth(parts[w[0]], d.subcomponent, w[1])
+        out.append(_clean(got))
+    return out
+
+
+def component(values: pa.Array, d: Delimiters, n: int, sub: int | None = None) -> pa.Array:
+    """Component n (1-based) of the first repetition of each value (subcomponent ``sub``)."""
+    return components(values, d, n if sub is None else (n, sub))[0]

@@ -240,8 +240,8 @@ class Reader:
         owner, first = np.unique(owner, return_index=True)
         s = s[first]
         rows = np.searchsorted(r, owner)
-        ids = self._field(s, 2)
-        accession = pc.coalesce(fields.component(ids, d, 2, 1), fields.component(ids, d, 1, 1))
+        placer, filler = fields.components(self._field(s, 2), d, (1, 1), (2, 1))
+        accession = pc.coalesce(filler, placer)
         self.r_accession = _scatter(accession, rows, len(r))
         collected = fields.component(self._field(s, 17), d, 1, 1)
         self.r_spm_collected = _scatter(collected, rows, len(r))
@@ -262,17 +262,10 @@ class Reader:
             mrn = fields.large(values)
         self.p_mrn = mrn
         # the name as "given middle family" (only compared with other values, then dropped)
-        name = self._field(p, 5)
+        family, given, middle = fields.components(self._field(p, 5), d, (1, 1), 2, 3)
         joined = pc.utf8_trim_whitespace(
             pc.replace_substring_regex(
-                _join(
-                    fields.component(name, d, 2),
-                    fields.component(name, d, 3),
-                    fields.component(name, d, 1, 1),
-                    sep=" ",
-                    null_handling="replace",
-                    null_replacement="",
-                ),
+                _join(given, middle, family, sep=" ", null_handling="replace", null_replacement=""),
                 r"\s+",
                 " ",
             )
@@ -391,7 +384,9 @@ class Reader:
         for row in np.flatnonzero((col == _ASSAY) & (aff == 0)).tolist():
             named = vocabulary.normalise("assay", val[row].as_py() or "") or ""
             aff[row] = codes.ASSAY_ID.get(named, 0)
-        method = self._subset(f, 17, lambda v: _method_assay(d, v), 0)
+        method = np.zeros(n, np.int64)
+        rows, methods = self._subset(f, 17)
+        method[rows] = fields.map_int(methods, lambda v: _method_assay(d, v))
         aff = np.where(aff == 0, method[cx], aff)
 
         # checks
@@ -421,18 +416,14 @@ class Reader:
         her2 = count > 0
         ex, ecol, evals = [], [], []
         for k, name, comps in ((16, "pathologist_id", (1,)), (23, "performing_lab", (10, 3, 1))):
-            got = self._subset(
-                f,
-                k,
-                lambda v, c=comps: next((p for m in c if (p := fields.piece(v, d, m))), None),
-                None,
-                her2,
+            rows, raw = self._subset(f, k, her2)
+            values = fields.map_text(
+                raw, lambda v, c=comps: next((p for m in c if (p := fields.piece(v, d, m))), None)
             )
-            values = fields.large(got)
-            rows = np.flatnonzero(~_mask(pc.is_null(values)))
-            ex.append(rows)
-            ecol.append(np.full(len(rows), codes.COLUMN_ID[name]))
-            evals.append(values.take(pa.array(rows)))
+            keep = ~_mask(pc.is_null(values))
+            ex.append(rows[keep])
+            ecol.append(np.full(int(keep.sum()), codes.COLUMN_ID[name]))
+            evals.append(values.filter(pa.array(keep)))
         extra = np.concatenate(ex)
         zero = np.zeros(len(extra), bool)
         self.c_x = np.concatenate((cx, extra)).astype(np.int64)
@@ -450,22 +441,16 @@ class Reader:
         }
         self.c_bad = np.logical_or.reduce(list(self.c_checks.values()))
 
-    def _subset(self, f, k: int, fn, default, rows_wanted: np.ndarray | None = None):
-        """``fn`` of field OBX-k (per distinct value) for the observations that have it (and
-        are wanted); ``default`` for the others."""
+    def _subset(
+        self, f, k: int, rows_wanted: np.ndarray | None = None
+    ) -> tuple[np.ndarray, pa.Array]:
+        """(rows, field OBX-k as text) of the observations that have the field (and are
+        wanted): OBX-16, -17 and -23 are absent from most observations."""
         have = f.count >= k
         if rows_wanted is not None:
             have &= rows_wanted
         rows = np.flatnonzero(have)
-        out = [default] * len(have) if default is None else np.full(len(have), default, np.int64)
-        if not len(rows):
-            return out
-        sub = self.t.fields(self.x_seg[rows])
-        index, results = fields.per_value(self.t.strings(sub.nth(k)), fn)
-        got = [results[i] for i in index.tolist()]
-        for row, value in zip(rows.tolist(), got, strict=True):
-            out[row] = value
-        return out
+        return rows, self.t.strings(self.t.fields(self.x_seg[rows]).nth(k))
 
     def _question(self, ident: str | None) -> int:
         """The entry of an observation identifier (OBX-3): its first coding, else its

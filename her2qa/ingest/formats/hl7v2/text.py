@@ -188,6 +188,7 @@ class Text:
         self._fields: Split | None = None
         self._types: np.ndarray | None = None
         self._heads: np.ndarray | None = None
+        self._arrow_data = pa.py_buffer(data)  # the file's bytes, shared by every column
 
     def __len__(self) -> int:
         return len(self.start)
@@ -263,22 +264,43 @@ class Text:
         return self.fields(rows).nth(k - 1 if msh else k)
 
     def strings(self, rng: tuple[np.ndarray, np.ndarray], trim: bool = False) -> pa.Array:
-        """The ranges as an Arrow string array, empty as null (``trim``: spaces off first)."""
+        """The ranges as an Arrow string array, empty as null (``trim``: spaces off first).
+
+        The ranges must be in file order (each ends before the next starts: a column of
+        fields of segments in order): they are then every other element of one Arrow array
+        over the file's own bytes (range, gap, range, ...), which Arrow's ``take`` copies in
+        C++, without an index per byte."""
         a, b = rng
+        n = len(a)
+        if n == 0:
+            return pa.array([], pa.large_string())
         if trim:
             a, b = self._trimmed(a, b)
+        if np.any(a[1:] < b[:-1]):  # not in file order: gathered byte by byte instead
+            return self._gathered(a, b)
+        bounds = np.empty(2 * n, np.int64)
+        bounds[0::2], bounds[1::2] = a, b
+        valid = np.zeros(2 * n - 1, bool)
+        valid[0::2] = b > a
+        both = pa.LargeStringArray.from_buffers(
+            2 * n - 1,
+            pa.py_buffer(bounds),
+            self._arrow_data,
+            pa.py_buffer(np.packbits(valid, bitorder="little")),
+        )
+        return both.take(pa.array(np.arange(0, 2 * n - 1, 2)))
+
+    def _gathered(self, a: np.ndarray, b: np.ndarray) -> pa.Array:
         length = b - a
         offsets = np.zeros(len(a) + 1, np.int64)
         np.cumsum(length, out=offsets[1:])
-        total = int(offsets[-1])
-        gather = np.repeat(a - offsets[:-1], length) + np.arange(total, dtype=np.int64)
+        gather = np.repeat(a - offsets[:-1], length) + np.arange(offsets[-1], dtype=np.int64)
         valid = length > 0
         return pa.LargeStringArray.from_buffers(
             len(a),
             pa.py_buffer(offsets),
             pa.py_buffer(self.buf[gather]),
             pa.py_buffer(np.packbits(valid, bitorder="little")),
-            int(len(a) - valid.sum()),
         )
 
     def _trimmed(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
