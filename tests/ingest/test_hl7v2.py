@@ -633,3 +633,31 @@ def test_generated_network_arrives_the_same_as_hl7v2_and_csv(tmp_path, key, monk
         )
     assert results["csv"]["her2_results"], "nothing staged"
     assert results["hl7v2"] == results["csv"]
+
+
+def test_runs_of_messages_read_the_same_as_the_whole_file(tmp_path, monkeypatch):
+    """Large files are read a run of messages at a time (in threads): the rows, their order
+    and the message numbers in reasons do not depend on where the runs are cut."""
+    misfit = ish_message("T-ISH-2", control="3")
+    misfit[5] = obx(3, "ST", "49683-6^^LN", "greater than 1.8")
+    body = [
+        "FHS|^~\\&|LIS",
+        "BHS|^~\\&|LIS",
+        *ihc_message(),
+        *ish_message(),
+        *misfit,
+        msh("4", kind="ADT^A08"),
+        *ihc_message("T-IHC-5", control="5"),
+        "BTS|9",
+        "FTS|1",
+    ]
+    path = _write(tmp_path / "runs.hl7", ("\r".join(body) + "\r").encode())
+    whole = read(path).table
+    monkeypatch.setattr(hl7v2, "_MIN_RUN_BYTES", 64)
+    monkeypatch.setattr(hl7v2, "_RUN_BYTES", 200)
+    assert len(text.chunks(path.read_bytes(), 13, "|", 200)) > 3
+    assert read(path).table.equals(whole)
+    why = whole.column("malformed").to_pylist()
+    assert why[2].startswith("message 3, OBR 1 (ISH result): OBX 3: value type ST")
+    assert why[3] == "message 4 is ADT^A08, not a result message (ORU^R01): not read"
+    assert why[5] == "batch trailer BTS-1 counts 9 message(s); the batch holds 5"

@@ -133,11 +133,11 @@ def safe(token: str | None, phi: set[str], shape: str) -> str | None:
     return token
 
 
-def _value_type(vt: str | None) -> tuple[int, bool, bool]:
-    """(index in VALUE_TYPES or -1, coded, structured numeric) of an OBX-2 value type."""
-    vt = vt or ""
+def _value_type(vt: str | None) -> tuple[int, bool, bool, str]:
+    """(index in VALUE_TYPES or -1, coded, structured numeric, the type) of an OBX-2."""
+    vt = (vt or "").strip().upper()
     index = codes.VALUE_TYPES.index(vt) if vt in codes.VALUE_TYPES else -1
-    return index, vt in codes.CODED_TYPES, vt == "SN"
+    return index, vt in codes.CODED_TYPES, vt == "SN", vt
 
 
 def _status(value: str | None) -> str | None:
@@ -312,25 +312,26 @@ class Reader:
         self.x_ord = _rank(np.where(owner >= 0, owner, msh))
         f = t.fields(x)
         self.x_fields = f.count  # field separators in the segment: OBX-k is there if >= k
-        self.x_vt = fields.map_text(
-            t.strings(f.nth(2)), lambda v: (v or "").strip().upper() or None
+        # the columns of few distinct values are parsed once per value, and kept as (index
+        # of each row's value, parsed values): no per-row strings are made for them
+        self.x_vt = fields.per_value(t.strings(f.nth(2)), _value_type)
+        vt_id, coded, sn = (np.array([v[k] for v in self.x_vt[1]])[self.x_vt[0]] for k in range(3))
+        self.x_ident = fields.per_value(
+            t.strings(f.nth(3)), lambda v: (fields.piece(v, d, 1), self._question(v))
         )
-        vt_index, vt_values = fields.per_value(self.x_vt, _value_type)
-        vt_id, coded, sn = (np.array([v[i] for v in vt_values])[vt_index] for i in range(3))
-        ident = t.strings(f.nth(3))
-        self.x_code1 = fields.map_text(ident, lambda v: fields.piece(v, d, 1))
-        q = fields.map_int(ident, self._question)
+        q = np.array([v[1] for v in self.x_ident[1]], np.int64)[self.x_ident[0]]
         value = t.strings(f.nth(5))
         # coded answers (OBX-5 of CWE/CE/CNE/CF): identifier, text, system, per distinct value
         answer_rows = np.flatnonzero(coded)
         a = np.full(n, -1, np.int64)
         decoded = value
         if len(answer_rows):
-            answers = value.take(pa.array(answer_rows))
-            a[answer_rows] = fields.map_int(answers, self._answer)
-            text = fields.map_text(
-                answers, lambda v: fields.piece(v, d, 2) or fields.piece(v, d, 1)
+            index, parsed = fields.per_value(
+                value.take(pa.array(answer_rows)),
+                lambda v: (self._answer(v), fields.piece(v, d, 2) or fields.piece(v, d, 1)),
             )
+            a[answer_rows] = np.array([p[0] for p in parsed], np.int64)[index]
+            text = fields.large([p[1] for p in parsed]).take(pa.array(index))
             decoded = pc.if_else(pa.array(coded), _scatter(text, answer_rows, n), value)
         loinc_answer = (a >= 0) & (lk.origin[np.maximum(a, 0)] == 0)
         a[loinc_answer & (q < 0)] = -1  # a LOINC answer counts only under a known question
@@ -400,14 +401,13 @@ class Reader:
         )
         repeated = _mask(pc.match_substring(value, d.repetition))
         bad_repeat = (cmode != _FIXED) & repeated[cx]
-        self.x_unit = fields.map_text(
-            t.strings(f.nth(6)), lambda v: fields.piece(v, d, 1) or fields.piece(v, d, 2)
+        self.x_unit = fields.per_value(
+            t.strings(f.nth(6)), lambda v: fields.piece(v, d, 1) or fields.piece(v, d, 2) or ""
         )
-        unit_index, unit_names = fields.per_value(self.x_unit, lambda v: v or "")
-        fits = np.array([[codes.unit_fits(c_, u) for u in unit_names] for c_ in codes.COLUMNS])
-        bad_unit = ~fits[col, unit_index[cx]]
+        fits = np.array([[codes.unit_fits(c_, u) for u in self.x_unit[1]] for c_ in codes.COLUMNS])
+        bad_unit = ~fits[col, self.x_unit[0][cx]]
         bad_method = (method[cx] > 0) & (code_aff > 0) & (method[cx] != code_aff)
-        self.x_status = fields.map_text(t.strings(f.nth(11)), _status)
+        self.x_status = fields.per_value(t.strings(f.nth(11)), _status)
         self.x_method = method
 
         # the reader (OBX-16) and performing laboratory (OBX-23) of the HER2 observations
@@ -623,7 +623,8 @@ class Reader:
             out[_mask(pc.equal(values, "C"))] = 2
             return out
 
-        x_kind = kinds(self.x_status)[self.c_x[att_c]]
+        statuses = self.x_status[1]
+        x_kind = kinds(fields.large(statuses))[self.x_status[0]][self.c_x[att_c]]
         r_kind = kinds(self.r_status)[res_obr]
 
         def per(kind: int) -> np.ndarray:
@@ -663,7 +664,8 @@ class Reader:
                 "no result status (OBR-25, OBX-11): not known to be final"
             )
         for r in np.flatnonzero(self.s_other).tolist():
-            found = set(self.x_status.take(pa.array(self.c_x[att_c[att_r == r]])).to_pylist())
+            index, statuses = self.x_status
+            found = {statuses[i] for i in index[self.c_x[att_c[att_r == r]]].tolist()}
             found.add(self.r_status[int(res_obr[r])].as_py())
             letter = min(s for s in found if s not in (None, "F", "C"))
             meaning = _STATUS_MEANING.get(letter, "not an HL7 result status")
@@ -703,7 +705,7 @@ class Reader:
         name = self._code(c_)
         parts = []
         if self.c_checks["type"][c_]:
-            vt = safe(self.x_vt[x].as_py(), phi, _TYPE_SHAPE) or "given"
+            vt = safe(self.x_vt[1][self.x_vt[0][x]][3], phi, _TYPE_SHAPE) or "given"
             need = "NM or SN" if column in codes.NUMERIC else "a coded or string value"
             parts.append(f"value type {vt} does not fit {name} ({column} needs {need})")
         if self.c_checks["answer"][c_]:
@@ -712,7 +714,7 @@ class Reader:
         if self.c_checks["repeat"][c_]:
             parts.append(f"{name} has several values (repetitions) where one is expected")
         if self.c_checks["unit"][c_]:
-            unit = safe(self.x_unit[x].as_py(), phi, _UNIT_SHAPE) or "given"
+            unit = safe(self.x_unit[1][self.x_unit[0][x]], phi, _UNIT_SHAPE) or "given"
             parts.append(f"unit {unit} does not fit {name} ({column}: {codes.unit_doc(column)})")
         if self.c_checks["method"][c_]:
             method = codes.ASSAYS[int(self.x_method[x])]
@@ -770,7 +772,8 @@ class Reader:
         held = np.bincount(self.x_obr[self.x_obr >= 0], minlength=len(self.r_seg))
         rows = np.flatnonzero(np.isin(self.x_obr, empty))
         found: dict[int, set[str]] = {}
-        names = self.x_code1.take(pa.array(rows)).to_pylist()
+        index, idents = self.x_ident
+        names = [idents[i][0] for i in index[rows].tolist()]
         for o, c_ in zip(self.x_obr[rows].tolist(), names, strict=True):
             found.setdefault(o, set()).add(c_)
         for o in empty.tolist():
