@@ -46,6 +46,7 @@ READER = "hl7v2"
 _RUN_BYTES = 32 << 20
 _MIN_RUN_BYTES = 2 << 20
 _THREADS = min(4, os.cpu_count() or 1)
+_HEADER_CODES = [text.code(h) for h in (b"MSH", b"FHS", b"BHS")]
 _BLANK = re.compile(rb"[ \t\r\n\x0b\x1c]*")
 
 
@@ -88,7 +89,10 @@ def read(path: Path, source: SourceConfig) -> extract.Extract:
     rows = pa.concat_tables([table for table, _ in done])
     rows = with_items(rows, envelope_items(batches, msh))
     order = np.lexsort((rows.column("k").to_numpy(), rows.column("anchor").to_numpy()))
-    return _extract(rows.take(pa.array(order)), delims)
+    # an escape character outside the header segments' MSH-2 (one each) means escapes
+    headers = sum(int(np.isin(t.types(), _HEADER_CODES).sum()) for t in texts)
+    escapes = data.count(delims.escape.encode()) > headers
+    return _extract(rows.take(pa.array(order)), delims, escapes)
 
 
 def _unescaped(column: pa.Array, d: text.Delimiters) -> pa.Array:
@@ -102,15 +106,18 @@ def _unescaped(column: pa.Array, d: text.Delimiters) -> pa.Array:
     return pa.array(values, pa.string())
 
 
-def _extract(rows: pa.Table, d: text.Delimiters) -> extract.Extract:
+def _extract(rows: pa.Table, d: text.Delimiters, escapes: bool) -> extract.Extract:
     """The rows as an Extract: a row with a reason keeps no value (its reason is its
     quarantine reason), as ``records.to_extract`` does for other message formats."""
     why = rows.column("why").combine_chunks().cast(pa.string())
     keep = pc.is_null(why)
+    every = why.null_count == len(why)
     columns: dict[str, pa.Array] = {}
     for name in contract.NAMES:
-        values = _unescaped(rows.column(name).combine_chunks().cast(pa.string()), d)
-        columns[name] = pc.if_else(keep, values, pa.scalar(None, pa.string()))
+        values = rows.column(name).combine_chunks().cast(pa.string())
+        if escapes:
+            values = _unescaped(values, d)
+        columns[name] = values if every else pc.if_else(keep, values, pa.scalar(None, pa.string()))
     columns["source_row"] = pa.array(np.arange(1, rows.num_rows + 1, dtype=np.int64))
     columns["malformed"] = why
     header = extract.Header(

@@ -180,6 +180,7 @@ class Reader:
         self.obr_of = _owner(self.typ == SEG["OBR"], self.msg)
         self.items: list[tuple[int, int, str]] = []  # (anchor, k, reason) of item rows
         self._phi: dict[int, set[str]] = {}
+        self._x_ord: np.ndarray | None = None
 
     def number(self, msg: int) -> int:
         """The message's number in the file (1-based)."""
@@ -308,8 +309,7 @@ class Reader:
         self.x_seg, self.x_msg = x, self.msg[x]
         owner = self.obr_of[x]
         self.x_obr = np.where(owner >= 0, np.searchsorted(self.r_seg, np.maximum(owner, 0)), -1)
-        msh = self.m_seg[np.maximum(self.x_msg - 1, 0)] if len(self.m_seg) else owner
-        self.x_ord = _rank(np.where(owner >= 0, owner, msh))
+        self._x_owner = owner
         f = t.fields(x)
         self.x_fields = f.count  # field separators in the segment: OBX-k is there if >= k
         # the columns of few distinct values are parsed once per value, and kept as (index
@@ -440,6 +440,16 @@ class Reader:
             "method": np.concatenate((bad_method, zero)),
         }
         self.c_bad = np.logical_or.reduce(list(self.c_checks.values()))
+
+    @property
+    def x_ord(self) -> np.ndarray:
+        """Each observation's number in its OBR (1-based; in its message before any OBR):
+        only reasons need it."""
+        if self._x_ord is None:
+            owner = self._x_owner
+            msh = self.m_seg[np.maximum(self.x_msg - 1, 0)] if len(self.m_seg) else owner
+            self._x_ord = _rank(np.where(owner >= 0, owner, msh))
+        return self._x_ord
 
     def _subset(
         self, f, k: int, rows_wanted: np.ndarray | None = None
