@@ -56,7 +56,7 @@ _TYPE_SHAPE = r"[A-Z]{2,3}"
 _MSG_TYPE_SHAPE = r"[A-Z0-9]{3}(\^[A-Z0-9_]{1,7})?"
 
 # how an observation gives its values
-_FIXED, _ANSWER, _VALUE, _ANSWER_ONLY, _FIELD = 1, 2, 3, 4, 5
+_FIXED, _ANSWER, _VALUE, _ANSWER_ONLY = 1, 2, 3, 4
 _REPORTED = codes.COLUMN_ID["reported_result"]
 _SCORE = codes.COLUMN_ID["ihc_score"]
 _RATIO = codes.COLUMN_ID["ish_ratio"]
@@ -69,10 +69,6 @@ _CALL_SPELLINGS = pa.array(
     sorted({s.spelling for s in vocabulary.SPELLINGS if s.field == "reported_result"}),
     pa.large_string(),
 )
-
-
-def _large(values: list | tuple) -> pa.Array:
-    return pa.array(list(values), pa.large_string())
 
 
 _NULL = pa.scalar(None, pa.large_string())
@@ -120,10 +116,6 @@ def _iso(values: pa.Array) -> pa.Array:
     ok = _mask(pc.match_substring_regex(values, _DTM))
     parts = [pc.utf8_slice_codeunits(values, a, b) for a, b in ((0, 4), (4, 6), (6, 8))]
     return pc.if_else(pa.array(ok), _join(*parts, sep="-"), values)
-
-
-def _upper(values: pa.Array) -> pa.Array:
-    return pc.utf8_upper(values)
 
 
 def safe(token: str | None, phi: set[str], shape: str) -> str | None:
@@ -734,7 +726,7 @@ class Reader:
     def _result_table(self, res_obr, res_aff, nres, values, corrected, reasons) -> pa.Table:
         n_res = len(res_obr)
         rows = pa.array(res_obr)
-        assay = _large([codes.ASSAYS[k] for k in res_aff.tolist()])
+        assay = fields.large([codes.ASSAYS[k] for k in res_aff.tolist()])
         filler = self.r_filler.take(rows)
         test_id = pc.if_else(pa.array(nres[res_obr] == 2), _join(filler, assay, sep="-"), filler)
         version = pc.coalesce(
@@ -767,7 +759,7 @@ class Reader:
             else pa.nulls(n_res, pa.large_string())
             for name in contract.NAMES
         }
-        out["why"] = _large(reasons)
+        out["why"] = fields.large(reasons)
         out["anchor"] = pa.array(self.seg_offset + self.r_seg[res_obr], pa.int64())
         out["k"] = pa.array(res_aff.astype(np.int64))
         return pa.table(out)
@@ -856,7 +848,7 @@ def with_items(results: pa.Table, items: list[tuple[int, int, str]]) -> pa.Table
     anchor, k, why = zip(*items, strict=True)
     n = len(why)
     table = {name: pa.nulls(n, pa.large_string()) for name in contract.NAMES}
-    table["why"] = _large(why)
+    table["why"] = fields.large(why)
     table["anchor"] = pa.array(list(anchor), pa.int64())
     table["k"] = pa.array(list(k), pa.int64())
     return pa.concat_tables([results, pa.table(table, schema=results.schema)])
