@@ -20,6 +20,8 @@ from tests.browser import browser  # noqa: F401
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"  # ../shared beside the repository: contracts, references, data
 TEST_KEY = "test-key-0123456789abcdef-not-for-production"
+# The same key as an object, for code that takes one (HER2QA_PHI_KEY=TEST_KEY gives it)
+TEST_PHI_KEY = phi.PhiKey(TEST_KEY.encode("utf-8"))
 
 # A valid IHC row and a valid dual-probe ISH row of the contract; tests override fields.
 IHC_ROW = {

@@ -8,7 +8,6 @@ aside: they name each format's own files)."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import duckdb
@@ -17,8 +16,8 @@ import pytest
 import warehouse
 from her2qa import config, staging
 from her2qa.generate import generate
-from her2qa.ingest import inbox, phi
-from tests.conftest import REPO, TEST_KEY
+from her2qa.ingest import inbox
+from tests.conftest import REPO, TEST_PHI_KEY
 from warehouse import build, catalog
 
 ROWS, SEED = 3_000, 17
@@ -31,19 +30,10 @@ FILE_COLUMNS = {"file_id", "source_file", "source_row"}
 def _warehouse(root: Path, fmt: str) -> Path:
     generate(root / "inbox", rows=ROWS, seed=SEED, fmt=fmt)
     site = config.load_site_config(CONFIGS[fmt]) if fmt in CONFIGS else config.SiteConfig()
-    previous = os.environ.get("HER2QA_PHI_KEY")
-    os.environ["HER2QA_PHI_KEY"] = TEST_KEY
-    try:
-        key = phi.load_key()
-    finally:
-        if previous is None:
-            os.environ.pop("HER2QA_PHI_KEY")
-        else:
-            os.environ["HER2QA_PHI_KEY"] = previous
     db = root / "her2.duckdb"
     with warehouse.connect(db) as con:
         warehouse.ensure_schema(con)
-        inbox.ingest_inbox(con, root / "inbox", root / "archive", key, fmt, site=site)
+        inbox.ingest_inbox(con, root / "inbox", root / "archive", TEST_PHI_KEY, fmt, site=site)
         staging.stage_pending(con, site)
         build.build_marts(con, site)
     return db

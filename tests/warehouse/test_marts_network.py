@@ -3,17 +3,15 @@ the generator's ground truth."""
 
 from __future__ import annotations
 
-import os
-
 import duckdb
 import pytest
 
 import warehouse
 from her2qa import config, staging
 from her2qa.generate import generate
-from her2qa.ingest import inbox, phi
+from her2qa.ingest import inbox
 from pipelines.factory import rule_violations, table_rules
-from tests.conftest import TEST_KEY
+from tests.conftest import TEST_PHI_KEY
 from warehouse import build, catalog
 
 
@@ -22,18 +20,9 @@ def network(tmp_path_factory):
     """A messy 20k-row network: generated, ingested and staged once, all marts built."""
     root = tmp_path_factory.mktemp("quality_network")
     manifest = generate(root / "inbox", rows=20_000, seed=23, messy=True)
-    previous = os.environ.get("HER2QA_PHI_KEY")
-    os.environ["HER2QA_PHI_KEY"] = TEST_KEY
-    try:
-        key_ = phi.load_key()
-    finally:
-        if previous is None:
-            os.environ.pop("HER2QA_PHI_KEY")
-        else:
-            os.environ["HER2QA_PHI_KEY"] = previous
     with warehouse.connect(root / "her2.duckdb") as con:
         warehouse.ensure_schema(con)
-        inbox.ingest_inbox(con, root / "inbox", root / "archive", key_, "quality-e2e")
+        inbox.ingest_inbox(con, root / "inbox", root / "archive", TEST_PHI_KEY, "quality-e2e")
         staging.stage_pending(con, config.SiteConfig())
         summary = build.build_marts(con, config.SiteConfig())
     con = duckdb.connect(str(root / "her2.duckdb"), read_only=True)
