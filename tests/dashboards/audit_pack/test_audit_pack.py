@@ -37,7 +37,7 @@ from pipelines.defs.resources import Her2qaPaths, default_paths
 from pipelines.defs.schedules import quarterly_audit_schedule
 from schemas import contract
 from tests.browser import open_page
-from tests.conftest import IHC_ROW, ISH_ROW, TEST_KEY
+from tests.conftest import IHC_ROW, ISH_ROW, REPO, TEST_KEY
 
 FROM, TO = date(2024, 1, 1), date(2024, 6, 30)
 LAB = "NORTH"
@@ -703,7 +703,7 @@ def test_lineage_records_inputs_quarantine_software_configuration_and_run(networ
         data = (pack.out_dir / "cases" / name).read_bytes()
         assert info["sha256"] == hashlib.sha256(data).hexdigest()
     for name, digest in record["audit_pack"]["sql_sha256"].items():
-        path = Path(__file__).resolve().parents[1] / name
+        path = REPO / name
         assert hashlib.sha256(path.read_bytes()).hexdigest() == digest, name
     assert record["audit_pack"]["validation_assay_classes"]["ldt_kits"] == {}
 
