@@ -131,14 +131,17 @@ def _read_lines(
         wrapped.append(b'{"i":%d,"n":%d,"e":%s}' % (pos, number, body))
     buf = b"\n".join(wrapped)
     columns = {"i": "BIGINT", "n": "BIGINT", "e": ENTRY_TYPE}
-    rel = con.read_json(
-        io.BytesIO(buf),
-        format="newline_delimited",
-        records="true",
-        columns=columns,
-        maximum_object_size=max(len(buf), 1 << 20),
-    )
-    rel.to_table("res_lines")
+    if not wrapped:  # a Bundle without entries: a file without items
+        con.execute(f"CREATE TABLE res_lines (i BIGINT, n BIGINT, e {ENTRY_TYPE})")
+    else:
+        rel = con.read_json(
+            io.BytesIO(buf),
+            format="newline_delimited",
+            records="true",
+            columns=columns,
+            maximum_object_size=max(len(buf), 1 << 20),
+        )
+        rel.to_table("res_lines")
     word = "line" if layout == "ndjson" else "entry"
     number = "n" if layout == "ndjson" else "i"
     # a view: the typed resources are not copied again
@@ -167,6 +170,10 @@ def _read_object(con: duckdb.DuckDBPyConnection, data: bytes) -> Loaded:
     )
     rel.to_table("res_object")
     kind, bundle_type = con.execute("SELECT resourceType, type FROM res_object").fetchall()[0]
+    if kind is None:
+        raise extract.FileRejected(
+            "not_fhir", "the file is JSON but not a FHIR resource (no resourceType)"
+        )
     if kind == "Bundle":
         con.execute(
             """
@@ -243,7 +250,7 @@ def _fallback(con: duckdb.DuckDBPyConnection, data: bytes) -> Loaded:
     else:
         _walk_value(walk, whole, None, None)
         layout = "fallback"
-    if not walk.resources and not walk.bad:
+    if not walk.resources and not walk.bundle_types:
         raise extract.FileRejected("not_fhir", "the file holds no FHIR resource")
     _load_walked(con, walk)
     parsed = {pos: resource for pos, _label, _parent, resource in walk.resources}

@@ -349,12 +349,13 @@ _STATEMENTS: tuple[str, ...] = (
     SELECT pos, 0 AS k, 'its code' AS src, s.col, s.val, NULL AS misfit
     FROM (SELECT pos, unnest(sets) AS s FROM obs_code WHERE len(sets) > 0)
     UNION ALL
-    SELECT c.pos, c.k, CASE c.what WHEN 'code' THEN 'component code'
-                                   WHEN 'value' THEN 'coded value'
-                                   ELSE c.what END, s.col, s.val, NULL
+    SELECT c.pos, c.k, CASE c.what WHEN 'code' THEN v.src || ' code'
+                                   WHEN 'value' THEN v.src ELSE c.what END, s.col, s.val, NULL
     FROM (SELECT pos, k, what, unnest(sets) AS s FROM coded
-          WHERE mapped AND len(sets) > 0
-            AND (what <> 'code' OR (pos, k) IN (SELECT (pos, k) FROM vals WHERE k > 0))) AS c
+          WHERE mapped AND len(sets) > 0) AS c
+    LEFT JOIN vals AS v ON v.pos = c.pos AND v.k = c.k
+    -- (a component is read when its code is mapped: the answers of others are not facts)
+    WHERE c.what IN ('method', 'interpretation') OR v.pos IS NOT NULL
     UNION ALL
     -- the assay a carried column implies
     SELECT pos, k, src, 'assay', assay_of(carries), NULL FROM vals
@@ -718,6 +719,11 @@ def _output_sql() -> str:
     assays AS (
         SELECT item, CASE WHEN differ THEN 2 ELSE 1 END AS n FROM agg WHERE col = 'assay'
     ),
+    linked AS (  -- the assays of the results an item links to without taking them in
+        SELECT e.parent AS item, count(DISTINCT upper(f.val)) AS n
+        FROM edge AS e JOIN facts AS f ON f.pos = e.child AND f.col = 'assay'
+        GROUP BY e.parent
+    ),
     members AS (
         SELECT root AS item, list(pos ORDER BY pos) AS members FROM member_of GROUP BY root
     ),
@@ -730,6 +736,7 @@ def _output_sql() -> str:
             {", ".join(picked)},
             c.status, oc.her2, len(oc.carried) AS n_carried, oc.first_system, oc.first_code,
             m.misfit, m.at AS misfit_at, cf.cols AS conflicts, coalesce(asy.n, 0) AS n_assays,
+            coalesce(lk.n, 0) AS n_linked_assays,
             spm.misfit AS specimen_misfit,
             p.n_identifiers, c.patient AS patient_pos, c.specimen AS specimen_pos,
             c.report AS report_pos, c.absent_code, mb.members
@@ -741,6 +748,7 @@ def _output_sql() -> str:
         LEFT JOIN conflict AS cf ON cf.item = i.pos
         LEFT JOIN assays AS asy ON asy.item = i.pos
         LEFT JOIN members AS mb ON mb.item = i.pos
+        LEFT JOIN linked AS lk ON lk.item = i.pos
         LEFT JOIN specimen_ctx AS s ON s.pos = c.specimen
         LEFT JOIN specimen_fact AS sc ON sc.pos = c.specimen AND sc.col = 'cold_ischemia_min'
         LEFT JOIN specimen_fact AS sf ON sf.pos = c.specimen AND sf.col = 'fixation_hours'
@@ -771,13 +779,15 @@ def _output_sql() -> str:
                 || CASE WHEN misfit_at <> rows.pos THEN 'its linked ' || mn.name || ': '
                         ELSE '' END || misfit
             WHEN specimen_misfit IS NOT NULL THEN n.name || ': ' || specimen_misfit
-            WHEN conflicts IS NOT NULL THEN n.name || ' has two different values for '
-                || conflicts
             WHEN n_assays > 1 THEN n.name || ' holds both IHC and ISH results: one row per '
                 || 'assay result is needed (not split)'
+            WHEN conflicts IS NOT NULL THEN n.name || ' has two different values for '
+                || conflicts
             WHEN NOT ({has_value}) THEN n.name || ' carries no result value'
                 || CASE WHEN safe_code(absent_code)
                         THEN ' (dataAbsentReason ' || absent_code || ')' ELSE '' END
+            WHEN n_assays = 0 AND n_linked_assays > 1 THEN n.name || ' is a status over '
+                || 'IHC and ISH results (each read as its own row), not one assay''s result'
             WHEN n_assays = 0 THEN n.name || ' says neither IHC nor ISH'
                 || CASE WHEN first_code = '{fc.HER2_STATUS}'
                         THEN ' (a HER2 status: the assay result it comes from is not linked)'
@@ -796,6 +806,7 @@ _OTHER_ITEMS = """
         CASE WHEN k.empty THEN k.label || ' has no resource'
                 || CASE WHEN k.method IS NOT NULL AND safe_code(k.method)
                         THEN ' (a ' || k.method || ' request is not applied)' ELSE '' END
+             WHEN k.rtype IS NULL THEN k.label || ' is not a FHIR resource (no resourceType)'
              ELSE n.name || CASE WHEN len(d.result) > 0
                 THEN ': none of its ' || len(d.result) || ' results is in this file'
                 ELSE ' lists no result' END
@@ -804,7 +815,7 @@ _OTHER_ITEMS = """
     FROM kind AS k
     LEFT JOIN named AS n USING (pos)
     LEFT JOIN report AS d USING (pos)
-    WHERE k.empty
+    WHERE k.empty OR k.rtype IS NULL
        OR k.rtype = 'DiagnosticReport' AND NOT EXISTS (
             SELECT 1 FROM resolved AS rv JOIN obs AS t ON t.pos = rv.target
             WHERE rv.pos = k.pos AND rv.role = 'result')
