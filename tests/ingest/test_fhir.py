@@ -608,6 +608,16 @@ def test_ndjson_one_resource_per_line_and_a_broken_line(tmp_path):
     assert [r["malformed"] for r in rows] == [None, "line 4 is not valid JSON", None]
 
 
+def test_an_empty_bundle_is_a_file_without_rows(tmp_path):
+    for text in (
+        '{"resourceType":"Bundle","type":"collection","entry":[\n\n]}\n',
+        '{"resourceType": "Bundle", "type": "searchset", "total": 0}',
+    ):
+        path = tmp_path / "empty.json"
+        path.write_text(text)
+        assert _read(path) == []
+
+
 def test_a_nested_bundle_and_a_wrongly_shaped_observation(tmp_path):
     inner = {"resourceType": "Bundle", "type": "collection", "entry": [{"resource": _ihc("in")}]}
     broken = {**_ihc("bad"), "component": {"code": {}}}  # an object where FHIR has a list
@@ -630,6 +640,8 @@ def test_an_observation_that_is_not_valid_fhir_r4_is_quarantined(tmp_path):
     ("content", "kind"),
     [
         (b"{not json", "not_json"),
+        (b'{\n  "resourceType": "Observation",\n  "id": \n}\n', "not_json"),  # pretty, broken
+        (b'{"resourceType": "Observation", "id": "\xff"}', "not_utf8"),
         (b'{"hello": "world"}', "not_fhir"),
         (b"[1, 2]", "not_fhir"),
     ],

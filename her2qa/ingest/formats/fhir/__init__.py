@@ -47,6 +47,11 @@ def read(path: Path, source: SourceConfig = DEFAULT_SOURCE) -> extract.Extract:
         others = con.execute("SELECT pos, reason FROM other_items").fetchall()
         invalid = _validate(con, loaded, data, items)
         names = _names(con, invalid)
+    except duckdb.Error as exc:
+        # DuckDB's message may quote the file's values: only its kind is said
+        raise extract.FileRejected(
+            "unreadable", f"the file could not be mapped ({type(exc).__name__})"
+        ) from None
     finally:
         con.close()
     items = _apply_validation(items, invalid, names)
@@ -95,16 +100,18 @@ class _Resources:
         self.data = data
         self.prefix_entries = prefix_entries
         self.cache: dict[int, dict] | None = None
+        self.lines: list[bytes] | None = None
 
     def get(self, pos: int) -> dict | None:
         if self.loaded.parsed is not None:
             entry = self.loaded.parsed.get(pos)
             return entry["resource"] if entry else None
-        if self.loaded.lines is not None:
-            line = self.loaded.lines.get(pos)
-            if line is None:
+        if self.loaded.body is not None:
+            if self.lines is None:  # split once, when a resource is first asked for
+                self.lines = [line for line in self.loaded.body.split(b"\n") if line.strip()]
+            if not 0 < pos <= len(self.lines):
                 return None
-            value = json.loads(line)
+            value = json.loads(self.lines[pos - 1])
             resource = value if self.loaded.layout == "ndjson" else value.get("resource")
             return resource if isinstance(resource, dict) else None
         if self.cache is None:

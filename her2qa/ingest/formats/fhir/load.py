@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -56,7 +57,7 @@ class Loaded:
     layout: str  # ndjson | entry-lines | object | fallback
     bad: list[tuple[int, str]] = field(default_factory=list)
     parsed: dict[int, dict] | None = None  # pos -> resource, when Python parsed the file
-    lines: dict[int, bytes] | None = None  # pos -> its line's bytes (line layouts)
+    body: bytes | None = None  # the lines read, one value each (line layouts)
     bundle_types: list[str] = field(default_factory=list)
 
 
@@ -73,6 +74,12 @@ def load(con: duckdb.DuckDBPyConnection, data: bytes) -> Loaded:
         raise extract.FileRejected("empty", "the file is empty")
     if text[:1] not in (b"{", b"["):
         raise extract.FileRejected("not_fhir", "the file is not FHIR JSON (no JSON object)")
+    try:  # FHIR JSON is UTF-8 (RFC 8259); anything else is not read at all
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise extract.FileRejected(
+            "not_utf8", f"the file is not UTF-8 (invalid byte at offset {exc.start})"
+        ) from None
     try:
         if text[:1] == b"{":
             loaded = _fast(con, data)
@@ -93,67 +100,75 @@ def _nonblank_lines(data: bytes) -> Iterator[tuple[int, bytes]]:
 
 
 def _fast(con: duckdb.DuckDBPyConnection, data: bytes) -> Loaded:
-    lines = list(_nonblank_lines(data))
-    if len(lines) == 1:
+    first_end = data.find(b"\n")
+    if first_end < 0 or not data[first_end:].strip():
         return _read_object(con, data)
-    first = lines[0][1]
-    if len(first) <= _MAX_LINE_SNIFF:
-        try:
-            head = json.loads(first)
-        except ValueError:
-            head = None
-        if isinstance(head, dict):  # a whole object on the first line: NDJSON
-            return _read_lines(con, lines, "ndjson")
-    stripped = first.strip()
-    if stripped.endswith(b'"entry":[') and lines[-1][1].strip() == b"]}":
-        try:
-            header = json.loads(stripped + b"]}")
-        except ValueError:
-            header = None
-        if isinstance(header, dict) and header.get("resourceType") == "Bundle":
-            loaded = _read_lines(con, lines[1:-1], "entry-lines")
-            loaded.bundle_types = [str(header.get("type"))]
-            return loaded
+    first = data[:first_end].strip()
+    if len(first) <= _MAX_LINE_SNIFF and _is_object(first):  # a whole object: NDJSON
+        return _read_lines(con, data, "ndjson")
+    if first.endswith(b'"entry":['):  # a Bundle written one entry per line?
+        body_end = data.rstrip().rfind(b"\n")
+        if body_end > first_end and data[body_end:].strip() == b"]}":
+            try:
+                header = json.loads(first + b"]}")
+            except ValueError:
+                header = None
+            if isinstance(header, dict) and header.get("resourceType") == "Bundle":
+                loaded = _read_lines(con, data[first_end + 1 : body_end], "entry-lines")
+                loaded.bundle_types = [str(header.get("type"))]
+                return loaded
     return _read_object(con, data)
 
 
-def _read_lines(
-    con: duckdb.DuckDBPyConnection, lines: list[tuple[int, bytes]], layout: str
-) -> Loaded:
-    """One JSON value per line, each wrapped with its place: parsed in parallel."""
-    wrapped = []
-    kept: dict[int, bytes] = {}
-    for pos, (number, line) in enumerate(lines, start=1):
-        body = line.strip().removesuffix(b",") if layout == "entry-lines" else line.strip()
-        kept[pos] = body
-        if layout == "ndjson":
-            body = b'{"resource":' + body + b"}"
-        wrapped.append(b'{"i":%d,"n":%d,"e":%s}' % (pos, number, body))
-    buf = b"\n".join(wrapped)
-    columns = {"i": "BIGINT", "n": "BIGINT", "e": ENTRY_TYPE}
-    if not wrapped:  # a Bundle without entries: a file without items
-        con.execute(f"CREATE TABLE res_lines (i BIGINT, n BIGINT, e {ENTRY_TYPE})")
+def _is_object(line: bytes) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError):
+        return False
+
+
+def _read_lines(con: duckdb.DuckDBPyConnection, body: bytes, layout: str) -> Loaded:
+    """One JSON value per line, parsed in parallel by DuckDB. A raw line break can only
+    separate values in JSON (never sit inside a string), so the entries' separating commas
+    are found without parsing; a line that is not one value makes DuckDB fail, and the
+    file goes to the fallback."""
+    body = body.replace(b"\r\n", b"\n")
+    if layout == "entry-lines":
+        body = body.replace(b",\n", b"\n")
+        columns = {name: schema.duckdb_type(shape) for name, shape in schema.ENTRY.items()}
+        records = "true"
+        entry = "fullUrl AS full_url, request.method AS method, resource AS r"
+    else:
+        columns = {"r": RESOURCE_TYPE}
+        records = "false"
+        entry = "NULL::VARCHAR AS full_url, NULL::VARCHAR AS method, r"
+    if not body.strip():  # a Bundle without entries: a file without items
+        ddl = ", ".join(f'"{name}" {kind}' for name, kind in columns.items())
+        con.execute(f"CREATE TABLE res_lines ({ddl})")
     else:
         rel = con.read_json(
-            io.BytesIO(buf),
+            io.BytesIO(body),
             format="newline_delimited",
-            records="true",
+            records=records,
             columns=columns,
-            maximum_object_size=max(len(buf), 1 << 20),
+            maximum_object_size=max(len(body), 1 << 20),
         )
-        rel.to_table("res_lines")
-    word = "line" if layout == "ndjson" else "entry"
-    number = "n" if layout == "ndjson" else "i"
-    # a view: the typed resources are not copied again
+        rel.to_table("res_lines")  # rows in line order (DuckDB keeps insertion order)
+    # line numbers are row numbers unless blank lines were skipped
+    if layout == "entry-lines":
+        label = "'entry ' || (rowid + 1)"
+    elif re.search(rb"(^|\n)[ \t]*\n", body):  # blank lines were skipped: no line numbers
+        label = "'resource ' || (rowid + 1)"
+    else:
+        label = "'line ' || (rowid + 1)"
     con.execute(
         f"""
         CREATE VIEW res AS
-        SELECT i AS pos, '{word} ' || {number} AS label, NULL::BIGINT AS parent,
-               e.fullUrl AS full_url, e.request.method AS method, e.resource AS r
+        SELECT rowid + 1 AS pos, {label} AS label, NULL::BIGINT AS parent, {entry}
         FROM res_lines
-        """  # noqa: S608 - our words
+        """  # noqa: S608 - our names
     )
-    return Loaded(layout, lines=kept)
+    return Loaded(layout, body=body)
 
 
 def _read_object(con: duckdb.DuckDBPyConnection, data: bytes) -> Loaded:
@@ -233,7 +248,8 @@ def _fallback(con: duckdb.DuckDBPyConnection, data: bytes) -> Loaded:
     try:
         whole = json.loads(data)
     except ValueError as exc:
-        if len(lines) < 2:
+        # NDJSON when its first line is a value of its own; else one broken JSON value
+        if len(lines) < 2 or not _is_json(lines[0][1]):
             raise _not_json(exc) from None
         whole = None
     except RecursionError:
@@ -255,6 +271,14 @@ def _fallback(con: duckdb.DuckDBPyConnection, data: bytes) -> Loaded:
     _load_walked(con, walk)
     parsed = {pos: resource for pos, _label, _parent, resource in walk.resources}
     return Loaded(layout, bad=walk.bad, parsed=parsed, bundle_types=walk.bundle_types)
+
+
+def _is_json(line: bytes) -> bool:
+    try:
+        json.loads(line)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 def _not_json(exc: ValueError) -> extract.FileRejected:

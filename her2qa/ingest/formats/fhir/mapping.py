@@ -110,8 +110,6 @@ def _meaning_table(con: duckdb.DuckDBPyConnection, code_map: fc.CodeMap) -> None
                                          WHEN c LIKE 'ish\\_%' ESCAPE '\\' THEN 'ISH' END;
         CREATE MACRO date_part_of(x) AS CASE
             WHEN regexp_matches(x, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T') THEN x[1:10] ELSE x END;
-        CREATE MACRO safe_code(x) AS regexp_full_match(x, '[A-Za-z0-9._:-]{{1,40}}');
-        CREATE MACRO safe_unit(x) AS regexp_full_match(x, '[A-Za-z0-9{{}}/%.#*^\\[\\]-]{{1,20}}');
         CREATE MACRO json_number(j) AS json_type(j) IN ('DOUBLE', 'UBIGINT', 'BIGINT', 'HUGEINT');
         """
     )
@@ -121,13 +119,13 @@ def _meaning_table(con: duckdb.DuckDBPyConnection, code_map: fc.CodeMap) -> None
 _STATEMENTS: tuple[str, ...] = (
     # -- one narrow table per kind of resource read (the wide typed struct is read once)
     """
-    CREATE TABLE kind AS
+    CREATE VIEW kind AS
     SELECT pos, label, parent, full_url, method, r.resourceType AS rtype, r.id AS rid,
            r IS NULL AS empty
     FROM res
     """,
     f"""
-    CREATE TABLE obs AS
+    CREATE VIEW obs AS
     SELECT pos, r.id AS id, r.status AS status, r.meta.versionId AS version,
            r.identifier AS identifier, r.extension AS extension, r.code AS code,
            r.subject AS subject, r.specimen AS specimen, r.performer AS performer,
@@ -140,13 +138,13 @@ _STATEMENTS: tuple[str, ...] = (
     FROM res WHERE r.resourceType = 'Observation'
     """,  # noqa: S608 - our names and constants
     """
-    CREATE TABLE spec AS
+    CREATE VIEW spec AS
     SELECT pos, r.accessionIdentifier AS accession, r.collection AS collection,
            r.subject AS subject, r.extension AS extension
     FROM res WHERE r.resourceType = 'Specimen'
     """,
     """
-    CREATE TABLE report AS
+    CREATE VIEW report AS
     SELECT pos, r.identifier AS identifier, r.result AS result, r.issued AS issued,
            r.effectiveDateTime AS effective_dt, r.effectivePeriod.start AS effective_start,
            r.performer AS performer, r.resultsInterpreter AS interpreter,
@@ -154,7 +152,7 @@ _STATEMENTS: tuple[str, ...] = (
     FROM res WHERE r.resourceType = 'DiagnosticReport'
     """,
     """
-    CREATE TABLE person AS
+    CREATE VIEW person AS
     SELECT pos, r.resourceType AS rtype, r.identifier AS identifier, r.name AS name,
            r.birthDate AS birth_date
     FROM res
@@ -214,19 +212,23 @@ _STATEMENTS: tuple[str, ...] = (
             ON k.key = f.ref.reference
            AND (CASE WHEN starts_with(f.ref.reference, '#') THEN k.scope = f.scope
                      ELSE k.scope IS NULL END)
+    ), tail AS (  -- (only the references not found as written: an absolute or versioned URL)
+        SELECT d.pos, d.role, d.ord, k.pos AS target
+        FROM direct AS d JOIN res_key AS k
+            ON k.scope IS NULL
+           AND k.key = regexp_extract(d.ref.reference,
+                   '([A-Za-z]+/[A-Za-z0-9.-]{1,64})(/_history/[^/]+)?$', 1)
+        WHERE d.target IS NULL AND d.ref.reference IS NOT NULL
     )
     SELECT d.pos, d.role, d.ord, d.ref,
-           coalesce(d.target, k2.pos) AS target,
+           coalesce(d.target, t2.target) AS target,
            coalesce(t.rtype, d.ref.type,
                     regexp_extract(d.ref.reference,
                         '(^|/)(Organization|Practitioner|PractitionerRole|Patient|Specimen)/', 2)
            ) AS target_type
     FROM direct AS d
-    LEFT JOIN res_key AS k2
-        ON d.target IS NULL AND d.ref.reference IS NOT NULL AND k2.scope IS NULL
-       AND k2.key = regexp_extract(d.ref.reference,
-               '([A-Za-z]+/[A-Za-z0-9.-]{1,64})(/_history/[^/]+)?$', 1)
-    LEFT JOIN kind AS t ON t.pos = coalesce(d.target, k2.pos)
+    LEFT JOIN tail AS t2 USING (pos, role, ord)
+    LEFT JOIN kind AS t ON t.pos = coalesce(d.target, t2.target)
     """,
     # -- the patients' identifiers: never quoted in a reason
     f"""
@@ -241,6 +243,14 @@ _STATEMENTS: tuple[str, ...] = (
         UNION ALL SELECT unnest(n.given) FROM names
     ) WHERE v IS NOT NULL AND length(v) >= 2
     """,  # noqa: S608 - our names and constants
+    # a code, unit or status is quoted in a reason only when it looks like one and is no
+    # patient identifier
+    """
+    CREATE MACRO safe_code(x) AS regexp_full_match(x, '[A-Za-z0-9._:-]{1,40}')
+        AND x NOT IN (SELECT v FROM phi);
+    CREATE MACRO safe_unit(x) AS regexp_full_match(x, '[A-Za-z0-9{}/%.#*^\\[\\]-]{1,20}')
+        AND x NOT IN (SELECT v FROM phi);
+    """,
     # how an item is named in a reason: its id when it looks like one and is no identifier
     """
     CREATE TABLE named AS
