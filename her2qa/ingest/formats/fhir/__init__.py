@@ -40,7 +40,8 @@ def read(path: Path, source: SourceConfig = DEFAULT_SOURCE) -> extract.Extract:
     file is not FHIR JSON, ``config.ConfigError`` when the source's code map is wrong."""
     code_map = codes.code_map(source.get("codes"))
     data = path.read_bytes()
-    con = duckdb.connect(config={"threads": _MAX_THREADS})
+    # rows come out in file order: the line layouts number resources by insertion order
+    con = duckdb.connect(config={"threads": _MAX_THREADS, "preserve_insertion_order": True})
     try:
         loaded = load.load(con, data)
         items = mapping.run(con, code_map, source.lab_id)
