@@ -5,6 +5,8 @@ same rows in the same files, one Bundle per lab and quarter), then each step run
 own child process (so one step's memory does not hide another's):
 
 - ``read_csv``: ``extract.read`` of every CSV file (the CSV path: the floor of the target);
+- ``parse_fhir``: DuckDB's typed parsing of the same files only (what the adapter does
+  before any mapping): the floor of any FHIR reading here;
 - ``read_fhir``: the FHIR adapter (``her2qa.ingest.formats.fhir.read``) of every file;
 - ``read_fhir_object`` (``--object``): the same Bundles rewritten as one JSON value each
   (the layout of most FHIR servers), which DuckDB parses as one value instead of line by line;
@@ -58,6 +60,20 @@ def child(step: str, work: Path, rows: int) -> dict:
         files = sorted((work / "csv").glob("*.csv"))
         started = time.perf_counter()
         out["results"] = sum(extract.read(f).table.num_rows for f in files)
+    elif step == "parse_fhir":
+        import duckdb
+
+        from her2qa.ingest.formats.fhir import load
+
+        files = sorted((work / "fhir").glob("*.json"))
+        started = time.perf_counter()
+        resources = 0
+        for f in files:
+            con = duckdb.connect(config={"threads": 2})
+            load.load(con, f.read_bytes())
+            resources += con.execute("SELECT count(*) FROM res").fetchall()[0][0]
+            con.close()
+        out["resources"] = resources
     elif step in ("read_fhir", "read_fhir_object"):
         from her2qa.ingest.formats import fhir
 
@@ -108,7 +124,7 @@ def main() -> None:
         work = Path(tmp)
         steps = ["generate_csv", "generate_fhir"]
         steps += ["object_layout"] if args.object else []
-        steps += ["read_csv", "read_fhir"]
+        steps += ["read_csv", "parse_fhir", "read_fhir"]
         steps += ["read_fhir_object"] if args.object else []
         steps += ["ingest_csv", "ingest_fhir"] if args.ingest else []
         got: dict[str, dict] = {}
@@ -117,6 +133,11 @@ def main() -> None:
             note = ""
             if "bytes" in r:
                 note = f"{r['bytes'] / 1e6:,.0f} MB ({r['bytes'] / args.rows:,.0f} bytes/result)"
+            if step == "parse_fhir":
+                note = (
+                    f"{r['resources']:,} resources parsed, no mapping; "
+                    f"{r['seconds'] / got['read_csv']['seconds']:.1f}x the CSV path"
+                )
             if step.startswith("read_fhir"):
                 note = (
                     f"{r['rows']:,} rows, {r['results']:,} results; "

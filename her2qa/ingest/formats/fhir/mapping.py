@@ -43,7 +43,7 @@ _REF = schema.duckdb_type(schema.REFERENCE)
 _NAMES = "STRUCT(text VARCHAR, family VARCHAR, given VARCHAR[])[]"
 _CONCEPT = schema.duckdb_type(schema.CONCEPT)
 _OK_STATUS = "('final', 'amended', 'corrected')"
-# Units a count or a count per nucleus may carry (UCUM annotations, "#", "1").
+# Units a count, a ratio or a count per nucleus may carry (UCUM annotations, "#", "1").
 _COUNT_UNIT = r"1|#|\{[^}]*\}|(\{[^}]*\}|#|1)?/\{?(nucleus|nuclei|cell|cells)\}?"
 _CELL_UNIT = r"1|#|\{[^}]*\}"
 
@@ -77,12 +77,13 @@ def _unit_fits(column: str, unit: str) -> str:
         f"WHEN 'ish_cells_counted' THEN regexp_full_match({unit}, '{_CELL_UNIT}') "
         f"WHEN 'ish_her2_per_cell' THEN regexp_full_match({unit}, '{_COUNT_UNIT}') "
         f"WHEN 'ish_cep17_per_cell' THEN regexp_full_match({unit}, '{_COUNT_UNIT}') "
-        f"WHEN 'ish_ratio' THEN regexp_full_match({unit}, '1|\\{{ratio\\}}|\\{{[^}}]*\\}}') "
+        f"WHEN 'ish_ratio' THEN regexp_full_match({unit}, '{_CELL_UNIT}') "
         f"ELSE true END)"
     )
 
 
 def _meaning_table(con: duckdb.DuckDBPyConnection, code_map: fc.CodeMap) -> None:
+    """The code map as the table ``meaning`` (system NULL: any system), and the macros."""
     rows = []
     for (system, code), m in code_map.exact.items():
         rows.append((system, code, m.carries, [{"col": c, "val": v} for c, v in m.sets]))
@@ -106,8 +107,8 @@ def _meaning_table(con: duckdb.DuckDBPyConnection, code_map: fc.CodeMap) -> None
     con.execute(
         f"""
         CREATE MACRO numeric_col(c) AS c IN ({numeric});
-        CREATE MACRO assay_of(c) AS CASE WHEN c LIKE 'ihc\\_%' ESCAPE '\\' THEN 'IHC'
-                                         WHEN c LIKE 'ish\\_%' ESCAPE '\\' THEN 'ISH' END;
+        CREATE MACRO assay_of(c) AS CASE WHEN starts_with(c, 'ihc_') THEN 'IHC'
+                                         WHEN starts_with(c, 'ish_') THEN 'ISH' END;
         CREATE MACRO date_part_of(x) AS CASE
             WHEN regexp_matches(x, '^[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}T') THEN x[1:10] ELSE x END;
         CREATE MACRO json_number(j) AS json_type(j) IN ('DOUBLE', 'UBIGINT', 'BIGINT', 'HUGEINT');
@@ -117,7 +118,7 @@ def _meaning_table(con: duckdb.DuckDBPyConnection, code_map: fc.CodeMap) -> None
 
 # Each statement builds one table; together they are the mapping (run in order).
 _STATEMENTS: tuple[str, ...] = (
-    # -- one narrow table per kind of resource read (the wide typed struct is read once)
+    # -- one narrow view per kind of resource read (scans read only the fields they use)
     """
     CREATE VIEW kind AS
     SELECT pos, label, parent, full_url, method, r.resourceType AS rtype, r.id AS rid,
