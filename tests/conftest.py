@@ -92,6 +92,32 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, key: phi.PhiKey) -> Pat
     return tmp_path
 
 
+def materialize_ingest(env: Path):
+    """The ingest and staging assets with every check of theirs, in process, on ``env``'s
+    inbox (an ephemeral Dagster instance): (result, instance)."""
+    import dagster as dg
+
+    from pipelines.defs import ingest as ingest_defs
+    from pipelines.defs import staging as staging_defs
+    from pipelines.defs.resources import default_paths
+
+    instance = dg.DagsterInstance.ephemeral()
+    result = dg.materialize(
+        [
+            ingest_defs.ingest_inbox,
+            staging_defs.stage_results,
+            ingest_defs.raw_rows_carry_no_phi,
+            staging_defs.accounting_balances,
+            staging_defs.staged_rows_match_contract,
+            *ingest_defs.integrity,
+            *staging_defs.integrity,
+        ],
+        resources={"paths": default_paths(env / "inbox", env / "her2.duckdb", env / "site")},
+        instance=instance,
+    )
+    return result, instance
+
+
 class Warehouse:
     """Ingest + stage through the library (fast); Dagster runs are tested separately."""
 

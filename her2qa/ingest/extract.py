@@ -238,6 +238,17 @@ class Header:
     extra_index: dict[str, int]  # kept unknown column -> position
     dropped_extra: list[str]  # unknown columns not kept because their name looks like PHI
 
+    @classmethod
+    def of_contract(cls) -> Header:
+        """Every contract column and nothing else: the header of a message format's rows
+        (HL7 v2, FHIR), whose adapter writes each column, null where a message has none."""
+        return cls(
+            names=list(contract.NAMES),
+            contract_index={name: i for i, name in enumerate(contract.NAMES)},
+            extra_index={},
+            dropped_extra=[],
+        )
+
     @property
     def missing_optional(self) -> list[str]:
         return [

@@ -24,7 +24,7 @@ from her2qa.ingest.formats import fhir
 from her2qa.ingest.formats.fhir import codes as fc
 from her2qa.ingest.formats.fhir import validate
 from schemas import contract
-from tests.conftest import SHARED
+from tests.conftest import SHARED, materialize_ingest
 
 FIXTURES = SHARED / "data" / "fhir"
 LOINC = fc.LOINC
@@ -749,28 +749,12 @@ def test_a_generated_network_stages_the_same_from_fhir_as_from_csv(tmp_path, key
 def test_no_patient_value_reaches_dagster_events_or_metadata(env):
     """A FHIR file through the Dagster assets and checks: the canaries of its Patient are
     in no event, message or metadata (the raw layer's PHI check passes too)."""
-    import dagster as dg
-
-    from pipelines.defs import ingest as ingest_defs
-    from pipelines.defs import staging as staging_defs
-    from pipelines.defs.resources import default_paths
-
     er = _obs("er", "40556-3")
     _write(env / "inbox", [PATIENT, SPECIMEN, _ihc(), er, _obs("MRN-CANARY-4411", "1-8")], "p.json")
     (env / "inbox" / "cap.json").write_bytes(
         (FIXTURES / "mcode-biomarker_Observation-CAPher2.json").read_bytes()
     )
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [
-            ingest_defs.ingest_inbox,
-            staging_defs.stage_results,
-            ingest_defs.raw_rows_carry_no_phi,
-            staging_defs.accounting_balances,
-        ],
-        resources={"paths": default_paths(env / "inbox", env / "her2.duckdb", env / "site")},
-        instance=instance,
-    )
+    result, instance = materialize_ingest(env)
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations())
     records = instance.get_records_for_run(result.run_id).records

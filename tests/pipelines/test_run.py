@@ -14,11 +14,17 @@ import dagster as dg
 from her2qa.instance import TAG_PID
 from her2qa.runner import execute
 from pipelines.definitions import defs
-from pipelines.defs import ingest as ingest_defs
-from pipelines.defs import staging as staging_defs
 from pipelines.defs.resources import default_paths
 from pipelines.factory import table_rules
-from tests.conftest import IHC_ROW, ISH_ROW, REPO, SHARED, TEST_KEY, write_extract
+from tests.conftest import (
+    IHC_ROW,
+    ISH_ROW,
+    REPO,
+    SHARED,
+    TEST_KEY,
+    materialize_ingest,
+    write_extract,
+)
 from warehouse import catalog
 
 TCGA = SHARED / "data" / "real" / "tcga-brca"
@@ -47,20 +53,7 @@ def test_materialize_ingest_and_staging_with_checks(env):
         {**ISH_ROW, "test_id": "bad", "ish_ratio": "2.9", "patient_mrn": "MRN-LEAK-2"},
     ]
     write_extract(env / "inbox" / "x.csv", rows)
-    instance = dg.DagsterInstance.ephemeral()
-    result = dg.materialize(
-        [
-            ingest_defs.ingest_inbox,
-            staging_defs.stage_results,
-            ingest_defs.raw_rows_carry_no_phi,
-            staging_defs.accounting_balances,
-            staging_defs.staged_rows_match_contract,
-            *ingest_defs.integrity,
-            *staging_defs.integrity,
-        ],
-        resources={"paths": _paths(env)},
-        instance=instance,
-    )
+    result, instance = materialize_ingest(env)
     assert result.success
     # the run names its process (as `her2qa run` does), so a later run can tell it died
     assert instance.get_run_by_id(result.run_id).tags[TAG_PID] == str(os.getpid())

@@ -26,8 +26,8 @@ rejected with what it is ("this is an Excel workbook (.xlsx) but it cannot be re
 
 Speed: python-calamine's own parse of the sheet (Rust, one thread) is most of the time;
 reading its rows directly is ~3x faster than ``pandas.read_excel(engine="calamine")``
-(benchmarks/formats_excel.py). Rows are converted in batches, so the Python values of the
-whole sheet never exist at once.
+(docs/formats/excel.md; benchmarks/formats_benchmark.py). Rows are converted in batches,
+so the Python values of the whole sheet never exist at once.
 """
 
 from __future__ import annotations

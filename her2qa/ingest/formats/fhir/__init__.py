@@ -195,10 +195,4 @@ def _extract(items: pa.Table, others: list[tuple[int, str]]) -> extract.Extract:
         columns[name] = pc.if_else(ok, pc.take(values, order), pa.scalar(None, pa.string()))
     columns["source_row"] = pa.array(range(1, n + 1), pa.int64())
     columns["malformed"] = reason
-    header = extract.Header(
-        names=list(contract.NAMES),
-        contract_index={name: i for i, name in enumerate(contract.NAMES)},
-        extra_index={},
-        dropped_extra=[],
-    )
-    return extract.Extract(header, pa.table(columns), None, READER)
+    return extract.Extract(extract.Header.of_contract(), pa.table(columns), None, READER)

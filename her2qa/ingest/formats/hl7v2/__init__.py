@@ -108,7 +108,7 @@ def _unescaped(column: pa.Array, d: text.Delimiters) -> pa.Array:
 
 def _extract(rows: pa.Table, d: text.Delimiters, escapes: bool) -> extract.Extract:
     """The rows as an Extract: a row with a reason keeps no value (its reason is its
-    quarantine reason), as ``records.to_extract`` does for other message formats."""
+    quarantine reason), as for every message format."""
     why = rows.column("why").combine_chunks().cast(pa.string())
     keep = pc.is_null(why)
     every = why.null_count == len(why)
@@ -120,10 +120,4 @@ def _extract(rows: pa.Table, d: text.Delimiters, escapes: bool) -> extract.Extra
         columns[name] = values if every else pc.if_else(keep, values, pa.scalar(None, pa.string()))
     columns["source_row"] = pa.array(np.arange(1, rows.num_rows + 1, dtype=np.int64))
     columns["malformed"] = why
-    header = extract.Header(
-        names=list(contract.NAMES),
-        contract_index={name: i for i, name in enumerate(contract.NAMES)},
-        extra_index={},
-        dropped_extra=[],
-    )
-    return extract.Extract(header, pa.table(columns), None, READER)
+    return extract.Extract(extract.Header.of_contract(), pa.table(columns), None, READER)
