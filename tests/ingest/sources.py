@@ -17,6 +17,15 @@ from schemas import contract
 STAGED_VALUES = ", ".join(("patient_key", "content_hash", *contract.RAW_KEPT))
 
 
+def staged_history(wh) -> list[tuple]:
+    """Every staged result version of ``wh`` by its values (no file names, no row numbers),
+    in a fixed order: what two formats of the same network must share."""
+    return wh.query(
+        f"SELECT {STAGED_VALUES} FROM staging.her2_results_history "
+        "ORDER BY lab_id, test_id, result_version"
+    )
+
+
 def fresh(wh, name: str):
     """Another warehouse beside ``wh`` (same PHI key): a file read there is compared with
     the same rows read in ``wh`` (within one warehouse the second would be a repeat)."""

@@ -156,11 +156,7 @@ def test_generated_xlsx_network_stages_exactly_like_its_csv(wh):
     assert sorted(p.suffix for p in xlsx_wh.inbox.glob("*_*"))[0] == ".xlsx"
     sources.run(wh)
     sources.run(xlsx_wh)
-    query = (
-        f"SELECT {sources.STAGED_VALUES} FROM staging.her2_results_history "
-        "ORDER BY lab_id, test_id, result_version"
-    )
-    csv_rows, xlsx_rows = wh.query(query), xlsx_wh.query(query)
+    csv_rows, xlsx_rows = sources.staged_history(wh), sources.staged_history(xlsx_wh)
     assert len(csv_rows) > 600
     assert xlsx_rows == csv_rows
     current = "SELECT lab_id, test_id, result_version FROM staging.her2_results ORDER BY ALL"

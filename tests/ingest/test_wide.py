@@ -81,11 +81,7 @@ def test_example_mapping_reads_the_generated_wide_network_like_its_csv(wh, tmp_p
     sources.run(wh)
     progress: list[str] = []
     sources.run(wide_wh, site, progress)
-    query = (
-        f"SELECT {sources.STAGED_VALUES} FROM staging.her2_results_history "
-        "ORDER BY lab_id, test_id, result_version"
-    )
-    csv_rows, wide_rows = wh.query(query), wide_wh.query(query)
+    csv_rows, wide_rows = sources.staged_history(wh), sources.staged_history(wide_wh)
     assert len(csv_rows) > 700
     assert wide_rows == csv_rows
     counts = (

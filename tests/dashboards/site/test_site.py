@@ -9,10 +9,12 @@ small n everywhere). Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import re
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from html import unescape
 from html.parser import HTMLParser
@@ -163,14 +165,22 @@ def _materialise(root: Path) -> Built:
     return Built(root, paths, execute(paths, job_name="her2qa_job"))
 
 
-@pytest.fixture(scope="module")
-def network(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    root = tmp_path_factory.mktemp("network")
+@contextlib.contextmanager
+def _deployment(root: Path) -> Iterator[None]:
+    """The environment of a deployment under ``root`` (key, state folder, no site TOML),
+    for a module fixture (monkeypatch is per test)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HER2QA_PHI_KEY", TEST_KEY)
         mp.setenv("HER2QA_HOME", str(root / "var"))
         mp.delenv("HER2QA_CONFIG", raising=False)
         mp.chdir(root)
+        yield
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    root = tmp_path_factory.mktemp("network")
+    with _deployment(root):
         generate(root / "inbox", rows=20_000, seed=11, messy=True)
         write_extract(root / "inbox" / CANARY_FILE, _canary_rows())
         return _materialise(root)
@@ -179,11 +189,7 @@ def network(tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.fixture(scope="module")
 def tcga(tmp_path_factory: pytest.TempPathFactory) -> Built:
     root = tmp_path_factory.mktemp("tcga")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HER2QA_PHI_KEY", TEST_KEY)
-        mp.setenv("HER2QA_HOME", str(root / "var"))
-        mp.delenv("HER2QA_CONFIG", raising=False)
-        mp.chdir(root)
+    with _deployment(root):
         (root / "inbox").mkdir()
         (root / "inbox" / "tcga-brca.csv").write_bytes(TCGA.read_bytes())
         return _materialise(root)
