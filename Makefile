@@ -21,8 +21,9 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/her2qa demo
 
+# Two workers (the machine's 2 cores), whole files per worker: a module's fixtures are built once.
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile
 
 lint: setup
 	$(BIN)/ruff format --check .
