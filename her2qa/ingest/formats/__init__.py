@@ -28,8 +28,7 @@ from pathlib import Path
 from her2qa.config import DEFAULT_SOURCE, SourceConfig
 from her2qa.ingest import extract
 
-# How many leading bytes ``recognise`` looks at (ByteChecks keeps them).
-HEAD_BYTES = 512
+# ``recognise`` looks at the leading bytes ByteChecks keeps (extract.py, _HEAD_BYTES).
 _ZIP = b"PK\x03\x04"
 _OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _MLLP_START = b"\x0b"
