@@ -363,6 +363,31 @@ def _contract_columns(line: str, delimiter: str) -> set[str]:
     return {contract.header_key(c) for c in cells} & set(contract.BY_NAME)
 
 
+def header_elsewhere(
+    row: int, configured_row: int, delimiter: str | None = None, *, unit: str = "line"
+) -> FileRejected:
+    """The one wording of "the headers are not where the source says": on another ``row``
+    (``unit``: a CSV's line, a sheet's row) and/or under another ``delimiter``, with the
+    settings that read the file. Counts and settings only: a header row may be a data row."""
+    if row == configured_row and delimiter is not None:
+        return FileRejected(
+            "wrong_delimiter",
+            f"{DELIMITER_WORDS[delimiter]}-delimited: set "
+            f'`delimiter = "{DELIMITER_TOML[delimiter]}"` for this source',
+        )
+    also = (
+        ""
+        if delimiter is None
+        else f' and `delimiter = "{DELIMITER_TOML[delimiter]}"` '
+        f"({DELIMITER_WORDS[delimiter]}-delimited)"
+    )
+    return FileRejected(
+        "wrong_header_row",
+        f"the column headers are on {unit} {row}, not {unit} {configured_row}: set "
+        f"`header_row = {row}`{also} for this source",
+    )
+
+
 def _header_hint(path: Path, d: Dialect) -> FileRejected | None:
     """What a file whose header lacks required columns looks like, when the columns are
     there under another delimiter or on another line (counted, never quoted: a header
@@ -376,31 +401,19 @@ def _header_hint(path: Path, d: Dialect) -> FileRejected | None:
     here = lines[d.header_row - 1] if d.header_row <= len(lines) else ""
     found_here = len(_contract_columns(here, d.delimiter))
     # The same line under another delimiter.
-    for delim, word in DELIMITER_WORDS.items():
+    for delim in DELIMITER_WORDS:
         if delim != d.delimiter and len(_contract_columns(here, delim) & required) > max(
             found_here, 1
         ):
-            return FileRejected(
-                "wrong_delimiter",
-                f'{word}-delimited: set `delimiter = "{DELIMITER_TOML[delim]}"` for this '
-                "source (a [[sources]] entry whose pattern matches this file)",
-            )
+            return header_elsewhere(d.header_row, d.header_row, delim)
     # The header on another line (a report title or a blank line above it).
     for number, line in enumerate(lines, 1):
         if number == d.header_row:
             continue
-        for delim, word in DELIMITER_WORDS.items():
+        for delim in DELIMITER_WORDS:
             if required <= _contract_columns(line, delim):
-                also = (
-                    ""
-                    if delim == d.delimiter
-                    else f' and `delimiter = "{DELIMITER_TOML[delim]}"` ({word}-delimited)'
-                )
-                return FileRejected(
-                    "wrong_header_row",
-                    f"the column headers are on line {number}, not line {d.header_row}: set "
-                    f"`header_row = {number}`{also} for this source",
-                )
+                other = None if delim == d.delimiter else delim
+                return header_elsewhere(number, d.header_row, other)
     return None
 
 

@@ -108,11 +108,7 @@ class Sheet:
         for number, cells in enumerate(self.top, 1):
             keys = {contract.header_key(_text(c, "text")) for c in cells}
             if number != self.header_row and required <= keys:
-                return extract.FileRejected(
-                    "wrong_header_row",
-                    f"the column headers are on row {number} of the sheet, not row "
-                    f"{self.header_row}: set `header_row = {number}` for this source",
-                )
+                return extract.header_elsewhere(number, self.header_row, unit="row")
         return None
 
     def text_table(self, selected: list[tuple[str, int, str]], mark: str = ".") -> pa.Table:

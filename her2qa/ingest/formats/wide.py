@@ -279,14 +279,10 @@ def _hint(
     if sheet is not None:
         for number, cells in enumerate(sheet.top, 1):
             if number != sheet.header_row and fits([excel.cell_text(c) for c in cells]):
-                return extract.FileRejected(
-                    "wrong_header_row",
-                    f"the column headers are on row {number} of the sheet, not row "
-                    f"{sheet.header_row}: set `header_row = {number}` for this source",
-                )
+                return extract.header_elsewhere(number, sheet.header_row, unit="row")
         return None
     assert d is not None
-    for delimiter, word in extract.DELIMITER_WORDS.items():
+    for delimiter in extract.DELIMITER_WORDS:
         for row in range(1, 31):
             try:
                 names = extract.header_names(
@@ -296,18 +292,8 @@ def _hint(
                 break
             if not fits(names) or (delimiter, row) == (d.delimiter, d.header_row):
                 continue
-            if delimiter == d.delimiter:
-                return extract.FileRejected(
-                    "wrong_header_row",
-                    f"the column headers are on line {row}, not line {d.header_row}: set "
-                    f"`header_row = {row}` for this source",
-                )
-            also = f" and `header_row = {row}`" if row != d.header_row else ""
-            return extract.FileRejected(
-                "wrong_delimiter",
-                f'{word}-delimited: set `delimiter = "{extract.DELIMITER_TOML[delimiter]}"`'
-                f"{also} for this source",
-            )
+            other = None if delimiter == d.delimiter else delimiter
+            return extract.header_elsewhere(row, d.header_row, other)
     return None
 
 
