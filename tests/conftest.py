@@ -128,11 +128,29 @@ class Warehouse:
         self.key = key
         self.site = site or config.SiteConfig()
 
-    def run(self, run_id: str = "test-run") -> staging.StageSummary:
+    def run(
+        self,
+        run_id: str = "test-run",
+        *,
+        site: config.SiteConfig | None = None,
+        progress: list[str] | None = None,
+    ) -> staging.StageSummary:
+        """Ingest the inbox, files read as the [[sources]] of ``site`` say (default: this
+        warehouse's configuration), and stage, like a nightly run; ``progress`` collects
+        the run's lines."""
+        site = site or self.site
         with warehouse.connect(self.path) as con:
             warehouse.ensure_schema(con)
-            inbox.ingest_inbox(con, self.inbox, self.root / "var" / "archive", self.key, run_id)
-            return staging.stage_pending(con, self.site)
+            inbox.ingest_inbox(
+                con,
+                self.inbox,
+                self.root / "var" / "archive",
+                self.key,
+                run_id,
+                site=site,
+                progress=progress.append if progress is not None else None,
+            )
+            return staging.stage_pending(con, site)
 
     def query(self, sql: str, params: dict | None = None) -> list[tuple]:
         with warehouse.connect(self.path, read_only=True) as con:

@@ -8,9 +8,7 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
-import warehouse
-from her2qa import config, staging
-from her2qa.ingest import inbox
+from her2qa import config
 from schemas import contract
 
 # The staged values of a result, whatever file or row it came from (for comparisons).
@@ -44,19 +42,7 @@ def site(tmp_path: Path, toml: str) -> config.SiteConfig:
 
 def run(wh, site_config: config.SiteConfig | None = None, progress: list[str] | None = None):
     """Ingest the inbox with the sources of ``site_config`` and stage (like a nightly run)."""
-    site_config = site_config or config.SiteConfig()
-    with warehouse.connect(wh.path) as con:
-        warehouse.ensure_schema(con)
-        inbox.ingest_inbox(
-            con,
-            wh.inbox,
-            wh.root / "var" / "archive",
-            wh.key,
-            "test-run",
-            site=site_config,
-            progress=progress.append if progress is not None else None,
-        )
-        return staging.stage_pending(con, site_config)
+    return wh.run(site=site_config, progress=progress)
 
 
 def outcome(wh, name: str) -> tuple[str, str | None]:
