@@ -118,7 +118,8 @@ SELECT
     md5(i::VARCHAR),
     1 + i // 100000,
     'bench_' || (i // 100000)::VARCHAR || '.csv',
-    1 + i % 100000
+    1 + i % 100000,
+    NULL  -- expected_result: no validation/proficiency key in this synthetic layer
 FROM valued
 ;
 INSERT INTO staging.her2_results_history
