@@ -34,6 +34,7 @@ import duckdb
 
 import warehouse
 from her2qa.config import SiteConfig
+from her2qa.staging import refresh_current_results
 from warehouse import build as mart_build
 
 GENERATE = """
@@ -141,7 +142,7 @@ def generate(path: Path, rows: int) -> dict:
     for statement in GENERATE.split(";\n"):
         if statement.strip():
             con.execute(statement, {"rows": rows} if "$rows" in statement else None)
-    warehouse.run(con, "staging/her2_results")
+    refresh_current_results(con)
     history, current = con.execute(
         "SELECT (SELECT count(*) FROM staging.her2_results_history), "
         "(SELECT count(*) FROM staging.her2_results)"

@@ -17,6 +17,7 @@ import duckdb
 
 import warehouse
 from her2qa.config import SiteConfig
+from her2qa.staging import refresh_current_results
 from warehouse import build as mart_build
 
 _counter = itertools.count(1)
@@ -124,7 +125,7 @@ def stage(con: duckdb.DuckDBPyConnection, rows: Iterable[dict[str, Any]]) -> Non
             f"VALUES ({placeholders})",
             [[r[c] for c in COLUMNS] for r in rows],
         )
-    warehouse.run(con, "staging/her2_results")
+    refresh_current_results(con)
 
 
 def build(

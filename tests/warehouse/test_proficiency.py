@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from statsmodels.stats.proportion import proportion_confint
 
-import warehouse
 from her2qa.config import SiteConfig
+from her2qa.staging import refresh_current_results
 from tests.marts_fixtures import ihc, open_warehouse, records, stage
 from warehouse import build
 
@@ -69,7 +69,7 @@ def con(tmp_path_factory):
         "WHERE lab_id = ? AND test_id = ?",
         [(key, lab, test_id) for (lab, test_id), key in keys.items()],
     )
-    warehouse.run(connection, "staging/her2_results")
+    refresh_current_results(connection)
     build.build_marts(connection, SiteConfig(), as_of=datetime(2025, 6, 1))
     yield connection
     connection.close()

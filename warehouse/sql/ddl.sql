@@ -143,3 +143,25 @@ ALTER TABLE raw.her2_rows ADD COLUMN IF NOT EXISTS expected_result VARCHAR
 ;
 ALTER TABLE staging.her2_results_history ADD COLUMN IF NOT EXISTS expected_result VARCHAR
 ;
+-- The current version of each result (staging/her2_results maintains it, result by result).
+CREATE TABLE IF NOT EXISTS staging.her2_results AS
+SELECT * FROM staging.her2_results_history LIMIT 0
+;
+-- The marts' work list (warehouse/build.py): every specimen and patient whose current results
+-- changed since the marts were last built, before and after the change, appended by staging
+-- in its own transaction and cleared by the mart build in its own; a run killed between the
+-- two leaves the work for the next run, never loses it. patient_key is the keyed hash.
+CREATE TABLE IF NOT EXISTS ops.mart_changes (
+    lab_id       VARCHAR NOT NULL,
+    accession_id VARCHAR NOT NULL,
+    patient_key  VARCHAR NOT NULL
+)
+;
+-- What the marts were last built from (one row): the code and configuration fingerprint. An
+-- incremental build is only right on marts built by the same rules; otherwise it is a full one.
+CREATE TABLE IF NOT EXISTS ops.mart_state (
+    fingerprint VARCHAR NOT NULL,
+    built_at    TIMESTAMP NOT NULL,
+    mode        VARCHAR NOT NULL          -- full | incremental
+)
+;

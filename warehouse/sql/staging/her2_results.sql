@@ -1,8 +1,34 @@
--- staging/her2_results: the current version of each result (lab_id, test_id):
--- the highest result_version received; older versions stay in the history.
-CREATE OR REPLACE TABLE staging.her2_results AS
+-- staging/her2_results: the current version of each result (lab_id, test_id): the highest
+-- result_version received; older versions stay in the history.
+-- Kept result by result, so a night costs what its rows cost: only the results of the temp
+-- table changed_results (the (lab_id, test_id) this step received a new version of; all of
+-- them on a replay) are re-picked from the history. The specimens and patients of their
+-- current rows, before and after, go to ops.mart_changes: what the marts recompute (only
+-- once marts exist, ops.mart_state: before the first build, and on a replay, every mart is
+-- built whole anyway).
+CREATE OR REPLACE TEMP TABLE changed_current AS
 SELECT *
 FROM staging.her2_results_history
+SEMI JOIN changed_results USING (lab_id, test_id)
 QUALIFY row_number() OVER (PARTITION BY lab_id, test_id ORDER BY result_version DESC) = 1
+;
+INSERT INTO ops.mart_changes (lab_id, accession_id, patient_key)
+SELECT DISTINCT lab_id, accession_id, patient_key
+FROM (
+    SELECT lab_id, accession_id, patient_key
+    FROM staging.her2_results SEMI JOIN changed_results USING (lab_id, test_id)
+    UNION ALL
+    SELECT lab_id, accession_id, patient_key FROM changed_current
+)
+WHERE EXISTS (SELECT 1 FROM ops.mart_state)
+;
+DELETE FROM staging.her2_results AS r
+USING changed_results AS c
+WHERE r.lab_id = c.lab_id AND r.test_id = c.test_id
+;
+INSERT INTO staging.her2_results
+SELECT * FROM changed_current
 ORDER BY lab_id, test_id
+;
+DROP TABLE changed_current
 ;
