@@ -2,6 +2,23 @@
 and ``findings`` layers, in build order, in ONE transaction (readers see all the old tables or
 all the new ones).
 
+Two modes, one set of SQL files:
+
+    full          every table rebuilt whole (the first build, a rebuild, new rules or settings)
+    incremental   the nightly build: the case-level tables (catalog ``scope``) recomputed only
+                  for the specimens and patients staging logged in ``ops.mart_changes``, the
+                  aggregates and findings rebuilt from the case-level tables
+
+Incremental, step by step: the scope is closed over patients (every specimen of a patient in
+scope, every patient of a specimen in scope, until nothing is added), because a case-level row
+depends on its patient's rows alone; the scope's current results are copied into an in-memory
+database (``mart_scope``) that has the warehouse's schema names, so the case-level SQL files
+run there unchanged; then, in the one transaction, each case-level table's rows of the scope
+are replaced by the scope's, and the other tables are rebuilt. ``ops.mart_state`` records the
+fingerprint of the rules and settings the marts were built by: a change forces a full build,
+as does a scope over ``FULL_ABOVE`` of the current results (a bulk load).
+tests/warehouse/test_incremental.py shows incremental == full after random sequences of files.
+
     macros      warehouse/sql/macros/*.sql (ASCO/CAP rules, statistics, rates): temporary, per
                 connection; ``define_macros`` is how every reader of the marts gets them
     settings    the configuration's per-lab rows (guideline periods, lab targets) reach SQL as
@@ -16,6 +33,7 @@ DuckDB may take 80% of the machine's memory by default; the build caps it at ``M
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +54,12 @@ MACROS = (
     "macros/formatting",
 )
 MEMORY_LIMIT = "3GB"
+# A scope over this share of the current results is a bulk load: a full build is cheaper.
+FULL_ABOVE = 0.25
+SCOPE_DB = "mart_scope"
+# What the case-level SQL reads besides other case-level tables: copied into the scope database
+# (staging's rows of the scope; the configuration tables whole).
+SCOPE_INPUTS = ("staging.her2_results", "marts.guideline_periods", "marts.reference_bands")
 _BYTES = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B\s*$", re.IGNORECASE)
 
 
@@ -44,6 +68,9 @@ class BuildSummary:
     rows: dict[str, int]  # table -> row count
     figures: dict[str, dict[str, float]]  # table -> headline figures (catalog; None left out)
     memory_limit: str = ""  # DuckDB's memory_limit in force during the build
+    mode: str = "full"  # full | incremental
+    scope_specimens: int = 0  # specimens recomputed (incremental); 0 on a full build
+    scope_patients: int = 0
 
     def figure(self, table: str, name: str, default: float = 0) -> float:
         return self.figures.get(table, {}).get(name, default)
@@ -62,33 +89,180 @@ def build_marts(
     as_of: datetime | None = None,
     memory_limit: str | None = MEMORY_LIMIT,
     tables: tuple[catalog.Table, ...] | None = None,
+    incremental: bool = True,
 ) -> BuildSummary:
-    """Rebuild the marts and findings from ``staging`` (whole tables, one transaction).
+    """Build the marts and findings from ``staging`` (one transaction): incrementally when the
+    marts were built before by the same rules and settings, else whole (``incremental=False``
+    or a ``tables`` subset: always whole).
 
     ``as_of`` is the moment the findings are judged at (data freshness), default now."""
     order = tables or catalog.build_order()
     params = settings_params(site, as_of=as_of)
+    stamp = fingerprint(site)
     with _memory_capped(con, memory_limit) as limit_in_force:
-        con.execute("BEGIN TRANSACTION")
+        define_macros(con)
+        load_settings(con, site)
+        scope = None
+        if incremental and tables is None and _built_by(con) == stamp:
+            scope = _close_scope(con)
         try:
-            define_macros(con)
-            load_settings(con, site)
-            for t in order:
+            if scope is not None:
+                _build_scope(con, params)
+            con.execute("BEGIN TRANSACTION")
+            try:
+                if scope is not None:
+                    _merge_scope(con)
+                for t in order:
+                    if scope is not None and t.scope:
+                        continue
+                    warehouse.run(con, t.sql, params)
+                    if t.name == "marts.guideline_periods" and guideline_rows(site):
+                        con.executemany(
+                            "INSERT INTO marts.guideline_periods VALUES (?, ?, ?, ?)",
+                            guideline_rows(site),
+                        )
+                for t in order:
+                    if t.layer == "scratch":
+                        con.execute(f"DROP TABLE IF EXISTS {t.name}")
+                mode = "incremental" if scope is not None else "full"
+                if tables is None:
+                    _record_state(con, stamp, mode)
+                summary = summarise(con, [t for t in order if t.layer != "scratch"])
+                con.execute("COMMIT")
+            except BaseException:
+                con.execute("ROLLBACK")
+                raise
+        finally:
+            _drop_scope(con)
+    specimens, patients = scope or (0, 0)
+    return BuildSummary(summary.rows, summary.figures, limit_in_force, mode, specimens, patients)
+
+
+def fingerprint(site: SiteConfig) -> str:
+    """The rules and settings the marts are built by: every macro and table SQL file, and the
+    configuration. Incremental results extend marts built by the same ones, never others."""
+    digest = hashlib.sha256(site.fingerprint().encode())
+    for name in (*MACROS, *(t.sql for t in catalog.build_order())):
+        digest.update(name.encode() + b"\0" + warehouse.sql(name).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def _built_by(con: duckdb.DuckDBPyConnection) -> str | None:
+    row = con.execute("SELECT max(fingerprint) FROM ops.mart_state").fetchone()
+    return row[0] if row else None
+
+
+def _record_state(con: duckdb.DuckDBPyConnection, stamp: str, mode: str) -> None:
+    """The marts now stand for every staged result: the work list is done."""
+    con.execute("DELETE FROM ops.mart_changes")
+    con.execute("DELETE FROM ops.mart_state")
+    con.execute(
+        "INSERT INTO ops.mart_state VALUES ($fingerprint, now()::TIMESTAMP, $mode)",
+        {"fingerprint": stamp, "mode": mode},
+    )
+
+
+def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
+    """The night's scope, closed over patients, as temp tables scope_specimens (lab_id,
+    accession_id), scope_patients (patient_key) and scope_results (their current results).
+    Returns (specimens, patients), or None when a full build is due (a bulk load)."""
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE scope_specimens AS "
+        "SELECT DISTINCT lab_id, accession_id FROM ops.mart_changes"
+    )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE scope_patients AS "
+        "SELECT DISTINCT patient_key FROM ops.mart_changes"
+    )
+    while True:  # one pass over the current results per step; two steps in practice
+        con.execute(
+            """
+            CREATE OR REPLACE TEMP TABLE scope_results AS
+            SELECT * FROM staging.her2_results
+            WHERE patient_key IN (SELECT patient_key FROM scope_patients)
+               OR (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)
+            """
+        )
+        added = con.execute(
+            """
+            SELECT
+                (SELECT count(*) FROM (SELECT DISTINCT lab_id, accession_id FROM scope_results
+                                       EXCEPT SELECT * FROM scope_specimens)),
+                (SELECT count(*) FROM (SELECT DISTINCT patient_key FROM scope_results
+                                       EXCEPT SELECT * FROM scope_patients))
+            """
+        ).fetchone()
+        if added == (0, 0):
+            break
+        con.execute(
+            "INSERT INTO scope_specimens SELECT DISTINCT lab_id, accession_id FROM scope_results "
+            "EXCEPT SELECT * FROM scope_specimens"
+        )
+        con.execute(
+            "INSERT INTO scope_patients SELECT DISTINCT patient_key FROM scope_results "
+            "EXCEPT SELECT * FROM scope_patients"
+        )
+    specimens, patients, rows, everyone = con.execute(
+        "SELECT (SELECT count(*) FROM scope_specimens), (SELECT count(*) FROM scope_patients), "
+        "(SELECT count(*) FROM scope_results), (SELECT count(*) FROM staging.her2_results)"
+    ).fetchone()
+    if rows > FULL_ABOVE * max(everyone, 1):
+        _drop_scope(con)
+        return None
+    return specimens, patients
+
+
+def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+    """The case-level tables of the scope, in the in-memory database ``mart_scope``: same
+    schema names, so each SQL file runs there unchanged on the scope's rows."""
+    (home,) = con.execute("SELECT current_database()").fetchone()
+    con.execute(f"ATTACH ':memory:' AS {SCOPE_DB}")
+    con.execute(f"USE {SCOPE_DB}")
+    try:
+        con.execute("CREATE SCHEMA staging")
+        con.execute("CREATE SCHEMA marts")
+        quoted = '"' + home.replace('"', '""') + '"'  # the warehouse file's catalog name
+        for name in SCOPE_INPUTS:  # names from this module, never from input
+            source = (
+                "temp.main.scope_results"
+                if name == "staging.her2_results"
+                else (f"{quoted}.{name}")
+            )
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")  # noqa: S608
+        for t in catalog.build_order():
+            if t.scope:
                 warehouse.run(con, t.sql, params)
-                if t.name == "marts.guideline_periods" and guideline_rows(site):
-                    con.executemany(
-                        "INSERT INTO marts.guideline_periods VALUES (?, ?, ?, ?)",
-                        guideline_rows(site),
-                    )
-            for t in order:
-                if t.layer == "scratch":
-                    con.execute(f"DROP TABLE IF EXISTS {t.name}")
-            summary = summarise(con, [t for t in order if t.layer != "scratch"])
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    return BuildSummary(summary.rows, summary.figures, limit_in_force)
+    finally:
+        con.execute("USE " + '"' + home.replace('"', '""') + '"')
+
+
+def _merge_scope(con: duckdb.DuckDBPyConnection) -> None:
+    """Each stored case-level table: its rows of the scope replaced by the scope's."""
+    for t in catalog.build_order():
+        if not t.scope or t.layer == "scratch":
+            continue
+        if t.scope == "patient":
+            con.execute(
+                f"DELETE FROM {t.name} WHERE patient_key IN "  # noqa: S608 - catalog names
+                "(SELECT patient_key FROM scope_patients)"
+            )
+        else:
+            con.execute(
+                f"DELETE FROM {t.name} AS t USING scope_specimens AS s "  # noqa: S608
+                "WHERE t.lab_id = s.lab_id AND t.accession_id = s.accession_id"
+            )
+        con.execute(f"INSERT INTO {t.name} SELECT * FROM {SCOPE_DB}.{t.name}")  # noqa: S608
+
+
+def _drop_scope(con: duckdb.DuckDBPyConnection) -> None:
+    attached = con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = $name",
+        {"name": SCOPE_DB},
+    ).fetchone()[0]
+    if attached:
+        con.execute(f"DETACH {SCOPE_DB}")
+    for name in ("scope_results", "scope_specimens", "scope_patients"):
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
 
 def settings_params(site: SiteConfig, *, as_of: datetime | None = None) -> dict:

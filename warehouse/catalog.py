@@ -116,6 +116,11 @@ class Table:
     rates: tuple[Rate, ...] = ()
     roll_up: tuple[tuple[str, ...], tuple[str, ...]] | None = None  # (other key cols, counts)
     rules: tuple[Rule, ...] = ()
+    # How a nightly build keeps the table (warehouse/build.py): None = rebuilt whole from the
+    # tables it reads; "specimen" / "patient" = case-level, its rows recomputed only for the
+    # night's specimens (lab_id, accession_id) / patients (patient_key), because each row
+    # depends on the rows of its patient alone.
+    scope: str | None = None
 
     @property
     def schema(self) -> str:
@@ -285,6 +290,7 @@ TABLES: tuple[Table, ...] = (
         "Selected results and status per specimen and purpose (clinical, reference_lab, "
         "second_read); the input of specimen_her2 and agreement_pairs, dropped after the build.",
         upstream=("staging.her2_results", "marts.guideline_periods"),
+        scope="specimen",
     ),
     _t(
         "marts.specimen_her2",
@@ -333,6 +339,7 @@ TABLES: tuple[Table, ...] = (
                 """,
             ),
         ),
+        scope="specimen",
     ),
     _t(
         "marts.primary_metastasis_pairs",
@@ -358,6 +365,7 @@ TABLES: tuple[Table, ...] = (
                 "WHERE NOT coalesce(list_contains($changes, change), false)",
             ),
         ),
+        scope="patient",
     ),
     _t(
         "marts.agreement_pairs",
@@ -370,6 +378,7 @@ TABLES: tuple[Table, ...] = (
             "marts.specimen_her2",
             "marts.primary_metastasis_pairs",
         ),
+        scope="patient",
     ),
     _t(
         "marts.agreement",
@@ -449,6 +458,7 @@ TABLES: tuple[Table, ...] = (
             "needs_blinded_recount": _of("count_if(needs_blinded_recount)"),
         },
         rules=(_worklist_rows_complete("marts.ihc_ish_discordance", DISCORDANCE_RULES),),
+        scope="specimen",
     ),
     _t(
         "marts.amplification_by_ihc_score",
@@ -499,6 +509,7 @@ TABLES: tuple[Table, ...] = (
             "pairs_0_vs_1plus": _of("count_if(on_0_vs_1plus)"),
             "pairs_null_vs_ultralow": _of("count_if(on_null_vs_ultralow)"),
         },
+        scope="specimen",
     ),
     _t(
         "marts.boundary_agreement",
@@ -675,6 +686,7 @@ TABLES: tuple[Table, ...] = (
                 """,
             ),
         ),
+        scope="specimen",
     ),
     _t(
         "marts.cap11_rates",
@@ -839,6 +851,7 @@ TABLES: tuple[Table, ...] = (
             "retest_candidates": _of("count(*)"),
             "therapy_change_candidates": _of("count_if(reason_group = 'therapy_change')"),
         },
+        scope="patient",
     ),
     # ---------------------------------------------------------------- marts: case worklists
     _t(
@@ -873,6 +886,7 @@ TABLES: tuple[Table, ...] = (
                 """,
             ),
         ),
+        scope="specimen",
     ),
     _t(
         "marts.worklist_open_equivocal",
@@ -939,6 +953,7 @@ TABLES: tuple[Table, ...] = (
                 """,
             ),
         ),
+        scope="specimen",
     ),
     _t(
         "marts.worklist_ihc0_metastatic",
@@ -961,6 +976,7 @@ TABLES: tuple[Table, ...] = (
                 "OR metastasis_accession_id IS NULL",
             ),
         ),
+        scope="specimen",
     ),
     _t(
         "marts.preanalytic_monthly",

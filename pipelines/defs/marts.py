@@ -16,12 +16,19 @@ from warehouse import build, catalog
 
 @dg.multi_asset(specs=mart_specs(), pool="her2qa_warehouse")
 def build_marts(context: dg.AssetExecutionContext, paths: Her2qaPaths):
-    """Rebuild the marts and findings from the current staged results (one transaction);
-    the results are yielded in build order."""
+    """Build the marts and findings from the current staged results (one transaction):
+    incrementally, the night's specimens and patients only, when the marts were built by the
+    same rules and settings; the results are yielded in build order."""
     with paths.connect() as con:
         summary = build.build_marts(con, paths.load_site_config())
+    scope = (
+        f"incremental: {summary.scope_specimens:,} specimens of {summary.scope_patients:,} "
+        "patients recomputed"
+        if summary.mode == "incremental"
+        else "built whole"
+    )
     context.log.info(
-        f"marts: {summary.figure('specimen_her2', 'specimens'):,} specimens, "
+        f"marts ({scope}): {summary.figure('specimen_her2', 'specimens'):,} specimens, "
         f"{summary.rows['agreement']:,} agreement rows; findings: "
         f"{summary.figure('findings', 'look'):,} to look at"
     )

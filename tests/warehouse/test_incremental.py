@@ -1,0 +1,134 @@
+"""Incremental == full: after random sequences of nightly files (new results, amendments,
+repeats, late results, a result moved to another patient), the marts kept incrementally
+(warehouse/build.py) equal the marts built whole from the same staged results, table by
+table, row for row."""
+
+from __future__ import annotations
+
+import csv
+import random
+import shutil
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+import warehouse
+from her2qa import staging
+from her2qa.generate import generate
+from tests.conftest import write_extract
+from warehouse import build, catalog
+
+AS_OF = datetime(2026, 1, 15)
+RESULT_FIELDS = (
+    "assay_kit",
+    "ihc_score",
+    "ihc_pct_stained",
+    "ish_her2_per_cell",
+    "ish_cep17_per_cell",
+    "ish_ratio",
+    "ish_cells_counted",
+    "reported_result",
+)
+PATIENT_FIELDS = ("patient_mrn", "patient_name", "patient_dob")
+COMPARED = [t.name for t in catalog.build_order() if t.layer != "scratch"] + [
+    "staging.her2_results"
+]
+
+
+def _rows(folder: Path) -> list[dict]:
+    rows = []
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(encoding="utf-8", newline="") as fh:
+            rows += list(csv.DictReader(fh))
+    return rows
+
+
+def _amend(row: dict, donor: dict) -> dict:
+    """The next version of ``row`` with the result of ``donor`` (same assay: a valid row)."""
+    version = int(row["result_version"] or 1) + 1  # blank: version 1 (the contract)
+    return {**row, **{f: donor[f] for f in RESULT_FIELDS}, "result_version": str(version)}
+
+
+def _nights(rows: list[dict], rng: random.Random) -> list[list[dict]]:
+    """Nightly files: shuffled chunks of the network (so ISH results arrive after their
+    specimen's IHC, late results after their quarter), each followed by what a lab re-sends."""
+    order = rows[:]
+    rng.shuffle(order)
+    size = len(order) // 6
+    chunks = [order[i : i + size] for i in range(0, len(order), size)]
+    sent: list[dict] = []
+    nights = []
+    for chunk in chunks:
+        night = list(chunk)
+        if sent:
+            by_assay: dict[str, list[dict]] = {}
+            for r in sent:
+                by_assay.setdefault(r["assay"], []).append(r)
+            for old in rng.sample(sent, min(15, len(sent))):  # amendments of old results
+                amended = _amend(old, rng.choice(by_assay[old["assay"]]))
+                night.append(amended)
+                sent[sent.index(old)] = amended
+            night += rng.sample(sent, min(10, len(sent)))  # repeats, identical
+            moved = rng.choice(sent)  # an amendment that moves a result to another patient
+            other = rng.choice(sent)
+            moved_v2 = {
+                **moved,
+                **{f: other[f] for f in PATIENT_FIELDS},
+                "result_version": str(int(moved["result_version"] or 1) + 1),
+            }
+            night.append(moved_v2)
+            sent[sent.index(moved)] = moved_v2
+        sent += chunk
+        nights.append(night)
+    return nights
+
+
+def _differences(incremental: Path, full: Path) -> dict[str, int]:
+    with warehouse.connect(incremental) as con:
+        con.execute(f"ATTACH '{full}' AS full_build (READ_ONLY)")
+        out = {}
+        for name in COMPARED:
+            one_way = f"SELECT * FROM {name} EXCEPT ALL SELECT * FROM full_build.{name}"
+            other_way = f"SELECT * FROM full_build.{name} EXCEPT ALL SELECT * FROM {name}"
+            n = con.execute(
+                f"SELECT (SELECT count(*) FROM ({one_way})) + (SELECT count(*) FROM ({other_way}))"
+            ).fetchone()[0]
+            if n:
+                out[name] = n
+        return out
+
+
+@pytest.mark.parametrize("seed", [3, 11, 29])
+def test_incremental_marts_equal_a_full_build(wh, seed, monkeypatch, tmp_path):
+    monkeypatch.setattr(build, "FULL_ABOVE", 1.0)  # every night incremental, however small
+    source = tmp_path / f"network-{seed}"
+    generate(source, rows=2400, seed=seed)
+    rng = random.Random(seed)
+    modes = []
+    for n, night in enumerate(_nights(_rows(source), rng)):
+        write_extract(wh.inbox / f"night-{n:02d}.csv", night)
+        wh.run(f"night-{n}")
+        with warehouse.connect(wh.path) as con:
+            modes.append(build.build_marts(con, wh.site, as_of=AS_OF).mode)
+    assert modes[0] == "full" and set(modes[1:]) == {"incremental"}, modes
+
+    full = tmp_path / "full.duckdb"
+    shutil.copy(wh.path, full)
+    with warehouse.connect(full) as con:
+        staging.refresh_current_results(con)
+        summary = build.build_marts(con, wh.site, as_of=AS_OF, incremental=False)
+    assert summary.mode == "full" and summary.rows["specimen_her2"] > 500
+    assert _differences(wh.path, full) == {}
+
+
+def test_a_change_of_rules_or_settings_builds_whole(wh, tmp_path):
+    generate(wh.inbox, rows=600, seed=2)
+    wh.run()
+    with warehouse.connect(wh.path) as con:
+        assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "full"
+        assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "incremental"
+        con.execute("UPDATE ops.mart_state SET fingerprint = 'older rules'")
+        assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "full"
+        # nothing left to do: the work list was cleared by the build that did it
+        assert con.execute("SELECT count(*) FROM ops.mart_changes").fetchone()[0] == 0
