@@ -155,6 +155,9 @@ def _built_by(con: duckdb.DuckDBPyConnection) -> str | None:
 def _record_state(con: duckdb.DuckDBPyConnection, stamp: str, mode: str) -> None:
     """The marts now stand for every staged result: the work list is done."""
     con.execute("DELETE FROM ops.mart_changes")
+    if mode == "full":  # every row was built (and is checked), not a scope's
+        con.execute("DELETE FROM ops.mart_scope_specimens")
+        con.execute("DELETE FROM ops.mart_scope_patients")
     con.execute("DELETE FROM ops.mart_state")
     con.execute(
         "INSERT INTO ops.mart_state VALUES ($fingerprint, now()::TIMESTAMP, $mode)",
@@ -236,21 +239,34 @@ def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         con.execute("USE " + '"' + home.replace('"', '""') + '"')
 
 
+# Where each kind of case-level table finds its scope, and by which columns.
+SCOPES = {
+    "specimen": ("ops.mart_scope_specimens", "lab_id, accession_id"),
+    "patient": ("ops.mart_scope_patients", "patient_key"),
+}
+
+
+def scope_rows(table: catalog.Table) -> str:
+    """SQL of the rows of a case-level table that the last incremental build recomputed (its
+    scope, ops.mart_scope_*): what the build replaced, and what the checks of that build read."""
+    scope, columns = SCOPES[table.scope or ""]
+    return f"SELECT * FROM {table.name} SEMI JOIN {scope} USING ({columns})"  # noqa: S608
+
+
 def _merge_scope(con: duckdb.DuckDBPyConnection) -> None:
-    """Each stored case-level table: its rows of the scope replaced by the scope's."""
+    """The scope recorded (ops.mart_scope_*), then each stored case-level table: its rows of
+    the scope replaced by the scope database's."""
+    con.execute("DELETE FROM ops.mart_scope_specimens")
+    con.execute("DELETE FROM ops.mart_scope_patients")
+    con.execute("INSERT INTO ops.mart_scope_specimens SELECT * FROM scope_specimens")
+    con.execute("INSERT INTO ops.mart_scope_patients SELECT * FROM scope_patients")
     for t in catalog.build_order():
         if not t.scope or t.layer == "scratch":
             continue
-        if t.scope == "patient":
-            con.execute(
-                f"DELETE FROM {t.name} WHERE patient_key IN "  # noqa: S608 - catalog names
-                "(SELECT patient_key FROM scope_patients)"
-            )
-        else:
-            con.execute(
-                f"DELETE FROM {t.name} AS t USING scope_specimens AS s "  # noqa: S608
-                "WHERE t.lab_id = s.lab_id AND t.accession_id = s.accession_id"
-            )
+        scope, columns = SCOPES[t.scope]
+        con.execute(
+            f"DELETE FROM {t.name} WHERE ({columns}) IN (SELECT ({columns}) FROM {scope})"  # noqa: S608
+        )
         con.execute(f"INSERT INTO {t.name} SELECT * FROM {SCOPE_DB}.{t.name}")  # noqa: S608
 
 

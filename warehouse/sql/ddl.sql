@@ -165,3 +165,15 @@ CREATE TABLE IF NOT EXISTS ops.mart_state (
     mode        VARCHAR NOT NULL          -- full | incremental
 )
 ;
+-- The last incremental build's scope (closed over patients): the rows it recomputed are the
+-- case-level rows of these specimens / patients, and the integrity checks of that build read
+-- those rows (pipelines/factory.py). Empty after a full build.
+CREATE TABLE IF NOT EXISTS ops.mart_scope_specimens (
+    lab_id       VARCHAR NOT NULL,
+    accession_id VARCHAR NOT NULL
+)
+;
+CREATE TABLE IF NOT EXISTS ops.mart_scope_patients (
+    patient_key VARCHAR NOT NULL
+)
+;
