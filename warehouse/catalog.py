@@ -12,7 +12,8 @@ table-specific rules) and summarised (headline figures). From these entries come
 Layers, in the order the data flows: ``ingest`` (ops, raw) -> ``staging`` (staging,
 quarantine; written by her2qa/ingest and her2qa/staging.py) -> ``marts`` (built from staging
 by SQL) -> ``findings`` (every verdict, built from the marts). Scratch tables (``scratch``)
-exist only while the marts are built.
+exist only while the marts are built; ``state`` tables are the mart runner's own bookkeeping
+(what the next incremental build must do, what the last one did), not assets.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ class Rate:
 @dataclass(frozen=True)
 class Table:
     name: str  # schema.table
-    layer: str  # one of LAYERS, or "scratch"
+    layer: str  # one of LAYERS, or "scratch" or "state"
     sql: str  # warehouse/sql/<sql>.sql: the file that makes (or, for ingest/staging, fills) it
     grain: str  # one row per ...
     description: str
@@ -225,6 +226,40 @@ TABLES: tuple[Table, ...] = (
         "patient_mrn keyed to patient_key, names and birth dates dropped.",
         key=("file_id", "source_row"),
     ),
+    # ---------------------------------------------------------------- state (warehouse/build.py)
+    _t(
+        "ops.mart_changes",
+        "state",
+        "staging/her2_results",
+        "specimen of a patient whose current results changed since the last mart build",
+        "The incremental build's work list: appended by staging (before and after each "
+        "change), cleared by the build that did the work.",
+    ),
+    _t(
+        "ops.mart_state",
+        "state",
+        "ddl",
+        "last mart build",
+        "Fingerprint of the rules and settings the marts were built by, and the mode (full or "
+        "incremental): other rules or settings force a full build.",
+    ),
+    _t(
+        "ops.mart_scope_specimens",
+        "state",
+        "ddl",
+        "specimen the last incremental build recomputed",
+        "The scope of the last incremental build, closed over patients: its checks read these "
+        "rows of the case-level tables.",
+        key=("lab_id", "accession_id"),
+    ),
+    _t(
+        "ops.mart_scope_patients",
+        "state",
+        "ddl",
+        "patient the last incremental build recomputed",
+        "The patients of that scope.",
+        key=("patient_key",),
+    ),
     # ---------------------------------------------------------------- staging
     _t(
         "staging.her2_results_history",
@@ -339,6 +374,18 @@ TABLES: tuple[Table, ...] = (
                 """,
             ),
         ),
+        scope="specimen",
+    ),
+    _t(
+        "marts.specimen_repeats",
+        "marts",
+        "marts/specimen_repeats",
+        "specimen completed by a decided specimen of the same patient (CAP 11 repeat rule)",
+        "Specimens followed, within the CAP 11 window, by a positive or negative specimen of "
+        "the same patient and specimen role, any lab (macros/cap11): read by the CAP 11 rates "
+        "and the open-equivocal worklist.",
+        key=("lab_id", "accession_id"),
+        upstream=("marts.specimen_her2", "marts.reference_bands"),
         scope="specimen",
     ),
     _t(
@@ -698,7 +745,12 @@ TABLES: tuple[Table, ...] = (
         "the specimen, or a decided result on another specimen of the patient within the "
         "her2qa window); rate 3 both; reflex IHC 2+ → ISH median / p90 days; Wilson CIs.",
         key=("lab_id", "month"),
-        upstream=("marts.specimen_her2", "marts.interpretation_audit", "marts.reference_bands"),
+        upstream=(
+            "marts.specimen_her2",
+            "marts.interpretation_audit",
+            "marts.specimen_repeats",
+            "marts.reference_bands",
+        ),
         figures={
             "rate1": _pooled("sum(n_specimens_agree) / sum(n_specimens_audited)"),
             "rate2": _pooled("sum(n_equivocal_completed) / sum(n_equivocal)"),
@@ -898,7 +950,7 @@ TABLES: tuple[Table, ...] = (
         "specimen of the patient within the CAP 11 window; days_open from the specimen's "
         "latest report to the warehouse's newest report date (deterministic).",
         key=("lab_id", "accession_id"),
-        upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
+        upstream=("staging.her2_results", "marts.specimen_her2", "marts.specimen_repeats"),
         figures={
             "cases": _of("count(*)"),
             "primaries": _of("count_if(specimen_role = 'primary')"),
@@ -1190,8 +1242,8 @@ def build_order() -> tuple[Table, ...]:
 
 
 def published() -> tuple[Table, ...]:
-    """Every table that outlives a run (scratch tables aside)."""
-    return tuple(t for t in TABLES if t.layer != "scratch")
+    """Every table that outlives a run and is an asset (scratch and state tables aside)."""
+    return tuple(t for t in TABLES if t.layer not in ("scratch", "state"))
 
 
 def markdown_table() -> str:
@@ -1206,7 +1258,7 @@ def markdown_table() -> str:
 def _check_catalog() -> None:
     """The catalog is consistent: upstream tables exist, layers are known."""
     for t in TABLES:
-        if t.layer not in (*LAYERS, "scratch"):
+        if t.layer not in (*LAYERS, "scratch", "state"):
             raise ValueError(f"{t.name}: unknown layer {t.layer}")
         for u in t.upstream:
             if u not in BY_NAME:

@@ -70,7 +70,7 @@ specimens AS (
 repeats AS (
     -- specimens with a decided specimen of the same patient within the window (macros/cap11;
     -- counted for the equivocal ones below)
-    SELECT * FROM completed_by_repeat('marts.specimen_her2', 'marts.reference_bands')
+    SELECT * FROM marts.specimen_repeats
 ),
 flagged AS (
     SELECT

@@ -37,7 +37,7 @@ equivocal AS (
     WHERE final_status = 'equivocal'
 ),
 completed_elsewhere AS (
-    SELECT * FROM completed_by_repeat('marts.specimen_her2', 'marts.reference_bands')  -- macros/cap11: the CAP 11 repeat rule
+    SELECT * FROM marts.specimen_repeats  -- the CAP 11 repeat rule (macros/cap11)
 ),
 coded AS (
     SELECT
