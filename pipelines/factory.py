@@ -134,16 +134,29 @@ def table_rules(table: Table) -> list[Rule]:
     return [*rules, *table.rules]
 
 
-def rule_violations(con: duckdb.DuckDBPyConnection, rule: Rule, table: Table | None = None) -> int:
+def rule_violations(
+    con: duckdb.DuckDBPyConnection,
+    rule: Rule,
+    table: Table | None = None,
+    run_id: str | None = None,
+) -> int:
     """How many rows break one rule (its SQL counts them, with the catalog's rule values).
 
-    After an incremental build, a rule of a case-level ``table`` reads the rows that build
-    recomputed (``build.scope_rows``), not the rows earlier builds made and checked: so the
-    checks of a night cost what its rows cost. A full build's checks read every row."""
+    A rule of ``table`` reads the rows the run may have changed, the rest having been checked
+    by the runs that made them, so a night's checks cost what its rows cost: after an
+    incremental mart build, a case-level table's rows of that build's scope
+    (``build.scope_rows``); in run ``run_id``, an ingest or staging table's ``run_rows``.
+    Otherwise (a full build, no run) every row."""
     sql = rule.violations_sql
+    rows = None
     if table is not None and table.scope and _last_build_incremental(con):
-        sql = re.sub(rf"\b{re.escape(table.name)}\b", f"({build.scope_rows(table)})", sql)
-    params = {k: v for k, v in catalog.RULE_VALUES.items() if f"${k}" in sql}
+        rows = build.scope_rows(table)
+    elif table is not None and table.run_rows and run_id is not None:
+        rows = f"SELECT * FROM {table.name} WHERE {table.run_rows}"  # noqa: S608 - catalog
+    if rows is not None:
+        sql = re.sub(rf"\b{re.escape(table.name)}\b", f"({rows})", sql)
+    values = {**catalog.RULE_VALUES, "run_id": run_id}
+    params = {k: v for k, v in values.items() if f"${k}" in sql}
     return sum(int(r[0]) for r in con.execute(sql, params or None).fetchall())
 
 
@@ -152,9 +165,11 @@ def _last_build_incremental(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(row) and row[0] == "incremental"
 
 
-def rule_result(con: duckdb.DuckDBPyConnection, table: Table, rule: Rule) -> dg.AssetCheckResult:
+def rule_result(
+    con: duckdb.DuckDBPyConnection, table: Table, rule: Rule, run_id: str | None = None
+) -> dg.AssetCheckResult:
     """The result of one rule: passed when its SQL counts no violating row."""
-    violations = rule_violations(con, rule, table)
+    violations = rule_violations(con, rule, table, run_id)
     return dg.AssetCheckResult(
         asset_key=asset_key(table.name),
         check_name=rule.name,
@@ -166,24 +181,36 @@ def rule_result(con: duckdb.DuckDBPyConnection, table: Table, rule: Rule) -> dg.
 
 def integrity_checks(tables: Iterable[Table], name: str) -> list[dg.AssetChecksDefinition]:
     """Every rule of ``tables`` as a blocking ERROR check of its table, evaluated in ONE step
-    (one connection): a check per rule in the UI without a step per rule in every run."""
+    (one connection): a check per rule in the UI without a step per rule in every run. Tables
+    with ``run_rows`` (ingest, staging) are checked on the rows of the checking run."""
     rules = [(t, rule) for t in tables for rule in table_rules(t)]
+    specs = [
+        dg.AssetCheckSpec(
+            rule.name, asset=asset_key(t.name), description=rule.description, blocking=True
+        )
+        for t, rule in rules
+    ]
 
-    @dg.multi_asset_check(
-        name=name,
-        specs=[
-            dg.AssetCheckSpec(
-                rule.name, asset=asset_key(t.name), description=rule.description, blocking=True
-            )
-            for t, rule in rules
-        ],
-    )
-    def _checks(paths: Her2qaPaths) -> Iterator[dg.AssetCheckResult]:
+    def evaluate(paths: Her2qaPaths, run_id: str | None) -> Iterator[dg.AssetCheckResult]:
         with paths.connect(read_only=True) as con:
             for t, rule in rules:
-                yield rule_result(con, t, rule)
+                yield rule_result(con, t, rule, run_id)
 
-    return [_checks]
+    if not any(t.run_rows for t, _ in rules):
+
+        @dg.multi_asset_check(name=name, specs=specs)
+        def _checks(paths: Her2qaPaths) -> Iterator[dg.AssetCheckResult]:
+            yield from evaluate(paths, None)
+
+        return [_checks]
+
+    @dg.multi_asset_check(name=name, specs=specs)
+    def _run_checks(context, paths: Her2qaPaths) -> Iterator[dg.AssetCheckResult]:
+        # context: dg.AssetCheckExecutionContext (left unannotated: Dagster reads annotations at
+        # definition time and cannot resolve a string one, `from __future__ import annotations`)
+        yield from evaluate(paths, context.run.run_id)
+
+    return [_run_checks]
 
 
 # --------------------------------------------------------------------- finding checks

@@ -122,6 +122,10 @@ class Table:
     # night's specimens (lab_id, accession_id) / patients (patient_key), because each row
     # depends on the rows of its patient alone.
     scope: str | None = None
+    # Ingest and staging tables: the condition that picks the rows a run wrote or may have
+    # changed (named parameter $run_id). A run's integrity checks read those rows (the rest
+    # were checked by the runs that wrote them), so a night's checks cost what its rows cost.
+    run_rows: str = ""
 
     @property
     def schema(self) -> str:
@@ -198,6 +202,14 @@ ISH_COUNTING_RULES = (
 )
 IHC0_METASTATIC_RULES = ("metastatic_only_ihc0_primary",)
 
+# The files a run staged, and the results (lab_id, test_id) it received a version of: the
+# rows of the staging tables that run may have changed (Table.run_rows).
+_STAGED_BY_RUN = "SELECT file_id FROM ops.ingested_files WHERE staged_run_id = $run_id"
+_RESULTS_STAGED_BY_RUN = (
+    "(lab_id, test_id) IN (SELECT (lab_id, test_id) FROM staging.her2_results_history "
+    f"WHERE file_id IN ({_STAGED_BY_RUN}))"
+)
+
 TABLES: tuple[Table, ...] = (
     # ---------------------------------------------------------------- ingest
     _t(
@@ -225,6 +237,7 @@ TABLES: tuple[Table, ...] = (
         "Every row of every ingested file as read (text), with file and row number; "
         "patient_mrn keyed to patient_key, names and birth dates dropped.",
         key=("file_id", "source_row"),
+        run_rows="file_id IN (SELECT file_id FROM ops.ingested_files WHERE run_id = $run_id)",
     ),
     # ---------------------------------------------------------------- state (warehouse/build.py)
     _t(
@@ -269,6 +282,7 @@ TABLES: tuple[Table, ...] = (
         "Every valid version of every result, typed and normalised; amendments never delete.",
         key=("lab_id", "test_id", "result_version"),
         upstream=("raw.her2_rows", "ops.ingested_files"),
+        run_rows=_RESULTS_STAGED_BY_RUN,
     ),
     _t(
         "quarantine.rejected_rows",
@@ -286,6 +300,7 @@ TABLES: tuple[Table, ...] = (
                 "SEMI JOIN quarantine.rejected_rows USING (file_id, source_row)",
             ),
         ),
+        run_rows=f"file_id IN ({_STAGED_BY_RUN})",
     ),
     _t(
         "staging.her2_results",
@@ -296,6 +311,7 @@ TABLES: tuple[Table, ...] = (
         "patient_key instead of any PHI.",
         key=("lab_id", "test_id"),
         upstream=("staging.her2_results_history",),
+        run_rows=_RESULTS_STAGED_BY_RUN,
     ),
     # ---------------------------------------------------------------- marts: configuration
     _t(

@@ -152,3 +152,29 @@ def test_the_checks_of_an_incremental_build_read_the_rows_it_recomputed(wh):
         # a second copy of a recomputed row breaks the key; the check of this build sees it
         con.execute(f"INSERT INTO marts.specimen_her2 {build.scope_rows(specimens)} LIMIT 1")
         assert rule_violations(con, key_rule, specimens) == 1
+
+
+def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
+    from pipelines.factory import rule_violations, table_rules
+
+    generate(wh.inbox, rows=600, seed=6)
+    wh.run("night-1")
+    with warehouse.connect(wh.path) as con:
+        con.execute("UPDATE ops.ingested_files SET staged_run_id = 'night-1'")
+        history = catalog.table("staging.her2_results_history")
+        (key_rule,) = [r for r in table_rules(history) if r.name.endswith("_key_unique")]
+        first_file = con.execute("SELECT min(file_id) FROM ops.ingested_files").fetchone()[0]
+        con.execute(
+            "UPDATE ops.ingested_files SET staged_run_id = 'night-0' WHERE file_id = $f",
+            {"f": first_file},
+        )
+        # a second copy of a result of night 1's files: night 1's check sees it
+        con.execute(
+            "INSERT INTO staging.her2_results_history SELECT * FROM "
+            "staging.her2_results_history WHERE file_id <> $f LIMIT 1",
+            {"f": first_file},
+        )
+        assert rule_violations(con, key_rule, history, "night-1") == 1
+        assert rule_violations(con, key_rule, history) == 1  # and a check of every row
+        # a run that staged none of these results reads none of them
+        assert rule_violations(con, key_rule, history, "another-run") == 0
