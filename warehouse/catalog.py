@@ -552,7 +552,7 @@ TABLES: tuple[Table, ...] = (
         "marts.agreement statistics by assay kit and by pathologist of the first member "
         "(IHC vs ISH, observer vs observer, lab vs reference).",
         key=("comparison", "lab_id", "breakdown", "breakdown_value"),
-        upstream=("marts.agreement_pairs", "marts.specimen_her2"),
+        upstream=("marts.agreement_pairs",),
         figures={"groups": _of("count(*)", "lab_id <> 'ALL'")},
         rate_scale=100.0,
         rates=(Rate("pct_agree", "ci_low", "ci_high"), Rate("ppa"), Rate("npa")),
@@ -752,6 +752,18 @@ TABLES: tuple[Table, ...] = (
         scope="specimen",
     ),
     _t(
+        "marts.cap11_specimens",
+        "marts",
+        "marts/cap11_specimens",
+        "specimen as the CAP 11 rates count it",
+        "Each specimen's report month, whether its calls were audited and agree with the "
+        "algorithm, whether it was equivocal and how it was completed (same specimen, another "
+        "specimen of the patient): the CAP 11 rates are counts of these rows.",
+        key=("lab_id", "accession_id"),
+        upstream=("marts.specimen_her2", "marts.interpretation_audit", "marts.specimen_repeats"),
+        scope="specimen",
+    ),
+    _t(
         "marts.cap11_rates",
         "marts",
         "marts/cap11_rates",
@@ -761,12 +773,7 @@ TABLES: tuple[Table, ...] = (
         "the specimen, or a decided result on another specimen of the patient within the "
         "her2qa window); rate 3 both; reflex IHC 2+ → ISH median / p90 days; Wilson CIs.",
         key=("lab_id", "month"),
-        upstream=(
-            "marts.specimen_her2",
-            "marts.interpretation_audit",
-            "marts.specimen_repeats",
-            "marts.reference_bands",
-        ),
+        upstream=("marts.cap11_specimens", "marts.reference_bands"),
         figures={
             "rate1": _pooled("sum(n_specimens_agree) / sum(n_specimens_audited)"),
             "rate2": _pooled("sum(n_equivocal_completed) / sum(n_equivocal)"),

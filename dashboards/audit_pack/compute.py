@@ -83,6 +83,8 @@ STAGES: tuple[Stage, ...] = (
             "marts/positivity_monthly",
             "marts/positivity_pathologists",
             "marts/her2_low_distribution",
+            "marts/specimen_repeats",
+            "marts/cap11_specimens",
             "marts/cap11_rates",
             "marts/retest_candidates",
             "marts/preanalytic_monthly",

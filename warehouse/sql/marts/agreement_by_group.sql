@@ -1,6 +1,6 @@
 -- marts/agreement_by_group: the agreement statistics of marts.agreement broken down by the
--- assay kit and by the pathologist of the first member, from marts.agreement_pairs joined to
--- the first member's specimen in marts.specimen_her2. Same columns and semantics as
+-- assay kit and by the pathologist of the first member (the assay_kit and pathologist_id
+-- columns of marts.agreement_pairs, taken from the specimen). Same columns and semantics as
 -- marts.agreement (spec/warehouse.md; percent, Wilson 95% CI, 2×2 cells, PPA/NPA with the
 -- second member as reference, Cohen's kappa, quadratic kappa for observers), without period
 -- (all quarters pooled: a kit or a reader per quarter is too thin to read).
@@ -18,23 +18,10 @@
 -- breakdown_value '(not recorded)' when the extract has no kit / pathologist_id.
 CREATE OR REPLACE TABLE marts.agreement_by_group AS
 WITH members AS (
-    SELECT
-        p.comparison,
-        p.lab_id,
-        p.first_code,
-        p.second_code,
-        CASE
-            WHEN p.comparison = 'lab_vs_reference' AND s.ihc_score IS NULL THEN s.ish_assay_kit
-            ELSE s.ihc_assay_kit
-        END AS assay_kit,
-        CASE
-            WHEN p.comparison = 'lab_vs_reference' AND s.ihc_score IS NULL
-                THEN s.ish_pathologist_id
-            ELSE s.ihc_pathologist_id
-        END AS pathologist
-    FROM marts.agreement_pairs AS p
-    JOIN marts.specimen_her2 AS s USING (lab_id, accession_id)
-    WHERE p.comparison IN ('ihc_vs_ish', 'observer_vs_observer', 'lab_vs_reference')
+    -- each pair's specimen kit and reader: columns of marts.agreement_pairs
+    SELECT comparison, lab_id, first_code, second_code, assay_kit, pathologist_id AS pathologist
+    FROM marts.agreement_pairs
+    WHERE comparison IN ('ihc_vs_ish', 'observer_vs_observer', 'lab_vs_reference')
 ),
 unpivoted AS (
     SELECT

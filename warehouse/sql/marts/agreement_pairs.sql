@@ -15,6 +15,8 @@
 --                                  NULL for the other comparisons
 --   pair_date, period              latest report_date among the results selected for the
 --                                  two members, and its quarter 'YYYY-Qn'
+--   assay_kit, pathologist_id      the kit and reader the pair is broken down by
+--                                  (marts.agreement_by_group); NULL for primary_vs_metastasis
 -- Pairs never cross lab_id except primary_vs_metastasis (linked through patient_key).
 -- The first three comparisons use every specimen, primary or metastasis.
 -- No ORDER BY: sorting 10M-row builds costs more than it saves; readers order.
@@ -89,19 +91,32 @@ WITH pairs AS (
     WHERE change <> 'not_comparable'
 )
 SELECT
-    comparison,
-    lab_id,
-    accession_id,
-    partner_lab_id,
-    partner_accession_id,
-    patient_key,
-    first_value,
-    second_value,
-    agreement_code(first_value)::TINYINT AS first_code,
-    agreement_code(second_value)::TINYINT AS second_code,
-    first_value = second_value AS agree,
-    pair_date,
-    quarter_label(pair_date) AS period,
-    ish_probe
-FROM pairs
+    p.comparison,
+    p.lab_id,
+    p.accession_id,
+    p.partner_lab_id,
+    p.partner_accession_id,
+    p.patient_key,
+    p.first_value,
+    p.second_value,
+    agreement_code(p.first_value)::TINYINT AS first_code,
+    agreement_code(p.second_value)::TINYINT AS second_code,
+    p.first_value = p.second_value AS agree,
+    p.pair_date,
+    quarter_label(p.pair_date) AS period,
+    p.ish_probe,
+    -- the specimen's assay kit and reader the pair is broken down by (marts.agreement_by_group):
+    -- its ISH's for a lab-vs-reference pair without an IHC, else its IHC's
+    CASE
+        WHEN p.comparison = 'primary_vs_metastasis' THEN NULL
+        WHEN p.comparison = 'lab_vs_reference' AND s.ihc_score IS NULL THEN s.ish_assay_kit
+        ELSE s.ihc_assay_kit
+    END AS assay_kit,
+    CASE
+        WHEN p.comparison = 'primary_vs_metastasis' THEN NULL
+        WHEN p.comparison = 'lab_vs_reference' AND s.ihc_score IS NULL THEN s.ish_pathologist_id
+        ELSE s.ihc_pathologist_id
+    END AS pathologist_id
+FROM pairs AS p
+LEFT JOIN marts.specimen_her2 AS s USING (lab_id, accession_id)
 ;

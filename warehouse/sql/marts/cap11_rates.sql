@@ -4,8 +4,9 @@
 -- quantitative IHC or ISH evaluation; (2) a repeat HER2 test completed, among reports with an
 -- equivocal result; (3) both: algorithm-derived AND, when equivocal, a completed repeat.
 -- RATE 3 IS THE REPORTED RATE. A repeat may be on the same or another specimen, e.g. the
--- excision after an equivocal core). From marts.interpretation_audit and marts.specimen_her2
--- (clinical specimens); the repeat window from marts.reference_bands.
+-- excision after an equivocal core). Counts of marts.cap11_specimens (each specimen's flags,
+-- from marts.interpretation_audit, marts.specimen_her2 and marts.specimen_repeats); the
+-- repeat window from marts.reference_bands.
 --
 -- Grain: one row per lab_id (a lab's code, or 'ALL' pooled) × month with any rate defined.
 --
@@ -48,49 +49,11 @@ WITH window_days AS (
     FROM marts.reference_bands
     WHERE band_id = 'cap11_repeat_window_days' AND lab_id = 'ALL'
 ),
-specimens AS (
-    SELECT
-        lab_id,
-        accession_id,
-        patient_key,
-        specimen_role,
-        collection_date,
-        final_status,
-        ihc_report_date,
-        ish_report_date,
-        date_trunc('month', coalesce(specimen_date, last_report_date))::DATE AS month,
-        coalesce(ihc_score = '2+', false) OR final_status = 'equivocal' AS equivocal,
-        coalesce(ihc_score = '2+', false) AS ihc_equivocal,
-        coalesce(ihc_score = '2+', false)
-            AND (ish_group IS NOT NULL
-                OR coalesce(ish_single_call IN ('positive', 'negative'), false))
-            AS completed_same
-    FROM marts.specimen_her2
-),
-repeats AS (
-    -- specimens with a decided specimen of the same patient within the window (macros/cap11;
-    -- counted for the equivocal ones below)
-    SELECT * FROM marts.specimen_repeats
-),
-flagged AS (
-    SELECT
-        s.*,
-        s.equivocal AND r.accession_id IS NOT NULL AS completed_other,
-        s.completed_same OR (s.equivocal AND r.accession_id IS NOT NULL) AS completed
-    FROM specimens AS s
-    LEFT JOIN repeats AS r USING (lab_id, accession_id)
-),
 audited_specimens AS (
-    SELECT
-        f.lab_id,
-        f.month,
-        bool_and(a.agrees) AS agrees,
-        any_value(f.equivocal) AS equivocal,
-        any_value(f.completed) AS completed
-    FROM marts.interpretation_audit AS a
-    JOIN flagged AS f USING (lab_id, accession_id)
-    WHERE a.audited
-    GROUP BY f.lab_id, f.accession_id, f.month
+    -- per specimen: marts.cap11_specimens (audited, agrees, equivocal, completed)
+    SELECT lab_id, month, agrees, equivocal, completed
+    FROM marts.cap11_specimens
+    WHERE audited
 ),
 rate13 AS (
     SELECT
@@ -105,15 +68,13 @@ rate13 AS (
 equivocal AS (
     SELECT
         lab_id,
-        CASE WHEN ihc_equivocal THEN date_trunc('month', ihc_report_date)::DATE ELSE month END
-            AS month,
+        equivocal_month AS month,
         ihc_equivocal,
         completed_same,
         completed_other,
         completed,
-        CASE WHEN completed_same THEN (ish_report_date - ihc_report_date)::DOUBLE END
-            AS days_ihc_to_ish
-    FROM flagged
+        days_ihc_to_ish
+    FROM marts.cap11_specimens
     WHERE equivocal
 ),
 rate2 AS (
