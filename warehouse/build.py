@@ -51,6 +51,7 @@ MACROS = (
     "macros/statistics",
     "macros/rates",
     "macros/cap11",  # after statistics: a macro's body is bound where it is defined
+    "macros/preanalytic",
     "macros/formatting",
 )
 MEMORY_LIMIT = "3GB"

@@ -1054,6 +1054,17 @@ TABLES: tuple[Table, ...] = (
         scope="specimen",
     ),
     _t(
+        "marts.specimen_preanalytic",
+        "marts",
+        "marts/specimen_preanalytic",
+        "clinical specimen with its pre-analytic times judged",
+        "Each specimen's worst documented cold ischaemia and fixation against the limits of its "
+        "ASCO/CAP version, and its turnaround: the monthly pre-analytic figures count these rows.",
+        key=("lab_id", "accession_id"),
+        upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
+        scope="specimen",
+    ),
+    _t(
         "marts.preanalytic_monthly",
         "marts",
         "marts/preanalytic_monthly",
@@ -1062,7 +1073,7 @@ TABLES: tuple[Table, ...] = (
         "ASCO/CAP version (6–48 h under 2007, 6–72 h after), undocumented, compliance rates "
         "with Wilson CIs; turnaround median and p90 days.",
         key=("lab_id", "month"),
-        upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
+        upstream=("marts.specimen_preanalytic", "marts.reference_bands"),
         figures={
             "cold_compliance_rate": _pooled(
                 "sum(n_cold_within) / sum(n_cold_within + n_cold_over)"

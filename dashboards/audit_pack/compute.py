@@ -87,6 +87,7 @@ STAGES: tuple[Stage, ...] = (
             "marts/cap11_specimens",
             "marts/cap11_rates",
             "marts/retest_candidates",
+            "marts/specimen_preanalytic",
             "marts/preanalytic_monthly",
         ),
     ),

@@ -1,9 +1,9 @@
 -- marts/preanalytic_monthly: cold ischaemia and fixation compliance, and turnaround, per lab
 -- and month (ref: her2-domain.md §PREANALYTIC; limits in marts.reference_bands:
 -- 'cold_ischemia_limit' ≤ 60 min (ASCO/CAP ER/PgR 2010), 'fixation_window' 6-72 h (2013 and
--- 2018 rules) and 'fixation_window_2007' 6-48 h (2007 rules), every end inclusive). From
--- staging.her2_results (the times, clinical results) and marts.specimen_her2 (the specimens
--- and their dates).
+-- 2018 rules) and 'fixation_window_2007' 6-48 h (2007 rules), every end inclusive). Counts of
+-- marts.specimen_preanalytic (each specimen judged as below, from staging.her2_results' times
+-- and marts.specimen_her2's specimens and dates).
 --
 -- Per specimen (every clinical specimen): its current clinical results may each carry the
 -- times; the specimen takes its worst documented value (pipeline choice: a specimen is
@@ -33,62 +33,11 @@
 -- without a denominator.
 CREATE OR REPLACE TABLE marts.preanalytic_monthly AS
 WITH limits AS (
-    SELECT
-        max(high) FILTER (WHERE band_id = 'cold_ischemia_limit') AS cold_limit_min,
-        max(low) FILTER (WHERE band_id = 'fixation_window') AS fixation_low_h,
-        max(high) FILTER (WHERE band_id = 'fixation_window') AS fixation_high_h,
-        max(low) FILTER (WHERE band_id = 'fixation_window_2007') AS fixation_low_h_2007,
-        max(high) FILTER (WHERE band_id = 'fixation_window_2007') AS fixation_high_h_2007,
-        string_agg(source, '; ' ORDER BY band_id) FILTER (
-            WHERE band_id IN ('cold_ischemia_limit', 'fixation_window', 'fixation_window_2007')
-        ) AS limits_source
-    FROM marts.reference_bands
-),
-times AS (
-    SELECT
-        lab_id,
-        accession_id,
-        max(cold_ischemia_min) AS cold_max,
-        min(fixation_hours) AS fixation_min,
-        max(fixation_hours) AS fixation_max
-    FROM staging.her2_results
-    WHERE test_purpose = 'clinical'
-    GROUP BY lab_id, accession_id
-),
-windows AS (
-    SELECT
-        s.*,
-        s.guideline_version = '2007' AS read_2007,
-        CASE WHEN s.guideline_version = '2007' THEN l.fixation_low_h_2007 ELSE l.fixation_low_h END
-            AS fix_low,
-        CASE
-            WHEN s.guideline_version = '2007' THEN l.fixation_high_h_2007 ELSE l.fixation_high_h
-        END AS fix_high,
-        l.cold_limit_min
-    FROM marts.specimen_her2 AS s
-    CROSS JOIN limits AS l
+    SELECT * FROM preanalytic_limits('marts.reference_bands')  -- macros/preanalytic
 ),
 specimens AS (
-    SELECT
-        s.lab_id,
-        date_trunc('month', s.collection_date)::DATE AS month,
-        CASE
-            WHEN t.cold_max IS NULL THEN 'undocumented'
-            WHEN t.cold_max <= s.cold_limit_min THEN 'within'
-            ELSE 'over'
-        END AS cold,
-        t.fixation_min < s.fix_low AS fixation_under,
-        t.fixation_max > s.fix_high AS fixation_over,
-        CASE
-            WHEN t.fixation_max IS NULL THEN 'undocumented'
-            WHEN t.fixation_min >= s.fix_low AND t.fixation_max <= s.fix_high THEN 'within'
-            ELSE 'outside'
-        END AS fixation,
-        s.read_2007,
-        (coalesce(s.specimen_date, s.last_report_date) - s.collection_date)::DOUBLE
-            AS turnaround_days
-    FROM windows AS s
-    LEFT JOIN times AS t USING (lab_id, accession_id)
+    -- per specimen: marts.specimen_preanalytic (cold, fixation, read_2007, turnaround_days)
+    SELECT * FROM marts.specimen_preanalytic
 ),
 counts AS (
     SELECT
