@@ -1157,6 +1157,17 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     _t(
+        "marts.validation_cases",
+        "marts",
+        "marts/validation_cases",
+        "current validation result (lab_id, test_id)",
+        "Each validation result as a case: its call, its comparator (the specimen's clinical "
+        "final status) and whether they agree; the validation sets count these rows.",
+        key=("lab_id", "test_id"),
+        upstream=("staging.her2_results", "marts.specimen_her2"),
+        scope="specimen",
+    ),
+    _t(
         "marts.validation_sets",
         "marts",
         "marts/validation_sets",
@@ -1166,7 +1177,7 @@ TABLES: tuple[Table, ...] = (
         "(laboratory-developed, ldt_kits) (§VALIDATION), PPA / NPA / overall agreement with "
         "Wilson CIs, and every case with its call.",
         key=("lab_id", "assay", "assay_kit"),
-        upstream=("staging.her2_results", "marts.specimen_her2", "marts.reference_bands"),
+        upstream=("marts.validation_cases", "marts.reference_bands"),
         figures={
             "sets": _of("count(*)"),
             "sets_short_of_cases": _of("count_if(NOT cases_met)"),

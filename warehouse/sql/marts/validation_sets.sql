@@ -5,7 +5,7 @@
 -- §QA-WORDING (PPA and NPA each, never overall agreement alone), §STATS 7.1 (never drop
 -- equivocal results silently). The ONE definition of a validation case, its call, its
 -- comparator and its agreement: the audit pack (warehouse/sql/audit/validation.sql) and the
--- dashboard read this table.
+-- dashboard read this table; its cases are the rows of marts.validation_cases.
 --
 -- Grain: one row per lab_id × assay × assay_kit with current results of test_purpose
 -- 'validation' (staging.her2_results); a kit not recorded is '(not recorded)'.
@@ -45,50 +45,9 @@
 --                     comparator_category, comparator_date, comparable, agrees
 -- Whether agreement meets the lab's target is judged in marts.findings (validation_set).
 CREATE OR REPLACE TABLE marts.validation_sets AS
-WITH v AS (
-    SELECT
-        r.lab_id,
-        r.test_id,
-        r.accession_id,
-        r.assay,
-        coalesce(r.assay_kit, '(not recorded)') AS assay_kit,
-        r.report_date,
-        r.pathologist_id,
-        r.ihc_score,
-        ish_group(r.ish_ratio, r.ish_her2_per_cell)::TINYINT AS ish_group,
-        r.reported_result
-    FROM staging.her2_results AS r
-    WHERE r.test_purpose = 'validation'
-),
-called AS (
-    SELECT
-        v.*,
-        CASE
-            WHEN v.reported_result = 'indeterminate' THEN 'indeterminate'
-            WHEN v.assay = 'IHC' THEN coalesce(ihc_call(v.ihc_score), 'indeterminate')
-            WHEN v.ish_group = 1 THEN 'positive'
-            WHEN v.ish_group = 5 THEN 'negative'
-            WHEN v.ish_group IN (2, 3, 4) THEN 'equivocal'
-            ELSE 'indeterminate'
-        END AS validation_call,
-        s.final_status AS comparator_status,
-        s.her2_category AS comparator_category,
-        s.specimen_date AS comparator_date,
-        l.lab_id IS NOT NULL AS is_ldt
-    FROM v
-    LEFT JOIN marts.specimen_her2 AS s USING (lab_id, accession_id)
-    LEFT JOIN (SELECT DISTINCT lab_id, value FROM lab_settings WHERE setting = 'ldt_kit') AS l
-        ON l.lab_id = v.lab_id AND l.value = v.assay_kit
-),
-cases AS (
-    SELECT
-        *,
-        coalesce(comparator_status IN ('positive', 'negative'), false) AS comparable,
-        CASE
-            WHEN comparator_status IN ('positive', 'negative')
-                THEN validation_call = comparator_status
-        END AS agrees
-    FROM called
+WITH cases AS (
+    -- one case per current validation result: marts.validation_cases
+    SELECT * FROM marts.validation_cases
 ),
 sets AS (
     SELECT
