@@ -178,11 +178,13 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         "CREATE OR REPLACE TEMP TABLE scope_patients AS "
         "SELECT DISTINCT patient_key FROM ops.mart_changes"
     )
-    while True:  # one pass over the current results per step; two steps in practice
+    # One pass over the current results' three key columns per step (two steps in practice:
+    # the second finds nothing new), then one pass for the scope's rows.
+    while True:
         con.execute(
             """
-            CREATE OR REPLACE TEMP TABLE scope_results AS
-            SELECT * FROM staging.her2_results
+            CREATE OR REPLACE TEMP TABLE scope_keys AS
+            SELECT DISTINCT lab_id, accession_id, patient_key FROM staging.her2_results
             WHERE patient_key IN (SELECT patient_key FROM scope_patients)
                OR (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)
             """
@@ -190,22 +192,26 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         added = con.execute(
             """
             SELECT
-                (SELECT count(*) FROM (SELECT DISTINCT lab_id, accession_id FROM scope_results
+                (SELECT count(*) FROM (SELECT lab_id, accession_id FROM scope_keys
                                        EXCEPT SELECT * FROM scope_specimens)),
-                (SELECT count(*) FROM (SELECT DISTINCT patient_key FROM scope_results
+                (SELECT count(*) FROM (SELECT patient_key FROM scope_keys
                                        EXCEPT SELECT * FROM scope_patients))
             """
         ).fetchone()
         if added == (0, 0):
             break
         con.execute(
-            "INSERT INTO scope_specimens SELECT DISTINCT lab_id, accession_id FROM scope_results "
+            "INSERT INTO scope_specimens SELECT lab_id, accession_id FROM scope_keys "
             "EXCEPT SELECT * FROM scope_specimens"
         )
         con.execute(
-            "INSERT INTO scope_patients SELECT DISTINCT patient_key FROM scope_results "
+            "INSERT INTO scope_patients SELECT patient_key FROM scope_keys "
             "EXCEPT SELECT * FROM scope_patients"
         )
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * FROM staging.her2_results "
+        "WHERE (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)"
+    )
     specimens, patients, rows, everyone = con.execute(
         "SELECT (SELECT count(*) FROM scope_specimens), (SELECT count(*) FROM scope_patients), "
         "(SELECT count(*) FROM scope_results), (SELECT count(*) FROM staging.her2_results)"
@@ -278,7 +284,7 @@ def _drop_scope(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()[0]
     if attached:
         con.execute(f"DETACH {SCOPE_DB}")
-    for name in ("scope_results", "scope_specimens", "scope_patients"):
+    for name in ("scope_results", "scope_keys", "scope_specimens", "scope_patients"):
         con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
 

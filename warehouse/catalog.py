@@ -646,6 +646,17 @@ TABLES: tuple[Table, ...] = (
         ),
     ),
     _t(
+        "marts.positivity_cases",
+        "marts",
+        "marts/positivity_cases",
+        "patient's first primary specimen with a positive or negative final status",
+        "The population of the HER2-positive rate (her2-domain.md §BENCH 6.1): the monthly "
+        "rates and the pathologists' funnel count these rows.",
+        key=("lab_id", "accession_id"),
+        upstream=("marts.specimen_her2",),
+        scope="patient",
+    ),
+    _t(
         "marts.positivity_monthly",
         "marts",
         "marts/positivity_monthly",
@@ -655,7 +666,7 @@ TABLES: tuple[Table, ...] = (
         "Laney p′ limits, a two-sided CUSUM for sustained shifts, the current month shown but "
         "not judged; published band beside it (context, not a limit).",
         key=("lab_id", "level", "pathologist_id", "month"),
-        upstream=("marts.specimen_her2", "marts.reference_bands"),
+        upstream=("marts.positivity_cases", "marts.reference_bands"),
         figures={
             "out_of_control_points": _of("count_if(out_of_control)", "level = 'lab'"),
             "judged_points": _of("count_if(month_status = 'judged')", "level = 'lab'"),

@@ -80,6 +80,7 @@ STAGES: tuple[Stage, ...] = (
             "marts/reference_bands",
             "marts/ihc_ish_discordance",
             "marts/amplification_by_ihc_score",
+            "marts/positivity_cases",
             "marts/positivity_monthly",
             "marts/positivity_pathologists",
             "marts/her2_low_distribution",

@@ -4,7 +4,7 @@
 -- (monitoring over time is good practice; "in / out of control" belongs to control limits).
 -- Every constant of the rules is a row of marts.reference_bands (her2qa rules, labelled so).
 --
--- Population: each patient's FIRST primary specimen (earliest collection_date; ties: smallest
+-- Population (marts.positivity_cases, one row each): each patient's FIRST primary specimen (earliest collection_date; ties: smallest
 -- lab_id, then accession_id, as the contract picks a patient's primary), clinical, final status
 -- positive or negative (equivocal and indeterminate specimens are left out of numerator and
 -- denominator), counted for its lab in the calendar month of its collection_date.
@@ -63,22 +63,9 @@ FROM marts.reference_bands
 WHERE lab_id = 'ALL'
 ;
 CREATE OR REPLACE TEMP TABLE positivity_points AS
-WITH first_primary AS (
-    SELECT *
-    FROM marts.specimen_her2
-    WHERE specimen_role = 'primary'
-    QUALIFY row_number() OVER (
-        PARTITION BY patient_key ORDER BY collection_date, lab_id, accession_id
-    ) = 1
-),
-cases AS (
-    SELECT
-        lab_id,
-        coalesce(ihc_pathologist_id, ish_pathologist_id, '(not recorded)') AS pathologist_id,
-        date_trunc('month', collection_date)::DATE AS month,
-        (final_status = 'positive')::INTEGER AS positive
-    FROM first_primary
-    WHERE final_status IN ('positive', 'negative')
+WITH cases AS (
+    -- each patient's first primary with a decided status: marts.positivity_cases
+    SELECT lab_id, pathologist_id, month, positive FROM marts.positivity_cases
 )
 SELECT
     lab_id,
