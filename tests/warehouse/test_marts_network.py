@@ -33,9 +33,14 @@ def network(tmp_path_factory):
 def test_network_every_mart_builds_and_every_integrity_rule_holds(network):
     _, con, summary = network
     # Tables the generated network leaves empty, by design: no guideline periods are configured,
-    # and the generator plants no metastatic patient whose only usable result is an IHC 0
-    # primary (the fixtures of tests/warehouse/test_worklists.py cover that list).
-    empty = {"marts.guideline_periods", "marts.worklist_ihc0_metastatic"}
+    # the generator plants no metastatic patient whose only usable result is an IHC 0 primary
+    # (the fixtures of tests/warehouse/test_worklists.py cover that list), and no second
+    # specimen of a patient within the CAP 11 repeat window (tests/warehouse/test_quality_marts.py).
+    empty = {
+        "marts.guideline_periods",
+        "marts.worklist_ihc0_metastatic",
+        "marts.specimen_repeats",
+    }
     for table in catalog.build_order():
         if table.layer != "scratch" and table.name not in empty:
             assert summary.rows[table.short] > 0, table.name
