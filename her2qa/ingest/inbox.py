@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+import warehouse
 from her2qa.config import DEFAULT_SOURCE, SiteConfig, SourceConfig
 from her2qa.ingest import extract, formats, phi
 from schemas import contract
@@ -482,21 +483,22 @@ def _load_raw(
     for phi_column in ("patient_mrn", "patient_name", "patient_dob"):
         if phi_column not in present:
             table = table.append_column(phi_column, pa.nulls(table.num_rows, pa.string()))
+    warehouse.run(con, "macros/text")  # blank(): white space trimmed as str.strip() does
     con.register("incoming_extract", table)
     try:
         # The file's identifiers, in memory only while this file is loaded (a TEMP table
         # lives in the connection, never in the warehouse file).
         con.execute(
-            f"""
+            """
             CREATE OR REPLACE TEMP TABLE incoming_phi AS
             SELECT DISTINCT v FROM (
-                SELECT {_strip("patient_mrn")} AS v FROM incoming_extract
-                UNION ALL SELECT {_strip("patient_name")} FROM incoming_extract
-                UNION ALL SELECT {_strip("patient_dob")} FROM incoming_extract
+                SELECT blank(patient_mrn) AS v FROM incoming_extract
+                UNION ALL SELECT blank(patient_name) FROM incoming_extract
+                UNION ALL SELECT blank(patient_dob) FROM incoming_extract
                 UNION ALL SELECT unnest(regexp_split_to_array(patient_name, '[\\s,;]+'))
                     FROM incoming_extract
             ) WHERE length(v) >= 3
-            """  # noqa: S608 - column names are ours
+            """
         )
         kept_extras, dropped = _screen_extras(con, extras)
         # Every kept value, by positional name (never header text), and what disqualifies
@@ -505,16 +507,21 @@ def _load_raw(
         too_long = [f"length({c}) > {MAX_VALUE_CHARS}" for c in checked]
         spans = [f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in checked]
         # (kept extras hold no identifier value: _screen_extras checked every one of them)
-        leak = [
-            f"{_strip(c)} IN (SELECT v FROM incoming_phi)"  # noqa: S608 - names are ours
-            for c in contract.RAW_KEPT
-            if c in present
-        ]
+        # Some value of the record, trimmed, is one of the file's identifiers: one look-up of
+        # the record's values (a list, unnested), not one IN look-up per column (same truth:
+        # a NULL value matches nothing, and incoming_phi holds no NULL).
+        trimmed = [f"blank({c})" for c in contract.RAW_KEPT if c in present]
+        leak = (
+            f"EXISTS (SELECT 1 FROM (SELECT unnest([{', '.join(trimmed)}]) AS v) "  # noqa: S608
+            "SEMI JOIN incoming_phi USING (v))"
+            if trimmed
+            else "false"
+        )
         screened = (
             "SELECT *, CASE WHEN malformed IS NOT NULL THEN malformed "  # noqa: S608 - ours
             f"WHEN coalesce({' OR '.join(too_long) or 'false'}, false) THEN $why_long "
             f"WHEN coalesce({' OR '.join(spans) or 'false'}, false) THEN $why_spans "
-            f"WHEN coalesce({' OR '.join(leak) or 'false'}, false) THEN $why_leak "
+            f"WHEN {leak} THEN $why_leak "
             "END AS why_malformed FROM incoming_extract"
         )
 
@@ -561,10 +568,6 @@ def _load_raw(
     return [name for name, _ in kept_extras], dropped
 
 
-def _strip(column: str) -> str:
-    return f"nullif(trim({column}, {phi.WHITESPACE_SQL}), '')"
-
-
 def _screen_extras(
     con: duckdb.DuckDBPyConnection, extras: list[tuple[str, str]]
 ) -> tuple[list[tuple[str, str]], int]:
@@ -582,8 +585,8 @@ def _screen_extras(
             f"""
             SELECT col FROM (UNPIVOT (SELECT {columns} FROM incoming_extract)
                              ON {columns} INTO NAME col VALUE val)
-            WHERE {_strip("val")} IN (SELECT v FROM incoming_phi)
-               OR regexp_full_match({_strip("val")}, $id_value)
+            WHERE blank(val) IN (SELECT v FROM incoming_phi)
+               OR regexp_full_match(blank(val), $id_value)
             GROUP BY col
             """,  # noqa: S608 - positional names are ours
             {"id_value": _ID_VALUE},
