@@ -507,16 +507,7 @@ def _load_raw(
         too_long = [f"length({c}) > {MAX_VALUE_CHARS}" for c in checked]
         spans = [f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in checked]
         # (kept extras hold no identifier value: _screen_extras checked every one of them)
-        # Some value of the record, trimmed, is one of the file's identifiers: one look-up of
-        # the record's values (a list, unnested), not one IN look-up per column (same truth:
-        # a NULL value matches nothing, and incoming_phi holds no NULL).
-        trimmed = [f"blank({c})" for c in contract.RAW_KEPT if c in present]
-        leak = (
-            f"EXISTS (SELECT 1 FROM (SELECT unnest([{', '.join(trimmed)}]) AS v) "  # noqa: S608
-            "SEMI JOIN incoming_phi USING (v))"
-            if trimmed
-            else "false"
-        )
+        leak = _leak_test(con, [c for c in contract.RAW_KEPT if c in present])
         screened = (
             "SELECT *, CASE WHEN malformed IS NOT NULL THEN malformed "  # noqa: S608 - ours
             f"WHEN coalesce({' OR '.join(too_long) or 'false'}, false) THEN $why_long "
@@ -564,8 +555,34 @@ def _load_raw(
         )
     finally:
         con.execute("DROP TABLE IF EXISTS incoming_phi")
+        con.execute("DROP TABLE IF EXISTS incoming_leaks")
         con.unregister("incoming_extract")
     return [name for name, _ in kept_extras], dropped
+
+
+def _leak_test(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
+    """SQL that is true for a record one of whose ``columns``, trimmed, is one of the file's
+    identifiers (``incoming_phi``): fields shifted by an unquoted comma.
+
+    The file's distinct values are trimmed and looked up once, into ``incoming_leaks`` (the
+    values as read whose trimmed form is an identifier; a TEMP table, dropped with
+    incoming_phi). Usually it is empty and no record needs a look-up; otherwise a record is
+    looked up by its values as read, with the same truth as trimming each: a value is in
+    incoming_leaks exactly when its trimmed form is in incoming_phi (a NULL in neither)."""
+    if not columns:
+        return "false"
+    values = f"unnest([{', '.join(columns)}])"
+    con.execute(
+        f"""
+        CREATE OR REPLACE TEMP TABLE incoming_leaks AS
+        SELECT v FROM (SELECT DISTINCT {values} AS v FROM incoming_extract)
+        WHERE blank(v) IN (SELECT v FROM incoming_phi)
+        """  # noqa: S608 - column names are ours
+    )
+    if not con.execute("SELECT count(*) FROM incoming_leaks").fetchone()[0]:
+        return "false"
+    record = f"SELECT {values} AS v"
+    return f"EXISTS (SELECT 1 FROM ({record}) SEMI JOIN incoming_leaks USING (v))"  # noqa: S608
 
 
 def _screen_extras(
