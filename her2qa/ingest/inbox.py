@@ -26,7 +26,7 @@ import contextlib
 import hashlib
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +42,9 @@ from schemas import contract
 Progress = Callable[[str], None]
 
 _CHUNK = 1 << 22
+# Log between two checkpoints while the inbox is read (_checkpoints_spaced): ~0.9M raw rows.
+# Rows committed but not yet checkpointed take memory (+0.1 GB peak at 1M rows), so bounded.
+WAL_PER_CHECKPOINT = "256MB"
 # A contract value is a code, a date or a number; a value this long is not one (and a
 # 10 MB field must not travel into the raw layer). The row is quarantined, the value dropped.
 MAX_VALUE_CHARS = 4_096
@@ -231,16 +234,36 @@ def ingest_inbox(
     ``site``'s ``[[sources]]`` say how files of each name are read (default: by their bytes)."""
     say = progress or (lambda _msg: None)
     outcomes = []
-    for path, problem in inbox_entries(inbox):
-        if problem is not None:
-            outcome = _record_unread(con, path, problem, run_id, now=now)
-        else:
-            source = site.source_for(path.name) if site else DEFAULT_SOURCE
-            outcome = ingest_file(con, path, archive_dir, key, run_id, now=now, source=source)
-        outcomes.append(outcome)
-        if outcome.status != "seen":
-            say(f"{outcome.status}: {printable(outcome.file_name)} ({_detail(outcome)})")
+    with _checkpoints_spaced(con):
+        for path, problem in inbox_entries(inbox):
+            if problem is not None:
+                outcome = _record_unread(con, path, problem, run_id, now=now)
+            else:
+                source = site.source_for(path.name) if site else DEFAULT_SOURCE
+                outcome = ingest_file(con, path, archive_dir, key, run_id, now=now, source=source)
+            outcomes.append(outcome)
+            if outcome.status != "seen":
+                say(f"{outcome.status}: {printable(outcome.file_name)} ({_detail(outcome)})")
     return outcomes
+
+
+@contextlib.contextmanager
+def _checkpoints_spaced(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """While the inbox is read, DuckDB checkpoints (writes the committed rows into the
+    warehouse file, compressed) every ``WAL_PER_CHECKPOINT`` of log instead of its default
+    16 MB, then once at the end.
+
+    Each file is still its own transaction, durable when committed (the log is replayed
+    after a crash). At the default, a 1M-row inbox (60 files) was checkpointed every few
+    files, and those checkpoints took most of the commit time (about 10 s of 27 s of the
+    ingest, against about 3 s for the one at the end) and left the file a third larger."""
+    before = con.execute("SELECT current_setting('wal_autocheckpoint')").fetchone()[0]
+    con.execute(f"SET wal_autocheckpoint = '{WAL_PER_CHECKPOINT}'")
+    try:
+        yield
+    finally:
+        con.execute("SET wal_autocheckpoint = $before", {"before": before})
+    con.execute("CHECKPOINT")
 
 
 def _detail(outcome: FileOutcome) -> str:
