@@ -126,6 +126,7 @@ def _stage(
         if file_ids:
             con.executemany("INSERT INTO batch_files VALUES (?)", [(f,) for f in file_ids])
         for step in (
+            "macros/text",  # blank() and fold(), shared with the ingest (one definition)
             "staging/typed_rows",
             "staging/verdicts",
             "staging/her2_results_history",

@@ -48,19 +48,22 @@ def patient_key(key: PhiKey, mrn: str) -> str:
 
 
 # Every character Python's str.strip() removes: a value of tabs, no-break spaces or other
-# white space is as missing as one of spaces (DuckDB's one-argument trim() strips spaces only).
+# white space is as missing as one of spaces. The SQL side is the macro blank()
+# (warehouse/sql/macros/text.sql), checked against this set code point by code point
+# (tests/ingest/test_text_macros.py).
 WHITESPACE = "".join(chr(c) for c in range(0x110000) if chr(c).isspace())
-WHITESPACE_SQL = "(" + " || ".join(f"chr({ord(c)})" for c in WHITESPACE) + ")"
 
 
 def hmac_sql(column: str) -> str:
-    """SQL for HMAC-SHA256 of a text column; parameters ``$ipad`` and ``$opad``.
+    """SQL for HMAC-SHA256 of a text column; parameters ``$ipad`` and ``$opad``; the
+    connection needs the macros of ``macros/text`` (``blank``).
 
-    The MRN is trimmed first: an LIS pads fields, and " MRN1" is the same patient.
+    The MRN is trimmed first (``blank``, as ``patient_key`` strips): an LIS pads fields, and
+    " MRN1" is the same patient.
     """
-    trimmed = f"trim({column}, {WHITESPACE_SQL})"
+    trimmed = f"blank({column})"
     return (
-        f"CASE WHEN nullif({trimmed}, '') IS NOT NULL THEN "
+        f"CASE WHEN {trimmed} IS NOT NULL THEN "
         f"sha256($opad::BLOB || unhex(sha256($ipad::BLOB || encode({trimmed})))) END"
     )
 

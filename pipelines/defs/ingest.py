@@ -65,13 +65,22 @@ def ingest_inbox(context: dg.AssetExecutionContext, paths: Her2qaPaths):
     )
 
 
+# This run's raw rows, and those checked whatever the sample (pipelines/validation.py): the
+# records the ingest kept without values.
+RAW_ROWS_OF_RUN = (
+    "SELECT r.* FROM raw.her2_rows AS r "
+    "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id"
+)
+RAW_ALWAYS = "malformed IS NOT NULL"
+
 raw_rows_carry_no_phi = contract_check(
     RAW_ROWS,
     "raw_rows_carry_no_phi",
     raw_her2_rows,
-    "SELECT r.* FROM raw.her2_rows AS r "
-    "JOIN ops.ingested_files AS f USING (file_id) WHERE f.run_id = $run_id",
-    "The raw rows of this run hold text only and no PHI column (schemas/raw.py, strict).",
+    RAW_ROWS_OF_RUN,
+    "The raw rows of this run hold text only and no PHI column (schemas/raw.py, strict): "
+    "the columns of every row, the values of a sample and of every record kept without values.",
+    always=RAW_ALWAYS,
 )
 
 

@@ -90,14 +90,27 @@ def accounting_balances(paths: Her2qaPaths) -> dg.AssetCheckResult:
     )
 
 
+# This run's staged rows, and those checked whatever the sample (pipelines/validation.py):
+# every version of a result this run quarantined another version of (where the SQL chose).
+STAGED_ROWS_OF_RUN = (
+    "SELECT h.* FROM staging.her2_results_history AS h "
+    "JOIN ops.ingested_files AS f USING (file_id) WHERE f.staged_run_id = $run_id"
+)
+STAGED_ALWAYS = (
+    "(lab_id, test_id) IN (SELECT q.lab_id, q.test_id FROM quarantine.rejected_rows AS q "
+    "JOIN ops.ingested_files AS qf USING (file_id) WHERE qf.staged_run_id = $run_id)"
+)
+
 staged_rows_match_contract = contract_check(
     RESULTS,
     "staged_rows_match_contract",
     staged_her2_results,
-    "SELECT h.* FROM staging.her2_results_history AS h "
-    "JOIN ops.ingested_files AS f USING (file_id) WHERE f.staged_run_id = $run_id",
+    STAGED_ROWS_OF_RUN,
     "The staged rows of this run satisfy the typed contract (schemas/staged.py, pandera): types, "
-    "vocabulary, ranges, ratio vs means, dates, conditional fields, unique keys.",
+    "vocabulary, ranges, ratio vs means, dates, conditional fields, unique keys. The columns of "
+    "every row; the values of a sample and of every version of a result this run quarantined "
+    "another version of.",
+    always=STAGED_ALWAYS,
 )
 
 

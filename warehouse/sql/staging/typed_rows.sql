@@ -4,19 +4,8 @@
 -- (NULL when absent or unusable) and every reason that applies.
 -- The LIS spellings come from ops.vocabulary (schemas/vocabulary.py); a lab's
 -- own date format from the macro lab_date (her2qa/staging.py, site config).
--- White space is any Unicode white space (tabs, no-break spaces), not only the spaces
--- DuckDB's one-argument trim() strips: a tab-only value is as missing as a blank one.
--- (the characters of Python's str.isspace(), as her2qa/ingest/phi.py WHITESPACE)
-CREATE OR REPLACE TEMP MACRO blank(x) AS nullif(trim(x,
-        chr(9) || chr(10) || chr(11) || chr(12) || chr(13) || chr(28) || chr(29) || chr(30) ||
-        chr(31) || chr(32) || chr(133) || chr(160) || chr(5760) || chr(8192) || chr(8193) ||
-        chr(8194) || chr(8195) || chr(8196) || chr(8197) || chr(8198) || chr(8199) ||
-        chr(8200) || chr(8201) || chr(8202) || chr(8232) || chr(8233) || chr(8239) ||
-        chr(8287) || chr(12288)
-    ), '')
-;
-CREATE OR REPLACE TEMP MACRO fold(x) AS lower(regexp_replace(blank(x), '\s+', ' ', 'g'))
-;
+-- blank(x) (white space trimmed, as Python's str.strip(); NULL when nothing is left) and
+-- fold(x) (a spelling as ops.vocabulary holds it) are macros/text, loaded before this file.
 -- Plain decimals only: no exponent, no units, no "inf"/"nan".
 CREATE OR REPLACE TEMP MACRO plain_number(x) AS
     CASE WHEN regexp_full_match(x, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)')
