@@ -137,16 +137,18 @@ def _batches(cur: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
 def write_all(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
     """Write every worklist into ``folder`` (created 0700); returns rows per file."""
     restricted_folder(folder)
-    written = {}
-    for w in LISTS:
-        cur = con.cursor()
-        try:
-            cur.execute(w.query)
-            columns = [d[0] for d in cur.description]
-            written[w.file] = write_csv(folder / w.file, columns, _batches(cur))
-        finally:
-            cur.close()
-    return written
+    return {w.file: write(con, folder, w) for w in LISTS}
+
+
+def write(con: duckdb.DuckDBPyConnection, folder: Path, w: Worklist) -> int:
+    """Write one worklist into ``folder`` (already owner-only); returns its rows."""
+    cur = con.cursor()
+    try:
+        cur.execute(w.query)
+        columns = [d[0] for d in cur.description]
+        return write_csv(folder / w.file, columns, _batches(cur))
+    finally:
+        cur.close()
 
 
 def counts(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, int]:
