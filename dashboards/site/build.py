@@ -193,11 +193,11 @@ def _where(restricted: Path, site: Path) -> str:
 def _banners(ctx: Context) -> dict[str, Markup]:
     """A banner for each view with no specimen, or too few IHC/ISH pairs to judge against the
     lab target (its finding lab_target_ihc_vs_ish, period ALL, is too_few or absent)."""
-    specimens = {
+    specimens = {  # every clinical specimen of the lab (and 'ALL'): the report table's total
         r["lab_id"]: r["n"]
         for r in ctx.rows(
-            "SELECT coalesce(lab_id, 'ALL') AS lab_id, count(*) AS n FROM marts.specimen_her2 "
-            "GROUP BY ROLLUP (lab_id)"
+            "SELECT lab_id, n_specimens AS n FROM marts.her2_low_distribution "
+            "WHERE specimen_role = 'ALL' AND quarter = 'ALL'"
         )
     }
     out = {}
