@@ -167,6 +167,15 @@ def build_site(
 
 
 def _write(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` (atomically). A file already holding these bytes is
+    left alone: plotly.min.js (4.8 MB) and the assets keep their modification time from build
+    to build, so a browser's cached copy stays valid (a web server's Last-Modified and ETag
+    do not change) and the nightly build does not rewrite them."""
+    try:
+        if path.stat().st_size == len(content) and path.read_bytes() == content:
+            return
+    except OSError:
+        pass  # not there yet (or unreadable): write it
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_bytes(content)
     os.replace(tmp, path)

@@ -224,6 +224,7 @@ def test_pages_ship_plotly_once_and_nothing_from_the_network(network):
     for name in PAGES:
         html = _text(site / name)
         assert html.count(f'<script src="{PLOTLY_JS}"></script>') == 1, name
+        assert "plotly.js v" not in html, name  # the bundle's banner: never inlined in a page
         assert "cdn.plot.ly" not in html and "mathjax" not in html.lower(), name
         assert "topojson" not in html.lower(), name
         assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html), name

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboards.report import formatting as fmt
+from dashboards.site import build as site_build
 from dashboards.site import checks as site_checks
 from dashboards.site import figures, layout, readings
 from dashboards.site.data import Band, Finding, Findings, SmallN
@@ -223,6 +224,19 @@ def test_page_size_check_blocks_a_page_over_one_megabyte(tmp_path):
     assert not result.passed and "cdn.html links to the network" in result.description
     (site / "cdn.html").unlink()
     assert site_pages_small_and_offline(paths=paths).passed
+
+
+def test_an_unchanged_site_file_is_not_rewritten(tmp_path):
+    # plotly.min.js and the assets keep their mtime from build to build: the browser's cached
+    # copy (and a web server's Last-Modified / ETag) stays valid
+    target = tmp_path / "plotly.min.js"
+    site_build._write(target, b"plotly")
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    site_build._write(target, b"plotly")
+    assert target.stat().st_mtime == 1_000_000_000 and target.read_bytes() == b"plotly"
+    site_build._write(target, b"plotly 2")
+    assert target.read_bytes() == b"plotly 2" and target.stat().st_mtime > 1_000_000_000
+    assert [p.name for p in tmp_path.iterdir()] == ["plotly.min.js"]  # no .part left
 
 
 def test_restricted_folder_check(tmp_path):
