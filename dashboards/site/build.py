@@ -167,6 +167,15 @@ def build_site(
 
 
 def _write(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` (atomically). A file already holding these bytes is
+    left alone: plotly.min.js (4.8 MB) and the assets keep their modification time from build
+    to build, so a browser's cached copy stays valid (a web server's Last-Modified and ETag
+    do not change) and the nightly build does not rewrite them."""
+    try:
+        if path.stat().st_size == len(content) and path.read_bytes() == content:
+            return
+    except OSError:
+        pass  # not there yet (or unreadable): write it
     tmp = path.with_name(f".{path.name}.part")
     tmp.write_bytes(content)
     os.replace(tmp, path)
@@ -193,11 +202,11 @@ def _where(restricted: Path, site: Path) -> str:
 def _banners(ctx: Context) -> dict[str, Markup]:
     """A banner for each view with no specimen, or too few IHC/ISH pairs to judge against the
     lab target (its finding lab_target_ihc_vs_ish, period ALL, is too_few or absent)."""
-    specimens = {
+    specimens = {  # every clinical specimen of the lab (and 'ALL'): the report table's total
         r["lab_id"]: r["n"]
         for r in ctx.rows(
-            "SELECT coalesce(lab_id, 'ALL') AS lab_id, count(*) AS n FROM marts.specimen_her2 "
-            "GROUP BY ROLLUP (lab_id)"
+            "SELECT lab_id, n_specimens AS n FROM marts.her2_low_distribution "
+            "WHERE specimen_role = 'ALL' AND quarter = 'ALL'"
         )
     }
     out = {}

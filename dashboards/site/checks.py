@@ -75,29 +75,24 @@ def identifier_leaks(con: duckdb.DuckDBPyConnection, site_dir: Path) -> list[tup
                     f"INSERT INTO {table} SELECT unnest($p::VARCHAR[]), unnest($t::VARCHAR[])",
                     {"p": [r[0] for r in rows], "t": [r[1] for r in rows]},
                 )
+        # The page tokens (a few thousand: bounded by the pages) are the join's build side and
+        # the warehouse's identifiers only probe it, in one pass: no DISTINCT over every key of
+        # the warehouse, whose cost grew with it (a hash of every accession, test id and key).
         found += cur.execute(
             """
-            WITH keys AS (
-                SELECT DISTINCT patient_key, left(patient_key, 12) AS prefix
-                FROM raw.her2_rows WHERE patient_key IS NOT NULL
-            )
             SELECT DISTINCT h.page, 'patient_key', h.token
             FROM page_hex AS h
-            JOIN keys AS k ON k.prefix = left(h.token, 12)
-            WHERE starts_with(k.patient_key, h.token) OR starts_with(h.token, k.patient_key)
+            JOIN raw.her2_rows AS r ON left(r.patient_key, 12) = left(h.token, 12)
+            WHERE starts_with(r.patient_key, h.token) OR starts_with(h.token, r.patient_key)
             """
         ).fetchall()
         found += cur.execute(
             """
-            WITH ids AS (
-                SELECT DISTINCT trim(accession_id) AS id, 'accession_id' AS kind
-                FROM raw.her2_rows WHERE accession_id IS NOT NULL
-                UNION
-                SELECT DISTINCT trim(test_id), 'test_id' FROM raw.her2_rows
-                WHERE test_id IS NOT NULL
-            )
-            SELECT DISTINCT w.page, ids.kind, w.token
-            FROM page_word AS w JOIN ids ON ids.id = w.token
+            SELECT DISTINCT w.page, 'accession_id', w.token
+            FROM page_word AS w JOIN raw.her2_rows AS r ON trim(r.accession_id) = w.token
+            UNION
+            SELECT DISTINCT w.page, 'test_id', w.token
+            FROM page_word AS w JOIN raw.her2_rows AS r ON trim(r.test_id) = w.token
             """
         ).fetchall()
     finally:

@@ -193,10 +193,12 @@ class Context:
         generated_at: datetime,
     ) -> Context:
         define_macros(con)  # temporary macros: wilson_low/high, fmt_*, kappa_words
+        # the labs with a clinical specimen, from the report table that counts every specimen
+        # (its lab rows: a few per quarter), not from the specimens themselves
         labs = [
             r[0]
             for r in con.execute(
-                "SELECT DISTINCT lab_id FROM marts.specimen_her2 WHERE lab_id IS NOT NULL "
+                "SELECT DISTINCT lab_id FROM marts.her2_low_distribution WHERE lab_id <> 'ALL' "
                 "ORDER BY lab_id"
             ).fetchall()
         ]

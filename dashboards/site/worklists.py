@@ -23,7 +23,7 @@ from pathlib import Path
 
 import duckdb
 
-from her2qa.restricted import restricted_folder, write_csv
+from her2qa.restricted import copy_csv, csv_cell, restricted_folder, write_csv
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,20 @@ class Worklist:
         excluded = f" EXCLUDE ({', '.join(self.exclude)})" if self.exclude else ""
         # table, filter and order are this module's constants, never input
         return f"SELECT *{excluded} FROM {self.table} WHERE {self.where} ORDER BY {self.order}"  # noqa: S608
+
+    def csv_query(self, columns: list[tuple[str, str]]) -> str | None:
+        """``query`` with every cell spelled as the CSV writes it (her2qa/restricted.csv_cell),
+        for DuckDB to write the file itself; None when a column's type has no such spelling.
+        ``columns``: (name, DuckDB type) of ``query``. The order is on the table's columns
+        (qualified), never on the spelled cells."""
+        cells = [(name, csv_cell(name, kind, "w")) for name, kind in columns]
+        if any(sql is None for _, sql in cells):
+            return None
+        select = ", ".join(f'{sql} AS "{name}"' for name, sql in cells)
+        order = ", ".join(f"w.{term.strip()}" for term in self.order.split(","))
+        # table, filter and order are this module's constants; names and types the table's
+        source = f"(SELECT * FROM {self.table} WHERE {self.where}) AS w"  # noqa: S608
+        return f"SELECT {select} FROM {source} ORDER BY {order}"  # noqa: S608
 
     @property
     def count_query(self) -> str:
@@ -137,16 +151,24 @@ def _batches(cur: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
 def write_all(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
     """Write every worklist into ``folder`` (created 0700); returns rows per file."""
     restricted_folder(folder)
-    written = {}
-    for w in LISTS:
-        cur = con.cursor()
-        try:
-            cur.execute(w.query)
-            columns = [d[0] for d in cur.description]
-            written[w.file] = write_csv(folder / w.file, columns, _batches(cur))
-        finally:
-            cur.close()
-    return written
+    return {w.file: write(con, folder, w) for w in LISTS}
+
+
+def write(con: duckdb.DuckDBPyConnection, folder: Path, w: Worklist) -> int:
+    """Write one worklist into ``folder`` (already owner-only); returns its rows. DuckDB writes
+    the file, so the rows never become Python objects (a list can have a million rows at 10M
+    results); a column type without a CSV spelling in SQL falls back to Python's writer."""
+    cur = con.cursor()
+    try:
+        cur.execute(f"DESCRIBE {w.query}")
+        copy = w.csv_query([(name, kind) for name, kind, *_ in cur.fetchall()])
+        if copy is not None:
+            return copy_csv(cur, copy, folder / w.file)
+        cur.execute(w.query)
+        columns = [d[0] for d in cur.description]
+        return write_csv(folder / w.file, columns, _batches(cur))
+    finally:
+        cur.close()
 
 
 def counts(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, int]:

@@ -1,8 +1,8 @@
 """Primary vs metastasis: status and HER2-category transitions (Sankey), gain / loss /
 overall discordance with 95% CI beside the published meta-analyses, and the retest
 candidates counted (listed only in the restricted worklist). From
-marts.primary_metastasis_pairs (dashboards/report/sql/metastasis_status_flows.sql),
-marts.her2_low_transitions, marts.primary_metastasis_summary and marts.retest_candidates.
+marts.her2_low_transitions (also summed by status: dashboards/report/sql/
+metastasis_status_flows.sql), marts.primary_metastasis_summary and marts.retest_candidates.
 The badges are the findings metastasis_{loss,gain,discordance}_published_range.
 A pair belongs to the metastasis' laboratory (its primary may come from another lab)."""
 

@@ -224,6 +224,7 @@ def test_pages_ship_plotly_once_and_nothing_from_the_network(network):
     for name in PAGES:
         html = _text(site / name)
         assert html.count(f'<script src="{PLOTLY_JS}"></script>') == 1, name
+        assert "plotly.js v" not in html, name  # the bundle's banner: never inlined in a page
         assert "cdn.plot.ly" not in html and "mathjax" not in html.lower(), name
         assert "topojson" not in html.lower(), name
         assert not re.search(r"""(?:src|href)=["']?(?:https?:)?//""", html), name
@@ -340,11 +341,20 @@ def test_identifier_check_finds_a_planted_key_and_accession(network, tmp_path):
         "SELECT patient_key, accession_id FROM marts.specimen_her2 "
         "WHERE lab_id = 'NORTH' ORDER BY accession_id LIMIT 1"
     )[0]
+    [(test_id,)] = network.query(
+        "SELECT test_id FROM staging.her2_results WHERE regexp_matches(test_id, '[A-Za-z]') "
+        "AND regexp_matches(test_id, '[0-9]') ORDER BY test_id LIMIT 1"
+    )
     (site / "a.html").write_text(f"<p>{key[:20]}</p>", "utf-8")
     (site / "b.html").write_text(f"<p>case {accession}.</p>", "utf-8")
+    (site / "c.html").write_text(f"<p>test {test_id}</p>", "utf-8")
     with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
         leaks = site_checks.identifier_leaks(con, site)
-    assert [(p, k) for p, k, _ in leaks] == [("a.html", "patient_key"), ("b.html", "accession_id")]
+    assert [(p, k) for p, k, _ in leaks] == [
+        ("a.html", "patient_key"),
+        ("b.html", "accession_id"),
+        ("c.html", "test_id"),
+    ]
 
 
 def test_a_first_run_without_results_still_publishes(tmp_path, monkeypatch):

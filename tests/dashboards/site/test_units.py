@@ -4,6 +4,7 @@ lab targets from reference bands, the page-size check, the restricted folder che
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -13,14 +14,17 @@ import plotly.graph_objects as go
 import pytest
 
 from dashboards.report import formatting as fmt
+from dashboards.site import build as site_build
 from dashboards.site import checks as site_checks
 from dashboards.site import figures, layout, readings
 from dashboards.site.data import Band, Finding, Findings, SmallN
+from her2qa import restricted
 from pipelines.defs.resources import Her2qaPaths
 from pipelines.defs.site import site_pages_small_and_offline
 from warehouse.build import define_macros
 
 CANARY = "<img src=x onerror=alert(1)><script>alert(2)</script>"
+FORMULA_TEXT = '=HYPERLINK("http://evil.example/","open me")'
 
 
 def test_every_figure_string_is_escaped_once():
@@ -223,6 +227,61 @@ def test_page_size_check_blocks_a_page_over_one_megabyte(tmp_path):
     assert not result.passed and "cdn.html links to the network" in result.description
     (site / "cdn.html").unlink()
     assert site_pages_small_and_offline(paths=paths).passed
+
+
+def test_an_unchanged_site_file_is_not_rewritten(tmp_path):
+    # plotly.min.js and the assets keep their mtime from build to build: the browser's cached
+    # copy (and a web server's Last-Modified / ETag) stays valid
+    target = tmp_path / "plotly.min.js"
+    site_build._write(target, b"plotly")
+    os.utime(target, (1_000_000_000, 1_000_000_000))
+    site_build._write(target, b"plotly")
+    assert target.stat().st_mtime == 1_000_000_000 and target.read_bytes() == b"plotly"
+    site_build._write(target, b"plotly 2")
+    assert target.read_bytes() == b"plotly 2" and target.stat().st_mtime > 1_000_000_000
+    assert [p.name for p in tmp_path.iterdir()] == ["plotly.min.js"]  # no .part left
+
+
+def test_duckdb_writes_a_worklist_byte_for_byte_as_the_python_writer(tmp_path):
+    # worklists are written by DuckDB (restricted.copy_csv) for speed: the same bytes as
+    # restricted.write_csv, hostile text neutralised, owner-only
+    con = duckdb.connect()
+    con.execute(
+        "CREATE TABLE t (k INTEGER, s VARCHAR, b BOOLEAN, d DOUBLE, f FLOAT, g TINYINT, "
+        "n BIGINT, day DATE)"
+    )
+    texts = [FORMULA_TEXT, "+1", "-x", "@a", "\tt", "\rr", "a,b", 'q"q', "l\nm", "#", " x ", ""]
+    texts += [None, "é\u2028", "'=x", "=\u0301"]
+    numbers = [0.1, -0.0, 1e-05, 1e16, float("nan"), float("inf"), 2.0, 5e-324, None]
+    con.executemany(
+        "INSERT INTO t VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                k,
+                texts[k % len(texts)],
+                [True, False, None][k % 3],
+                numbers[k % len(numbers)],
+                numbers[k % len(numbers)],
+                k % 200 - 100,
+                -(2**62) + k,
+                None if k % 4 else "2024-02-29",
+            )
+            for k in range(64)
+        ],
+    )
+    columns = [(name, kind) for name, kind, *_ in con.execute("DESCRIBE t").fetchall()]
+    cells = ", ".join(f'{restricted.csv_cell(n, k, "t")} AS "{n}"' for n, k in columns)
+    copied = restricted.copy_csv(con, f"SELECT {cells} FROM t ORDER BY k", tmp_path / "a.csv")
+    rows = con.execute("SELECT * FROM t ORDER BY k").fetchall()
+    written = restricted.write_csv(tmp_path / "b.csv", [n for n, _ in columns], rows)
+    assert copied == written == 64
+    assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+    with (tmp_path / "a.csv").open(encoding="utf-8", newline="") as fh:
+        cells = [r["s"] for r in csv.DictReader(fh)]
+    assert cells[:6] == ["'" + FORMULA_TEXT, "'+1", "'-x", "'@a", "'\tt", "'\rr"]
+    assert os.stat(tmp_path / "a.csv").st_mode & 0o777 == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.csv", "b.csv"]
+    assert restricted.csv_cell("at", "TIMESTAMP", "t") is None  # no spelling: Python writes it
 
 
 def test_restricted_folder_check(tmp_path):
