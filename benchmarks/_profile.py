@@ -218,6 +218,30 @@ class Clock:
             setattr(owner, name, original)
 
 
+class TimedConnection:
+    """A DuckDB connection whose ``execute`` and ``executemany`` are timed by statement,
+    labelled by the statement's first words (the pipeline's SQL text, never a value); every
+    other attribute is the connection's own."""
+
+    def __init__(self, con: Any, clock: Clock, prefix: str) -> None:
+        self._con, self._clock, self._prefix = con, clock, prefix
+
+    def _label(self, query: object) -> str:
+        words = " ".join(str(query).split()).split(" ")
+        return f"{self._prefix}{' '.join(words[:7])[:64]}"
+
+    def execute(self, query: object, *args: Any, **kwargs: Any) -> Any:
+        with self._clock.step(self._label(query)):
+            return self._con.execute(query, *args, **kwargs)
+
+    def executemany(self, query: object, *args: Any, **kwargs: Any) -> Any:
+        with self._clock.step(self._label(query)):
+            return self._con.executemany(query, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._con, name)
+
+
 def _sql_name(_con: Any, name: str, *_args: Any, **_kwargs: Any) -> str:
     return f"sql {name}"
 
@@ -258,7 +282,8 @@ def breakdown(inbox: Path, folder: Path) -> dict:
         ):
             hooks.enter_context(clock.wrapping(inbox_module, helper, label))
         with clock.step("ingest"), paths.connect() as con:
-            _call(ingest_inbox, con, Path(paths.inbox), Path(paths.archive_dir), key, run_id)
+            timed = TimedConnection(con, clock, "ingest statement: ")
+            _call(ingest_inbox, timed, Path(paths.inbox), Path(paths.archive_dir), key, run_id)
         with clock.step("staging"), paths.connect() as con:
             _call(stage_pending, con, site_config, run_id=run_id)
         # The two contract checks' rows (pipelines/defs/ingest.py, staging.py): every row of
@@ -333,6 +358,10 @@ def breakdown_rows(got: dict) -> list[tuple[str, float]]:
     ingest_parts = [k for k in s if k.startswith("ingest: ")]
     rows = [("ingest (inbox.ingest_inbox)", s.get("ingest", 0.0))]
     rows += [(f"  {k.removeprefix('ingest: ')}", s[k]) for k in sorted(ingest_parts)]
+    statements = sorted(
+        ((k, v) for k, v in s.items() if k.startswith("ingest statement: ")), key=lambda kv: -kv[1]
+    )
+    rows += [(f"    SQL: {k.removeprefix('ingest statement: ')}", v) for k, v in statements[:4]]
     rows += [
         (
             "  PHI keying alone (HMAC-SHA256 in SQL, every MRN, measured apart)",
