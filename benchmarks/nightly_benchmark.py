@@ -11,7 +11,8 @@ as ``python -m her2qa.cli run`` exactly as an operator starts it:
 
 - ``floor``: DuckDB's own ``read_csv`` of the same CSV files into a table (types detected,
   DuckDB's default settings) plus one GROUP BY (lab, month): what no pipeline reading those
-  files can beat.
+  files can beat. The best of ``--floor-tries`` (3) child processes, so that other work on a
+  shared machine does not flatter the ratios.
 - ``fresh``: the whole job (ingest -> staging -> checks -> marts -> findings -> site ->
   snapshot) on an empty warehouse with all N rows in the inbox: wall time, CPU time and peak
   RSS of the process (``os.wait4``), x floor. **Target: <= 5x the floor at 1M and 10M, peak
@@ -39,7 +40,8 @@ A network of N rows is generated once in chunks of ``--chunk-rows`` (``her2qa ge
 seed 7 + chunk, ids rewritten per chunk: benchmarks/_network.py; ``--grow density`` keeps
 the 5 laboratories, ``--grow labs`` adds laboratories) and cached in ``--work``: a later run
 with the same DIR reuses it. 1M rows are ~165 MB of CSV; the run folder holds an archive copy
-and the warehouse besides (100M: ~16 GB of CSV, plan ~50 GB). Run folders are deleted after
+and the warehouse and its snapshot besides: ~1.3 GB per 1M rows in all, so plan ~135 GB
+for 100M (the script says so when the disk looks too small). Run folders are deleted after
 each size unless ``--keep``. Results go to the terminal and, with ``--json``, to a file.
 
 Not a test: nothing here asserts; it prints figures to quote (say if the machine was shared:
@@ -52,6 +54,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -100,6 +103,8 @@ def child(step: str, work: Path, params: dict) -> dict:
         out = _profile.breakdown(Path(params["inbox"]), work)
     else:
         raise SystemExit(f"unknown step {step}")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    out["cpu_seconds"] = usage.ru_utime + usage.ru_stime  # the whole child, imports included
     return finish(out, started)
 
 
@@ -202,7 +207,7 @@ def run_job(run: RunDir, label: str) -> dict:
         "cpu_seconds": usage.ru_utime + usage.ru_stime,
         "peak_rss_mb": usage.ru_maxrss / MB,
         "stages": _profile.stages(got["steps"], started_at, ended_at),
-        **{k: v for k, v in got.items() if k not in ("seconds", "peak_rss_mb")},
+        **{k: v for k, v in got.items() if k not in ("seconds", "peak_rss_mb", "cpu_seconds")},
     }
 
 
@@ -252,6 +257,7 @@ def bench_size(rows: int, args: argparse.Namespace, work: Path) -> dict:
         f"{size_mb:,.0f} MB ({len(chunks)} chunk(s), --grow {args.grow}) ==",
         flush=True,
     )
+    _disk_note(rows, work, args)
     run = RunDir(work / "runs" / str(rows))
     shutil.rmtree(run.root, ignore_errors=True)
     run.root.mkdir(parents=True)
@@ -259,9 +265,15 @@ def bench_size(rows: int, args: argparse.Namespace, work: Path) -> dict:
     listing.write_text(json.dumps(files))
     out: dict = {"rows": total_rows, "files": len(files), "csv_mb": size_mb, "runs": []}
 
-    fl = measure("floor", run.root, files=str(listing))
-    out["floor"] = fl
-    report(out, "floor", fl, fl["seconds"], rows, f"{fl['groups']:,} (lab, month) groups")
+    # The floor is a lower bound: the best of a few tries (other work on a shared machine
+    # only ever makes it slower).
+    tries = [measure("floor", run.root, files=str(listing)) for _ in range(args.floor_tries)]
+    fl = min(tries, key=lambda t: t["seconds"])
+    out["floor"] = {**fl, "tries_s": [t["seconds"] for t in tries]}
+    note = f"{fl['groups']:,} (lab, month) groups; best of " + ", ".join(
+        f"{t['seconds']:.1f}" for t in tries
+    )
+    report(out, "floor", fl, fl["seconds"], rows, note)
 
     batches = args.batches
     if "fresh" in batches:
@@ -279,6 +291,23 @@ def bench_size(rows: int, args: argparse.Namespace, work: Path) -> dict:
     if not args.keep:
         shutil.rmtree(run.root, ignore_errors=True)
     return out
+
+
+# Disk per 1M rows, measured at 1M: the CSV files (cached), their archive copy, the warehouse
+# after a few nights and its snapshot (a whole copy); the floor's own table comes and goes.
+GB_PER_MILLION = {"csv": 0.17, "archive": 0.17, "warehouse": 0.5, "snapshot": 0.5}
+
+
+def _disk_note(rows: int, work: Path, args: argparse.Namespace) -> None:
+    """Say when the run folder will not fit (the moonshot needs ~1.3 GB per 1M rows)."""
+    need = rows / 1e6 * sum(GB_PER_MILLION.values())
+    free = shutil.disk_usage(work).free / 1e9
+    if need > 0.8 * free:
+        print(
+            f"  disk: this size needs about {need:,.0f} GB ({', '.join(GB_PER_MILLION)}), "
+            f"{free:,.0f} GB are free in {work}: it may run out",
+            flush=True,
+        )
 
 
 def bulk(run: RunDir, chunks: list[dict], args: argparse.Namespace, floor_s: float, out: dict):
@@ -340,6 +369,9 @@ def nightly(run: RunDir, chunks: list[dict], args: argparse.Namespace, floor_s: 
     if out["increments"]:
         out["increment_median_s"] = statistics.median(g["seconds"] for g in out["increments"])
         out["no_new_file_median_s"] = statistics.median(g["seconds"] for g in out["no_new_file"])
+        out["increment_median_cpu_s"] = statistics.median(
+            g["cpu_seconds"] for g in out["increments"]
+        )
 
 
 # --- printing -------------------------------------------------------------------------------
@@ -462,6 +494,7 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=1_000_000)
     parser.add_argument("--bulk-rows", type=int, default=10_000_000)
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument("--floor-tries", type=int, default=3, help="the floor: best of these")
     parser.add_argument("--child")
     parser.add_argument("--params", default="{}")
     args = parser.parse_args()
@@ -526,7 +559,7 @@ def summary(results: dict) -> None:
         if "increment_median_s" in got:
             print(
                 f"  increment of {results_rows(got)} rows on {rows:,}: median "
-                f"{got['increment_median_s']:.1f} s"
+                f"{got['increment_median_s']:.1f} s ({got['increment_median_cpu_s']:.1f} s CPU)"
                 + (f" (target <= {INCREMENT_SECONDS:g} s at 10M)" if rows >= 10_000_000 else "")
                 + f"; no new file: median {got['no_new_file_median_s']:.1f} s"
             )
