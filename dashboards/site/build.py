@@ -237,6 +237,11 @@ def _pairs(ctx: Context, view: View) -> str:
     return fmt.count(rows[0]["n_pairs"] if rows else 0)
 
 
+# A nightly network adds a file per lab per night: every page's footer names the latest ones
+# and site.json every one (5,000 files in every footer made each page over 1 MB).
+FOOTER_FILES = 20
+
+
 def _footer(ctx: Context, record: dict) -> Markup:
     sw = record["software"]
     commit = (sw.get("git_commit") or "")[:12]
@@ -249,6 +254,7 @@ def _footer(ctx: Context, record: dict) -> Markup:
         f"{v} ({fmt.count(n)} specimens)" for v, n in record["guideline_versions"].items()
     )
     files = record["input_files"]
+    latest = files[-FOOTER_FILES:]  # in arrival order (file_id): the latest last
     items = Markup("").join(
         Markup(
             "<li><span class='file'>{}</span> — sha256 <code>{}</code> — {}, {} rows read, "
@@ -260,15 +266,16 @@ def _footer(ctx: Context, record: dict) -> Markup:
             f"{fmt.count(f['rows_read'])}",
             f"{fmt.count(f['rows_quarantined'])}",
         )
-        for f in files
+        for f in latest
     )
     worklist = ", ".join(f"{name} ({fmt.count(rows)} rows)" for name, rows in ctx.worklists.items())
     return Markup(
         "<p>Generated at <strong>{generated}</strong> from run <code class='run-id'>{run}</code> "
         "of the warehouse, by {code}; configuration sha256 <code>{config}</code>; ASCO/CAP rule "
         "sets applied: {versions}.</p>"
-        "<details><summary>From these {n} input files (SHA-256 prefixes; full hashes in "
-        "site.json)</summary><ul class='files'>{items}</ul></details>"
+        "<details><summary>From {n} input files: the {shown} latest below (SHA-256 prefixes); "
+        "every one, with its full hash, in site.json</summary><ul class='files'>{items}</ul>"
+        "</details>"
         "<p>No patient-identifying data is on these pages: aggregates only. Case-level "
         "worklists ({worklist}) are in the restricted folder {where}, readable only by the "
         "pipeline's owner account. Published figures are context bands, not limits; every "
@@ -281,6 +288,7 @@ def _footer(ctx: Context, record: dict) -> Markup:
         config=record["configuration_sha256"][:12],
         versions=versions or "none yet",
         n=f"{fmt.count(len(files))}",
+        shown=f"{fmt.count(len(latest))}",
         items=items,
         worklist=worklist or "none",
         where=ctx.restricted_label,

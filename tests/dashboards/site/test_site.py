@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import itertools
+import json
 import re
 import stat
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ import pytest
 
 import warehouse
 from dashboards.site import checks as site_checks
-from dashboards.site.build import PLOTLY_JS
+from dashboards.site.build import FOOTER_FILES, PLOTLY_JS
 from dashboards.site.readings import STATUS, worst
 from her2qa.generate import generate
 from her2qa.runner import execute
@@ -260,14 +261,18 @@ def test_nav_links_resolve_to_files(network):
 
 def test_footer_names_the_run_and_the_files(network):
     run_id = network.result.run_id
-    files = network.query("SELECT sha256 FROM ops.ingested_files")
-    assert len(files) > 60
+    files = network.query("SELECT sha256 FROM ops.ingested_files ORDER BY file_id")
+    assert len(files) > 60 > FOOTER_FILES
     for name in PAGES:
         html = _text(network.site / name)
         footer = html[html.index('<footer class="footer">') :]
         assert run_id in footer and "Generated at" in footer, name
-        for (sha,) in files:
-            assert sha[:12] in footer, (name, sha)
+        assert f"From {len(files)} input files: the {FOOTER_FILES} latest below" in footer
+        for n, (sha,) in enumerate(files):  # the latest in the footer, every one in site.json
+            if sha:  # an entry never read has no hash
+                assert (sha[:12] in footer) == (n >= len(files) - FOOTER_FILES), (name, n)
+    listed = json.loads((network.site / "site.json").read_text())["lineage"]["input_files"]
+    assert [f["sha256"] for f in listed] == [sha for (sha,) in files]
 
 
 def test_thresholds_name_their_source(network):
