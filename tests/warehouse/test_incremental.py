@@ -16,20 +16,15 @@ import pytest
 import warehouse
 from her2qa import staging
 from her2qa.generate import generate
+from schemas import contract
 from tests.conftest import write_extract
 from warehouse import build, catalog
 
 AS_OF = datetime(2026, 1, 15)
-RESULT_FIELDS = (
-    "assay_kit",
-    "ihc_score",
-    "ihc_pct_stained",
-    "ish_her2_per_cell",
-    "ish_cep17_per_cell",
-    "ish_ratio",
-    "ish_cells_counted",
-    "reported_result",
-)
+# A result's values, kit to reported call (the contract's order): what an amendment changes.
+RESULT_FIELDS = contract.NAMES[
+    contract.NAMES.index("assay_kit") : contract.NAMES.index("reported_result") + 1
+]
 PATIENT_FIELDS = ("patient_mrn", "patient_name", "patient_dob")
 COMPARED = [t.name for t in catalog.build_order() if t.layer != "scratch"] + [
     "staging.her2_results"
