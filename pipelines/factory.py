@@ -148,13 +148,17 @@ def rule_violations(
     (``build.scope_rows``); in run ``run_id``, an ingest or staging table's ``run_rows``.
     Otherwise (a full build, no run) every row."""
     sql = rule.violations_sql
-    rows = None
+    rows: dict[str, str] = {}
     if table is not None and table.scope and _last_build_incremental(con):
-        rows = build.scope_rows(table)
+        # every case-level table the rule reads, not only its own: a rule relating two of them
+        # ("every contradiction is listed") holds within the scope as it does in the whole
+        rows = {
+            t.name: build.scope_rows(t) for t in catalog.TABLES if t.scope and t.layer != "scratch"
+        }
     elif table is not None and table.run_rows and run_id is not None:
-        rows = f"SELECT * FROM {table.name} WHERE {table.run_rows}"  # noqa: S608 - catalog
-    if rows is not None:
-        sql = re.sub(rf"\b{re.escape(table.name)}\b", f"({rows})", sql)
+        rows = {table.name: f"SELECT * FROM {table.name} WHERE {table.run_rows}"}  # noqa: S608
+    for name, scoped in rows.items():
+        sql = re.sub(rf"\b{re.escape(name)}\b", f"({scoped})", sql)
     values = {**catalog.RULE_VALUES, "run_id": run_id}
     params = {k: v for k, v in values.items() if f"${k}" in sql}
     return sum(int(r[0]) for r in con.execute(sql, params or None).fetchall())

@@ -16,6 +16,7 @@ import pytest
 import warehouse
 from her2qa import staging
 from her2qa.generate import generate
+from pipelines.factory import rule_violations, table_rules
 from schemas import contract
 from tests.conftest import write_extract
 from warehouse import build, catalog
@@ -107,6 +108,14 @@ def test_incremental_marts_equal_a_full_build(wh, seed, monkeypatch, tmp_path):
         with warehouse.connect(wh.path) as con:
             modes.append(build.build_marts(con, wh.site, as_of=AS_OF).mode)
     assert modes[0] == "full" and set(modes[1:]) == {"incremental"}, modes
+    with warehouse.connect(wh.path, read_only=True) as con:  # the last night's checks hold
+        broken = {
+            rule.name: n
+            for table in catalog.TABLES
+            for rule in table_rules(table)
+            if (n := rule_violations(con, rule, table))
+        }
+    assert broken == {}
 
     full = tmp_path / "full.duckdb"
     shutil.copy(wh.path, full)
@@ -130,8 +139,6 @@ def test_a_change_of_rules_or_settings_builds_whole(wh, tmp_path):
 
 
 def test_the_checks_of_an_incremental_build_read_the_rows_it_recomputed(wh):
-    from pipelines.factory import rule_violations, table_rules
-
     generate(wh.inbox, rows=600, seed=4)
     wh.run()
     specimens = catalog.table("marts.specimen_her2")
@@ -150,8 +157,6 @@ def test_the_checks_of_an_incremental_build_read_the_rows_it_recomputed(wh):
 
 
 def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
-    from pipelines.factory import rule_violations, table_rules
-
     generate(wh.inbox, rows=600, seed=6)
     wh.run("night-1")
     with warehouse.connect(wh.path) as con:
