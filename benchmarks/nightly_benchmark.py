@@ -24,7 +24,8 @@ as ``python -m her2qa.cli run`` exactly as an operator starts it:
 - ``breakdown``: the same inputs again into a warehouse of their own, in one process through the
   public entry points, each timed: parse (``formats.read``), hash and archive copy, raw load
   with PHI keying, PHI keying alone, validation SQL, staging, the two pandera contract checks
-  (every row, as today), marts, findings, site, snapshot (benchmarks/_profile.py).
+  (as the run makes them: schema, sample, rows always checked), marts, findings, site,
+  snapshot (benchmarks/_profile.py).
 - ``increment k``: after the fresh run, one new file of 1,000 rows (benchmarks/_network.py:
   85% new results of new specimens reported the night after the warehouse's last report, 10%
   amendments of old tests, 5% late second reads of old specimens; staged with zero
