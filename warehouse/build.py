@@ -226,24 +226,22 @@ def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     """The case-level tables of the scope, in the in-memory database ``mart_scope``: same
     schema names, so each SQL file runs there unchanged on the scope's rows."""
     (home,) = con.execute("SELECT current_database()").fetchone()
+    home = '"' + home.replace('"', '""') + '"'  # the warehouse file's catalog name, quoted
     con.execute(f"ATTACH ':memory:' AS {SCOPE_DB}")
     con.execute(f"USE {SCOPE_DB}")
     try:
         con.execute("CREATE SCHEMA staging")
         con.execute("CREATE SCHEMA marts")
-        quoted = '"' + home.replace('"', '""') + '"'  # the warehouse file's catalog name
         for name in SCOPE_INPUTS:  # names from this module, never from input
-            source = (
-                "temp.main.scope_results"
-                if name == "staging.her2_results"
-                else (f"{quoted}.{name}")
-            )
+            source = f"{home}.{name}"
+            if name == "staging.her2_results":  # the scope's rows, not the whole table
+                source = "temp.main.scope_results"
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")  # noqa: S608
         for t in catalog.build_order():
             if t.scope:
                 warehouse.run(con, t.sql, params)
     finally:
-        con.execute("USE " + '"' + home.replace('"', '""') + '"')
+        con.execute(f"USE {home}")
 
 
 # Where each kind of case-level table finds its scope, and by which columns.
