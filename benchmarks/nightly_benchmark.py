@@ -23,8 +23,9 @@ as ``python -m her2qa.cli run`` exactly as an operator starts it:
   between steps: the event log; after the last step: summary, exit).
 - ``breakdown``: the same inputs again into a warehouse of their own, in one process through the
   public entry points, each timed: parse (``formats.read``), hash and archive copy, raw load
-  with PHI keying, PHI keying alone, validation SQL, staging, the two pandera contract checks
-  (every row, as today), marts, findings, site, snapshot (benchmarks/_profile.py).
+  with PHI keying (and its statements), PHI keying alone, validation SQL, staging, the two
+  pandera contract checks (as the pipeline runs them, and on every row of the run for
+  comparison), marts, findings, site, snapshot (benchmarks/_profile.py).
 - ``increment k``: after the fresh run, one new file of 1,000 rows (benchmarks/_network.py:
   85% new results of new specimens reported the night after the warehouse's last report, 10%
   amendments of old tests, 5% late second reads of old specimens; staged with zero
@@ -462,9 +463,10 @@ def print_profile(got: dict) -> None:
 def print_breakdown(run: RunDir, floor_s: float) -> dict | None:
     try:
         got = measure("breakdown", run.root / "breakdown", inbox=str(run.inbox))
-    except SystemExit as exc:  # a moved entry point: say which, and go on
-        lines = [line for line in str(exc).splitlines() if line.strip()]
-        print(f"  breakdown not measured: {lines[-1] if lines else exc}")
+    except SystemExit as exc:  # a moved entry point (or a failure): say which, and go on
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        said = [line for line in lines if line.startswith("breakdown:") or "Error" in line]
+        print(f"  breakdown not measured: {(said or lines or [str(exc)])[-1]}")
         return None
     finally:
         shutil.rmtree(run.root / "breakdown", ignore_errors=True)
