@@ -178,3 +178,21 @@ def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
         assert rule_violations(con, key_rule, history) == 1  # and a check of every row
         # a run that staged none of these results reads none of them
         assert rule_violations(con, key_rule, history, "another-run") == 0
+
+
+def test_a_bulk_load_builds_whole_and_leaves_no_work(wh, tmp_path):
+    generate(wh.inbox, rows=600, seed=8)
+    wh.run()
+    with warehouse.connect(wh.path) as con:
+        build.build_marts(con, wh.site, as_of=AS_OF)
+        before = con.execute("SELECT count(*) FROM marts.specimen_her2").fetchone()[0]
+        # every specimen changed at once: over FULL_ABOVE of the current results
+        con.execute(
+            "INSERT INTO ops.mart_changes "
+            "SELECT lab_id, accession_id, patient_key FROM marts.specimen_her2"
+        )
+        summary = build.build_marts(con, wh.site, as_of=AS_OF)
+        assert summary.mode == "full" and summary.scope_specimens == 0
+        assert con.execute("SELECT count(*) FROM marts.specimen_her2").fetchone()[0] == before
+        assert con.execute("SELECT count(*) FROM ops.mart_changes").fetchone()[0] == 0
+        assert con.execute("SELECT mode FROM ops.mart_state").fetchone()[0] == "full"
