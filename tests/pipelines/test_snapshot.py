@@ -52,3 +52,21 @@ def test_the_snapshot_location_is_configured_and_never_the_warehouse(env, monkey
 
     with duckdb.connect(str(env / "w.duckdb")) as con, pytest.raises(ValueError):
         publish.snapshot(con, env / "w.duckdb", env / "w.duckdb")
+
+
+def test_the_snapshot_copy_is_exact_whether_the_kernel_clones_copies_or_refuses(
+    tmp_path, monkeypatch
+):
+    from warehouse import publish
+
+    source = tmp_path / "w.duckdb"
+    source.write_bytes(os.urandom(3 * 1024 * 1024 + 17))
+    publish.clone_or_copy(source, tmp_path / "kernel.duckdb")
+    assert (tmp_path / "kernel.duckdb").read_bytes() == source.read_bytes()
+
+    def refused(*_args):
+        raise OSError(18, "Invalid cross-device link")  # EXDEV: another file system
+
+    monkeypatch.setattr(os, "copy_file_range", refused)
+    publish.clone_or_copy(source, tmp_path / "fallback.duckdb")
+    assert (tmp_path / "fallback.duckdb").read_bytes() == source.read_bytes()
