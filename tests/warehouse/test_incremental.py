@@ -16,7 +16,7 @@ import pytest
 import warehouse
 from her2qa import staging
 from her2qa.generate import generate
-from pipelines.factory import rule_violations, table_rules
+from pipelines.factory import gather_scope, rule_violations, table_rules
 from schemas import contract
 from tests.conftest import write_extract
 from warehouse import build, catalog
@@ -154,6 +154,10 @@ def test_the_checks_of_an_incremental_build_read_the_rows_it_recomputed(wh):
         # a second copy of a recomputed row breaks the key; the check of this build sees it
         con.execute(f"INSERT INTO marts.specimen_her2 {build.scope_rows(specimens)} LIMIT 1")
         assert rule_violations(con, key_rule, specimens) == 1
+        # as a check step reads them: the scope's rows gathered once for all its rules
+        scoped = gather_scope(con, [specimens])
+        assert scoped["marts.specimen_her2"].startswith("temp.")
+        assert rule_violations(con, key_rule, specimens, scoped=scoped) == 1
 
 
 def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
