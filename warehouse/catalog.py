@@ -273,6 +273,15 @@ TABLES: tuple[Table, ...] = (
         "The patients of that scope.",
         key=("patient_key",),
     ),
+    _t(
+        "ops.inbox_looks",
+        "state",
+        "ddl",
+        "inbox file name, at its last look",
+        "Size, modification and change times, inode and SHA-256 of each inbox file whose "
+        "bytes are recorded: a file unchanged since is not read and hashed again each run.",
+        key=("file_name",),
+    ),
     # ---------------------------------------------------------------- staging
     _t(
         "staging.her2_results_history",

@@ -26,6 +26,7 @@ import contextlib
 import hashlib
 import os
 import stat
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,6 +43,11 @@ from schemas import contract
 Progress = Callable[[str], None]
 
 _CHUNK = 1 << 22
+# A file whose status (size, modification and change times, inode) is the one recorded at its
+# last look is not read again (ops.inbox_looks). Only a look taken this long after the file's
+# last change is trusted: a write in the same tick of the file system's clock as the look
+# would leave the change time as it was (git's "racy" index entries).
+LOOK_SETTLED_NS = 2_000_000_000
 # Log between two checkpoints while the inbox is read (_checkpoints_spaced): ~0.9M raw rows.
 # Rows committed but not yet checkpointed take memory (+0.1 GB peak at 1M rows), so bounded.
 WAL_PER_CHECKPOINT = "256MB"
@@ -234,17 +240,97 @@ def ingest_inbox(
     ``site``'s ``[[sources]]`` say how files of each name are read (default: by their bytes)."""
     say = progress or (lambda _msg: None)
     outcomes = []
+    entries = inbox_entries(inbox)
+    known = _last_looks(con)
+    looks: list[tuple] = []
     with _checkpoints_spaced(con):
-        for path, problem in inbox_entries(inbox):
+        for path, problem in entries:
             if problem is not None:
                 outcome = _record_unread(con, path, problem, run_id, now=now)
             else:
-                source = site.source_for(path.name) if site else DEFAULT_SOURCE
-                outcome = ingest_file(con, path, archive_dir, key, run_id, now=now, source=source)
+                looked_ns = time.time_ns()
+                status = _status(path)
+                seen = known.get(_stored_name(path.name))
+                if status is not None and seen is not None and _unchanged(seen, status):
+                    # the bytes recorded under this name at the last look: nothing to do,
+                    # without reading a file the inbox may keep for years
+                    outcome = FileOutcome(None, _stored_name(path.name), seen[0], "seen", None, 0)
+                else:
+                    source = site.source_for(path.name) if site else DEFAULT_SOURCE
+                    outcome = ingest_file(
+                        con, path, archive_dir, key, run_id, now=now, source=source
+                    )
+                    if status is not None and outcome.sha256 and outcome.status != "waiting":
+                        looks.append((outcome.file_name, outcome.sha256, status, looked_ns))
             outcomes.append(outcome)
             if outcome.status != "seen":
                 say(f"{outcome.status}: {printable(outcome.file_name)} ({_detail(outcome)})")
+    _record_looks(con, looks, [_stored_name(p.name) for p, _ in entries])
     return outcomes
+
+
+def _status(path: Path) -> os.stat_result | None:
+    try:
+        return path.lstat()
+    except OSError:
+        return None
+
+
+def _identity(status: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (status.st_size, status.st_mtime_ns, status.st_ctime_ns, status.st_ino, status.st_dev)
+
+
+def _unchanged(seen: tuple, status: os.stat_result) -> bool:
+    """The file is as it was at a settled look: any write since changed its change time
+    (which no user can set), a replacement its inode."""
+    _sha, identity, looked_ns = seen
+    return identity == _identity(status) and status.st_ctime_ns + LOOK_SETTLED_NS <= looked_ns
+
+
+def _last_looks(con: duckdb.DuckDBPyConnection) -> dict[str, tuple]:
+    """name -> (sha256, identity, looked_ns) of the last looks whose bytes are still recorded
+    under that name in ops.ingested_files."""
+    rows = con.execute(
+        """
+        SELECT l.file_name, l.sha256, l.size_bytes, l.mtime_ns, l.ctime_ns, l.inode, l.device,
+               l.looked_ns
+        FROM ops.inbox_looks AS l
+        WHERE EXISTS (SELECT 1 FROM ops.ingested_files AS f
+                      WHERE f.sha256 = l.sha256 AND f.file_name = l.file_name)
+        """
+    ).fetchall()
+    return {name: (sha, tuple(identity), looked) for name, sha, *identity, looked in rows}
+
+
+def _record_looks(
+    con: duckdb.DuckDBPyConnection, looks: list[tuple], inbox_names: list[str]
+) -> None:
+    """This run's looks replace the earlier ones of the same names; names no longer in the
+    inbox are forgotten (the table stays the size of the inbox)."""
+    rows = [(name, sha, *_identity(status), looked) for name, sha, status, looked in looks]
+    new_looks = pa.Table.from_pylist(  # noqa: F841 (read by name in the SQL below)
+        [dict(zip(_LOOKS.names, row, strict=True)) for row in rows], schema=_LOOKS
+    )
+    in_inbox = pa.table({"file_name": pa.array(inbox_names, pa.string())})  # noqa: F841
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute(
+            "DELETE FROM ops.inbox_looks WHERE file_name IN (SELECT file_name FROM new_looks) "
+            "OR file_name NOT IN (SELECT file_name FROM in_inbox)"
+        )
+        con.execute("INSERT INTO ops.inbox_looks SELECT * FROM new_looks")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+_LOOKS = pa.schema(
+    [("file_name", pa.string()), ("sha256", pa.string())]
+    + [(c, pa.int64()) for c in ("size_bytes", "mtime_ns", "ctime_ns")]
+    + [(c, pa.uint64()) for c in ("inode", "device")]  # unsigned in stat(2)
+    + [("looked_ns", pa.int64())]
+)
 
 
 @contextlib.contextmanager

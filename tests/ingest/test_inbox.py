@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import stat
+import time
 
 from her2qa.ingest import phi
 from schemas import contract
@@ -248,3 +249,50 @@ def test_patient_key_depends_on_the_configured_key(wh, monkeypatch):
     first = wh.one("SELECT patient_key FROM staging.her2_results")
     other = phi.patient_key(phi.PhiKey(b"another-key-0123456789"), IHC_ROW["patient_mrn"])
     assert first == phi.patient_key(wh.key, IHC_ROW["patient_mrn"]) != other
+
+
+def _counting_reads(monkeypatch) -> list[str]:
+    """Every inbox file read whole (hashed) from now on, by name."""
+    from her2qa.ingest import inbox
+
+    reads: list[str] = []
+    real = inbox._hash_fd
+
+    def counted(fd: int) -> str:
+        reads.append(os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[-1])
+        return real(fd)
+
+    monkeypatch.setattr(inbox, "_hash_fd", counted)
+    return reads
+
+
+def test_a_file_unchanged_since_its_last_settled_look_is_not_read_again(wh, monkeypatch):
+    from her2qa.ingest import inbox
+
+    path = write_extract(wh.inbox / "a.csv", _rows(3))
+    wh.run()
+    reads = _counting_reads(monkeypatch)
+    wh.run()  # looked at within LOOK_SETTLED_NS of its last change: not trusted, read again
+    assert reads == ["a.csv"]
+    monkeypatch.setattr(inbox, "LOOK_SETTLED_NS", 0)
+    wh.run()  # that look is trusted now (as it would be 2 s after the file's last change)
+    reads.clear()
+    wh.run()
+    assert reads == []
+    assert wh.one("SELECT count(*) FROM ops.ingested_files") == 1
+
+    # rewritten in place, same size, modification time put back: the change time tells
+    time.sleep(0.05)  # past the file system clock's tick
+    before = path.stat()
+    path.write_bytes(path.read_bytes().replace(b"T0000", b"T9999"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    wh.run()
+    assert reads == ["a.csv"]
+    assert wh.one("SELECT count(*) FROM ops.ingested_files") == 2  # the new bytes, recorded
+    assert wh.one("SELECT count(*) FROM staging.her2_results WHERE test_id = 'T9999'") == 1
+
+    # a file gone from the inbox is forgotten; a look at a name never recorded is not kept
+    path.unlink()
+    wh.run()
+    assert wh.one("SELECT count(*) FROM ops.inbox_looks") == 0

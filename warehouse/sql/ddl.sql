@@ -177,3 +177,16 @@ CREATE TABLE IF NOT EXISTS ops.mart_scope_patients (
     patient_key VARCHAR NOT NULL
 )
 ;
+-- The last look at each inbox name whose bytes are recorded (ops.ingested_files): a file whose
+-- status (size, times, inode) is unchanged since is not read again (her2qa/ingest/inbox.py).
+CREATE TABLE IF NOT EXISTS ops.inbox_looks (
+    file_name  VARCHAR NOT NULL,
+    sha256     VARCHAR NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    mtime_ns   BIGINT NOT NULL,
+    ctime_ns   BIGINT NOT NULL,
+    inode      UBIGINT NOT NULL,
+    device     UBIGINT NOT NULL,
+    looked_ns  BIGINT NOT NULL           -- when the status was taken (ns since the epoch)
+)
+;
