@@ -7,7 +7,8 @@ Two modes, one set of SQL files:
     full          every table rebuilt whole (the first build, a rebuild, new rules or settings)
     incremental   the nightly build: the case-level tables (catalog ``scope``) recomputed only
                   for the specimens and patients staging logged in ``ops.mart_changes``, the
-                  aggregates and findings rebuilt from the case-level tables
+                  aggregates and findings rebuilt from the case-level tables; with nothing
+                  staged since the last build, only the findings (they read the clock)
 
 Incremental, step by step: the scope is closed over patients (every specimen of a patient in
 scope, every patient of a specimen in scope, until nothing is added), because a case-level row
@@ -107,15 +108,20 @@ def build_marts(
         if incremental and tables is None and _built_by(con) == stamp:
             scope = _close_scope(con)
         try:
-            if scope is not None:
+            if scope not in (None, (0, 0)):
                 _build_scope(con, params)
             con.execute("BEGIN TRANSACTION")
             try:
-                if scope is not None:
+                if scope == (0, 0):  # nothing recomputed: the checks of this build read nothing
+                    con.execute("DELETE FROM ops.mart_scope_specimens")
+                    con.execute("DELETE FROM ops.mart_scope_patients")
+                elif scope is not None:
                     _merge_scope(con)
                 for t in order:
                     if scope is not None and t.scope:
                         continue
+                    if scope == (0, 0) and _from_results(t):
+                        continue  # nothing staged changed: the aggregates stand as they are
                     warehouse.run(con, t.sql, params)
                     if t.name == "marts.guideline_periods" and guideline_rows(site):
                         con.executemany(
@@ -170,6 +176,8 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
     """The night's scope, closed over patients, as temp tables scope_specimens (lab_id,
     accession_id), scope_patients (patient_key) and scope_results (their current results).
     Returns (specimens, patients), or None when a full build is due (a bulk load)."""
+    if con.execute("SELECT count(*) FROM ops.mart_changes").fetchone()[0] == 0:
+        return 0, 0  # nothing staged changed (no new file, or nothing in it staged)
     con.execute(
         "CREATE OR REPLACE TEMP TABLE scope_specimens AS "
         "SELECT DISTINCT lab_id, accession_id FROM ops.mart_changes"
@@ -220,6 +228,23 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         _drop_scope(con)
         return None
     return specimens, patients
+
+
+def _from_results(table: catalog.Table) -> bool:
+    """An aggregate of the staged results (through the case-level tables), as opposed to the
+    configuration's tables and the findings, which also read the raw layer, the files and
+    the clock (data freshness) and are rebuilt at every build."""
+    if table.layer != "marts" or table.scope:
+        return False
+    seen, todo = set(), list(table.upstream)
+    while todo:
+        name = todo.pop()
+        if name.startswith("staging."):
+            return True
+        if name not in seen:
+            seen.add(name)
+            todo += catalog.table(name).upstream
+    return False
 
 
 def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:

@@ -200,3 +200,32 @@ def test_a_bulk_load_builds_whole_and_leaves_no_work(wh, tmp_path):
         assert con.execute("SELECT count(*) FROM marts.specimen_her2").fetchone()[0] == before
         assert con.execute("SELECT count(*) FROM ops.mart_changes").fetchone()[0] == 0
         assert con.execute("SELECT mode FROM ops.mart_state").fetchone()[0] == "full"
+
+
+def test_a_build_with_nothing_staged_since_rebuilds_only_the_findings(wh, monkeypatch, tmp_path):
+    generate(wh.inbox, rows=600, seed=8)
+    wh.run()
+    with warehouse.connect(wh.path) as con:
+        build.build_marts(con, wh.site, as_of=AS_OF)
+    ran: list[str] = []
+    real_run = warehouse.run
+
+    def recorded(con, name, params=None):
+        ran.append(name)
+        return real_run(con, name, params)
+
+    monkeypatch.setattr(warehouse, "run", recorded)
+    later = AS_OF.replace(year=AS_OF.year + 1)  # the findings read the clock (data freshness)
+    with warehouse.connect(wh.path) as con:
+        summary = build.build_marts(con, wh.site, as_of=later)
+    assert (summary.mode, summary.scope_specimens) == ("incremental", 0)
+    aggregates = {t.sql for t in catalog.build_order() if build._from_results(t)}
+    assert len(aggregates) > 10 and not aggregates & set(ran)
+    assert "findings/findings" in ran
+    monkeypatch.setattr(warehouse, "run", real_run)
+
+    full = tmp_path / "full.duckdb"
+    shutil.copy(wh.path, full)
+    with warehouse.connect(full) as con:
+        build.build_marts(con, wh.site, as_of=later, incremental=False)
+    assert _differences(wh.path, full) == {}
