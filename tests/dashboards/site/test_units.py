@@ -56,6 +56,12 @@ def test_every_figure_string_is_escaped_once():
     assert "template" not in spec["layout"]  # the page sends one template for all
 
 
+def test_plotly_js_is_the_bundle_plotly_py_ships():
+    from plotly.offline import get_plotlyjs
+
+    assert site_build.plotly_js_bytes() == get_plotlyjs().encode("utf-8")
+
+
 def test_page_json_cannot_close_its_script_element():
     text = figures.script_json({"a": "</script><script>alert(1)</script>", "b": "x & y\u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
