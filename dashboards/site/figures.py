@@ -1,6 +1,10 @@
 """Plotly helpers shared by every page: one colour-blind-safe palette, CI bands and error
 bars, published bands, lab-target lines, and the one serialisation step.
 
+Figures are plain dicts (``Figure``, ``subplots``, ``Scatter``, ... from
+dashboards/site/plotly_spec.py: go.Figure's interface and output, without its object tree,
+which cost about 50 ms a figure); ``to_spec`` validates each with plotly.py's validators.
+
 Text rule: page code writes *plain text* (a newline for a line break) into figures, and
 ``to_spec`` HTML-escapes every string of the figure once, on the way out. Plotly draws a
 subset of HTML in labels (``<b>``, ``<a href>``, ...); escaping makes a kit name such as
@@ -16,13 +20,21 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from functools import partial
 from typing import NamedTuple
 
-import plotly.graph_objects as go
 from _plotly_utils.utils import PlotlyJSONEncoder
 
 from dashboards.report import formatting as fmt
+from dashboards.site.plotly_spec import Figure, Spec, trace, validate
+from dashboards.site.plotly_spec import subplots as subplots  # for the pages, with Figure
 from warehouse import catalog
+
+# The trace types the pages draw, called as go.Scatter(...) etc. are (a dict comes back).
+Scatter = partial(trace, "scatter")
+Bar = partial(trace, "bar")
+Heatmap = partial(trace, "heatmap")
+Sankey = partial(trace, "sankey")
 
 # --- colours: Okabe & Ito (2008), distinguishable with the common colour-vision deficiencies.
 BLACK = "#000000"
@@ -173,26 +185,25 @@ def rounded(values: Iterable[float | None], digits: int = 5) -> list[float | Non
 # --- figure pieces.
 def new_figure(
     title: str, *, subtitle: str | None = None, height: int = 420, **layout: object
-) -> go.Figure:
+) -> Figure:
     """An empty figure with the site's title style (template comes from the page)."""
     title_spec: dict = {"text": title}
     if subtitle:
         title_spec["subtitle"] = {"text": subtitle, "font": {"size": 12, "color": "#555"}}
-    fig = go.Figure(layout={"template": {}})  # the page's TEMPLATE applies in the browser
+    fig = Figure()  # no template: the page's TEMPLATE applies in the browser
     fig.update_layout(title=title_spec, height=height, **layout)
     return fig
 
 
-def set_title(fig: go.Figure, title: str, *, subtitle: str, height: int, **layout: object) -> None:
-    """Title, subtitle and height of a figure ``new_figure`` did not make (``make_subplots``);
-    its own template is emptied, as the page's TEMPLATE applies."""
+def set_title(fig: Figure, title: str, *, subtitle: str, height: int, **layout: object) -> None:
+    """Title, subtitle and height of a figure ``new_figure`` did not make (``subplots``)."""
     fig.update_layout(
-        title={"text": title, "subtitle": {"text": subtitle}}, height=height, template={}, **layout
+        title={"text": title, "subtitle": {"text": subtitle}}, height=height, **layout
     )
 
 
 def ci_band(
-    fig: go.Figure,
+    fig: Figure,
     x: Sequence,
     y: Sequence[float | None],
     low: Sequence[float | None],
@@ -232,7 +243,7 @@ def ci_band(
     lone = sum(v is not None for v in y) == 1  # a band needs two points: error bars instead
     plus, minus = error_bars(list(y), list(low), list(high), scale) if lone else (None, None)
     fig.add_trace(
-        go.Scatter(
+        Scatter(
             error_y={"type": "data", "array": plus, "arrayminus": minus, "width": 5}
             if lone
             else None,
@@ -259,10 +270,10 @@ def _scaled(values: Iterable[float | None], scale: float) -> list[float | None]:
 
 def _band_edge(
     x: Sequence, values: Sequence[float | None], scale: float, group: str, **style: object
-) -> go.Scatter:
+) -> Spec:
     """One edge of a CI band: an invisible line, skipped by the hover, in the band's legend
     group; ``style`` fills it and names it in the legend."""
-    return go.Scatter(
+    return Scatter(
         x=list(x),
         y=_scaled(values, scale),
         mode="lines",
@@ -393,13 +404,13 @@ def forest_traces(
     name: str = "estimate with 95% CI",
     scale: float = 100.0,
     n_at: float = 101.0,
-) -> list[go.Scatter]:
+) -> list[Spec]:
     """A forest plot column: points with horizontal 95% CI bars, one row per label, and the
     row's n written at ``n_at`` (right of the scale). Small-n rows get an open marker and
     'small n' (shape and words, never colour alone; ``small`` per row, from the small-n rule
     of marts.reference_bands)."""
     plus, minus = error_bars(estimates.values, estimates.low, estimates.high, scale)
-    points = go.Scatter(
+    points = Scatter(
         x=_scaled(estimates.values, scale),
         y=list(labels),
         mode="markers",
@@ -415,7 +426,7 @@ def forest_traces(
         name=name,
         showlegend=False,
     )
-    counts = go.Scatter(
+    counts = Scatter(
         x=[n_at] * len(labels),
         y=list(labels),
         mode="text",
@@ -448,11 +459,11 @@ def measure_lines(
     digits: int,
     hover: Callable[[dict, Measure], str],
     marker: dict | None = None,
-) -> list[go.Scatter]:
+) -> list[Spec]:
     """One line with markers per measure over the same x (one per row: quarters, months),
     values rounded to ``digits``; ``hover(row, measure)`` says each point in words."""
     return [
-        go.Scatter(
+        Scatter(
             x=list(x),
             y=rounded((r[m.column] for r in rows), digits),
             mode="lines+markers",
@@ -474,7 +485,7 @@ def count_bars(
     n: str,
     vocabulary: Vocabulary,
     hover: Callable[[date, str, int], str],
-) -> list[go.Bar]:
+) -> list[Spec]:
     """The bars of a stacked count chart from rows of counts (the date ``x``, the code
     ``series``, the count ``n``): one trace per code of ``vocabulary`` (its words in the
     legend, its colour), every date of the rows on the axis, 0 where a code has no row;
@@ -485,7 +496,7 @@ def count_bars(
     for code in vocabulary.order:
         ys = [counts.get((d, code), 0) for d in dates]
         bars.append(
-            go.Bar(
+            Bar(
                 x=[d.isoformat() for d in dates],
                 y=ys,
                 name=vocabulary.labels[code],
@@ -506,11 +517,11 @@ def count_heatmap(
     hovertext: list[list[str]],
     colorbar: dict,
     **scale: object,
-) -> go.Heatmap:
+) -> Spec:
     """A cross-table as a heatmap: colour from ``z`` (Cividis: ordered light to dark, readable
     with the common colour-vision deficiencies), ``text`` written in each cell, the hover in
     words, a gap between cells; ``scale`` fixes the colour range (zmin, zmax)."""
-    return go.Heatmap(
+    return Heatmap(
         z=z,
         x=x,
         y=y,
@@ -595,15 +606,14 @@ def _legend_rows(data: list[dict], layout: dict) -> int:
     return rows
 
 
-def to_spec(fig: go.Figure) -> dict:
-    """The figure as {data, layout} for the page: validated by plotly.py, without a template
+def to_spec(fig: Figure) -> dict:
+    """The figure as {data, layout} for the page: validated by plotly.py's validators
+    (plotly_spec.validate: what go.Figure checks, on every property), without a template
     (the page sends one), room at the bottom for the legend under the x axis (Plotly's
     automargin makes room for either, not both), every string HTML-escaped (see the module
     docstring)."""
-    spec = fig.to_plotly_json()
-    layout = dict(spec.get("layout") or {})
-    layout.pop("template", None)
-    plain = json.loads(json.dumps({"data": spec["data"], "layout": layout}, cls=PlotlyJSONEncoder))
+    spec = validate(fig.to_plotly_json())
+    plain = json.loads(json.dumps(spec, cls=PlotlyJSONEncoder))
     rows = _legend_rows(plain["data"], plain["layout"])
     if rows:
         margin = plain["layout"].setdefault("margin", {})

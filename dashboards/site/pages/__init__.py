@@ -6,13 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
 from dashboards.site import worklists
 from dashboards.site.data import Context
-from dashboards.site.figures import to_spec
+from dashboards.site.figures import Figure, to_spec
 from dashboards.site.layout import FigureBlock, HtmlBlock, View, para, table
 
 
@@ -21,7 +20,7 @@ def figure_block(
     slot: str,
     title: str,
     data: dict[str, Any],
-    make: Callable[[View, Any], go.Figure | None],
+    make: Callable[[View, Any], Figure | None],
     caption: str = "",
 ) -> FigureBlock:
     """One figure slot: a figure per view built from that view's data (none without data)."""

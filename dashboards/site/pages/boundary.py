@@ -7,7 +7,6 @@ marts.findings, and none covers these figures)."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
@@ -36,7 +35,7 @@ def _kappa_text(r: dict) -> str:
     return f"{r['kappa']:.2f} ({r['kappa_ci_low']:.2f}–{r['kappa_ci_high']:.2f})"
 
 
-def _forest(ctx: Context, view: View, rows: list[dict], *, kappa: bool) -> go.Figure | None:
+def _forest(ctx: Context, view: View, rows: list[dict], *, kappa: bool) -> F.Figure | None:
     rows = [
         r
         for r in rows
@@ -89,7 +88,7 @@ def _forest(ctx: Context, view: View, rows: list[dict], *, kappa: bool) -> go.Fi
     return fig
 
 
-def _ihc0_trend(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None:
+def _ihc0_trend(ctx: Context, view: View, rows: list[dict]) -> F.Figure | None:
     rows = [r for r in rows if r["quarter"] != "ALL"]
     if not rows:
         return None
@@ -121,7 +120,7 @@ def _ihc0_trend(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None:
             key=lambda r: r["quarter"],
         )
         fig.add_trace(
-            go.Scatter(
+            F.Scatter(
                 x=[r["quarter"] for r in mine],
                 y=F.rounded(100 * r["share_ihc0"] for r in mine),
                 mode="lines+markers",

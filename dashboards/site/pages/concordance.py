@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import plotly.graph_objects as go
 from markupsafe import Markup
-from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
@@ -63,7 +61,7 @@ def _axis_name(i: int, letter: str) -> str:
     return letter if i == 1 else f"{letter}{i}"
 
 
-def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None:
+def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> F.Figure | None:
     by_comparison: dict[str, list[dict]] = defaultdict(list)
     for r in rows:
         if r["period"] != "ALL":
@@ -71,7 +69,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
     if not by_comparison:
         return None
     quarters = sorted({r["period"] for rs in by_comparison.values() for r in rs})
-    fig = make_subplots(
+    fig = F.subplots(
         rows=2,
         cols=2,
         subplot_titles=[F.COMPARISON.labels[c] for c in F.COMPARISON.order],
@@ -108,7 +106,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
         if comparison in TARGETED:  # what the lab target judges: PPA and NPA each
             for field, name, dash in (("ppa", "PPA", "dot"), ("npa", "NPA", "dash")):
                 fig.add_trace(
-                    go.Scatter(
+                    F.Scatter(
                         x=quarters,
                         y=F.rounded(r[field] if r else None for r in series),
                         mode="lines+markers",
@@ -130,7 +128,7 @@ def _trend_figure(ctx: Context, view: View, rows: list[dict]) -> go.Figure | Non
                 lows += [r[field] for r in rs]
         if rs and not shown_band:  # one legend entry explains every shaded band
             fig.add_trace(
-                go.Scatter(
+                F.Scatter(
                     x=[None],
                     y=[None],
                     mode="lines",
@@ -186,7 +184,7 @@ def _forest(
     highlight: str | None = None,
     pooled_label: str | None = None,
     row_targets: dict[str, float] | None = None,
-) -> go.Figure | None:
+) -> F.Figure | None:
     """Forest plot: one column per comparison of FOREST, one row per label."""
     by_cmp: dict[str, dict[str, dict]] = defaultdict(dict)
     for r in rows:
@@ -196,7 +194,7 @@ def _forest(
         return None
     present = {label for c in comparisons for label in by_cmp[c]}
     labels = [label for label in labels if label in present]  # rows with at least one pair
-    fig = make_subplots(
+    fig = F.subplots(
         rows=1,
         cols=len(comparisons),
         shared_yaxes=True,
@@ -252,7 +250,7 @@ def _forest(
                 )
             else:  # labs with their own targets (her2qa.toml): one tick per row
                 fig.add_trace(
-                    go.Scatter(
+                    F.Scatter(
                         x=list(per_row.values()),
                         y=list(per_row),
                         mode="markers",

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
@@ -69,7 +68,7 @@ def _reason_label(code: str) -> str:
     return f"{code}: {REASONS[code]}" if code in REASONS else code
 
 
-def _by_date(view: View, rows: list[dict]) -> go.Figure:
+def _by_date(view: View, rows: list[dict]) -> F.Figure:
     dates = sorted({r["arrival_date"] for r in rows})
     codes = sorted({r["reason_code"] for r in rows}, key=lambda c: (c not in REASONS, c))
     if len(dates) < FEW_DATES:
@@ -103,7 +102,7 @@ def _by_date(view: View, rows: list[dict]) -> go.Figure:
     return fig
 
 
-def _reasons_total(view: View, rows: list[dict], dates: list, codes: list[str]) -> go.Figure:
+def _reasons_total(view: View, rows: list[dict], dates: list, codes: list[str]) -> F.Figure:
     """With one or two arrival dates a time axis says nothing: one bar per reason."""
     totals = {c: sum(r["n_rows"] for r in rows if r["reason_code"] == c) for c in codes}
     order = sorted(codes, key=lambda c: totals[c])
@@ -115,7 +114,7 @@ def _reasons_total(view: View, rows: list[dict], dates: list, codes: list[str]) 
         height=max(320, 150 + 28 * len(order)),
     )
     fig.add_trace(
-        go.Bar(
+        F.Bar(
             y=[_reason_label(c) for c in order],
             x=[totals[c] for c in order],
             orientation="h",
@@ -133,7 +132,7 @@ def _reasons_total(view: View, rows: list[dict], dates: list, codes: list[str]) 
     return fig
 
 
-def _by_file(view: View, rows: list[dict], look: Band | None) -> go.Figure:
+def _by_file(view: View, rows: list[dict], look: Band | None) -> F.Figure:
     rows = sorted(rows, key=lambda r: r["file_id"])
     names = [f"{r['file_id']}. {r['file_name']}" for r in rows]
     rates = [r["rows_quarantined"] / r["rows_read"] if r["rows_read"] else None for r in rows]
@@ -143,7 +142,7 @@ def _by_file(view: View, rows: list[dict], look: Band | None) -> go.Figure:
         height=440,
     )
     fig.add_trace(
-        go.Bar(
+        F.Bar(
             x=names,
             y=F.rounded((r * 100 if r is not None else 0 for r in rates), 3),
             marker={"color": F.BLUE},
@@ -160,7 +159,7 @@ def _by_file(view: View, rows: list[dict], look: Band | None) -> go.Figure:
     rejected = [(n, r) for n, r in zip(names, rows, strict=True) if r["status"] == "rejected"]
     if rejected:
         fig.add_trace(
-            go.Scatter(
+            F.Scatter(
                 x=[n for n, _ in rejected],
                 y=[0] * len(rejected),
                 mode="markers",
@@ -189,7 +188,7 @@ def _by_file(view: View, rows: list[dict], look: Band | None) -> go.Figure:
     return fig
 
 
-def _by_lab(rows: list[dict]) -> go.Figure | None:
+def _by_lab(rows: list[dict]) -> F.Figure | None:
     rows = [r for r in rows if r["lab_id"] != "ALL"]
     if not rows:
         return None
@@ -201,7 +200,7 @@ def _by_lab(rows: list[dict]) -> go.Figure | None:
         height=max(300, 140 + 26 * len(rows)),
     )
     fig.add_trace(
-        go.Bar(
+        F.Bar(
             y=[r["lab_id"] for r in rows],
             x=F.rounded((r * 100 if r is not None else 0 for r in rates), 3),
             orientation="h",

@@ -6,9 +6,7 @@ subgroups, not ASCO/CAP result categories (her2-domain.md §HER2-LOW)."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from markupsafe import Markup
-from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
@@ -21,7 +19,7 @@ from dashboards.site.pages import figure_block, html_block
 FILENAME = "her2-low.html"
 
 
-def _mix(view: View, rows: list[dict]) -> go.Figure:
+def _mix(view: View, rows: list[dict]) -> F.Figure:
     rows = sorted(rows, key=lambda r: r["quarter"])
     quarters = [r["quarter"] for r in rows]
     fig = F.new_figure(
@@ -33,7 +31,7 @@ def _mix(view: View, rows: list[dict]) -> go.Figure:
     for cat in F.CATEGORY.order:
         shares = [r[f"n_{cat}"] / r["n_specimens"] if r["n_specimens"] else None for r in rows]
         fig.add_trace(
-            go.Bar(
+            F.Bar(
                 x=quarters,
                 y=F.rounded(s * 100 if s is not None else None for s in shares),
                 name=F.CATEGORY.labels[cat],
@@ -54,10 +52,10 @@ def _mix(view: View, rows: list[dict]) -> go.Figure:
 
 def _shares(
     ctx: Context, view: View, rows: list[dict], low_band: Band | None, ihc0: Band | None
-) -> go.Figure:
+) -> F.Figure:
     rows = sorted(rows, key=lambda r: r["quarter"])
     quarters = [r["quarter"] for r in rows]
-    fig = make_subplots(
+    fig = F.subplots(
         rows=1,
         cols=2,
         subplot_titles=["HER2-low share", "IHC 0 share (null + ultralow + unspecified)"],

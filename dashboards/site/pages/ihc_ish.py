@@ -7,7 +7,6 @@ counted in plain words (no target applies to a count)."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
@@ -42,7 +41,7 @@ ISH_COUNTING_RULES = {
 }
 
 
-def _heatmap(view: View, rows: list[dict]) -> go.Figure:
+def _heatmap(view: View, rows: list[dict]) -> F.Figure:
     counts = {(r["ihc_score"], r["ish_group"]): r["n_specimens"] for r in rows}
     scores = list(reversed(F.IHC_SCORES))  # Plotly draws y upwards: IHC 0 on top
     row_total = {s: sum(counts.get((s, g), 0) for g in GROUPS) for s in F.IHC_SCORES}
@@ -95,7 +94,7 @@ def _heatmap(view: View, rows: list[dict]) -> go.Figure:
     return fig
 
 
-def _amplification(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None:
+def _amplification(ctx: Context, view: View, rows: list[dict]) -> F.Figure | None:
     by_score = {r["ihc_score"]: r for r in rows}
     if not any(r["n_with_ish"] for r in rows):
         return None  # no dual-probe ISH: nothing to compare with the published figures
@@ -126,7 +125,7 @@ def _amplification(ctx: Context, view: View, rows: list[dict]) -> go.Figure | No
         else:
             key = "point"
             fig.add_trace(
-                go.Scatter(
+                F.Scatter(
                     x=[i],
                     y=[F.rnd(r["band_point"] * 100)],
                     mode="markers",
@@ -170,7 +169,7 @@ def _amplification(ctx: Context, view: View, rows: list[dict]) -> go.Figure | No
                 + ("\nsmall n: read with care" if ctx.is_small(r["n_with_ish"], lo, hi) else "")
             )
         fig.add_trace(
-            go.Scatter(
+            F.Scatter(
                 x=[i + offset for i, _ in present],
                 y=F.rounded(v * 100 for v in values),
                 mode="markers",

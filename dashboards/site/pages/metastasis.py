@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
@@ -108,7 +107,7 @@ def _transitions(
     )
 
 
-def _sankey(view: View, rows: list[dict], of: Transitions) -> go.Figure:
+def _sankey(view: View, rows: list[dict], of: Transitions) -> F.Figure:
     left, right = f"primary_{of.column}", f"metastasis_{of.column}"
     order, names, colours = of.vocabulary.order, of.vocabulary.labels, of.vocabulary.colours
     lefts = [c for c in order if any(r[left] == c for r in rows)]
@@ -135,7 +134,7 @@ def _sankey(view: View, rows: list[dict], of: Transitions) -> go.Figure:
         f"Primary → metastasis {of.words}: {view.label}", subtitle=of.subtitle, height=460
     )
     fig.add_trace(
-        go.Sankey(
+        F.Sankey(
             arrangement="fixed",
             node={
                 "label": labels,
@@ -172,7 +171,7 @@ def _stack(names: list[str], totals: dict[str, int], gap: float = 0.04) -> list[
     return out
 
 
-def _rates(ctx: Context, view: View, r: dict) -> go.Figure | None:
+def _rates(ctx: Context, view: View, r: dict) -> F.Figure | None:
     if not r["n_comparable"]:
         return None  # no pair with both statuses positive or negative: no rate to show
     fig = F.new_figure(
@@ -221,7 +220,7 @@ def _rates(ctx: Context, view: View, r: dict) -> go.Figure | None:
         plus, minus = F.error_bars([rate], [lo], [hi], 100)
         small = ctx.is_small(n, lo, hi)
         fig.add_trace(
-            go.Scatter(
+            F.Scatter(
                 x=[F.rnd(rate * 100)],
                 y=[i],
                 mode="markers",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
@@ -29,7 +28,7 @@ MONTHLY = ("positivity_control", "positivity_pathologist")  # summed over the wi
 ROLES = F.Vocabulary.coded({"primary": F.BLUE, "metastasis": F.ORANGE})  # specimen roles
 
 
-def _volume(view: View, rows: list[dict]) -> go.Figure:
+def _volume(view: View, rows: list[dict]) -> F.Figure:
     fig = F.new_figure(
         f"Clinical specimens per month: {view.label}",
         subtitle="by collection month; primary tumours and metastases",

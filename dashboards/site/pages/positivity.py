@@ -18,9 +18,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
-import plotly.graph_objects as go
 from markupsafe import Markup
-from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
@@ -53,7 +51,7 @@ def _axis(i: int, letter: str) -> str:
 
 def _pchart_traces(
     ctx: Context,
-    fig: go.Figure,
+    fig: F.Figure,
     lab: str,
     rows: list[dict],
     *,
@@ -86,7 +84,7 @@ def _pchart_traces(
         fig.add_shape({**shape, **style})
     for bound, name in (("ucl", "upper"), ("lcl", "lower")):
         fig.add_trace(
-            go.Scatter(
+            F.Scatter(
                 x=x,
                 y=F.rounded(None if r[bound] is None else r[bound] * 100 for r in rows),
                 mode="lines",
@@ -99,7 +97,7 @@ def _pchart_traces(
             **where,
         )
     fig.add_trace(
-        go.Scatter(
+        F.Scatter(
             x=x,
             y=F.rounded(None if r["centre_line"] is None else r["centre_line"] * 100 for r in rows),
             mode="lines",
@@ -123,7 +121,7 @@ def _pchart_traces(
             + ("\nsmall n" if ctx.is_small(r["n_specimens"]) else "")
         )
     fig.add_trace(
-        go.Scatter(
+        F.Scatter(
             x=x,
             y=F.rounded(r["rate"] * 100 for r in rows),
             mode="lines+markers",
@@ -138,7 +136,7 @@ def _pchart_traces(
     )
     flagged = [(xx, r, h) for xx, r, h, f in zip(x, rows, hover, look, strict=True) if f]
     fig.add_trace(
-        go.Scatter(
+        F.Scatter(
             x=[f[0] for f in flagged],
             y=[F.rnd(f[1]["rate"] * 100) for f in flagged],
             mode="markers",
@@ -157,8 +155,8 @@ def _sigma(ctx: Context) -> str:
     return "–" if band is None else f"{band.value:g}"
 
 
-def _pchart(ctx: Context, view: View, rows: list[dict]) -> go.Figure:
-    fig = make_subplots(rows=1, cols=1)
+def _pchart(ctx: Context, view: View, rows: list[dict]) -> F.Figure:
+    fig = F.subplots(rows=1, cols=1)
     _pchart_traces(ctx, fig, view.label, rows, i=1, row=1, col=1, legend=True)
     F.set_title(
         fig,
@@ -171,13 +169,13 @@ def _pchart(ctx: Context, view: View, rows: list[dict]) -> go.Figure:
     return fig
 
 
-def _small_multiples(ctx: Context, labs: dict[str, list[dict]]) -> go.Figure | None:
+def _small_multiples(ctx: Context, labs: dict[str, list[dict]]) -> F.Figure | None:
     if not labs:
         return None
     names = list(labs)
     cols = 2 if len(names) > 1 else 1
     nrows = math.ceil(len(names) / cols)
-    fig = make_subplots(
+    fig = F.subplots(
         rows=nrows,
         cols=cols,
         subplot_titles=names,
@@ -216,7 +214,7 @@ def _forest(
     band: dict | None,
     centre: float | None = None,
     highlight: str | None = None,
-) -> go.Figure:
+) -> F.Figure:
     labels = [r[label_field] for r in rows]
     fig = F.new_figure(
         title,
@@ -352,7 +350,7 @@ def build(ctx: Context) -> Page:
             pchart_data[view.key] = labs_series[view.lab]
     more = len(labs_series) - len(shown)
 
-    def pchart(view: View, data: object) -> go.Figure | None:
+    def pchart(view: View, data: object) -> F.Figure | None:
         if view.lab is None:
             return _small_multiples(ctx, data)  # type: ignore[arg-type]
         return _pchart(ctx, view, data)  # type: ignore[arg-type]
@@ -395,7 +393,7 @@ def build(ctx: Context) -> Page:
         elif pathologists.get(view.lab):
             compare_data[view.key] = ("pathologists", pathologists[view.lab])
 
-    def compare(view: View, data: tuple[str, list[dict]]) -> go.Figure:
+    def compare(view: View, data: tuple[str, list[dict]]) -> F.Figure:
         kind, rows = data
         if kind == "labs":
             return _forest(

@@ -12,9 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-import plotly.graph_objects as go
 from markupsafe import Markup
-from plotly.subplots import make_subplots
 
 from dashboards.report import formatting as fmt
 from dashboards.site import figures as F
@@ -63,12 +61,12 @@ def _two_rate_panels(
     panels: Sequence[tuple[str, str, str, str | None]],
     counts: Callable[[dict], str],
     height: int = 440,
-) -> go.Figure:
+) -> F.Figure:
     """Per month, one panel per (title, rate column, CI column prefix, documented-rate column or
     None): the rate with its 95% CI band, and the documented share dashed when given."""
     rows = sorted(rows, key=lambda r: r["month"])
     x = [r["month"].isoformat() for r in rows]
-    fig = make_subplots(
+    fig = F.subplots(
         rows=1, cols=len(panels), subplot_titles=[p[0] for p in panels], horizontal_spacing=0.08
     )
     for i, (name, value, ci_prefix, documented) in enumerate(panels, 1):
@@ -97,7 +95,7 @@ def _two_rate_panels(
         )
         if documented:
             fig.add_trace(
-                go.Scatter(
+                F.Scatter(
                     x=x,
                     y=F.rounded(
                         None if r[documented] is None else r[documented] * 100 for r in rows
@@ -377,7 +375,7 @@ def build(ctx: Context) -> Page:
     return page
 
 
-def _days(view: View, rows: list[dict], chart: DaysChart) -> go.Figure | None:
+def _days(view: View, rows: list[dict], chart: DaysChart) -> F.Figure | None:
     """Median and 90th percentile of a time in days, month by month."""
     median, p90 = chart.columns
     rows = sorted((r for r in rows if r[median] is not None), key=lambda r: r["month"])

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
@@ -172,7 +171,7 @@ def _events_table(ctx: Context, view: View, events: list[dict]) -> Markup | None
     )
 
 
-def _events_figure(ctx: Context, view: View, events: list[dict]) -> go.Figure | None:
+def _events_figure(ctx: Context, view: View, events: list[dict]) -> F.Figure | None:
     events = [e for e in events if e["pct_correct"] is not None]
     if not events:
         return None
@@ -189,7 +188,7 @@ def _events_figure(ctx: Context, view: View, events: list[dict]) -> go.Figure | 
     for i, (lab, rows) in enumerate(sorted(by_lab.items())):
         colour = F.COLORWAY[i % len(F.COLORWAY)]
         fig.add_trace(
-            go.Scatter(
+            F.Scatter(
                 x=[e["event_date"].isoformat() for e in rows],
                 y=F.rounded(100 * e["pct_correct"] for e in rows),
                 error_y={

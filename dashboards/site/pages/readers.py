@@ -7,7 +7,6 @@ kappa words from the SQL macro kappa_words). The reading is the finding observer
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from markupsafe import Markup
 
 from dashboards.report import formatting as fmt
@@ -36,7 +35,7 @@ KAPPAS = (
 )
 
 
-def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
+def _matrix(view: View, rows: list[dict], stats: dict | None) -> F.Figure:
     counts = {(r["clinical_score"], r["second_read_score"]): r["n_pairs"] for r in rows}
     scores = list(F.IHC_SCORES)
     ys = list(reversed(scores))
@@ -86,7 +85,7 @@ def _matrix(view: View, rows: list[dict], stats: dict | None) -> go.Figure:
     return fig
 
 
-def _kappa_trend(ctx: Context, view: View, rows: list[dict]) -> go.Figure | None:
+def _kappa_trend(ctx: Context, view: View, rows: list[dict]) -> F.Figure | None:
     rows = sorted((r for r in rows if r["period"] != "ALL"), key=lambda r: r["period"])
     if not rows:
         return None

@@ -17,6 +17,7 @@ import re
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -27,7 +28,7 @@ import pytest
 
 import warehouse
 from dashboards.site import checks as site_checks
-from dashboards.site.build import FOOTER_FILES, PLOTLY_JS
+from dashboards.site.build import FOOTER_FILES, PLOTLY_JS, build_site
 from dashboards.site.readings import STATUS, worst
 from her2qa.generate import generate
 from her2qa.runner import execute
@@ -35,6 +36,7 @@ from pipelines.defs.resources import Her2qaPaths
 from pipelines.defs.site import SITE
 from tests.browser import ARTIFACTS, open_page
 from tests.conftest import IHC_ROW, ISH_ROW, SHARED, TEST_KEY, write_extract
+from tests.dashboards.site.test_plotly_spec import draw_with_go_figure
 
 CANARY = "<img src=x onerror=alert(1)><script>alert(2)</script>"
 CANARY_FILE = "<img src=x onerror=alert(3)>.csv"
@@ -233,6 +235,33 @@ def test_pages_ship_plotly_once_and_nothing_from_the_network(network):
         assert "Content-Security-Policy" in csp and "connect-src 'none'" in csp, name
         assert (site / name).stat().st_size <= site_checks.MAX_PAGE_BYTES
     assert site_checks.external_references(site) == {}
+
+
+def test_pages_draw_what_go_figure_draws(network, tmp_path, monkeypatch):
+    """Every figure of every view, drawn as plain dicts (dashboards/site/plotly_spec.py) and
+    drawn with go.Figure (validated by plotly.py on every assignment): the same page bytes."""
+    generated = datetime(2025, 1, 1, tzinfo=UTC)
+
+    def pages() -> dict[str, bytes]:
+        with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
+            summary = build_site(
+                con,
+                tmp_path / "site",
+                network.paths.load_site_config(),
+                "run",
+                restricted_dir=tmp_path / "restricted",
+                generated_at=generated,
+            )
+        return {name: (tmp_path / "site" / name).read_bytes() for name in summary.pages}
+
+    drawn = pages()
+    with monkeypatch.context() as m:
+        draw_with_go_figure(m)
+        by_go_figure = pages()
+    assert list(drawn) == list(by_go_figure) == list(PAGES)
+    for name in PAGES:
+        assert drawn[name] == by_go_figure[name], name
+    assert sum(html.count(b'"type":"scatter"') for html in drawn.values()) > 100
 
 
 def test_nav_links_resolve_to_files(network):

@@ -10,7 +10,6 @@ import os
 from pathlib import Path
 
 import duckdb
-import plotly.graph_objects as go
 import pytest
 
 from dashboards.report import formatting as fmt
@@ -29,9 +28,11 @@ FORMULA_TEXT = '=HYPERLINK("http://evil.example/","open me")'
 
 def test_every_figure_string_is_escaped_once():
     fig = figures.new_figure(f"Kit {CANARY}", subtitle="a & b")
-    fig.add_trace(go.Scatter(x=[CANARY], y=[1], name=CANARY, hovertext=[f"{CANARY}\nsecond line"]))
     fig.add_trace(
-        go.Sankey(
+        figures.Scatter(x=[CANARY], y=[1], name=CANARY, hovertext=[f"{CANARY}\nsecond line"])
+    )
+    fig.add_trace(
+        figures.Sankey(
             link={
                 "source": [0],
                 "target": [1],
@@ -55,6 +56,12 @@ def test_every_figure_string_is_escaped_once():
     assert "template" not in spec["layout"]  # the page sends one template for all
 
 
+def test_plotly_js_is_the_bundle_plotly_py_ships():
+    from plotly.offline import get_plotlyjs
+
+    assert site_build.plotly_js_bytes() == get_plotlyjs().encode("utf-8")
+
+
 def test_page_json_cannot_close_its_script_element():
     text = figures.script_json({"a": "</script><script>alert(1)</script>", "b": "x & y\u2028"})
     assert "<" not in text and ">" not in text and "&" not in text and "\u2028" not in text
@@ -71,7 +78,7 @@ def test_html_fragments_escape_their_text():
 def test_legend_gets_room_below_the_axis():
     fig = figures.new_figure("t", height=400)
     for i in range(12):
-        fig.add_trace(go.Scatter(x=[1], y=[i], name=f"a fairly long legend entry number {i}"))
+        fig.add_trace(figures.Scatter(x=[1], y=[i], name=f"a fairly long legend entry number {i}"))
     spec = figures.to_spec(fig)
     assert spec["layout"]["margin"]["b"] > figures.AXIS_ROOM_PX + 2 * figures.LEGEND_ROW_PX
     assert spec["layout"]["height"] > 400
