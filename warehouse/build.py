@@ -186,40 +186,19 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         "CREATE OR REPLACE TEMP TABLE scope_patients AS "
         "SELECT DISTINCT patient_key FROM ops.mart_changes"
     )
-    # One pass over the current results' three key columns per step (two steps in practice:
-    # the second finds nothing new), then one pass for the scope's rows.
-    while True:
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE scope_keys AS
-            SELECT DISTINCT lab_id, accession_id, patient_key FROM staging.her2_results
-            WHERE patient_key IN (SELECT patient_key FROM scope_patients)
-               OR (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)
-            """
-        )
-        added = con.execute(
-            """
-            SELECT
-                (SELECT count(*) FROM (SELECT lab_id, accession_id FROM scope_keys
-                                       EXCEPT SELECT * FROM scope_specimens)),
-                (SELECT count(*) FROM (SELECT patient_key FROM scope_keys
-                                       EXCEPT SELECT * FROM scope_patients))
-            """
-        ).fetchone()
-        if added == (0, 0):
-            break
-        con.execute(
-            "INSERT INTO scope_specimens SELECT lab_id, accession_id FROM scope_keys "
-            "EXCEPT SELECT * FROM scope_specimens"
-        )
-        con.execute(
-            "INSERT INTO scope_patients SELECT patient_key FROM scope_keys "
-            "EXCEPT SELECT * FROM scope_patients"
-        )
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * FROM staging.her2_results "
-        "WHERE (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)"
+    # Two passes over the current results in practice: the key columns of the rows of the
+    # logged specimens and patients (which adds the patients' other specimens), then the
+    # whole rows of the grown scope, whose keys show it closed (else it grows again).
+    match = (
+        "FROM staging.her2_results "
+        "WHERE patient_key IN (SELECT patient_key FROM scope_patients) "
+        "OR (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)"
     )
+    _grow_scope(con, f"SELECT DISTINCT lab_id, accession_id, patient_key {match}")
+    while True:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * {match}")
+        if not _grow_scope(con, "SELECT lab_id, accession_id, patient_key FROM scope_results"):
+            break  # closed: every row of a scope patient belongs to a scope specimen
     specimens, patients, rows, everyone = con.execute(
         "SELECT (SELECT count(*) FROM scope_specimens), (SELECT count(*) FROM scope_patients), "
         "(SELECT count(*) FROM scope_results), (SELECT count(*) FROM staging.her2_results)"
@@ -228,6 +207,32 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         _drop_scope(con)
         return None
     return specimens, patients
+
+
+def _grow_scope(con: duckdb.DuckDBPyConnection, rows: str) -> bool:
+    """Add the specimens and patients of ``rows`` (SQL: lab_id, accession_id, patient_key) to
+    the scope; whether any was new."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE scope_keys AS {rows}")
+    added = con.execute(
+        """
+        SELECT
+            (SELECT count(*) FROM (SELECT lab_id, accession_id FROM scope_keys
+                                   EXCEPT SELECT * FROM scope_specimens)),
+            (SELECT count(*) FROM (SELECT patient_key FROM scope_keys
+                                   EXCEPT SELECT * FROM scope_patients))
+        """
+    ).fetchone()
+    if added == (0, 0):
+        return False
+    con.execute(
+        "INSERT INTO scope_specimens SELECT lab_id, accession_id FROM scope_keys "
+        "EXCEPT SELECT * FROM scope_specimens"
+    )
+    con.execute(
+        "INSERT INTO scope_patients SELECT patient_key FROM scope_keys "
+        "EXCEPT SELECT * FROM scope_patients"
+    )
+    return True
 
 
 def _from_results(table: catalog.Table) -> bool:
