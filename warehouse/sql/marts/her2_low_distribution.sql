@@ -59,21 +59,19 @@ counts AS (
         CASE WHEN grouping(specimen_role) = 1 THEN 'ALL' ELSE specimen_role END AS specimen_role,
         CASE WHEN grouping(quarter) = 1 THEN 'ALL' ELSE quarter END AS quarter,
         sum(n)::BIGINT AS n_specimens,
-        -- each a HUGEINT (as count_if gives), 0 when no specimen qualifies
-        coalesce(sum(n) FILTER (WHERE her2_category = 'positive'), 0) AS n_positive,
-        coalesce(sum(n) FILTER (WHERE her2_category = 'low'), 0) AS n_low,
-        coalesce(sum(n) FILTER (WHERE her2_category = 'ultralow'), 0) AS n_ultralow,
-        coalesce(sum(n) FILTER (WHERE her2_category = 'null'), 0) AS n_null,
-        coalesce(sum(n) FILTER (WHERE her2_category = 'zero_unspecified'), 0)
-            AS n_zero_unspecified,
-        coalesce(sum(n) FILTER (WHERE her2_category = 'negative_unspecified'), 0)
-            AS n_negative_unspecified,
-        coalesce(sum(n) FILTER (WHERE her2_category = 'equivocal'), 0) AS n_equivocal,
-        coalesce(sum(n) FILTER (WHERE her2_category = 'indeterminate'), 0) AS n_indeterminate,
-        coalesce(sum(n) FILTER (WHERE is_negative), 0) AS n_negative,
-        coalesce(sum(n) FILTER (WHERE ultralow_null_off_companion), 0)
-            AS n_ultralow_null_off_companion,
-        coalesce(sum(n) FILTER (WHERE her2_category IN ('ultralow', 'null') AND kit_unknown), 0)
+        -- count_if(c) over the specimens is sum(c::INTEGER): a HUGEINT, NULL where c is NULL
+        -- for every specimen of the group; so is the sum of n * c::INTEGER over the counts
+        sum(n * (her2_category = 'positive')::INTEGER) AS n_positive,
+        sum(n * (her2_category = 'low')::INTEGER) AS n_low,
+        sum(n * (her2_category = 'ultralow')::INTEGER) AS n_ultralow,
+        sum(n * (her2_category = 'null')::INTEGER) AS n_null,
+        sum(n * (her2_category = 'zero_unspecified')::INTEGER) AS n_zero_unspecified,
+        sum(n * (her2_category = 'negative_unspecified')::INTEGER) AS n_negative_unspecified,
+        sum(n * (her2_category = 'equivocal')::INTEGER) AS n_equivocal,
+        sum(n * (her2_category = 'indeterminate')::INTEGER) AS n_indeterminate,
+        sum(n * (is_negative)::INTEGER) AS n_negative,
+        sum(n * (ultralow_null_off_companion)::INTEGER) AS n_ultralow_null_off_companion,
+        sum(n * (her2_category IN ('ultralow', 'null') AND kit_unknown)::INTEGER)
             AS n_ultralow_null_kit_unknown
     FROM cases
     GROUP BY CUBE (lab_id, specimen_role, quarter)
