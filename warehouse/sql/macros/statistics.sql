@@ -74,6 +74,31 @@ CREATE OR REPLACE TEMP MACRO agreement_cells(a, b) AS {
     'sum_b2': sum(b * b)
 }
 ;
+-- agreement_cells() from pairs already counted by code: rows (a, b, n) where n pairs of a
+-- group have codes a, b (GROUP BY the group's columns, a, b with count(*) AS n, then roll up
+-- with this), so a mart counts its pairs once at the finest grain and sums the counts for
+-- each roll-up. The same struct, field for field and type for type (count(*) is BIGINT,
+-- count_if and sum HUGEINT), hence the same statistics (tests/warehouse/test_statistics.py).
+-- count_if(c) is sum(c::INTEGER): a NULL condition counts nothing, and a group where every
+-- condition is NULL gives NULL, not 0; sum(n * c::INTEGER) keeps that.
+CREATE OR REPLACE TEMP MACRO agreement_cells_counted(a, b, n) AS {
+    'n_pairs': sum(n)::BIGINT,
+    'n_agree': sum(n * (a = b)::INTEGER),
+    'pos_pos': sum(n * (a = 1 AND b = 1)::INTEGER),
+    'pos_neg': sum(n * (a = 1 AND b = 0)::INTEGER),
+    'neg_pos': sum(n * (a = 0 AND b = 1)::INTEGER),
+    'neg_neg': sum(n * (a = 0 AND b = 0)::INTEGER),
+    'sum_marginal_products': sum(n * (a = 0)::INTEGER) * sum(n * (b = 0)::INTEGER)
+        + sum(n * (a = 1)::INTEGER) * sum(n * (b = 1)::INTEGER)
+        + sum(n * (a = 2)::INTEGER) * sum(n * (b = 2)::INTEGER)
+        + sum(n * (a = 3)::INTEGER) * sum(n * (b = 3)::INTEGER),
+    'sum_sq_diff': sum(n * ((a - b) * (a - b))),
+    'sum_a': sum(n * a),
+    'sum_b': sum(n * b),
+    'sum_a2': sum(n * (a * a)),
+    'sum_b2': sum(n * (b * b))
+}
+;
 -- The statistics of marts.agreement from agreement_cells(): percent agreement with its Wilson
 -- interval (percent), the 2×2 cells, PPA and NPA (percent, second member as reference; NULL
 -- without a denominator) and kappa for binary comparisons; the quadratic-weighted kappa for
