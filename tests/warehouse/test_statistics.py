@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from statsmodels.stats.proportion import proportion_confint
 
 import warehouse
-from warehouse import build as build_module
 from tests.marts_fixtures import build, ihc, ish, records
+from warehouse import build as build_module
 
 IHC_SCORES = ("0", "1+", "2+", "3+")
 # her2-domain.md §7.5: rows rater 1 (clinical), columns rater 2 (second read), 0/1+/2+/3+.
