@@ -57,7 +57,9 @@ CREATE OR REPLACE TEMP MACRO quadratic_kappa(n, sum_sq_diff, sum_a, sum_b, sum_a
 ;
 -- The counts behind an agreement figure, over the pairs of a group (an aggregate: use it in a
 -- GROUP BY). Codes are agreement_code() values: 0/1 for binary comparisons, 0..3 for IHC
--- scores. One definition for marts.agreement and marts.agreement_by_group.
+-- scores. The definition of the cells; marts.agreement, marts.agreement_by_group and
+-- marts.boundary_agreement count their pairs first and take the same cells from
+-- agreement_cells_counted() below (tests/warehouse/test_statistics.py holds the two equal).
 CREATE OR REPLACE TEMP MACRO agreement_cells(a, b) AS {
     'n_pairs': count(*),
     'n_agree': count_if(a = b),
