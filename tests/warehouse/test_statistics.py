@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import duckdb
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,7 @@ from statsmodels.stats.proportion import proportion_confint
 
 import warehouse
 from tests.marts_fixtures import build, ihc, ish, records
+from warehouse import build as build_module
 
 IHC_SCORES = ("0", "1+", "2+", "3+")
 # her2-domain.md §7.5: rows rater 1 (clinical), columns rater 2 (second read), 0/1+/2+/3+.
@@ -215,3 +217,32 @@ def test_wilson_edges_are_exact(con):
         "min(wilson_low(0, n)), max(wilson_low(0, n)) FROM range(1, 2001) AS t(n)"
     ).fetchone()
     assert edges == (1.0, 1.0, 0.0, 0.0)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["x", "y"]),
+            st.one_of(st.none(), st.integers(0, 3)),
+            st.one_of(st.none(), st.integers(0, 3)),
+        ),
+        min_size=1,
+        max_size=60,
+    )
+)
+def test_cells_from_counted_pairs_are_the_cells_of_the_pairs(pairs):
+    """agreement_cells_counted over pairs counted by code (what the marts roll up) is
+    agreement_cells over the pairs themselves: every field, and its type, NULL codes too."""
+    with duckdb.connect() as mem:
+        build_module.define_macros(mem)
+        mem.execute("CREATE TABLE p (g VARCHAR, a TINYINT, b TINYINT)")
+        mem.executemany("INSERT INTO p VALUES (?, ?, ?)", pairs)
+        direct = mem.execute(
+            "SELECT g, agreement_cells(a, b) AS c, typeof(c) FROM p GROUP BY g ORDER BY g"
+        ).fetchall()
+        counted = mem.execute(
+            "SELECT g, agreement_cells_counted(a, b, n) AS c, typeof(c) "
+            "FROM (SELECT g, a, b, count(*) AS n FROM p GROUP BY g, a, b) GROUP BY g ORDER BY g"
+        ).fetchall()
+    assert counted == direct

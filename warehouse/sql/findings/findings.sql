@@ -414,16 +414,20 @@ CREATE OR REPLACE TEMP TABLE findings_data AS
 WITH lab_rows AS (
     -- rows read and quarantined per lab code *as written* in the input (trimmed; '(no lab
     -- id)' when empty), so a lab whose every row is rejected still shows; 'ALL' from
-    -- ops.ingested_files' own accounting (rows_read = rows_staged + rows_quarantined)
+    -- ops.ingested_files' own accounting (rows_read = rows_staged + rows_quarantined). Rows
+    -- are counted per lab code as stored first (a handful of groups), then trimmed and summed.
     SELECT lab_id, rows_read, coalesce(rows_quarantined, 0) AS quarantined
     FROM (
-        SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id, count(*) AS rows_read
-        FROM raw.her2_rows GROUP BY ALL
+        SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id,
+            sum(n)::BIGINT AS rows_read
+        FROM (SELECT lab_id, count(*) AS n FROM raw.her2_rows GROUP BY lab_id)
+        GROUP BY ALL
     )
     LEFT JOIN (
         SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id,
-            count(*) AS rows_quarantined
-        FROM quarantine.rejected_rows GROUP BY ALL
+            sum(n)::BIGINT AS rows_quarantined
+        FROM (SELECT lab_id, count(*) AS n FROM quarantine.rejected_rows GROUP BY lab_id)
+        GROUP BY ALL
     ) USING (lab_id)
     UNION ALL
     SELECT 'ALL', sum(rows_read), sum(rows_quarantined)

@@ -57,7 +57,9 @@ CREATE OR REPLACE TEMP MACRO quadratic_kappa(n, sum_sq_diff, sum_a, sum_b, sum_a
 ;
 -- The counts behind an agreement figure, over the pairs of a group (an aggregate: use it in a
 -- GROUP BY). Codes are agreement_code() values: 0/1 for binary comparisons, 0..3 for IHC
--- scores. One definition for marts.agreement and marts.agreement_by_group.
+-- scores. The definition of the cells; marts.agreement, marts.agreement_by_group and
+-- marts.boundary_agreement count their pairs first and take the same cells from
+-- agreement_cells_counted() below (tests/warehouse/test_statistics.py holds the two equal).
 CREATE OR REPLACE TEMP MACRO agreement_cells(a, b) AS {
     'n_pairs': count(*),
     'n_agree': count_if(a = b),
@@ -72,6 +74,31 @@ CREATE OR REPLACE TEMP MACRO agreement_cells(a, b) AS {
     'sum_b': sum(b),
     'sum_a2': sum(a * a),
     'sum_b2': sum(b * b)
+}
+;
+-- agreement_cells() from pairs already counted by code: rows (a, b, n) where n pairs of a
+-- group have codes a, b (GROUP BY the group's columns, a, b with count(*) AS n, then roll up
+-- with this), so a mart counts its pairs once at the finest grain and sums the counts for
+-- each roll-up. The same struct, field for field and type for type (count(*) is BIGINT,
+-- count_if and sum HUGEINT), hence the same statistics (tests/warehouse/test_statistics.py).
+-- count_if(c) is sum(c::INTEGER): a NULL condition counts nothing, and a group where every
+-- condition is NULL gives NULL, not 0; sum(n * c::INTEGER) keeps that.
+CREATE OR REPLACE TEMP MACRO agreement_cells_counted(a, b, n) AS {
+    'n_pairs': sum(n)::BIGINT,
+    'n_agree': sum(n * (a = b)::INTEGER),
+    'pos_pos': sum(n * (a = 1 AND b = 1)::INTEGER),
+    'pos_neg': sum(n * (a = 1 AND b = 0)::INTEGER),
+    'neg_pos': sum(n * (a = 0 AND b = 1)::INTEGER),
+    'neg_neg': sum(n * (a = 0 AND b = 0)::INTEGER),
+    'sum_marginal_products': sum(n * (a = 0)::INTEGER) * sum(n * (b = 0)::INTEGER)
+        + sum(n * (a = 1)::INTEGER) * sum(n * (b = 1)::INTEGER)
+        + sum(n * (a = 2)::INTEGER) * sum(n * (b = 2)::INTEGER)
+        + sum(n * (a = 3)::INTEGER) * sum(n * (b = 3)::INTEGER),
+    'sum_sq_diff': sum(n * ((a - b) * (a - b))),
+    'sum_a': sum(n * a),
+    'sum_b': sum(n * b),
+    'sum_a2': sum(n * (a * a)),
+    'sum_b2': sum(n * (b * b))
 }
 ;
 -- The statistics of marts.agreement from agreement_cells(): percent agreement with its Wilson
@@ -124,15 +151,25 @@ CREATE OR REPLACE TEMP MACRO cohen_kappa_se_terms(n, p11, p10, p01, p00, r1, c1,
         ) / (n * (1 - (r1 * c1 + r0 * c0)) ^ 2)))
     END
 ;
+-- (Both macros below hand their derived values to the next macro through a one-element list
+-- and a lambda, so each is bound once: DuckDB substitutes a macro's arguments wherever they
+-- appear, and passing cohen_kappa() straight into cohen_kappa_se_terms() and kappa_wald()
+-- multiplied the expression, about 50 ms to bind kappa_interval() alone against 8 ms so; the
+-- same arithmetic on the same values, so the same doubles.)
 CREATE OR REPLACE TEMP MACRO cohen_kappa_se(a, b, c, d) AS
-    cohen_kappa_se_terms(
-        (a + b + c + d)::DOUBLE,
-        a::DOUBLE / (a + b + c + d), b::DOUBLE / (a + b + c + d),
-        c::DOUBLE / (a + b + c + d), d::DOUBLE / (a + b + c + d),
-        (a + b)::DOUBLE / (a + b + c + d), (a + c)::DOUBLE / (a + b + c + d),
-        (c + d)::DOUBLE / (a + b + c + d), (b + d)::DOUBLE / (a + b + c + d),
-        cohen_kappa(a + b + c + d, a + d, (a + b) * (a + c) + (c + d) * (b + d))
-    )
+    list_transform(
+        [{
+            'n': (a + b + c + d)::DOUBLE,
+            'p11': a::DOUBLE / (a + b + c + d), 'p10': b::DOUBLE / (a + b + c + d),
+            'p01': c::DOUBLE / (a + b + c + d), 'p00': d::DOUBLE / (a + b + c + d),
+            'r1': (a + b)::DOUBLE / (a + b + c + d), 'c1': (a + c)::DOUBLE / (a + b + c + d),
+            'r0': (c + d)::DOUBLE / (a + b + c + d), 'c0': (b + d)::DOUBLE / (a + b + c + d),
+            'k': cohen_kappa(a + b + c + d, a + d, (a + b) * (a + c) + (c + d) * (b + d))
+        }],
+        lambda x: cohen_kappa_se_terms(
+            x.n, x.p11, x.p10, x.p01, x.p00, x.r1, x.c1, x.r0, x.c0, x.k
+        )
+    )[1]
 ;
 -- Cohen's kappa of a 2×2 table with its standard error (cohen_kappa_se) and the 95% Wald
 -- interval κ ∓ z·SE (z = wilson_z(), the 97.5% normal quantile), clipped to [-1, 1]. Expand
@@ -145,8 +182,11 @@ CREATE OR REPLACE TEMP MACRO kappa_wald(k, se) AS {
 }
 ;
 CREATE OR REPLACE TEMP MACRO kappa_interval(a, b, c, d) AS
-    kappa_wald(
-        cohen_kappa(a + b + c + d, a + d, (a + b) * (a + c) + (c + d) * (b + d)),
-        cohen_kappa_se(a, b, c, d)
-    )
+    list_transform(
+        [{
+            'k': cohen_kappa(a + b + c + d, a + d, (a + b) * (a + c) + (c + d) * (b + d)),
+            'se': cohen_kappa_se(a, b, c, d)
+        }],
+        lambda x: kappa_wald(x.k, x.se)
+    )[1]
 ;

@@ -12,13 +12,20 @@
 --   kappa_quadratic              extra: quadratic-weighted kappa, observer_vs_observer only
 -- Statistics: macros/statistics (ref: her2-domain.md §STATS).
 CREATE OR REPLACE TABLE marts.agreement AS
-WITH cells AS (
+WITH counted AS (
+    -- the pairs counted once per comparison, lab, period and pair of codes; every roll-up
+    -- below sums these counts (agreement_cells_counted: the same cells as agreement_cells)
+    SELECT comparison, lab_id, period, first_code, second_code, count(*) AS n
+    FROM marts.agreement_pairs
+    GROUP BY comparison, lab_id, period, first_code, second_code
+),
+cells AS (
     SELECT
         comparison,
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         CASE WHEN grouping(period) = 1 THEN 'ALL' ELSE period END AS period,
-        agreement_cells(first_code, second_code) AS c
-    FROM marts.agreement_pairs
+        agreement_cells_counted(first_code, second_code, n) AS c
+    FROM counted
     GROUP BY GROUPING SETS (
         (comparison, lab_id, period), (comparison, lab_id), (comparison, period), (comparison)
     )

@@ -18,10 +18,20 @@
 -- breakdown_value '(not recorded)' when the extract has no kit / pathologist_id.
 CREATE OR REPLACE TABLE marts.agreement_by_group AS
 WITH members AS (
-    -- each pair's specimen kit and reader: columns of marts.agreement_pairs
-    SELECT comparison, lab_id, first_code, second_code, assay_kit, pathologist_id AS pathologist
+    -- each pair's specimen kit and reader (columns of marts.agreement_pairs), pairs counted
+    -- once per comparison, lab, kit, reader and pair of codes; every roll-up below sums these
+    -- counts (agreement_cells_counted: the same cells as agreement_cells)
+    SELECT
+        comparison,
+        lab_id,
+        first_code,
+        second_code,
+        assay_kit,
+        pathologist_id AS pathologist,
+        count(*) AS n
     FROM marts.agreement_pairs
     WHERE comparison IN ('ihc_vs_ish', 'observer_vs_observer', 'lab_vs_reference')
+    GROUP BY comparison, lab_id, first_code, second_code, assay_kit, pathologist_id
 ),
 unpivoted AS (
     SELECT
@@ -29,6 +39,7 @@ unpivoted AS (
         lab_id,
         first_code,
         second_code,
+        n,
         'assay_kit' AS breakdown,
         coalesce(assay_kit, '(not recorded)') AS breakdown_value
     FROM members
@@ -38,6 +49,7 @@ unpivoted AS (
         lab_id,
         first_code,
         second_code,
+        n,
         'pathologist',
         coalesce(pathologist, '(not recorded)')
     FROM members
@@ -48,7 +60,7 @@ cells AS (
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         breakdown,
         breakdown_value,
-        agreement_cells(first_code, second_code) AS c
+        agreement_cells_counted(first_code, second_code, n) AS c
     FROM unpivoted
     GROUP BY GROUPING SETS (
         (comparison, lab_id, breakdown, breakdown_value), (comparison, breakdown, breakdown_value)

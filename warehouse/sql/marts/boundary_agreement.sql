@@ -32,16 +32,24 @@ WITH on_boundary AS (
     FROM marts.boundary_pairs
     WHERE on_null_vs_ultralow
 ),
+counted AS (
+    -- the pairs counted once per comparison, boundary, lab, reader, clone and pair of codes;
+    -- every roll-up below sums these counts (agreement_cells_counted: the same cells as
+    -- agreement_cells)
+    SELECT comparison, boundary, lab_id, a, b, assay_kit, pathologist_id, count(*) AS n
+    FROM on_boundary
+    GROUP BY comparison, boundary, lab_id, a, b, assay_kit, pathologist_id
+),
 unpivoted AS (
-    SELECT comparison, boundary, lab_id, a, b, 'all' AS breakdown, 'all' AS breakdown_value
-    FROM on_boundary
+    SELECT comparison, boundary, lab_id, a, b, n, 'all' AS breakdown, 'all' AS breakdown_value
+    FROM counted
     UNION ALL
-    SELECT comparison, boundary, lab_id, a, b, 'pathologist',
+    SELECT comparison, boundary, lab_id, a, b, n, 'pathologist',
         coalesce(pathologist_id, '(not recorded)')
-    FROM on_boundary
+    FROM counted
     UNION ALL
-    SELECT comparison, boundary, lab_id, a, b, 'clone', coalesce(assay_kit, '(not recorded)')
-    FROM on_boundary
+    SELECT comparison, boundary, lab_id, a, b, n, 'clone', coalesce(assay_kit, '(not recorded)')
+    FROM counted
 ),
 cells AS (
     SELECT
@@ -50,7 +58,7 @@ cells AS (
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         breakdown,
         breakdown_value,
-        agreement_cells(a, b) AS c
+        agreement_cells_counted(a, b, n) AS c
     FROM unpivoted
     GROUP BY GROUPING SETS (
         (comparison, boundary, lab_id, breakdown, breakdown_value),

@@ -50,18 +50,21 @@ WITH window_days AS (
     WHERE band_id = 'cap11_repeat_window_days' AND lab_id = 'ALL'
 ),
 audited_specimens AS (
-    -- per specimen: marts.cap11_specimens (audited, agrees, equivocal, completed)
-    SELECT lab_id, month, agrees, equivocal, completed
+    -- per specimen: marts.cap11_specimens (audited, agrees, equivocal, completed), counted
+    -- once per lab, month and flags; the roll-ups sum these counts (count_if(c) is
+    -- sum(c::INTEGER): NULL conditions count nothing, so n * c::INTEGER is summed)
+    SELECT lab_id, month, agrees, equivocal, completed, count(*) AS n
     FROM marts.cap11_specimens
     WHERE audited
+    GROUP BY lab_id, month, agrees, equivocal, completed
 ),
 rate13 AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         month,
-        count(*) AS n_specimens_audited,
-        count_if(agrees) AS n_specimens_agree,
-        count_if(agrees AND (NOT equivocal OR completed)) AS n_rate3_met
+        sum(n)::BIGINT AS n_specimens_audited,
+        sum(n * (agrees)::INTEGER) AS n_specimens_agree,
+        sum(n * (agrees AND (NOT equivocal OR completed))::INTEGER) AS n_rate3_met
     FROM audited_specimens
     GROUP BY GROUPING SETS ((lab_id, month), (month))
 ),
@@ -87,8 +90,8 @@ rate2 AS (
         count_if(completed_other) AS n_repeat_other_specimen,
         count_if(ihc_equivocal) AS n_ihc_equivocal,
         count_if(completed_same) AS n_ish_completed,
-        quantile_cont(days_ihc_to_ish, 0.5) AS days_ihc_to_ish_median,
-        quantile_cont(days_ihc_to_ish, 0.9) AS days_ihc_to_ish_p90
+        -- both quantiles from one selection (the values two quantile_cont calls give)
+        quantile_cont(days_ihc_to_ish, [0.5, 0.9]) AS days_ihc_to_ish_quantiles
     FROM equivocal
     GROUP BY GROUPING SETS ((lab_id, month), (month))
 ),
@@ -105,8 +108,8 @@ joined AS (
         coalesce(r2.n_repeat_other_specimen, 0) AS n_repeat_other_specimen,
         coalesce(r2.n_ihc_equivocal, 0) AS n_ihc_equivocal,
         coalesce(r2.n_ish_completed, 0) AS n_ish_completed,
-        r2.days_ihc_to_ish_median,
-        r2.days_ihc_to_ish_p90
+        r2.days_ihc_to_ish_quantiles[1] AS days_ihc_to_ish_median,
+        r2.days_ihc_to_ish_quantiles[2] AS days_ihc_to_ish_p90
     FROM rate13 AS r1
     FULL OUTER JOIN rate2 AS r2 ON r1.lab_id = r2.lab_id AND r1.month = r2.month
 )

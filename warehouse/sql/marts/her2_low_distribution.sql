@@ -34,34 +34,44 @@
 --                                                  not a limit)"
 -- Shares are proportions (0-1).
 CREATE OR REPLACE TABLE marts.her2_low_distribution AS
-WITH cases AS (
+WITH fine AS (
+    -- The specimens counted once per lab, role, quarter and what the counts below test (a
+    -- few thousand rows), labelled after counting; the CUBE then sums these counts: the same
+    -- as counting the specimens of each group.
     SELECT
         lab_id,
         specimen_role,
-        quarter_label(collection_date) AS quarter,
+        date_trunc('quarter', collection_date) AS quarter_start,
         her2_category,
-        final_status,
-        companion_assay,
-        ultralow_null_off_companion
+        final_status = 'negative' AS is_negative,
+        ultralow_null_off_companion,
+        companion_assay IS NULL AS kit_unknown,
+        count(*) AS n
     FROM marts.specimen_her2
+    GROUP BY ALL
+),
+cases AS (
+    SELECT * EXCLUDE (quarter_start), quarter_label(quarter_start) AS quarter FROM fine
 ),
 counts AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         CASE WHEN grouping(specimen_role) = 1 THEN 'ALL' ELSE specimen_role END AS specimen_role,
         CASE WHEN grouping(quarter) = 1 THEN 'ALL' ELSE quarter END AS quarter,
-        count(*) AS n_specimens,
-        count_if(her2_category = 'positive') AS n_positive,
-        count_if(her2_category = 'low') AS n_low,
-        count_if(her2_category = 'ultralow') AS n_ultralow,
-        count_if(her2_category = 'null') AS n_null,
-        count_if(her2_category = 'zero_unspecified') AS n_zero_unspecified,
-        count_if(her2_category = 'negative_unspecified') AS n_negative_unspecified,
-        count_if(her2_category = 'equivocal') AS n_equivocal,
-        count_if(her2_category = 'indeterminate') AS n_indeterminate,
-        count_if(final_status = 'negative') AS n_negative,
-        count_if(ultralow_null_off_companion) AS n_ultralow_null_off_companion,
-        count_if(her2_category IN ('ultralow', 'null') AND companion_assay IS NULL)
+        sum(n)::BIGINT AS n_specimens,
+        -- count_if(c) over the specimens is sum(c::INTEGER): a HUGEINT, NULL where c is NULL
+        -- for every specimen of the group; so is the sum of n * c::INTEGER over the counts
+        sum(n * (her2_category = 'positive')::INTEGER) AS n_positive,
+        sum(n * (her2_category = 'low')::INTEGER) AS n_low,
+        sum(n * (her2_category = 'ultralow')::INTEGER) AS n_ultralow,
+        sum(n * (her2_category = 'null')::INTEGER) AS n_null,
+        sum(n * (her2_category = 'zero_unspecified')::INTEGER) AS n_zero_unspecified,
+        sum(n * (her2_category = 'negative_unspecified')::INTEGER) AS n_negative_unspecified,
+        sum(n * (her2_category = 'equivocal')::INTEGER) AS n_equivocal,
+        sum(n * (her2_category = 'indeterminate')::INTEGER) AS n_indeterminate,
+        sum(n * (is_negative)::INTEGER) AS n_negative,
+        sum(n * (ultralow_null_off_companion)::INTEGER) AS n_ultralow_null_off_companion,
+        sum(n * (her2_category IN ('ultralow', 'null') AND kit_unknown)::INTEGER)
             AS n_ultralow_null_kit_unknown
     FROM cases
     GROUP BY CUBE (lab_id, specimen_role, quarter)

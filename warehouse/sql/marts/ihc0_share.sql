@@ -12,22 +12,42 @@
 --   share_ihc0, ci_low, ci_high   n_ihc0 / n_ihc_reads (0-1) with its Wilson 95% interval
 -- A row exists for every group with at least one read.
 CREATE OR REPLACE TABLE marts.ihc0_share AS
-WITH reads AS (
+WITH fine AS (
+    -- The reads counted once at the finest grain (lab, quarter, reader, clone: a few thousand
+    -- rows, labelled after counting), then unpivoted and rolled up with sum(): the same
+    -- counts as grouping the reads themselves.
     SELECT
         lab_id,
-        ihc_score,
-        quarter_label(ihc_report_date) AS quarter,
-        coalesce(ihc_pathologist_id, '(not recorded)') AS pathologist,
-        coalesce(ihc_assay_kit, '(not recorded)') AS clone
+        date_trunc('quarter', ihc_report_date) AS quarter_start,
+        ihc_pathologist_id,
+        ihc_assay_kit,
+        count(*) AS n_ihc_reads,
+        count_if(ihc_score = '0') AS n_ihc0,
+        count_if(ihc_score = '1+') AS n_ihc1plus
     FROM marts.specimen_her2
     WHERE ihc_score IS NOT NULL
+    GROUP BY lab_id, quarter_start, ihc_pathologist_id, ihc_assay_kit
+),
+reads AS (
+    SELECT
+        lab_id,
+        quarter_label(quarter_start) AS quarter,
+        coalesce(ihc_pathologist_id, '(not recorded)') AS pathologist,
+        coalesce(ihc_assay_kit, '(not recorded)') AS clone,
+        n_ihc_reads,
+        n_ihc0,
+        n_ihc1plus
+    FROM fine
 ),
 unpivoted AS (
-    SELECT lab_id, ihc_score, quarter, 'all' AS breakdown, 'all' AS breakdown_value FROM reads
+    SELECT lab_id, quarter, 'all' AS breakdown, 'all' AS breakdown_value, n_ihc_reads,
+        n_ihc0, n_ihc1plus
+    FROM reads
     UNION ALL
-    SELECT lab_id, ihc_score, quarter, 'pathologist', pathologist FROM reads
+    SELECT lab_id, quarter, 'pathologist', pathologist, n_ihc_reads, n_ihc0, n_ihc1plus
+    FROM reads
     UNION ALL
-    SELECT lab_id, ihc_score, quarter, 'clone', clone FROM reads
+    SELECT lab_id, quarter, 'clone', clone, n_ihc_reads, n_ihc0, n_ihc1plus FROM reads
 ),
 counts AS (
     SELECT
@@ -35,9 +55,9 @@ counts AS (
         breakdown,
         breakdown_value,
         CASE WHEN grouping(quarter) = 1 THEN 'ALL' ELSE quarter END AS quarter,
-        count(*) AS n_ihc_reads,
-        count_if(ihc_score = '0') AS n_ihc0,
-        count_if(ihc_score = '1+') AS n_ihc1plus
+        sum(n_ihc_reads)::BIGINT AS n_ihc_reads,
+        sum(n_ihc0) AS n_ihc0,  -- HUGEINT, as count_if gives
+        sum(n_ihc1plus) AS n_ihc1plus
     FROM unpivoted
     GROUP BY GROUPING SETS (
         (lab_id, breakdown, breakdown_value, quarter),

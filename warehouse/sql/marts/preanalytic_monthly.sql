@@ -53,8 +53,9 @@ counts AS (
         count_if(fixation_over) AS n_fixation_over,
         count_if(fixation = 'undocumented') AS n_fixation_undocumented,
         count_if(read_2007) AS n_fixation_read_2007,
-        quantile_cont(turnaround_days, 0.5) AS turnaround_median_days,
-        quantile_cont(turnaround_days, 0.9) AS turnaround_p90_days
+        -- both quantiles from one selection over each group's values (the same values as
+        -- two quantile_cont calls give, in half the work)
+        quantile_cont(turnaround_days, [0.5, 0.9]) AS turnaround_quantiles
     FROM specimens
     GROUP BY GROUPING SETS ((lab_id, month), (month))
 ),
@@ -102,8 +103,8 @@ SELECT
     r.n_fixation_undocumented::BIGINT AS n_fixation_undocumented,
     r.n_fixation_read_2007::BIGINT AS n_fixation_read_2007,
     COLUMNS('^fixation_(documented|compliance)_(rate|ci_low|ci_high)$'),
-    r.turnaround_median_days,
-    r.turnaround_p90_days,
+    r.turnaround_quantiles[1] AS turnaround_median_days,
+    r.turnaround_quantiles[2] AS turnaround_p90_days,
     l.cold_limit_min,
     l.fixation_low_h,
     l.fixation_high_h,
