@@ -55,34 +55,15 @@ CREATE OR REPLACE TEMP MACRO quadratic_kappa(n, sum_sq_diff, sum_a, sum_b, sum_a
                 / (n::HUGEINT * sum_a2 + n::HUGEINT * sum_b2 - 2 * sum_a::HUGEINT * sum_b)::DOUBLE
     END
 ;
--- The counts behind an agreement figure, over the pairs of a group (an aggregate: use it in a
--- GROUP BY). Codes are agreement_code() values: 0/1 for binary comparisons, 0..3 for IHC
--- scores. The definition of the cells; marts.agreement, marts.agreement_by_group and
--- marts.boundary_agreement count their pairs first and take the same cells from
--- agreement_cells_counted() below (tests/warehouse/test_statistics.py holds the two equal).
-CREATE OR REPLACE TEMP MACRO agreement_cells(a, b) AS {
-    'n_pairs': count(*),
-    'n_agree': count_if(a = b),
-    'pos_pos': count_if(a = 1 AND b = 1),
-    'pos_neg': count_if(a = 1 AND b = 0),
-    'neg_pos': count_if(a = 0 AND b = 1),
-    'neg_neg': count_if(a = 0 AND b = 0),
-    'sum_marginal_products': count_if(a = 0) * count_if(b = 0) + count_if(a = 1) * count_if(b = 1)
-        + count_if(a = 2) * count_if(b = 2) + count_if(a = 3) * count_if(b = 3),
-    'sum_sq_diff': sum((a - b) * (a - b)),
-    'sum_a': sum(a),
-    'sum_b': sum(b),
-    'sum_a2': sum(a * a),
-    'sum_b2': sum(b * b)
-}
-;
--- agreement_cells() from pairs already counted by code: rows (a, b, n) where n pairs of a
--- group have codes a, b (GROUP BY the group's columns, a, b with count(*) AS n, then roll up
--- with this), so a mart counts its pairs once at the finest grain and sums the counts for
--- each roll-up. The same struct, field for field and type for type (count(*) is BIGINT,
--- count_if and sum HUGEINT), hence the same statistics (tests/warehouse/test_statistics.py).
--- count_if(c) is sum(c::INTEGER): a NULL condition counts nothing, and a group where every
--- condition is NULL gives NULL, not 0; sum(n * c::INTEGER) keeps that.
+-- The counts behind an agreement figure, from a group's pairs counted by code: rows (a, b, n)
+-- where n pairs of the group have codes a, b (GROUP BY the group's columns, a, b with count(*)
+-- AS n, then roll up with this: an aggregate), so a mart counts its pairs once at the finest
+-- grain and sums those counts for each roll-up. Codes are agreement_code() values: 0/1 for
+-- binary comparisons, 0..3 for IHC scores. The one definition for marts.agreement,
+-- marts.agreement_by_group and marts.boundary_agreement. A condition's count is
+-- sum(n * c::INTEGER), count_if's semantics: a NULL condition counts nothing, and a group
+-- where every condition is NULL gives NULL, not 0 (tests/warehouse/test_statistics.py holds
+-- it to counting the pairs one by one).
 CREATE OR REPLACE TEMP MACRO agreement_cells_counted(a, b, n) AS {
     'n_pairs': sum(n)::BIGINT,
     'n_agree': sum(n * (a = b)::INTEGER),
@@ -101,7 +82,7 @@ CREATE OR REPLACE TEMP MACRO agreement_cells_counted(a, b, n) AS {
     'sum_b2': sum(n * (b * b))
 }
 ;
--- The statistics of marts.agreement from agreement_cells(): percent agreement with its Wilson
+-- The statistics of marts.agreement from agreement_cells_counted(): percent agreement with its Wilson
 -- interval (percent), the 2×2 cells, PPA and NPA (percent, second member as reference; NULL
 -- without a denominator) and kappa for binary comparisons; the quadratic-weighted kappa for
 -- the 4-category IHC score comparison. Expand it into columns with unnest().

@@ -14,7 +14,7 @@
 CREATE OR REPLACE TABLE marts.agreement AS
 WITH counted AS (
     -- the pairs counted once per comparison, lab, period and pair of codes; every roll-up
-    -- below sums these counts (agreement_cells_counted: the same cells as agreement_cells)
+    -- below sums these counts (agreement_cells_counted)
     SELECT comparison, lab_id, period, first_code, second_code, count(*) AS n
     FROM marts.agreement_pairs
     GROUP BY comparison, lab_id, period, first_code, second_code

@@ -20,7 +20,7 @@ CREATE OR REPLACE TABLE marts.agreement_by_group AS
 WITH members AS (
     -- each pair's specimen kit and reader (columns of marts.agreement_pairs), pairs counted
     -- once per comparison, lab, kit, reader and pair of codes; every roll-up below sums these
-    -- counts (agreement_cells_counted: the same cells as agreement_cells)
+    -- counts (agreement_cells_counted)
     SELECT
         comparison,
         lab_id,

@@ -34,8 +34,7 @@ WITH on_boundary AS (
 ),
 counted AS (
     -- the pairs counted once per comparison, boundary, lab, reader, clone and pair of codes;
-    -- every roll-up below sums these counts (agreement_cells_counted: the same cells as
-    -- agreement_cells)
+    -- every roll-up below sums these counts (agreement_cells_counted)
     SELECT comparison, boundary, lab_id, a, b, assay_kit, pathologist_id, count(*) AS n
     FROM on_boundary
     GROUP BY comparison, boundary, lab_id, a, b, assay_kit, pathologist_id
