@@ -482,6 +482,23 @@ def print_breakdown(run: RunDir, floor_s: float) -> dict | None:
     return got
 
 
+def file_system(path: Path) -> str:
+    """The type of the file system holding ``path`` (the snapshot is a clone of extents on XFS
+    or btrfs, a copy of bytes on ext4: warehouse/publish.py), from /proc/self/mounts."""
+    best, kind = "", "unknown"
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return kind
+    for line in mounts:
+        fields = line.split()
+        point = fields[1].replace("\\040", " ")
+        inside = str(path) == point or str(path).startswith(point.rstrip("/") + "/")
+        if inside and len(point) > len(best):
+            best, kind = point, fields[2]
+    return kind
+
+
 def machine() -> dict:
     load = os.getloadavg()
     import duckdb
@@ -541,11 +558,12 @@ def main() -> None:
     os.chdir(work)  # no her2qa.toml of the caller's folder applies
 
     info = machine()
+    info["work_file_system"] = file_system(work)
     print(
         f"her2qa nightly benchmark: {info['cpus']} cores, load average "
         f"{'/'.join(map(str, info['load_average_1_5_15']))} at start (other work on the "
         f"machine shows here), DuckDB {info['duckdb']}, HER2QA_DUCKDB_MEMORY "
-        f"{info['HER2QA_DUCKDB_MEMORY']}; work folder {work}"
+        f"{info['HER2QA_DUCKDB_MEMORY']}; work folder {work} ({info['work_file_system']})"
     )
     print(ROW.format("figure", "seconds", "x floor", "peak MB", "CPU s", "CPU x", "notes"))
     results: dict = {"machine": info, "args": sys.argv[1:], "sizes": {}}
