@@ -34,14 +34,23 @@ def _paths(root: Path) -> Her2qaPaths:
     )
 
 
-def _check(name: str):
+def _check(name: str, table: str = "marts.findings"):
     """Evaluate one check of the generated multi-checks: ``_check(name)(paths=...)``."""
-    checks = next(c for c in CHECKS if name in {k.name for k in c.check_keys})
+    key = dg.AssetCheckKey(factory.asset_key(table), name)
+    checks = next(c for c in CHECKS if key in c.check_keys)
 
     def evaluate(paths: Her2qaPaths) -> dg.AssetCheckResult:
-        return next(r for r in checks(paths=paths) if r.check_name == name)
+        return next(
+            r
+            for r in checks(paths=paths)
+            if (r.asset_key, r.check_name) == (key.asset_key, key.name)
+        )
 
     return evaluate
+
+
+def _table_of(rule: str) -> str:
+    return next(t.name for t in catalog.TABLES for r in factory.table_rules(t) if r.name == rule)
 
 
 @pytest.fixture
@@ -70,12 +79,18 @@ def test_one_asset_per_catalog_table_and_a_finding_is_only_a_warning(staged):
     assert set(meta) == built
     assert meta[SPECIMEN_HER2]["specimens"] == 11
     assert meta[AGREEMENT]["pairs_ihc_vs_ish"] == 10
-    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    rules = {r.name for t in catalog.build_order() for r in factory.table_rules(t)}
-    assert rules | set(catalog.FINDINGS) == set(evaluations)
-    for name in rules:
-        assert evaluations[name].passed, name
-        assert evaluations[name].severity == dg.AssetCheckSeverity.ERROR
+    evaluations = {(e.asset_key, e.check_name): e for e in result.get_asset_check_evaluations()}
+    findings = factory.asset_key("marts.findings")
+    tables = {
+        (factory.asset_key(t.name), factory.INTEGRITY)
+        for t in catalog.build_order()
+        if factory.table_rules(t)
+    }
+    assert tables | {(findings, code) for code in catalog.FINDINGS} == set(evaluations)
+    for key in tables:
+        assert evaluations[key].passed, key
+        assert evaluations[key].severity == dg.AssetCheckSeverity.ERROR
+    evaluations = {name: e for (asset, name), e in evaluations.items() if asset == findings}
     # PPA 4 of 5 = 80%: too few ISH-positive pairs to judge (< 20), but even the top of its
     # interval (Wilson 37.6-96.4%) is not under 95%, so: too_few, not look
     warn = evaluations["lab_target_ihc_vs_ish"]
@@ -167,12 +182,14 @@ def test_each_integrity_check_catches_a_broken_mart(tmp_path, rule, corruption):
     rows.append(ihc("3+", accession_id="M", specimen_role="metastasis", patient_key="P1"))
     rows.append(ihc("2+", accession_id="Z", reported_result="negative"))
     build(tmp_path / "her2.duckdb", rows).close()
-    check = _check(rule)
-    assert check(paths=_paths(tmp_path)).passed
+    check = _check(factory.INTEGRITY, _table_of(rule))  # the integrity check of its table
+    before = check(paths=_paths(tmp_path))
+    assert before.passed and before.metadata[rule].value == 0
     with duckdb.connect(str(tmp_path / "her2.duckdb")) as con:
         con.execute(corruption)
     result = check(paths=_paths(tmp_path))
-    assert not result.passed
+    assert not result.passed and result.metadata[rule].value > 0
+    assert rule in result.description  # "broken: <rule>, ..."
     assert result.severity == dg.AssetCheckSeverity.ERROR
 
 

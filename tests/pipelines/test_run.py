@@ -58,16 +58,18 @@ def test_materialize_ingest_and_staging_with_checks(env):
     # the run names its process (as `her2qa run` does), so a later run can tell it died
     assert instance.get_run_by_id(result.run_id).tags[TAG_PID] == str(os.getpid())
     evaluations = result.get_asset_check_evaluations()
-    keys = {
-        r.name for t in catalog.TABLES if t.layer in ("ingest", "staging") for r in table_rules(t)
+    tables = [t for t in catalog.TABLES if t.layer in ("ingest", "staging") and table_rules(t)]
+    rules = {r.name for t in tables for r in table_rules(t)}
+    assert "her2_results_key_unique" in rules and "no_row_both_staged_and_quarantined" in rules
+    assert {(e.asset_key.to_user_string(), e.check_name) for e in evaluations} == {
+        ("staging/her2_results", "accounting_balances"),
+        ("staging/her2_results", "staged_rows_match_contract"),
+        ("raw/her2_rows", "raw_rows_carry_no_phi"),
+        *((t.name.replace(".", "/"), "integrity") for t in tables),
     }
-    assert "her2_results_key_unique" in keys and "no_row_both_staged_and_quarantined" in keys
-    assert {e.check_name for e in evaluations} == {
-        "accounting_balances",
-        "staged_rows_match_contract",
-        "raw_rows_carry_no_phi",
-        *keys,
-    }
+    # every rule of those tables counted, each in its table's integrity check
+    counted = {k for e in evaluations if e.check_name == "integrity" for k in e.metadata}
+    assert rules <= counted
     assert all(e.passed for e in evaluations)
     by_key = {
         m.asset_key.to_user_string(): m.metadata
