@@ -65,7 +65,7 @@ CREATE OR REPLACE TEMP MACRO quadratic_kappa(n, sum_sq_diff, sum_a, sum_b, sum_a
 -- where every condition is NULL gives NULL, not 0 (tests/warehouse/test_statistics.py holds
 -- it to counting the pairs one by one).
 CREATE OR REPLACE TEMP MACRO agreement_cells_counted(a, b, n) AS {
-    'n_pairs': sum(n)::BIGINT,
+    'n_pairs': coalesce(sum(n), 0)::BIGINT,  -- count(*): 0, not NULL, over no pairs
     'n_agree': sum(n * (a = b)::INTEGER),
     'pos_pos': sum(n * (a = 1 AND b = 1)::INTEGER),
     'pos_neg': sum(n * (a = 1 AND b = 0)::INTEGER),

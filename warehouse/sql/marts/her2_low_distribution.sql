@@ -58,7 +58,8 @@ counts AS (
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         CASE WHEN grouping(specimen_role) = 1 THEN 'ALL' ELSE specimen_role END AS specimen_role,
         CASE WHEN grouping(quarter) = 1 THEN 'ALL' ELSE quarter END AS quarter,
-        sum(n)::BIGINT AS n_specimens,
+        -- count(*): 0, never NULL, for the grand total of an empty warehouse (a first run)
+        coalesce(sum(n), 0)::BIGINT AS n_specimens,
         -- count_if(c) over the specimens is sum(c::INTEGER): a HUGEINT, NULL where c is NULL
         -- for every specimen of the group; so is the sum of n * c::INTEGER over the counts
         sum(n * (her2_category = 'positive')::INTEGER) AS n_positive,
