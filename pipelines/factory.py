@@ -167,8 +167,9 @@ def rule_violations(
 
 def gather_scope(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> dict[str, str]:
     """After an incremental build, each case-level table's rows of the scope, read ONCE into a
-    temporary table for all the rules of one check step (a semi join over a 10M-row table per
-    rule cost more than the rules); returns table -> temporary table. Empty otherwise."""
+    temporary table for all the rules of one check step, not by a semi join over the whole
+    table in every rule (every marts rule after a 10M night, measured once: 2.4-2.9 s so,
+    3.1-3.6 s with a semi join per rule). Returns table -> temporary table; empty otherwise."""
     if not any(t.scope for t in tables) or not _last_build_incremental(con):
         return {}
     out = {}
