@@ -292,7 +292,7 @@ def test_a_file_unchanged_since_its_last_settled_look_is_not_read_again(wh, monk
     assert wh.one("SELECT count(*) FROM ops.ingested_files") == 2  # the new bytes, recorded
     assert wh.one("SELECT count(*) FROM staging.her2_results WHERE test_id = 'T9999'") == 1
 
-    # a file gone from the inbox is forgotten; a look at a name never recorded is not kept
+    # a file gone from the inbox is forgotten: the table stays the size of the inbox
     path.unlink()
     wh.run()
     assert wh.one("SELECT count(*) FROM ops.inbox_looks") == 0
