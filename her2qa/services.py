@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from her2qa import config
-from her2qa.instance import ensure_dagster_home
+from her2qa.instance import ensure_dagster_home, open_instance
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,11 +48,22 @@ def service_env() -> dict[str, str]:
     return env
 
 
-def start(port: int, host: str = "127.0.0.1") -> list[subprocess.Popen]:
-    """Start webserver and daemon; returns the processes (each leads its own group)."""
+def prepare() -> tuple[dict[str, str], str]:
+    """Everything the services need before they start: their environment, the inbox, the
+    instance's storage and the workspace file. Returns (environment, workspace path)."""
     env = service_env()
     config.inbox_path().absolute().mkdir(parents=True, exist_ok=True)
-    workspace = str(write_workspace(Path(env["DAGSTER_HOME"])))
+    # The webserver, its code server and the daemon each open the instance as they start.
+    # On a fresh DAGSTER_HOME each would create its SQLite storage and stamp its migration,
+    # leaving two heads in alembic_version: an instance no Dagster process can open again.
+    # Create it here, once, under the init lock; they then only read it.
+    open_instance().dispose()
+    return env, str(write_workspace(Path(env["DAGSTER_HOME"])))
+
+
+def start(port: int, host: str = "127.0.0.1") -> list[subprocess.Popen]:
+    """Start webserver and daemon; returns the processes (each leads its own group)."""
+    env, workspace = prepare()
     bindir = Path(sys.executable).parent
     commands = [
         [str(bindir / "dagster-webserver"), "-h", host, "-p", str(port), "-w", workspace],

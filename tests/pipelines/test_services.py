@@ -9,6 +9,9 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import sqlite3
+import subprocess
+import sys
 import time
 
 import duckdb
@@ -46,6 +49,34 @@ def _wait(predicate, timeout_s: float, what: str):
             return value
         time.sleep(1)
     pytest.fail(f"timed out waiting for {what}")
+
+
+# What each service does first: open the deployment's instance and read its run storage.
+OPEN_INSTANCE = "import dagster as dg; dg.DagsterInstance.get().get_runs(limit=1)"
+
+
+def test_services_starting_together_on_a_fresh_home_find_its_storage_made_once(env):
+    """The webserver, its code server and the daemon start at once. On a fresh DAGSTER_HOME
+    each used to create the SQLite storage and stamp its migration: two heads in
+    alembic_version, and no Dagster process could open the instance again (CI saw it)."""
+    env_vars, _ = services.prepare()
+    home = env_vars["DAGSTER_HOME"]
+    starts = [
+        subprocess.Popen(
+            [sys.executable, "-c", OPEN_INSTANCE],
+            env=env_vars,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1] for p in starts]
+    assert [p.returncode for p in starts] == [0] * 4, errors[0][-400:]
+    for storage in ("history/runs.db", "schedules/schedules.db"):
+        with sqlite3.connect(os.path.join(home, storage)) as db:
+            heads = db.execute("SELECT count(*) FROM alembic_version").fetchone()[0]
+        assert heads == 1, storage
 
 
 @pytest.mark.slow
