@@ -308,10 +308,15 @@ def _record_looks(
     """This run's looks replace the earlier ones of the same names; names no longer in the
     inbox are forgotten (the table stays the size of the inbox)."""
     rows = [(name, sha, *_identity(status), looked) for name, sha, status, looked in looks]
-    new_looks = pa.Table.from_pylist(  # noqa: F841 (read by name in the SQL below)
-        [dict(zip(_LOOKS.names, row, strict=True)) for row in rows], schema=_LOOKS
+    # Registered by name, not found by DuckDB in the caller's locals: that replacement scan
+    # reads the calling frame, which any wrapper of the connection (a profiler) changes.
+    con.register(
+        "new_looks",
+        pa.Table.from_pylist(
+            [dict(zip(_LOOKS.names, row, strict=True)) for row in rows], schema=_LOOKS
+        ),
     )
-    in_inbox = pa.table({"file_name": pa.array(inbox_names, pa.string())})  # noqa: F841
+    con.register("in_inbox", pa.table({"file_name": pa.array(inbox_names, pa.string())}))
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
@@ -323,6 +328,9 @@ def _record_looks(
     except BaseException:
         con.execute("ROLLBACK")
         raise
+    finally:
+        con.unregister("new_looks")
+        con.unregister("in_inbox")
 
 
 _LOOKS = pa.schema(
