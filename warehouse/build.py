@@ -186,19 +186,26 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         "CREATE OR REPLACE TEMP TABLE scope_patients AS "
         "SELECT DISTINCT patient_key FROM ops.mart_changes"
     )
-    # Two passes over the current results in practice: the key columns of the rows of the
-    # logged specimens and patients (which adds the patients' other specimens), then the
-    # whole rows of the grown scope, whose keys show it closed (else it grows again).
+    # Passes over the key columns of the current results, each giving the row ids and keys of
+    # the scope's rows, until they add nothing to the scope (two in practice: the logged
+    # specimens and patients, then the patients' other specimens); then the rows themselves,
+    # fetched by row id (reading whole rows in each pass cost a 10M night 0.4 s more).
     match = (
         "FROM staging.her2_results "
         "WHERE patient_key IN (SELECT patient_key FROM scope_patients) "
         "OR (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)"
     )
-    _grow_scope(con, f"SELECT DISTINCT lab_id, accession_id, patient_key {match}")
     while True:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * {match}")
-        if not _grow_scope(con, "SELECT lab_id, accession_id, patient_key FROM scope_results"):
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE scope_row_ids AS "
+            f"SELECT rowid AS row_id, lab_id, accession_id, patient_key {match}"
+        )
+        if not _grow_scope(con, "SELECT lab_id, accession_id, patient_key FROM scope_row_ids"):
             break  # closed: every row of a scope patient belongs to a scope specimen
+    con.execute(
+        "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * FROM staging.her2_results "
+        "WHERE rowid IN (SELECT row_id FROM scope_row_ids)"
+    )
     specimens, patients, rows, everyone = con.execute(
         "SELECT (SELECT count(*) FROM scope_specimens), (SELECT count(*) FROM scope_patients), "
         "(SELECT count(*) FROM scope_results), (SELECT count(*) FROM staging.her2_results)"
@@ -283,9 +290,17 @@ SCOPES = {
 
 def scope_rows(table: catalog.Table) -> str:
     """SQL of the rows of a case-level table that the last incremental build recomputed (its
-    scope, ops.mart_scope_*): what the build replaced, and what the checks of that build read."""
+    scope, ops.mart_scope_*): what the build replaced, and what the checks of that build read.
+
+    Found by their row ids: the semi join reads only the key columns of the whole table, and
+    the rows themselves are fetched by id. The merge appended them, so their ids are the
+    table's last, and DuckDB's row-id filter skips every other row group. A semi join of
+    whole rows read every column of the table: the 15 case-level tables after a 10M night,
+    2.5-3.7 s so, 1.0-1.8 s by row id (the same rows; measured on a copy of such a
+    warehouse, 2 cores)."""
     scope, columns = SCOPES[table.scope or ""]
-    return f"SELECT * FROM {table.name} SEMI JOIN {scope} USING ({columns})"  # noqa: S608
+    keys = f"SELECT rowid FROM {table.name} SEMI JOIN {scope} USING ({columns})"  # noqa: S608
+    return f"SELECT * FROM {table.name} WHERE rowid IN ({keys})"  # noqa: S608
 
 
 def _merge_scope(con: duckdb.DuckDBPyConnection) -> None:
@@ -312,7 +327,13 @@ def _drop_scope(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()[0]
     if attached:
         con.execute(f"DETACH {SCOPE_DB}")
-    for name in ("scope_results", "scope_keys", "scope_specimens", "scope_patients"):
+    for name in (
+        "scope_results",
+        "scope_row_ids",
+        "scope_keys",
+        "scope_specimens",
+        "scope_patients",
+    ):
         con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 
 
