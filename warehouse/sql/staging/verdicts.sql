@@ -13,7 +13,12 @@ received AS (
     SELECT h.lab_id, h.test_id, h.result_version, h.content_hash, h.file_id, h.source_file,
            h.source_row, false AS is_incoming
     FROM staging.her2_results_history AS h
-    SEMI JOIN incoming AS i USING (lab_id, test_id, result_version)
+    -- by row id: the semi join reads the key columns of the whole history, the other columns
+    -- only of the rows found (a 10M history: 0.4-0.7 s so, 0.25 s by row id)
+    WHERE h.rowid IN (
+        SELECT rowid FROM staging.her2_results_history
+        SEMI JOIN incoming USING (lab_id, test_id, result_version)
+    )
 ),
 ranked AS (
     SELECT *,
