@@ -189,27 +189,37 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
     # Passes over the key columns of the current results, each giving the row ids and keys of
     # the scope's rows, until they add nothing to the scope (two in practice: the logged
     # specimens and patients, then the patients' other specimens); then the rows themselves,
-    # fetched by row id (reading whole rows in each pass cost a 10M night 0.4 s more).
+    # fetched by row id (reading whole rows in each pass cost a 10M night 0.4 s more). One
+    # transaction: a checkpoint between two statements may vacuum row groups, which moves
+    # rows to other row ids (DuckDB 2.0 docs, VACUUM); none runs while one is open.
     match = (
         "FROM staging.her2_results "
         "WHERE patient_key IN (SELECT patient_key FROM scope_patients) "
         "OR (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)"
     )
-    while True:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        while True:
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE scope_row_ids AS "
+                f"SELECT rowid AS row_id, lab_id, accession_id, patient_key {match}"
+            )
+            keys = "SELECT lab_id, accession_id, patient_key FROM scope_row_ids"
+            if not _grow_scope(con, keys):
+                break  # closed: every row of a scope patient belongs to a scope specimen
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE scope_row_ids AS "
-            f"SELECT rowid AS row_id, lab_id, accession_id, patient_key {match}"
+            "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * FROM staging.her2_results "
+            "WHERE rowid IN (SELECT row_id FROM scope_row_ids)"
         )
-        if not _grow_scope(con, "SELECT lab_id, accession_id, patient_key FROM scope_row_ids"):
-            break  # closed: every row of a scope patient belongs to a scope specimen
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * FROM staging.her2_results "
-        "WHERE rowid IN (SELECT row_id FROM scope_row_ids)"
-    )
-    specimens, patients, rows, everyone = con.execute(
-        "SELECT (SELECT count(*) FROM scope_specimens), (SELECT count(*) FROM scope_patients), "
-        "(SELECT count(*) FROM scope_results), (SELECT count(*) FROM staging.her2_results)"
-    ).fetchone()
+        specimens, patients, rows, everyone = con.execute(
+            "SELECT (SELECT count(*) FROM scope_specimens), "
+            "(SELECT count(*) FROM scope_patients), (SELECT count(*) FROM scope_results), "
+            "(SELECT count(*) FROM staging.her2_results)"
+        ).fetchone()
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     if rows > FULL_ABOVE * max(everyone, 1):
         _drop_scope(con)
         return None
