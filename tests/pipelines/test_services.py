@@ -73,7 +73,7 @@ def test_services_starting_together_on_a_fresh_home_find_its_storage_made_once(e
     ]
     errors = [p.communicate(timeout=120)[1] for p in starts]
     assert [p.returncode for p in starts] == [0] * 4, errors[0][-400:]
-    for storage in ("history/runs.db", "schedules/schedules.db"):
+    for storage in ("history/runs.db", "history/runs/index.db", "schedules/schedules.db"):
         with sqlite3.connect(os.path.join(home, storage)) as db:
             heads = db.execute("SELECT count(*) FROM alembic_version").fetchone()[0]
         assert heads == 1, storage
