@@ -207,20 +207,22 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
             keys = "SELECT lab_id, accession_id, patient_key FROM scope_row_ids"
             if not _grow_scope(con, keys):
                 break  # closed: every row of a scope patient belongs to a scope specimen
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * FROM staging.her2_results "
-            "WHERE rowid IN (SELECT row_id FROM scope_row_ids)"
-        )
         specimens, patients, rows, everyone = con.execute(
             "SELECT (SELECT count(*) FROM scope_specimens), "
-            "(SELECT count(*) FROM scope_patients), (SELECT count(*) FROM scope_results), "
+            "(SELECT count(*) FROM scope_patients), (SELECT count(*) FROM scope_row_ids), "
             "(SELECT count(*) FROM staging.her2_results)"
         ).fetchone()
+        bulk = rows > FULL_ABOVE * max(everyone, 1)
+        if not bulk:  # a bulk load is built whole: its rows are never fetched here
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * "
+                "FROM staging.her2_results WHERE rowid IN (SELECT row_id FROM scope_row_ids)"
+            )
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
         raise
-    if rows > FULL_ABOVE * max(everyone, 1):
+    if bulk:
         _drop_scope(con)
         return None
     return specimens, patients
