@@ -192,17 +192,20 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
     # fetched by row id (reading whole rows in each pass cost a 10M night 0.4 s more). One
     # transaction: a checkpoint between two statements may vacuum row groups, which moves
     # rows to other row ids (DuckDB 2.0 docs, VACUUM); none runs while one is open.
+    # (EXISTS on columns, not IN on a (lab_id, accession_id) struct built for every row:
+    # 0.43 s against 0.55 s a pass on 10M results)
     match = (
-        "FROM staging.her2_results "
-        "WHERE patient_key IN (SELECT patient_key FROM scope_patients) "
-        "OR (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM scope_specimens)"
+        "FROM staging.her2_results AS r "
+        "WHERE EXISTS (SELECT 1 FROM scope_patients AS p WHERE p.patient_key = r.patient_key) "
+        "OR EXISTS (SELECT 1 FROM scope_specimens AS s "
+        "WHERE s.lab_id = r.lab_id AND s.accession_id = r.accession_id)"
     )
     con.execute("BEGIN TRANSACTION")
     try:
         while True:
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE scope_row_ids AS "
-                f"SELECT rowid AS row_id, lab_id, accession_id, patient_key {match}"
+                f"SELECT r.rowid AS row_id, r.lab_id, r.accession_id, r.patient_key {match}"
             )
             keys = "SELECT lab_id, accession_id, patient_key FROM scope_row_ids"
             if not _grow_scope(con, keys):
