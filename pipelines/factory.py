@@ -190,6 +190,8 @@ def _last_build_incremental(con: duckdb.DuckDBPyConnection) -> bool:
 
 
 INTEGRITY = "integrity"  # the check name of every table's integrity check
+# Metadata keys of an integrity check besides its rules' counts (one key per rule name).
+INTEGRITY_KEYS = ("violating_rows", "rules")
 
 
 def integrity_result(
@@ -214,11 +216,10 @@ def integrity_result(
         passed=not broken,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"broken: {', '.join(broken)}" if broken else "every rule holds",
-        metadata={
-            "violating_rows": sum(counts.values()),
+        metadata=dict(
+            zip(INTEGRITY_KEYS, (sum(counts.values()), dg.MetadataValue.md(rows)), strict=True),
             **counts,
-            "rules": dg.MetadataValue.md(rows),
-        },
+        ),
     )
 
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from pipelines.definitions import defs
-from pipelines.factory import asset_key
+from pipelines.factory import INTEGRITY_KEYS, asset_key, table_rules
 from tests.conftest import REPO
 from warehouse import catalog
 
@@ -30,3 +30,12 @@ def test_every_published_table_is_an_asset_of_its_layer():
         node = graph.get(asset_key(table.name))
         assert node.group_name == table.layer, table.name
         assert table.grain in node.description, table.name
+
+
+def test_each_rule_has_a_key_of_its_own_in_its_tables_integrity_check():
+    """A table's integrity check counts each rule under the rule's name: two rules of one
+    table with the same name, or a rule named like the check's own keys, would hide a count."""
+    for table in catalog.TABLES:
+        names = [rule.name for rule in table_rules(table)]
+        assert len(names) == len(set(names)), table.name
+        assert not set(names) & set(INTEGRITY_KEYS), table.name
