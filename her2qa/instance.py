@@ -48,6 +48,9 @@ run_coordinator:
   class: QueuedRunCoordinator
 telemetry:
   enabled: false
+event_log_storage:           # Dagster's SQLite event log, its cross-run index kept open
+  module: her2qa.event_log   # (about 2 s of a night's run: see her2qa/event_log.py)
+  class: KeptIndexSqliteEventLogStorage
 """
 
 
