@@ -147,3 +147,20 @@ def test_counts_show_in_chromium(browser, site):
         assert report.page_errors == [] and report.console_errors == []
     finally:
         report.page.close()
+
+
+def test_lists_written_side_by_side_are_the_bytes_of_one_at_a_time(site, tmp_path):
+    """write_all writes as many lists at once as DuckDB has threads: every file must be the
+    bytes the lists give written one after another (one thread), rows and counts alike."""
+    _, _, con = site
+    threads = con.execute("SELECT current_setting('threads')").fetchone()[0]
+    try:
+        con.execute("SET threads = 1")
+        one = worklists.write_all(con, tmp_path / "one")
+        con.execute("SET threads = 4")
+        side_by_side = worklists.write_all(con, tmp_path / "four")
+    finally:
+        con.execute(f"SET threads = {int(threads)}")
+    assert one == side_by_side and sum(one.values()) > 0
+    for w in worklists.LISTS:
+        assert (tmp_path / "four" / w.file).read_bytes() == (tmp_path / "one" / w.file).read_bytes()
