@@ -40,6 +40,7 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: dg.ConfigurableClassData | None = None):
         self._index_engine: Engine | None = None
+        self._index_pid = 0  # the process that opened it: a forked child opens its own
         self._tables_present: set[str] = set()
         super().__init__(base_dir, inst_data)
 
@@ -64,6 +65,8 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
             return
         with self._db_lock:  # one connection, used by one thread at a time
+            if self._index_pid != os.getpid():
+                self._index_engine = None  # SQLite connections must not cross a fork
             if self._index_engine is None:
                 engine = create_engine(
                     self.conn_string_for_shard(shard),
@@ -76,7 +79,7 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
                 if shard not in self._initialized_dbs:
                     self._initdb(engine)
                     self._initialized_dbs.add(shard)
-                self._index_engine = engine
+                self._index_engine, self._index_pid = engine, os.getpid()
             with self._index_engine.connect() as conn, conn.begin():
                 yield conn
 
@@ -102,6 +105,6 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
 
     def _close_index(self) -> None:
         with self._db_lock:
-            if self._index_engine is not None:
+            if self._index_engine is not None and self._index_pid == os.getpid():
                 self._index_engine.dispose()
-                self._index_engine = None
+            self._index_engine = None

@@ -36,7 +36,9 @@ _UNFINISHED = [
     dg.DagsterRunStatus.CANCELING,
 ]
 
-DAGSTER_YAML = """\
+# The dagster.yaml her2qa wrote before the event log kept its index open: replaced when found
+# as written, byte for byte (an operator's edited file is kept as it is).
+_EARLIER_YAML = """\
 # Written by her2qa (her2qa/instance.py). DuckDB allows one writing process per file.
 concurrency:
   pools:
@@ -48,10 +50,15 @@ run_coordinator:
   class: QueuedRunCoordinator
 telemetry:
   enabled: false
+"""
+DAGSTER_YAML = (
+    _EARLIER_YAML
+    + """\
 event_log_storage:           # Dagster's SQLite event log, its cross-run index kept open
   module: her2qa.event_log   # (about 2 s of a night's run: see her2qa/event_log.py)
   class: KeptIndexSqliteEventLogStorage
 """
+)
 
 
 @contextmanager
@@ -161,11 +168,15 @@ def dagster_home() -> Path:
 
 
 def ensure_dagster_home() -> Path:
-    """Create DAGSTER_HOME with our dagster.yaml (kept if an operator edited it)."""
+    """Create DAGSTER_HOME with our dagster.yaml, or bring an earlier release's unedited
+    file up to date; a file an operator edited is kept."""
     home = dagster_home()
     home.mkdir(parents=True, exist_ok=True)
     yaml = home / "dagster.yaml"
-    if not yaml.exists():
-        yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+    if not yaml.exists() or yaml.read_text(encoding="utf-8") == _EARLIER_YAML:
+        # whole or not at all: a webserver and a daemon starting together both get here
+        part = yaml.with_name(f".dagster.yaml.{os.getpid()}.part")
+        part.write_text(DAGSTER_YAML, encoding="utf-8")
+        os.replace(part, yaml)
     os.environ["DAGSTER_HOME"] = str(home)
     return home

@@ -4,6 +4,8 @@ daemon (other processes) to read."""
 
 from __future__ import annotations
 
+import json
+import os
 import sqlite3
 import subprocess
 import sys
@@ -11,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from her2qa import instance as instance_module
 from her2qa.event_log import KeptIndexSqliteEventLogStorage
 from her2qa.instance import open_instance
 from her2qa.runner import run_pipeline
@@ -37,10 +40,10 @@ def _counts_from_another_process(db: Path, run_id: str) -> list[tuple[str, int]]
         check=True,
         timeout=60,
     ).stdout
-    return [tuple(row) for row in __import__("json").loads(out)]
+    return [tuple(row) for row in json.loads(out)]
 
 
-def test_a_run_opens_the_index_once_and_every_event_is_readable_at_once(
+def test_a_run_opens_the_index_once_not_per_event_and_every_event_is_readable_at_once(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ):
     write_extract(env / "inbox" / "a.csv", [IHC_ROW, ISH_ROW])
@@ -95,5 +98,56 @@ def test_a_wipe_empties_the_index_through_the_kept_connection(env: Path):
         instance.event_log_storage.wipe()
         assert instance.get_latest_materialization_event(key) is None
         assert instance.get_asset_keys() == []
+    finally:
+        instance.dispose()
+
+
+def test_an_earlier_releases_unedited_dagster_yaml_is_brought_up_to_date(env: Path):
+    home = env / "var" / "dagster"
+    home.mkdir(parents=True)
+    (home / "dagster.yaml").write_text(instance_module._EARLIER_YAML, encoding="utf-8")
+    instance = open_instance()
+    try:
+        assert isinstance(instance.event_log_storage, KeptIndexSqliteEventLogStorage)
+    finally:
+        instance.dispose()
+    assert (home / "dagster.yaml").read_text(encoding="utf-8") == instance_module.DAGSTER_YAML
+    assert not list(home.glob("*.part"))
+
+
+def test_a_dagster_yaml_an_operator_edited_is_kept(env: Path):
+    home = env / "var" / "dagster"
+    home.mkdir(parents=True)
+    edited = instance_module._EARLIER_YAML.replace(
+        "max_concurrent_runs: 1", "max_concurrent_runs: 2"
+    )
+    (home / "dagster.yaml").write_text(edited, encoding="utf-8")
+    instance = open_instance()
+    try:
+        assert not isinstance(instance.event_log_storage, KeptIndexSqliteEventLogStorage)
+    finally:
+        instance.dispose()
+    assert (home / "dagster.yaml").read_text(encoding="utf-8") == edited
+
+
+def test_a_forked_child_opens_the_index_for_itself(env: Path):
+    """SQLite connections must not cross a fork: a child process that inherits the storage
+    opens its own connection to the index, and the parent's stays usable."""
+    write_extract(env / "inbox" / "a.csv", [IHC_ROW])
+    instance = open_instance()
+    try:
+        run_pipeline(
+            env / "inbox", env / "w.duckdb", env / "site", progress=False, instance=instance
+        )
+        storage = instance.event_log_storage
+        keys = storage.get_asset_keys()
+        assert keys and storage._index_pid == os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 only if it read through a connection of its own
+            ok = storage.get_asset_keys() == keys and storage._index_pid == os.getpid()
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert storage.get_asset_keys() == keys and storage._index_pid == os.getpid()
     finally:
         instance.dispose()
