@@ -5,7 +5,7 @@ every write and closes it after. Closing the last connection of a WAL database c
 it (a write and an fsync of the database file), so every event costs an open, a checkpoint
 and a close, twice for asset and check events, which are mirrored into the index shard
 (``index.db``). A nightly run writes about 350 events: measured on a 1M-result night, this
-was about 1,240 connections and 2.5 of the run's 15 seconds.
+was about 1,240 connections and 2.5 s of a 15.7 s run (paired runs: 13.2 s with this storage).
 
 This storage keeps one connection to the index shard for the life of the process; each
 write is still its own committed transaction, so other processes (webserver, daemon) read
@@ -53,9 +53,14 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
         cls, inst_data: dg.ConfigurableClassData | None, config_value: dict[str, Any]
     ) -> KeptIndexSqliteEventLogStorage:
         # Dagster's own default place for the run shards: $DAGSTER_HOME/history/runs
-        base_dir = config_value.get("base_dir") or os.path.join(
-            os.environ["DAGSTER_HOME"], "history", "runs"
-        )
+        base_dir = config_value.get("base_dir")
+        if not base_dir:
+            home = os.environ.get("DAGSTER_HOME")
+            if not home:
+                raise dg.DagsterInvariantViolationError(
+                    "KeptIndexSqliteEventLogStorage needs DAGSTER_HOME or a base_dir"
+                )
+            base_dir = os.path.join(home, "history", "runs")
         return cls(base_dir, inst_data=inst_data)
 
     @contextmanager

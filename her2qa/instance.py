@@ -55,7 +55,7 @@ DAGSTER_YAML = (
     _EARLIER_YAML
     + """\
 event_log_storage:           # Dagster's SQLite event log, its cross-run index kept open
-  module: her2qa.event_log   # (about 2 s of a night's run: see her2qa/event_log.py)
+  module: her2qa.event_log   # (2.5 s of a night's run: see her2qa/event_log.py)
   class: KeptIndexSqliteEventLogStorage
 """
 )
