@@ -151,3 +151,11 @@ def test_a_forked_child_opens_the_index_for_itself(env: Path):
         assert storage.get_asset_keys() == keys and storage._index_pid == os.getpid()
     finally:
         instance.dispose()
+
+
+def test_without_dagster_home_or_base_dir_the_storage_says_so(monkeypatch: pytest.MonkeyPatch):
+    import dagster as dg
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with pytest.raises(dg.DagsterInvariantViolationError, match="DAGSTER_HOME or a base_dir"):
+        KeptIndexSqliteEventLogStorage.from_config_value(None, {})
