@@ -191,7 +191,8 @@ def _last_build_incremental(con: duckdb.DuckDBPyConnection) -> bool:
 
 INTEGRITY = "integrity"  # the check name of every table's integrity check
 # Metadata keys of an integrity check besides its rules' counts (one key per rule name).
-INTEGRITY_KEYS = ("violating_rows", "rules")
+VIOLATING_ROWS, RULES = "violating_rows", "rules"
+INTEGRITY_KEYS = (VIOLATING_ROWS, RULES)
 
 
 def integrity_result(
@@ -216,10 +217,11 @@ def integrity_result(
         passed=not broken,
         severity=dg.AssetCheckSeverity.ERROR,
         description=f"broken: {', '.join(broken)}" if broken else "every rule holds",
-        metadata=dict(
-            zip(INTEGRITY_KEYS, (sum(counts.values()), dg.MetadataValue.md(rows)), strict=True),
+        metadata={
+            VIOLATING_ROWS: sum(counts.values()),
             **counts,
-        ),
+            RULES: dg.MetadataValue.md(rows),
+        },
     )
 
 

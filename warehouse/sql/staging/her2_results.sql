@@ -9,6 +9,9 @@
 CREATE OR REPLACE TEMP TABLE changed_current AS
 SELECT *
 FROM staging.her2_results_history
+-- A semi join of whole rows, not row ids then rows (as staging/verdicts.sql does): by row id
+-- a 10M night gained nothing (1.34 s against 1.30 s) and a 10M bulk load lost 5 s (15.1 s
+-- against 9.8 s), since a replay changes every result.
 SEMI JOIN changed_results USING (lab_id, test_id)
 QUALIFY row_number() OVER (PARTITION BY lab_id, test_id ORDER BY result_version DESC) = 1
 ;
