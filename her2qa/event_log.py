@@ -100,16 +100,9 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
             self._tables_present.add(table_name)
         return present
 
-    def wipe(self) -> None:
-        self._close_index()
-        super().wipe()
-
     def dispose(self) -> None:
-        self._close_index()
-        super().dispose()
-
-    def _close_index(self) -> None:
         with self._db_lock:
             if self._index_engine is not None and self._index_pid == os.getpid():
                 self._index_engine.dispose()
             self._index_engine = None
+        super().dispose()

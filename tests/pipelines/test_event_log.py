@@ -43,6 +43,11 @@ def _counts_from_another_process(db: Path, run_id: str) -> list[tuple[str, int]]
     return [tuple(row) for row in json.loads(out)]
 
 
+def _run(env: Path, instance) -> None:
+    """``her2qa run`` in process on env's inbox, recorded in ``instance``."""
+    run_pipeline(env / "inbox", env / "w.duckdb", env / "site", progress=False, instance=instance)
+
+
 def test_a_run_keeps_the_index_open_and_every_event_is_readable_at_once(
     env: Path, monkeypatch: pytest.MonkeyPatch
 ):
@@ -61,9 +66,7 @@ def test_a_run_keeps_the_index_open_and_every_event_is_readable_at_once(
 
     monkeypatch.setattr(sqlite3.dbapi2, "connect", counting_connect)
     try:
-        run_pipeline(
-            env / "inbox", env / "w.duckdb", env / "site", progress=False, instance=instance
-        )
+        _run(env, instance)
         run_id = instance.get_runs(limit=1)[0].run_id
 
         # the index is opened a few times per process (the kept connection, and a look for a
@@ -85,14 +88,12 @@ def test_a_run_keeps_the_index_open_and_every_event_is_readable_at_once(
 
 
 def test_a_wipe_empties_the_index_through_the_kept_connection(env: Path):
-    """wipe() closes the kept connection, deletes the run shards and empties the index; the
-    storage answers from a new connection afterwards."""
+    """wipe() (Dagster's own) deletes the run shards and empties the index through the kept
+    connection; the storage answers afterwards."""
     write_extract(env / "inbox" / "a.csv", [IHC_ROW])
     instance = open_instance()
     try:
-        run_pipeline(
-            env / "inbox", env / "w.duckdb", env / "site", progress=False, instance=instance
-        )
+        _run(env, instance)
         key = instance.get_asset_keys()[0]
         assert instance.get_latest_materialization_event(key) is not None
         instance.event_log_storage.wipe()
@@ -136,9 +137,7 @@ def test_a_forked_child_opens_the_index_for_itself(env: Path):
     write_extract(env / "inbox" / "a.csv", [IHC_ROW])
     instance = open_instance()
     try:
-        run_pipeline(
-            env / "inbox", env / "w.duckdb", env / "site", progress=False, instance=instance
-        )
+        _run(env, instance)
         storage = instance.event_log_storage
         keys = storage.get_asset_keys()
         assert keys and storage._index_pid == os.getpid()
