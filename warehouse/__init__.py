@@ -8,6 +8,7 @@ Layout (the data flows top to bottom, one SQL file per table, named after it)::
     warehouse/sql/quarantine/rejected_rows.sql
     warehouse/sql/staging/her2_results.sql      current version per (lab_id, test_id)
     warehouse/sql/ops/ingested_files.sql        per-file accounting
+    warehouse/sql/ops/identifier_fingerprints.sql  each raw row's identifiers, fingerprinted
 
 Connections are short-lived (``connect``): DuckDB allows one writing process
 per file, so nothing here keeps a connection open between steps.
@@ -114,3 +115,33 @@ def _first_line(exc: Exception) -> str:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the persistent tables when missing (idempotent)."""
     run(con, "ddl")
+    run(con, "macros/identifiers")  # bound to raw.her2_rows, so after ddl made it
+    _complete_identifier_fingerprints(con)
+
+
+def fingerprints_cover_raw(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether ops.identifier_fingerprints has one row per raw row, as ingest keeps it. Both
+    counts come from DuckDB's metadata (a millisecond at 10M rows), so every run can ask."""
+    raw, kept = con.execute(
+        "SELECT (SELECT count(*) FROM raw.her2_rows), "
+        "(SELECT count(*) FROM ops.identifier_fingerprints)"
+    ).fetchone()
+    return raw == kept
+
+
+def _complete_identifier_fingerprints(con: duckdb.DuckDBPyConnection) -> None:
+    """Refill ops.identifier_fingerprints whole when it does not cover the raw rows: in a
+    warehouse older than the table (or one whose raw rows were written by other means). One
+    transaction: a killed run leaves the old rows or the new."""
+    if fingerprints_cover_raw(con):
+        return
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM ops.identifier_fingerprints")
+        con.execute(
+            "INSERT INTO ops.identifier_fingerprints SELECT * FROM identifier_fingerprints()"
+        )
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise

@@ -282,6 +282,16 @@ TABLES: tuple[Table, ...] = (
         "bytes are recorded: a file unchanged since is not read and hashed again each run.",
         key=("file_name",),
     ),
+    _t(
+        "ops.identifier_fingerprints",
+        "state",
+        "ops/identifier_fingerprints",
+        "row of raw.her2_rows",
+        "Fingerprints of each raw row's patient_key prefix, accession_id and test_id, written "
+        "with the row: the site's identifier check looks page tokens up here before the raw rows "
+        "(warehouse/sql/macros/identifiers.sql).",
+        upstream=("raw.her2_rows",),
+    ),
     # ---------------------------------------------------------------- staging
     _t(
         "staging.her2_results_history",

@@ -8,7 +8,9 @@ quarantined ones included):
   * an accession_id or a test_id, as a whole token that mixes letters and digits (a purely
     numeric id cannot be told from a count on a page; such ids are not looked for).
 The warehouse holds no MRN (it is keyed as the file is read), so the keys are what an MRN
-became; the tests also look for the MRNs and names of the input files.
+became; the tests also look for the MRNs and names of the input files. The page tokens are
+first looked up among the fingerprints of those identifiers (ops.identifier_fingerprints,
+warehouse/sql/macros/identifiers.sql), and only the tokens found there in the raw rows.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ import stat
 from pathlib import Path
 
 import duckdb
+
+import warehouse
 
 MAX_PAGE_BYTES = 1_000_000  # 1 MB per page, plotly.js aside
 PLOTLY_JS = "plotly.min.js"
@@ -75,6 +79,28 @@ def identifier_leaks(con: duckdb.DuckDBPyConnection, site_dir: Path) -> list[tup
                     f"INSERT INTO {table} SELECT unnest($p::VARCHAR[]), unnest($t::VARCHAR[])",
                     {"p": [r[0] for r in rows], "t": [r[1] for r in rows]},
                 )
+        warehouse.run(cur, "macros/identifiers")
+        if warehouse.fingerprints_cover_raw(cur):  # else: the raw rows, as below
+            # Only the tokens some raw row's fingerprint matches are looked for in the raw
+            # rows, where the match is confirmed: on a clean site none, and the raw layer is
+            # not read at all (warehouse/sql/macros/identifiers.sql says why). IN is NULL
+            # when it finds nothing among NULL fingerprints (rows kept without values).
+            cur.execute(
+                "DELETE FROM page_hex WHERE NOT coalesce(identifier_fingerprint("
+                "patient_key_prefix(token)) IN (SELECT patient_key_prefix "
+                "FROM ops.identifier_fingerprints), false)"
+            )
+            cur.execute(
+                "DELETE FROM page_word WHERE NOT coalesce(identifier_fingerprint(token) IN "
+                "(SELECT accession_id FROM ops.identifier_fingerprints), false) "
+                "AND NOT coalesce(identifier_fingerprint(token) IN "
+                "(SELECT test_id FROM ops.identifier_fingerprints), false)"
+            )
+            left = cur.execute(
+                "SELECT (SELECT count(*) FROM page_hex) + (SELECT count(*) FROM page_word)"
+            ).fetchone()[0]
+            if not left:
+                return []
         # The page tokens (a few thousand: bounded by the pages) are the join's build side and
         # the warehouse's identifiers only probe it, in one pass: no DISTINCT over every key of
         # the warehouse, whose cost grew with it (a hash of every accession, test id and key).
@@ -82,7 +108,8 @@ def identifier_leaks(con: duckdb.DuckDBPyConnection, site_dir: Path) -> list[tup
             """
             SELECT DISTINCT h.page, 'patient_key', h.token
             FROM page_hex AS h
-            JOIN raw.her2_rows AS r ON left(r.patient_key, 12) = left(h.token, 12)
+            JOIN raw.her2_rows AS r
+                ON patient_key_prefix(r.patient_key) = patient_key_prefix(h.token)
             WHERE starts_with(r.patient_key, h.token) OR starts_with(h.token, r.patient_key)
             """
         ).fetchall()

@@ -670,6 +670,9 @@ def _load_raw(
             f"SELECT {', '.join(select)} FROM ({screened})",
             params,
         )
+        # the site's identifier check looks these rows' identifiers up by fingerprint
+        warehouse.run(con, "macros/identifiers")
+        warehouse.run(con, "ops/identifier_fingerprints", {"file_id": file_id})
     finally:
         con.execute("DROP TABLE IF EXISTS incoming_phi")
         con.execute("DROP TABLE IF EXISTS incoming_leaks")

@@ -9,6 +9,7 @@ import shutil
 import stat
 import time
 
+import warehouse
 from her2qa.ingest import phi
 from schemas import contract
 from tests.conftest import IHC_ROW, ISH_ROW, TEST_KEY, write_extract
@@ -296,3 +297,25 @@ def test_a_file_unchanged_since_its_last_settled_look_is_not_read_again(wh, monk
     path.unlink()
     wh.run()
     assert wh.one("SELECT count(*) FROM ops.inbox_looks") == 0
+
+
+def test_each_file_is_fingerprinted_as_its_rows_are_loaded(wh):
+    """ops.identifier_fingerprints gains a file's rows in the transaction that loads them
+    (wh.run refills nothing after ingest: without the per-file insert the counts differ)."""
+    write_extract(wh.inbox / "a.csv", _rows(3))
+    wh.run()
+    write_extract(wh.inbox / "b.csv", _rows(2, lab_id="SOUTH"))
+    wh.run()
+    with warehouse.connect(wh.path, read_only=True) as con:
+        assert warehouse.fingerprints_cover_raw(con)
+        warehouse.run(con, "macros/identifiers")
+        per_file = con.execute(
+            "SELECT file_id, count(*), count(DISTINCT test_id) "
+            "FROM ops.identifier_fingerprints GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        found = con.execute(
+            "SELECT count(*) FROM ops.identifier_fingerprints "
+            "WHERE test_id = identifier_fingerprint('T0001')"
+        ).fetchone()[0]
+    assert per_file == [(1, 3, 3), (2, 2, 2)]
+    assert found == 2  # T0001 of each lab

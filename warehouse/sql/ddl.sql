@@ -143,6 +143,17 @@ ALTER TABLE raw.her2_rows ADD COLUMN IF NOT EXISTS expected_result VARCHAR
 ;
 ALTER TABLE staging.her2_results_history ADD COLUMN IF NOT EXISTS expected_result VARCHAR
 ;
+-- The case identifiers of every raw row as fingerprints (warehouse/sql/macros/identifiers.sql),
+-- for the site's identifier check: one row per row of raw.her2_rows, written in the same
+-- transaction (her2qa/ingest/inbox.py). ensure_schema fills it whole when the counts differ
+-- (a warehouse older than the table).
+CREATE TABLE IF NOT EXISTS ops.identifier_fingerprints (
+    file_id            BIGINT NOT NULL,
+    patient_key_prefix UBIGINT,
+    accession_id       UBIGINT,
+    test_id            UBIGINT
+)
+;
 -- The current version of each result (staging/her2_results maintains it, result by result).
 CREATE TABLE IF NOT EXISTS staging.her2_results AS
 SELECT * FROM staging.her2_results_history LIMIT 0

@@ -14,6 +14,7 @@ import csv
 import itertools
 import json
 import re
+import shutil
 import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -389,6 +390,46 @@ def test_identifier_check_finds_a_planted_key_and_accession(network, tmp_path):
         ("b.html", "accession_id"),
         ("c.html", "test_id"),
     ]
+
+
+def test_identifier_fingerprints_are_those_of_every_raw_row(network):
+    """Ingest writes one fingerprint row per raw row, equal to the macro's over the raw layer
+    (a file's rows fingerprinted under another file_id, or missed, fails)."""
+    with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
+        warehouse.run(con, "macros/identifiers")
+        assert warehouse.fingerprints_cover_raw(con)
+        differ = con.execute(
+            "SELECT count(*) FROM ((SELECT * FROM ops.identifier_fingerprints "
+            "EXCEPT ALL SELECT * FROM identifier_fingerprints()) UNION ALL "
+            "(SELECT * FROM identifier_fingerprints() "
+            "EXCEPT ALL SELECT * FROM ops.identifier_fingerprints))"
+        ).fetchone()[0]
+        rows = con.execute("SELECT count(*) FROM ops.identifier_fingerprints").fetchone()[0]
+    assert differ == 0
+    assert rows > 10_000
+
+
+def test_identifier_check_without_full_fingerprints_reads_the_raw_rows(network, tmp_path):
+    """A warehouse whose fingerprints do not cover its raw rows (older than the table) is
+    checked on its raw rows, and the writer's next connection fills them again."""
+    copy = tmp_path / "her2.duckdb"
+    shutil.copyfile(network.paths.warehouse_file, copy)
+    accession = network.query(
+        "SELECT accession_id FROM marts.specimen_her2 WHERE lab_id = 'NORTH' "
+        "ORDER BY accession_id LIMIT 1"
+    )[0][0]
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "b.html").write_text(f"<p>case {accession}.</p>", "utf-8")
+    with warehouse.connect(copy) as con:  # without ensure_schema: nothing refills yet
+        con.execute("DELETE FROM ops.identifier_fingerprints WHERE accession_id IS NOT NULL")
+    with warehouse.connect(copy, read_only=True) as con:
+        assert not warehouse.fingerprints_cover_raw(con)
+        assert [k for _, k, _ in site_checks.identifier_leaks(con, site)] == ["accession_id"]
+    with warehouse.connect(copy) as con:
+        warehouse.ensure_schema(con)
+        assert warehouse.fingerprints_cover_raw(con)
+        assert [k for _, k, _ in site_checks.identifier_leaks(con, site)] == ["accession_id"]
 
 
 def test_a_first_run_without_results_still_publishes(tmp_path, monkeypatch):
