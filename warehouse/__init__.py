@@ -102,6 +102,9 @@ def connect(
             raise WarehouseError(
                 f"warehouse {path} is not a usable DuckDB file: {_first_line(exc)}"
             ) from None
+    # DuckDB draws a progress bar on stdout for a query over 2 s (an upgrade's refill, a
+    # fresh 10M load): noise in an unattended run's log, whatever the terminal
+    con.execute("SET enable_progress_bar = false")
     try:
         yield con
     finally:

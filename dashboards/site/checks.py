@@ -61,6 +61,18 @@ def _tokens(text: str) -> tuple[set[str], set[str]]:
     return hexes, words
 
 
+# The page tokens some raw row's fingerprint matches. Positive IN look-ups: DuckDB builds
+# their hash table on the page tokens (0.03 s at 10M rows), where a NOT IN or a MARK join
+# builds it on the 10M fingerprints (0.3 s each).
+_FOUND_BY_FINGERPRINT = {
+    "page_hex": "SELECT token FROM page_hex WHERE identifier_fingerprint(patient_key_prefix("
+    "token)) IN (SELECT patient_key_prefix FROM ops.identifier_fingerprints)",
+    "page_word": "SELECT token FROM page_word WHERE identifier_fingerprint(token) IN "
+    "(SELECT accession_id FROM ops.identifier_fingerprints) UNION SELECT token FROM page_word "
+    "WHERE identifier_fingerprint(token) IN (SELECT test_id FROM ops.identifier_fingerprints)",
+}
+
+
 def identifier_leaks(con: duckdb.DuckDBPyConnection, site_dir: Path) -> list[tuple[str, str, str]]:
     """(page, kind, value) for every case identifier of the warehouse found on a page."""
     hex_rows, word_rows = [], []
@@ -83,19 +95,9 @@ def identifier_leaks(con: duckdb.DuckDBPyConnection, site_dir: Path) -> list[tup
         if warehouse.fingerprints_cover_raw(cur):  # else: the raw rows, as below
             # Only the tokens some raw row's fingerprint matches are looked for in the raw
             # rows, where the match is confirmed: on a clean site none, and the raw layer is
-            # not read at all (warehouse/sql/macros/identifiers.sql says why). IN is NULL
-            # when it finds nothing among NULL fingerprints (rows kept without values).
-            cur.execute(
-                "DELETE FROM page_hex WHERE NOT coalesce(identifier_fingerprint("
-                "patient_key_prefix(token)) IN (SELECT patient_key_prefix "
-                "FROM ops.identifier_fingerprints), false)"
-            )
-            cur.execute(
-                "DELETE FROM page_word WHERE NOT coalesce(identifier_fingerprint(token) IN "
-                "(SELECT accession_id FROM ops.identifier_fingerprints), false) "
-                "AND NOT coalesce(identifier_fingerprint(token) IN "
-                "(SELECT test_id FROM ops.identifier_fingerprints), false)"
-            )
+            # not read at all (warehouse/sql/macros/identifiers.sql says why).
+            for table, matched in _FOUND_BY_FINGERPRINT.items():
+                cur.execute(f"DELETE FROM {table} WHERE token NOT IN ({matched})")  # noqa: S608
             left = cur.execute(
                 "SELECT (SELECT count(*) FROM page_hex) + (SELECT count(*) FROM page_word)"
             ).fetchone()[0]
