@@ -155,7 +155,7 @@ def rule_violations(
     if table is not None and table.scope and _last_build_incremental(con):
         # every case-level table the rule reads, not only its own: a rule relating two of them
         # ("every contradiction is listed") holds within the scope as it does in the whole
-        rows = scoped or {t.name: f"({build.scope_rows(t)})" for t in _case_level()}
+        rows = scoped or {t.name: f"({build.scope_rows(con, t)})" for t in _case_level()}
     elif table is not None and table.run_rows and run_id is not None:
         rows = {table.name: f"(SELECT * FROM {table.name} WHERE {table.run_rows})"}  # noqa: S608
     for name, replacement in rows.items():
@@ -175,7 +175,7 @@ def gather_scope(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> dic
     out = {}
     for t in _case_level():
         temp = f"temp.main.scope__{t.short}"
-        con.execute(f"CREATE OR REPLACE TEMP TABLE scope__{t.short} AS {build.scope_rows(t)}")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE scope__{t.short} AS {build.scope_rows(con, t)}")
         out[t.name] = temp
     return out
 

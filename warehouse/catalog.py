@@ -274,6 +274,15 @@ TABLES: tuple[Table, ...] = (
         key=("patient_key",),
     ),
     _t(
+        "ops.mart_scope_tables",
+        "state",
+        "ddl",
+        "case-level table the last incremental build merged rows into",
+        "The row ids of that build's rows of the table (the merge appended them) and the "
+        "table's row count then: its checks read those rows by id while both still hold.",
+        key=("table_name",),
+    ),
+    _t(
         "ops.inbox_looks",
         "state",
         "ddl",

@@ -152,12 +152,53 @@ def test_the_checks_of_an_incremental_build_read_the_rows_it_recomputed(wh):
         assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "incremental"
         assert rule_violations(con, key_rule, specimens) == 0
         # a second copy of a recomputed row breaks the key; the check of this build sees it
-        con.execute(f"INSERT INTO marts.specimen_her2 {build.scope_rows(specimens)} LIMIT 1")
+        con.execute(f"INSERT INTO marts.specimen_her2 {build.scope_rows(con, specimens)} LIMIT 1")
         assert rule_violations(con, key_rule, specimens) == 1
         # as a check step reads them: the scope's rows gathered once for all its rules
         scoped = gather_scope(con, [specimens])
         assert scoped["marts.specimen_her2"].startswith("temp.")
         assert rule_violations(con, key_rule, specimens, scoped=scoped) == 1
+
+
+def test_the_checks_find_the_rows_of_a_scope_by_row_id_as_by_their_keys(wh):
+    """After an incremental build, each case-level table's rows of the scope are found by the
+    row ids the build recorded, the same rows as by their keys, in a later connection (a
+    checkpoint between, as between two Dagster steps); a table changed since is read by keys."""
+    generate(wh.inbox, rows=600, seed=5)
+    wh.run()
+    case_level = [t for t in catalog.TABLES if t.scope and t.layer != "scratch"]
+    with warehouse.connect(wh.path) as con:
+        build.build_marts(con, wh.site, as_of=AS_OF)
+        con.execute(
+            "INSERT INTO ops.mart_changes SELECT lab_id, accession_id, patient_key "
+            "FROM marts.specimen_her2 ORDER BY lab_id DESC, accession_id LIMIT 7"
+        )
+        assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "incremental"
+    with warehouse.connect(wh.path) as con:
+        located = {
+            r[0] for r in con.execute("SELECT table_name FROM ops.mart_scope_tables").fetchall()
+        }
+        assert located == {t.name for t in case_level}
+        rows = {}
+        for t in case_level:
+            by_id, by_keys = build.scope_rows(con, t), build.scope_rows_by_keys(t)
+            assert "BETWEEN" in by_id, t.name
+            rows[t.name] = con.execute(f"SELECT count(*) FROM ({by_id})").fetchone()[0]
+            differ = con.execute(
+                f"SELECT count(*) FROM (({by_id}) EXCEPT ALL ({by_keys})) "
+                f"UNION ALL SELECT count(*) FROM (({by_keys}) EXCEPT ALL ({by_id}))"
+            ).fetchall()
+            assert differ == [(0,), (0,)], t.name
+        assert rows["marts.specimen_her2"] >= 7
+        specimens = catalog.table("marts.specimen_her2")
+        first = con.execute(
+            "SELECT first_rowid FROM ops.mart_scope_tables WHERE table_name = 'marts.specimen_her2'"
+        ).fetchone()[0]
+        con.execute("DELETE FROM marts.specimen_her2 WHERE rowid = $first", {"first": first})
+        assert build.scope_rows(con, specimens) == build.scope_rows_by_keys(specimens)
+        # a build that merges nothing leaves no location behind
+        assert build.build_marts(con, wh.site, as_of=AS_OF).scope_specimens == 0
+        assert con.execute("SELECT count(*) FROM ops.mart_scope_tables").fetchone()[0] == 0
 
 
 def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):

@@ -188,6 +188,17 @@ CREATE TABLE IF NOT EXISTS ops.mart_scope_patients (
     patient_key VARCHAR NOT NULL
 )
 ;
+-- Where that build's rows of each case-level table stand. The merge appended them, so they
+-- are the row ids first_rowid..last_rowid while the table still has rows_total rows and
+-- last_rowid is its last (warehouse/build.py, scope_rows). Written once the build has
+-- committed (row ids are final only then); a table without a row here is read by its keys.
+CREATE TABLE IF NOT EXISTS ops.mart_scope_tables (
+    table_name  VARCHAR NOT NULL,
+    first_rowid BIGINT NOT NULL,
+    last_rowid  BIGINT NOT NULL,
+    rows_total  BIGINT NOT NULL
+)
+;
 -- The last look at each inbox name whose bytes are recorded (ops.ingested_files): a file whose
 -- status (size, times, inode) is unchanged since is not read again (her2qa/ingest/inbox.py).
 CREATE TABLE IF NOT EXISTS ops.inbox_looks (
