@@ -15,9 +15,11 @@ scope, every patient of a specimen in scope, until nothing is added), because a 
 depends on its patient's rows alone; the scope's current results are copied into an in-memory
 database (``mart_scope``) that has the warehouse's schema names, so the case-level SQL files
 run there unchanged; then, in the one transaction, each case-level table's rows of the scope
-are replaced by the scope's, and the other tables are rebuilt. ``ops.mart_state`` records the
-fingerprint of the rules and settings the marts were built by: a change forces a full build,
-as does a scope over ``FULL_ABOVE`` of the current results (a bulk load).
+are replaced by the scope's, and the other tables are rebuilt; once committed, the row ids of
+the rows merged in are recorded (``ops.mart_scope_tables``) for the build's checks to fetch
+them by id (``scope_rows``). ``ops.mart_state`` records the fingerprint of the rules and
+settings the marts were built by: a change forces a full build, as does a scope over
+``FULL_ABOVE`` of the current results (a bulk load).
 tests/warehouse/test_incremental.py shows incremental == full after random sequences of files.
 
     macros      warehouse/sql/macros/*.sql (ASCO/CAP rules, statistics, rates): temporary, per
