@@ -138,18 +138,24 @@ def test_a_change_of_rules_or_settings_builds_whole(wh, tmp_path):
         assert con.execute("SELECT count(*) FROM ops.mart_changes").fetchone()[0] == 0
 
 
+def _build_then_rebuild_specimens(con, wh, n: int) -> None:
+    """A full build, then an incremental one of the first ``n`` specimens, logged as changed."""
+    build.build_marts(con, wh.site, as_of=AS_OF)
+    con.execute(
+        "INSERT INTO ops.mart_changes SELECT lab_id, accession_id, patient_key "
+        "FROM marts.specimen_her2 ORDER BY lab_id, accession_id LIMIT $n",
+        {"n": n},
+    )
+    assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "incremental"
+
+
 def test_the_checks_of_an_incremental_build_read_the_rows_it_recomputed(wh):
     generate(wh.inbox, rows=600, seed=4)
     wh.run()
     specimens = catalog.table("marts.specimen_her2")
     (key_rule,) = [r for r in table_rules(specimens) if r.name.endswith("_key_unique")]
     with warehouse.connect(wh.path) as con:
-        build.build_marts(con, wh.site, as_of=AS_OF)
-        con.execute(
-            "INSERT INTO ops.mart_changes SELECT lab_id, accession_id, patient_key "
-            "FROM marts.specimen_her2 ORDER BY lab_id, accession_id LIMIT 3"
-        )
-        assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "incremental"
+        _build_then_rebuild_specimens(con, wh, 3)
         assert rule_violations(con, key_rule, specimens) == 0
         # a second copy of a recomputed row breaks the key; the check of this build sees it
         con.execute(f"INSERT INTO marts.specimen_her2 {build.scope_rows(con, specimens)} LIMIT 1")
@@ -168,12 +174,7 @@ def test_the_checks_find_the_rows_of_a_scope_by_row_id_as_by_their_keys(wh):
     wh.run()
     case_level = [t for t in catalog.TABLES if t.scope and t.layer != "scratch"]
     with warehouse.connect(wh.path) as con:
-        build.build_marts(con, wh.site, as_of=AS_OF)
-        con.execute(
-            "INSERT INTO ops.mart_changes SELECT lab_id, accession_id, patient_key "
-            "FROM marts.specimen_her2 ORDER BY lab_id DESC, accession_id LIMIT 7"
-        )
-        assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "incremental"
+        _build_then_rebuild_specimens(con, wh, 7)
     with warehouse.connect(wh.path) as con:
         located = {
             r[0] for r in con.execute("SELECT table_name FROM ops.mart_scope_tables").fetchall()
