@@ -137,7 +137,7 @@ def build_marts(
                         con.execute(f"DROP TABLE IF EXISTS {t.name}")
                 mode = "incremental" if scope is not None else "full"
                 if tables is None:
-                    _record_state(con, stamp, mode)
+                    _record_state(con, stamp, mode, changed=scope != (0, 0))
                 summary = summarise(con, [t for t in order if t.layer != "scratch"])
                 con.execute("COMMIT")
             except BaseException:
@@ -165,16 +165,20 @@ def _built_by(con: duckdb.DuckDBPyConnection) -> str | None:
     return row[0] if row else None
 
 
-def _record_state(con: duckdb.DuckDBPyConnection, stamp: str, mode: str) -> None:
-    """The marts now stand for every staged result: the work list is done."""
+def _record_state(con: duckdb.DuckDBPyConnection, stamp: str, mode: str, *, changed: bool) -> None:
+    """The marts now stand for every staged result: the work list is done. ``changed``: this
+    build recomputed case-level tables or aggregates (ops.mart_state.changed_at)."""
     con.execute("DELETE FROM ops.mart_changes")
     if mode == "full":  # every row was built (and is checked), not a scope's
         con.execute("DELETE FROM ops.mart_scope_specimens")
         con.execute("DELETE FROM ops.mart_scope_patients")
+    (changed_at,) = con.execute("SELECT max(changed_at) FROM ops.mart_state").fetchone()
     con.execute("DELETE FROM ops.mart_state")
     con.execute(
-        "INSERT INTO ops.mart_state VALUES ($fingerprint, now()::TIMESTAMP, $mode)",
-        {"fingerprint": stamp, "mode": mode},
+        "INSERT INTO ops.mart_state (fingerprint, built_at, mode, changed_at) "
+        "SELECT $fingerprint, now()::TIMESTAMP, $mode, "
+        "CASE WHEN $changed OR $changed_at IS NULL THEN now()::TIMESTAMP ELSE $changed_at END",
+        {"fingerprint": stamp, "mode": mode, "changed": changed, "changed_at": changed_at},
     )
 
 

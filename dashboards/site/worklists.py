@@ -17,6 +17,9 @@ section); the aging list carries ``days_open``.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -139,6 +142,8 @@ BY_FILE: dict[str, Worklist] = {w.file: w for w in LISTS}
 WORKLISTS: dict[str, str] = {w.file: w.query for w in LISTS}
 DESCRIPTION: dict[str, str] = {w.file: w.description for w in LISTS}
 BATCH = 10_000
+# What each list's file was written from (write_all): a dot file beside the lists, owner-only.
+MANIFEST = ".written.json"
 
 
 def _batches(cur: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
@@ -152,16 +157,28 @@ def _batches(cur: duckdb.DuckDBPyConnection) -> Iterator[tuple]:
 def write_all(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
     """Write every worklist into ``folder`` (created 0700); returns rows per file.
 
+    A list is written again only when what it was written from has changed: the warehouse's
+    case-level tables and aggregates (ops.mart_state.changed_at: a build with nothing staged
+    keeps it), the list's query, or its file (size or modification time). ``MANIFEST``
+    records each list as written; without it, or without a build, every list is written. A
+    run with no new file leaves the files as they are (2.1 s of a 10M run otherwise).
+
     The lists are written side by side, as many at once as DuckDB has threads: each COPY
     sorts in parallel but writes its file on one thread, and the lists grow with the
     warehouse (220 MB at 10M results). Two at a time on 2 cores, at 10M: 2.65 s -> 2.46 s
     under the default 1GB DuckDB memory limit, 2.5 s -> 1.8 s with 3GB.
     Each file is its own query and cursor, so the bytes are those of one at a time."""
     restricted_folder(folder)
+    changed_at = _tables_changed_at(con)
+    queries = {w.file: _query_text(con, w) for w in LISTS}
+    rows = _standing(folder, changed_at, queries)
+    todo = [w for w in LISTS if w.file not in rows]
     threads = int(con.execute("SELECT current_setting('threads')").fetchone()[0])
-    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(LISTS)))) as pool:
-        rows = pool.map(lambda w: write(con, folder, w), LISTS)  # each opens its own cursor
-        return {w.file: n for w, n in zip(LISTS, rows, strict=True)}
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(todo) or 1))) as pool:
+        written = pool.map(lambda w: write(con, folder, w), todo)  # each opens its own cursor
+        rows.update(zip((w.file for w in todo), written, strict=True))
+    _record(folder, changed_at, queries, rows)
+    return {w.file: rows[w.file] for w in LISTS}
 
 
 def write(con: duckdb.DuckDBPyConnection, folder: Path, w: Worklist) -> int:
@@ -170,8 +187,7 @@ def write(con: duckdb.DuckDBPyConnection, folder: Path, w: Worklist) -> int:
     results); a column type without a CSV spelling in SQL falls back to Python's writer."""
     cur = con.cursor()
     try:
-        cur.execute(f"DESCRIBE {w.query}")
-        copy = w.csv_query([(name, kind) for name, kind, *_ in cur.fetchall()])
+        copy = _csv_query(cur, w)
         if copy is not None:
             return copy_csv(cur, copy, folder / w.file)
         cur.execute(w.query)
@@ -179,6 +195,73 @@ def write(con: duckdb.DuckDBPyConnection, folder: Path, w: Worklist) -> int:
         return write_csv(folder / w.file, columns, _batches(cur))
     finally:
         cur.close()
+
+
+def _csv_query(cur: duckdb.DuckDBPyConnection, w: Worklist) -> str | None:
+    cur.execute(f"DESCRIBE {w.query}")
+    return w.csv_query([(name, kind) for name, kind, *_ in cur.fetchall()])
+
+
+def _query_text(con: duckdb.DuckDBPyConnection, w: Worklist) -> str:
+    """What the file of ``w`` is written by: its SQL, cells spelled (or Python's writer's)."""
+    cur = con.cursor()
+    try:
+        return _csv_query(cur, w) or f"write_csv: {w.query}"
+    finally:
+        cur.close()
+
+
+def _tables_changed_at(con: duckdb.DuckDBPyConnection) -> str | None:
+    (changed_at,) = con.execute("SELECT max(changed_at) FROM ops.mart_state").fetchone()
+    return None if changed_at is None else changed_at.isoformat()
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _standing(folder: Path, changed_at: str | None, queries: dict[str, str]) -> dict[str, int]:
+    """Rows of each list whose file stands as the manifest recorded it, written from this
+    state of the warehouse by the same query."""
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if changed_at is None or manifest.get("changed_at") != changed_at:
+        return {}
+    standing = {}
+    for name, entry in manifest.get("lists", {}).items():
+        if name not in queries or entry.get("query") != _digest(queries[name]):
+            continue
+        try:
+            status = (folder / name).stat()
+        except OSError:
+            continue
+        if [status.st_size, status.st_mtime_ns] == [entry.get("bytes"), entry.get("mtime_ns")]:
+            standing[name] = int(entry["rows"])
+    return standing
+
+
+def _record(
+    folder: Path, changed_at: str | None, queries: dict[str, str], rows: dict[str, int]
+) -> None:
+    """The manifest of the lists as now written (mode 0600, replaced whole)."""
+    lists = {}
+    for name, n in sorted(rows.items()):
+        status = (folder / name).stat()
+        lists[name] = {
+            "query": _digest(queries[name]),
+            "rows": n,
+            "bytes": status.st_size,
+            "mtime_ns": status.st_mtime_ns,
+        }
+    text = json.dumps({"changed_at": changed_at, "lists": lists}, indent=1, sort_keys=True)
+    tmp = folder / (MANIFEST + ".part")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, folder / MANIFEST)
 
 
 def counts(con: duckdb.DuckDBPyConnection, file: str) -> dict[str, int]:

@@ -28,7 +28,7 @@ CANARIES = ("MRN-CANARY-4410", "Ozymandias", "Thrunkwell", "1958-11-23")
 # recovered run extends marts an earlier, killed run built; the clean run builds them whole).
 RUN_COLUMNS = {
     *("ingested_at", "staged_at", "run_id", "staged_run_id", "archive_path"),
-    *("built_at", "mode"),  # ops.mart_state
+    *("built_at", "mode", "changed_at"),  # ops.mart_state
     *("looked_ns", "mtime_ns", "ctime_ns", "inode", "device"),  # ops.inbox_looks: the file system's
 }
 

@@ -202,6 +202,24 @@ def test_the_checks_find_the_rows_of_a_scope_by_row_id_as_by_their_keys(wh):
         assert con.execute("SELECT count(*) FROM ops.mart_scope_tables").fetchone()[0] == 0
 
 
+def test_a_build_with_nothing_staged_keeps_when_the_marts_last_changed(wh):
+    """ops.mart_state.changed_at (what the worklists are written from) moves with a build
+    that recomputed rows, not with one that had nothing to do."""
+    generate(wh.inbox, rows=600, seed=9)
+    wh.run()
+    changed_at = "SELECT changed_at, built_at FROM ops.mart_state"
+    with warehouse.connect(wh.path) as con:
+        build.build_marts(con, wh.site, as_of=AS_OF)
+        (full, built) = con.execute(changed_at).fetchone()
+        assert full == built
+        assert build.build_marts(con, wh.site, as_of=AS_OF).scope_specimens == 0
+        (kept, built) = con.execute(changed_at).fetchone()
+        assert kept == full and built > full
+        _build_then_rebuild_specimens(con, wh, 2)  # its full build first changes it too
+        (moved, built) = con.execute(changed_at).fetchone()
+        assert moved == built and moved > kept
+
+
 def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
     generate(wh.inbox, rows=600, seed=6)
     wh.run("night-1")

@@ -176,6 +176,12 @@ CREATE TABLE IF NOT EXISTS ops.mart_state (
     mode        VARCHAR NOT NULL          -- full | incremental
 )
 ;
+-- When a build last changed a case-level table or an aggregate: the built_at of the last
+-- build that recomputed any (a build with nothing staged rebuilds only the findings and the
+-- configuration's tables, and keeps the earlier value). The restricted worklists written from
+-- that state are not written again (dashboards/site/worklists.py).
+ALTER TABLE ops.mart_state ADD COLUMN IF NOT EXISTS changed_at TIMESTAMP
+;
 -- The last incremental build's scope (closed over patients): the rows it recomputed are the
 -- case-level rows of these specimens / patients, and the integrity checks of that build read
 -- those rows (pipelines/factory.py). Empty after a full build.

@@ -96,10 +96,14 @@ def test_restricted_files_owner_only_neutralised_and_without_patient_keys(site):
     summary, keys, _ = site
     folder = summary.restricted_dir
     assert stat.S_IMODE(folder.stat().st_mode) == 0o700
-    assert sorted(p.name for p in folder.iterdir()) == sorted(w.file for w in worklists.LISTS)
+    listed = [*(w.file for w in worklists.LISTS), worklists.MANIFEST]
+    assert sorted(p.name for p in folder.iterdir()) == sorted(listed)
     for path in folder.iterdir():
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path.name
         text = path.read_text("utf-8")
+        assert not [k for k in keys if k in text], path.name
+        if path.name == worklists.MANIFEST:  # what each list was written from: no case data
+            continue
         header = text.splitlines()[0].split(",")
         assert "patient_key" not in header and "patient_mrn" not in header, path.name
         assert not [k for k in keys if k in text], path.name
@@ -164,3 +168,33 @@ def test_lists_written_side_by_side_are_the_bytes_of_one_at_a_time(site, tmp_pat
     assert one == side_by_side and sum(one.values()) > 0
     for w in worklists.LISTS:
         assert (tmp_path / "four" / w.file).read_bytes() == (tmp_path / "one" / w.file).read_bytes()
+
+
+def test_a_list_is_written_again_only_when_what_it_comes_from_changed(site, tmp_path):
+    """Same warehouse state, same query, file as written: the file is left as it is (a run
+    with no new file). A file changed by hand, or a build that changed the marts, and it is
+    written again, with the bytes a first writing gives."""
+    _, _, con = site
+    folder, fresh = tmp_path / "lists", tmp_path / "fresh"
+    first = worklists.write_all(con, folder)
+    worklists.write_all(con, fresh)
+    inodes = {w.file: (folder / w.file).stat().st_ino for w in worklists.LISTS}
+    assert worklists.write_all(con, folder) == first
+    assert {w.file: (folder / w.file).stat().st_ino for w in worklists.LISTS} == inodes
+
+    tampered = worklists.LISTS[0].file
+    (folder / tampered).write_text("edited by hand\n", encoding="utf-8")
+    assert worklists.write_all(con, folder) == first
+    assert (folder / tampered).read_bytes() == (fresh / tampered).read_bytes()
+    assert (folder / worklists.LISTS[1].file).stat().st_ino == inodes[worklists.LISTS[1].file]
+
+    (before,) = con.execute("SELECT changed_at FROM ops.mart_state").fetchone()
+    try:  # as a build that recomputed the marts leaves it
+        con.execute("UPDATE ops.mart_state SET changed_at = changed_at + INTERVAL 1 SECOND")
+        assert worklists.write_all(con, folder) == first
+    finally:
+        con.execute("UPDATE ops.mart_state SET changed_at = $t", {"t": before})
+    for w in worklists.LISTS:
+        assert (folder / w.file).stat().st_ino != inodes[w.file], w.file
+        assert (folder / w.file).read_bytes() == (fresh / w.file).read_bytes()
+    assert stat.S_IMODE((folder / worklists.MANIFEST).stat().st_mode) == 0o600
