@@ -138,6 +138,8 @@ def build_marts(
                 mode = "incremental" if scope is not None else "full"
                 if tables is None:
                     _record_state(con, stamp, mode, changed=scope != (0, 0))
+                else:  # some tables rebuilt whole: what the worklists come from may differ
+                    con.execute("UPDATE ops.mart_state SET changed_at = now()::TIMESTAMP")
                 summary = summarise(con, [t for t in order if t.layer != "scratch"])
                 con.execute("COMMIT")
             except BaseException:

@@ -218,6 +218,10 @@ def test_a_build_with_nothing_staged_keeps_when_the_marts_last_changed(wh):
         _build_then_rebuild_specimens(con, wh, 2)  # its full build first changes it too
         (moved, built) = con.execute(changed_at).fetchone()
         assert moved == built and moved > kept
+        # some tables rebuilt whole (ops.mart_state itself untouched): it moves too
+        build.build_marts(con, wh.site, tables=(catalog.table("marts.reference_bands"),))
+        (rebuilt, _) = con.execute(changed_at).fetchone()
+        assert rebuilt > moved
 
 
 def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
