@@ -123,13 +123,33 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def fingerprints_cover_raw(con: duckdb.DuckDBPyConnection) -> bool:
-    """Whether ops.identifier_fingerprints has one row per raw row, as ingest keeps it. Both
-    counts come from DuckDB's metadata (a millisecond at 10M rows), so every run can ask."""
+    """Whether ops.identifier_fingerprints has one row per raw row, as ingest keeps it, by
+    today's fingerprint (macros/identifiers, defined here on ``con``). Both counts come from
+    DuckDB's metadata (a millisecond at 10M rows), so every run can ask; and the oldest
+    file's rows are fingerprinted again and compared (its row groups alone are read), since
+    a changed fingerprint function leaves the counts equal and the oldest rows stale."""
     raw, kept = con.execute(
         "SELECT (SELECT count(*) FROM raw.her2_rows), "
         "(SELECT count(*) FROM ops.identifier_fingerprints)"
     ).fetchone()
-    return raw == kept
+    if raw != kept:
+        return False
+    run(con, "macros/identifiers")
+    (oldest,) = con.execute(
+        "SELECT min(file_id) FROM ops.ingested_files WHERE status = 'ingested' AND rows_read > 0"
+    ).fetchone()
+    (stale,) = con.execute(  # a constant file_id: DuckDB reads that file's row groups alone
+        """
+        SELECT count(*) FROM (
+            (FROM ops.identifier_fingerprints WHERE file_id = $oldest
+             EXCEPT ALL FROM identifier_fingerprints() WHERE file_id = $oldest)
+            UNION ALL
+            (FROM identifier_fingerprints() WHERE file_id = $oldest
+             EXCEPT ALL FROM ops.identifier_fingerprints WHERE file_id = $oldest))
+        """,
+        {"oldest": oldest},
+    ).fetchone()
+    return stale == 0
 
 
 def _complete_identifier_fingerprints(con: duckdb.DuckDBPyConnection) -> None:

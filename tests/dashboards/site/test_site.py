@@ -446,6 +446,13 @@ def test_identifier_check_without_full_fingerprints_reads_the_raw_rows(network, 
         warehouse.ensure_schema(con)
         assert warehouse.fingerprints_cover_raw(con)
         assert [k for _, k, _ in site_checks.identifier_leaks(con, site)] == ["accession_id"]
+        # fingerprints by another function (an older release's): the counts agree, and the
+        # oldest file's rows tell; the next writer connection fingerprints them anew
+        con.execute("UPDATE ops.identifier_fingerprints SET accession_id = accession_id // 2")
+        assert not warehouse.fingerprints_cover_raw(con)
+        assert [k for _, k, _ in site_checks.identifier_leaks(con, site)] == ["accession_id"]
+        warehouse.ensure_schema(con)
+        assert warehouse.fingerprints_cover_raw(con)
 
 
 def test_a_first_run_without_results_still_publishes(tmp_path, monkeypatch):
