@@ -118,23 +118,22 @@ def _first_line(exc: Exception) -> str:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     """Create the persistent tables when missing (idempotent)."""
     run(con, "ddl")
-    run(con, "macros/identifiers")  # bound to raw.her2_rows, so after ddl made it
-    _complete_identifier_fingerprints(con)
+    _complete_identifier_fingerprints(con)  # after ddl: the macros bind to raw.her2_rows
 
 
 def fingerprints_cover_raw(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether ops.identifier_fingerprints has one row per raw row, as ingest keeps it, by
-    today's fingerprint (macros/identifiers, defined here on ``con``). Both counts come from
-    DuckDB's metadata (a millisecond at 10M rows), so every run can ask; and the oldest
-    file's rows are fingerprinted again and compared (its row groups alone are read), since
-    a changed fingerprint function leaves the counts equal and the oldest rows stale."""
+    today's fingerprint (macros/identifiers, defined here on ``con`` for its callers). Both
+    counts come from DuckDB's metadata (a millisecond at 10M rows), so every run can ask;
+    and the oldest file's rows are fingerprinted again and compared (its row groups alone
+    are read), since a changed fingerprint function leaves the counts equal."""
+    run(con, "macros/identifiers")
     raw, kept = con.execute(
         "SELECT (SELECT count(*) FROM raw.her2_rows), "
         "(SELECT count(*) FROM ops.identifier_fingerprints)"
     ).fetchone()
     if raw != kept:
         return False
-    run(con, "macros/identifiers")
     (oldest,) = con.execute(
         "SELECT min(file_id) FROM ops.ingested_files WHERE status = 'ingested' AND rows_read > 0"
     ).fetchone()

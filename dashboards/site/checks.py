@@ -91,7 +91,7 @@ def identifier_leaks(con: duckdb.DuckDBPyConnection, site_dir: Path) -> list[tup
                     f"INSERT INTO {table} SELECT unnest($p::VARCHAR[]), unnest($t::VARCHAR[])",
                     {"p": [r[0] for r in rows], "t": [r[1] for r in rows]},
                 )
-        warehouse.run(cur, "macros/identifiers")
+        # (defines macros/identifiers on the cursor, which the look-ups below use either way)
         if warehouse.fingerprints_cover_raw(cur):  # else: the raw rows, as below
             # Only the tokens some raw row's fingerprint matches are looked for in the raw
             # rows, where the match is confirmed: on a clean site none, and the raw layer is
