@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import pkgutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,12 +106,16 @@ def build_site(
     restricted = Path(restricted_dir)
     generated_at = generated_at or datetime.now(UTC)
     ctx = Context.open(con, site_config, run_id, generated_at)
-    ctx.worklists = worklists.write_all(con, restricted)
     ctx.restricted_label = _where(restricted, site)
-
-    topics = [m.build(ctx) for m in TOPICS]
-    after = [m.build(ctx) for m in AFTER]
-    pages = [overview.build(ctx), *topics, *after]
+    # The worklists are written while the pages are built: DuckDB writes the lists (the GIL
+    # released), the pages are mostly Python (plotly figures). Only the footer needs the
+    # lists' rows. A 10M night: 2.0 s of lists and 2.2 s of pages one after the other.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        lists = pool.submit(_write_worklists, con, restricted)
+        topics = [m.build(ctx) for m in TOPICS]
+        after = [m.build(ctx) for m in AFTER]
+        pages = [overview.build(ctx), *topics, *after]
+        ctx.worklists = lists.result()
 
     record = lineage(con, site_config, run_id)
     footer = _footer(ctx, record)
@@ -164,6 +169,16 @@ def build_site(
         worklists=dict(ctx.worklists),
         seconds=perf_counter() - started,
     )
+
+
+def _write_worklists(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, int]:
+    """``worklists.write_all`` on a cursor of its own (a DuckDB connection is used by one
+    thread at a time; the pages keep ``con``)."""
+    cursor = con.cursor()
+    try:
+        return worklists.write_all(cursor, folder)
+    finally:
+        cursor.close()
 
 
 def plotly_js_bytes() -> bytes:

@@ -59,7 +59,14 @@ class Worklist:
         select = ", ".join(f'{sql} AS "{name}"' for name, sql in cells)
         order = ", ".join(f"w.{term.strip()}" for term in self.order.split(","))
         # table, filter and order are this module's constants; names and types the table's
-        source = f"(SELECT * FROM {self.table} WHERE {self.where}) AS w"  # noqa: S608
+        rows = f"SELECT * FROM {self.table}"  # noqa: S608
+        if self.where != "true":
+            # the rows under the filter found first, then fetched by row id: a filter keeping
+            # 1% of the rows keeps some in nearly every vector, so filtering whole rows read
+            # every column of the table (interpretation_disagreements at 10M: 0.76-0.99 s
+            # so, 0.60 s by row id)
+            rows += f" WHERE rowid IN (SELECT rowid FROM {self.table} WHERE {self.where})"  # noqa: S608
+        source = f"({rows}) AS w"
         return f"SELECT {select} FROM {source} ORDER BY {order}"  # noqa: S608
 
     @property
