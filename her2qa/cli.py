@@ -245,14 +245,18 @@ def _run(
     quiet: bool,
     job_name: str = "her2qa_job",
 ) -> int:
+    if _OWN_PROCESS:
+        # What the runner imports (Dagster, pandas, the definitions) lives as long as the
+        # process: imported without collections (0.15-0.2 s), then frozen out of the
+        # collector's full passes, each of which traversed it again (0.85 s of collections
+        # in a 1M night, 0.46 s so). Not when main() is called in a process that goes on
+        # (tests): its garbage of the moment would be frozen with it.
+        gc.disable()
     from her2qa.runner import RunFailed, run_pipeline
 
     if _OWN_PROCESS:
-        # What is imported now (Dagster, pandas, the definitions) lives as long as the
-        # process: out of the collector's full passes, each of which traversed it again
-        # (0.85 s of collections in a 1M night, 0.46 s so). Not when main() is called in
-        # another process (tests): its garbage of the moment would be frozen with it.
         gc.freeze()
+        gc.enable()
     if inbox is not None and not inbox.is_dir():
         raise UserError(f"inbox {inbox} does not exist or is not a folder")
     phi.load_key()  # refuse to start without a key, before anything is written

@@ -185,8 +185,8 @@ def test_cli_run_succeeds_and_reports(env):
 
 
 def test_the_command_leaves_its_heap_to_the_process_end(env):
-    """`her2qa` in a process of its own (cli.entry): what it imported is frozen out of the
-    garbage collector's passes before the run, and everything else once main() returns, so
+    """`her2qa` in a process of its own (cli.entry): what it imported (without collections) is
+    frozen out of the garbage collector's passes before the run, and everything else once main() returns, so
     Python's last collections do not traverse it (about 1 s a run). The run is unchanged."""
     write_extract(env / "inbox" / "x.csv", [IHC_ROW])
     probe = textwrap.dedent("""
@@ -197,17 +197,21 @@ def test_the_command_leaves_its_heap_to_the_process_end(env):
         real = runner.run_pipeline
         def run_pipeline(*args, **kwargs):
             seen["at_run"] = gc.get_freeze_count()
+            seen["collecting"] = gc.isenabled()
             return real(*args, **kwargs)
         runner.run_pipeline = run_pipeline
-        atexit.register(lambda: print("frozen", seen.get("at_run", 0), gc.get_freeze_count()))
+        atexit.register(
+            lambda: print("frozen", seen.get("at_run", 0), gc.get_freeze_count(), seen.get("collecting"))
+        )
         sys.argv = ["her2qa", "run", "--inbox", "inbox", "--warehouse", "w.duckdb"]
         cli.entry()
     """)
     proc = _cli(env, "-c", probe, module=False)
     assert proc.returncode == 0, proc.stderr
     assert "1 staged, 0 quarantined" in proc.stdout
-    at_run, at_exit = (int(v) for v in proc.stdout.split("frozen ")[1].split())
-    assert 0 < at_run < at_exit
+    at_run, at_exit, collecting = proc.stdout.split("frozen ")[1].split()
+    assert 0 < int(at_run) < int(at_exit)
+    assert collecting == "True"  # the collector runs again once the imports are frozen
 
 
 def test_main_in_a_process_that_goes_on_freezes_nothing(env, monkeypatch):
