@@ -15,23 +15,31 @@ FROM staging.her2_results_history
 SEMI JOIN changed_results USING (lab_id, test_id)
 QUALIFY row_number() OVER (PARTITION BY lab_id, test_id ORDER BY result_version DESC) = 1
 ;
+-- The current rows replaced: found once, by their key columns, then logged and deleted by row
+-- id (row ids hold within the staging transaction: no checkpoint runs while it is open). Two
+-- semi joins over the 10M current results, one for the log and one for the DELETE, took
+-- 0.88-1.20 s of a 10M night's step against 0.68-0.70 s so (the same rows, the same log).
+CREATE OR REPLACE TEMP TABLE replaced_current AS
+SELECT rowid AS row_id, lab_id, accession_id, patient_key
+FROM staging.her2_results SEMI JOIN changed_results USING (lab_id, test_id)
+;
 INSERT INTO ops.mart_changes (lab_id, accession_id, patient_key)
 SELECT DISTINCT lab_id, accession_id, patient_key
 FROM (
-    SELECT lab_id, accession_id, patient_key
-    FROM staging.her2_results SEMI JOIN changed_results USING (lab_id, test_id)
+    SELECT lab_id, accession_id, patient_key FROM replaced_current
     UNION ALL
     SELECT lab_id, accession_id, patient_key FROM changed_current
 )
 WHERE EXISTS (SELECT 1 FROM ops.mart_state)
 ;
-DELETE FROM staging.her2_results AS r
-USING changed_results AS c
-WHERE r.lab_id = c.lab_id AND r.test_id = c.test_id
+DELETE FROM staging.her2_results
+WHERE rowid IN (SELECT row_id FROM replaced_current)
 ;
 INSERT INTO staging.her2_results
 SELECT * FROM changed_current
 ORDER BY lab_id, test_id
 ;
 DROP TABLE changed_current
+;
+DROP TABLE replaced_current
 ;
