@@ -1245,6 +1245,29 @@ TABLES: tuple[Table, ...] = (
             ),
         ),
     ),
+    # ---------------------------------------------------------------- the overview page
+    _t(
+        "marts.headline",
+        "marts",
+        "marts/headline",
+        "lab (and ALL)",
+        "The overview's counts: clinical specimens (primary, metastasis, in the last 12 "
+        "collection months of the warehouse), first and last collection, latest report and "
+        "latest arrival of a file with a current result.",
+        key=("lab_id",),
+        upstream=("marts.specimen_her2", "staging.her2_results", "ops.ingested_files"),
+        roll_up=((), ("n_specimens", "n_primary", "n_metastasis", "n_window")),
+    ),
+    _t(
+        "marts.volume_monthly",
+        "marts",
+        "marts/volume_monthly",
+        "lab (and ALL) × collection month × specimen role",
+        "Clinical specimens per collection month and role, for the overview's volume chart.",
+        key=("lab_id", "month", "specimen_role"),
+        upstream=("marts.specimen_her2",),
+        roll_up=(("month", "specimen_role"), ("n_specimens",)),
+    ),
     # ---------------------------------------------------------------- findings
     _t(
         "marts.findings",

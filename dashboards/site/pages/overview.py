@@ -122,7 +122,7 @@ def _title(ctx: Context, code: str) -> str:
 
 
 def build(ctx: Context) -> Page:
-    head = {r["lab_id"]: r for r in ctx.file("headline")}
+    head = {r["lab_id"]: r for r in ctx.rows("SELECT * FROM marts.headline")}
     agreement = {
         r["lab_id"]: r
         for r in ctx.rows(
@@ -134,7 +134,9 @@ def build(ctx: Context) -> Page:
         "SELECT count(*) AS files, count_if(run_id = $run) AS this_run FROM ops.ingested_files",
         {"run": ctx.run_id or ""},
     )[0]
-    volume = ctx.per_view(ctx.file("volume_monthly"))
+    volume = ctx.per_view(
+        ctx.rows("SELECT * FROM marts.volume_monthly ORDER BY lab_id, month, specimen_role")
+    )
     findings = ctx.findings
 
     def view_tiles(view: View) -> Markup:

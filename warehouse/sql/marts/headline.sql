@@ -1,4 +1,6 @@
--- dashboards/headline: the overview's counts per lab (and 'ALL' pooled), one row each.
+-- marts/headline: the overview's counts per lab (and 'ALL' pooled), one row each, a small
+-- table the page reads (the scans of every specimen and every current result are the
+-- build's: at 10M, 0.2 s of a site build otherwise).
 -- From marts.specimen_her2 (clinical specimens), staging.her2_results and ops.ingested_files.
 --   n_specimens, n_primary, n_metastasis   every clinical specimen
 --   window_start, window_end               the last 12 calendar months with data in the whole
@@ -7,6 +9,7 @@
 --   first_collection, last_collection      collection dates
 --   latest_report                          latest report_date of any current result of the lab
 --   latest_arrival                         latest arrival date of a file that brought its results
+CREATE OR REPLACE TABLE marts.headline AS
 WITH bounds AS (
     SELECT
         date_trunc('month', max(collection_date))::DATE AS window_end,
@@ -43,3 +46,4 @@ SELECT
 FROM specimens AS s
 LEFT JOIN results AS r USING (lab_id)
 CROSS JOIN bounds AS b
+ORDER BY s.lab_id <> 'ALL', s.lab_id
