@@ -2,14 +2,19 @@
 -- lab code as written (that lab's rows in the file) and 'ALL' (the file's own accounting,
 -- rejected and duplicate files included). Grain: lab_id × file_id.
 WITH read AS (
-    SELECT file_id, coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab, count(*) AS rows_read
-    FROM raw.her2_rows
+    -- counted per lab_id as written first, then trimmed: a few groups per file, not every
+    -- row's text (the raw rows grow with the warehouse: at 10M, 0.05 s against 0.15 s)
+    SELECT file_id, coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab, sum(n) AS rows_read
+    FROM (SELECT file_id, lab_id, count(*) AS n FROM raw.her2_rows GROUP BY file_id, lab_id)
     GROUP BY ALL
 ),
 rejected AS (
     SELECT file_id, coalesce(nullif(trim(lab_id), ''), '(no lab id)') AS lab,
-           count(*) AS rows_quarantined
-    FROM quarantine.rejected_rows
+           sum(n) AS rows_quarantined
+    FROM (
+        SELECT file_id, lab_id, count(*) AS n FROM quarantine.rejected_rows
+        GROUP BY file_id, lab_id
+    )
     GROUP BY ALL
 )
 SELECT

@@ -360,21 +360,42 @@ def test_a_labs_own_target_is_labelled_as_its_own():
     assert ctx.target_label(north).endswith(": 90%")
 
 
-def test_quarantine_by_lab_counts_each_lab_code_as_written_trimmed():
+def test_quarantine_counts_each_lab_code_as_written_trimmed():
     # the raw rows are counted per lab_id as written, then trimmed: ' CITY ' and 'CITY' are one
     # lab, an empty or missing code is '(no lab id)', and 'ALL' is the files' own accounting
     con = duckdb.connect()
     con.execute("CREATE SCHEMA raw; CREATE SCHEMA quarantine; CREATE SCHEMA ops")
-    con.execute("CREATE TABLE raw.her2_rows (lab_id VARCHAR)")
-    con.execute("CREATE TABLE quarantine.rejected_rows (lab_id VARCHAR)")
-    con.execute("CREATE TABLE ops.ingested_files (rows_read BIGINT, rows_quarantined BIGINT)")
-    read = ["CITY", " CITY ", "CITY", "EAST", "", "  ", None, "EAST "]
-    rejected = [" CITY", None, "EAST"]
-    con.executemany("INSERT INTO raw.her2_rows VALUES (?)", [(v,) for v in read])
-    con.executemany("INSERT INTO quarantine.rejected_rows VALUES (?)", [(v,) for v in rejected])
-    con.execute("INSERT INTO ops.ingested_files VALUES (8, 3)")
-    got = {
+    con.execute("CREATE TABLE raw.her2_rows (file_id BIGINT, lab_id VARCHAR)")
+    con.execute("CREATE TABLE quarantine.rejected_rows (file_id BIGINT, lab_id VARCHAR)")
+    con.execute(
+        "CREATE TABLE ops.ingested_files (file_id BIGINT, file_name VARCHAR, status VARCHAR, "
+        "arrival_date DATE, rows_read BIGINT, rows_quarantined BIGINT)"
+    )
+    read = [(1, "CITY"), (1, " CITY "), (1, "CITY"), (2, "CITY"), (1, "EAST"), (2, ""), (2, "  ")]
+    read += [(1, None), (2, "EAST ")]
+    rejected = [(1, " CITY"), (2, None), (2, "EAST")]
+    con.executemany("INSERT INTO raw.her2_rows VALUES (?, ?)", read)
+    con.executemany("INSERT INTO quarantine.rejected_rows VALUES (?, ?)", rejected)
+    con.execute(
+        "INSERT INTO ops.ingested_files VALUES (1, 'a.csv', 'ingested', '2026-01-01', 5, 1), "
+        "(2, 'b.csv', 'ingested', '2026-01-02', 4, 2)"
+    )
+    by_lab = {
         r["lab_id"]: (r["rows_read"], r["rows_quarantined"])
         for r in rows(con, report_sql("quarantine_by_lab"))
     }
-    assert got == {"ALL": (8, 3), "CITY": (3, 1), "EAST": (2, 1), "(no lab id)": (3, 1)}
+    assert by_lab == {"ALL": (9, 3), "CITY": (4, 1), "EAST": (2, 1), "(no lab id)": (3, 1)}
+    by_file = {
+        (r["lab_id"], r["file_id"]): (r["rows_read"], r["rows_quarantined"])
+        for r in rows(con, report_sql("quarantine_by_file"))
+    }
+    assert by_file == {
+        ("ALL", 1): (5, 1),
+        ("ALL", 2): (4, 2),
+        ("CITY", 1): (3, 1),
+        ("CITY", 2): (1, 0),
+        ("EAST", 1): (1, 0),
+        ("EAST", 2): (1, 1),
+        ("(no lab id)", 1): (1, 0),
+        ("(no lab id)", 2): (2, 1),
+    }
