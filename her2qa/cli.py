@@ -15,6 +15,7 @@ import time
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from her2qa import config
 from her2qa.generate.formats import FORMATS
@@ -32,7 +33,7 @@ class UserError(Exception):
 _OWN_PROCESS = False
 
 
-def entry() -> None:
+def entry() -> NoReturn:
     """The ``her2qa`` command (console script and ``python -m her2qa.cli``): ``main`` in a
     process of its own, which then ends without Python's last garbage collections.
 
