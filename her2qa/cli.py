@@ -13,7 +13,8 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import NoReturn
 
@@ -47,6 +48,24 @@ def entry() -> NoReturn:
     code = main()
     gc.freeze()
     sys.exit(code)
+
+
+@contextmanager
+def _for_the_process() -> Iterator[None]:
+    """Imports made inside live as long as the process (Dagster, pandas, the definitions):
+    in the ``her2qa`` process (``entry``) they are made without collections (0.15-0.2 s),
+    then frozen out of the collector's full passes, each of which traversed them again
+    (0.85 s of collections in a 1M night, 0.46 s so). Not when main() is called in a process
+    that goes on (tests): its garbage of the moment would be frozen with them."""
+    if not _OWN_PROCESS:
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -246,18 +265,9 @@ def _run(
     quiet: bool,
     job_name: str = "her2qa_job",
 ) -> int:
-    if _OWN_PROCESS:
-        # What the runner imports (Dagster, pandas, the definitions) lives as long as the
-        # process: imported without collections (0.15-0.2 s), then frozen out of the
-        # collector's full passes, each of which traversed it again (0.85 s of collections
-        # in a 1M night, 0.46 s so). Not when main() is called in a process that goes on
-        # (tests): its garbage of the moment would be frozen with it.
-        gc.disable()
-    from her2qa.runner import RunFailed, run_pipeline
+    with _for_the_process():
+        from her2qa.runner import RunFailed, run_pipeline
 
-    if _OWN_PROCESS:
-        gc.freeze()
-        gc.enable()
     if inbox is not None and not inbox.is_dir():
         raise UserError(f"inbox {inbox} does not exist or is not a folder")
     phi.load_key()  # refuse to start without a key, before anything is written

@@ -185,9 +185,9 @@ def test_cli_run_succeeds_and_reports(env):
 
 
 def test_the_command_leaves_its_heap_to_the_process_end(env):
-    """`her2qa` in a process of its own (cli.entry): what it imported (without collections) is
-    frozen out of the garbage collector's passes before the run, and everything else once main() returns, so
-    Python's last collections do not traverse it (about 1 s a run). The run is unchanged."""
+    """`her2qa` in a process of its own (cli.entry): what the runner imported is frozen out of
+    the garbage collector's passes before the run, and everything else once main() returns,
+    so Python's last collections do not traverse it (about 1 s a run). The run is unchanged."""
     write_extract(env / "inbox" / "x.csv", [IHC_ROW])
     probe = textwrap.dedent("""
         import atexit, gc, sys
@@ -200,9 +200,9 @@ def test_the_command_leaves_its_heap_to_the_process_end(env):
             seen["collecting"] = gc.isenabled()
             return real(*args, **kwargs)
         runner.run_pipeline = run_pipeline
-        atexit.register(
-            lambda: print("frozen", seen.get("at_run", 0), gc.get_freeze_count(), seen.get("collecting"))
-        )
+        def report():
+            print("frozen", seen.get("at_run", 0), gc.get_freeze_count(), seen.get("collecting"))
+        atexit.register(report)
         sys.argv = ["her2qa", "run", "--inbox", "inbox", "--warehouse", "w.duckdb"]
         cli.entry()
     """)
