@@ -1245,7 +1245,7 @@ TABLES: tuple[Table, ...] = (
             ),
         ),
     ),
-    # ---------------------------------------------------------------- the overview page
+    # ---------------------------------------------------------------- what the pages read
     _t(
         "marts.headline",
         "marts",
@@ -1267,6 +1267,17 @@ TABLES: tuple[Table, ...] = (
         key=("lab_id", "month", "specimen_role"),
         upstream=("marts.specimen_her2",),
         roll_up=(("month", "specimen_role"), ("n_specimens",)),
+    ),
+    _t(
+        "marts.ihc_ish_matrix",
+        "marts",
+        "marts/ihc_ish_matrix",
+        "lab (and ALL) × IHC score × ISH group",
+        "Clinical specimens by selected IHC score and 2018 ISH group ('none': no usable "
+        "dual-probe ISH), for the IHC/ISH page's matrix.",
+        key=("lab_id", "ihc_score", "ish_group"),
+        upstream=("marts.specimen_her2",),
+        roll_up=(("ihc_score", "ish_group"), ("n_specimens",)),
     ),
     # ---------------------------------------------------------------- findings
     _t(

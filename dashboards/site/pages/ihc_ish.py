@@ -1,6 +1,6 @@
 """IHC/ISH: the IHC score × ISH group heatmap, amplification rate by IHC score beside the
 published figures, and the discordant cases counted (listed only in the restricted worklist).
-From marts.specimen_her2 (dashboards/report/sql/ihc_ish_matrix.sql),
+From marts.ihc_ish_matrix (warehouse/sql/marts/ihc_ish_matrix.sql),
 marts.amplification_by_ihc_score and marts.ihc_ish_discordance. The one badge is the finding
 amplification_published_range (IHC 2+ against the published range); the discordant cases are
 counted in plain words (no target applies to a count)."""
@@ -204,7 +204,9 @@ def _amplification(ctx: Context, view: View, rows: list[dict]) -> F.Figure | Non
 
 
 def build(ctx: Context) -> Page:
-    matrix = ctx.per_view(ctx.file("ihc_ish_matrix"))
+    matrix = ctx.per_view(
+        ctx.rows("SELECT * FROM marts.ihc_ish_matrix ORDER BY lab_id, ihc_score, ish_group")
+    )
     amplification = ctx.per_view(
         ctx.rows("SELECT * FROM marts.amplification_by_ihc_score ORDER BY lab_id, ihc_score")
     )
