@@ -66,11 +66,12 @@ def mart_specs() -> list[dg.AssetSpec]:
 # --------------------------------------------------------------------- integrity checks
 def _keys_sql(table: Table) -> str:
     cols = ", ".join(table.key)
+    groups = f"SELECT 1 FROM {table.name} GROUP BY {cols} HAVING count(*) > 1"  # noqa: S608
+    duplicates = f"SELECT count(*) FROM ({groups})"  # noqa: S608
+    if table.counts_of:  # an additive table's key is its combination: a NULL is a value there
+        return duplicates
     nulls = " OR ".join(f"{c} IS NULL" for c in table.key)
-    return (
-        f"SELECT count(*) FROM (SELECT 1 FROM {table.name} GROUP BY {cols} "  # noqa: S608
-        f"HAVING count(*) > 1) UNION ALL SELECT count(*) FROM {table.name} WHERE {nulls}"
-    )
+    return f"{duplicates} UNION ALL SELECT count(*) FROM {table.name} WHERE {nulls}"  # noqa: S608
 
 
 def _rates_sql(table: Table) -> str:
@@ -109,7 +110,8 @@ def table_rules(table: Table) -> list[Rule]:
         rules.append(
             Rule(
                 f"{table.short}_key_unique",
-                f"One row per {' × '.join(table.key)}, none of them NULL.",
+                f"One row per {' × '.join(table.key)}"
+                + (" (a NULL is a value)." if table.counts_of else ", none of them NULL."),
                 _keys_sql(table),
             )
         )

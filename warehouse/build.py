@@ -7,8 +7,9 @@ Two modes, one set of SQL files:
     full          every table rebuilt whole (the first build, a rebuild, new rules or settings)
     incremental   the nightly build: the case-level tables (catalog ``scope``) recomputed only
                   for the specimens and patients staging logged in ``ops.mart_changes``, the
-                  aggregates and findings rebuilt from the case-level tables; with nothing
-                  staged since the last build, only the findings (they read the clock)
+                  additive tables (catalog ``counts_of``) given the scope's change of counts,
+                  the other aggregates and findings rebuilt from those; with nothing staged
+                  since the last build, only the findings (they read the clock)
 
 Incremental, step by step: the scope is closed over patients (every specimen of a patient in
 scope, every patient of a specimen in scope, until nothing is added), because a case-level row
@@ -17,9 +18,12 @@ database (``mart_scope``) that has the warehouse's schema names, so the case-lev
 run there unchanged; then, in the one transaction, each case-level table's rows of the scope
 are replaced by the scope's, and the other tables are rebuilt; once committed, the row ids of
 the rows merged in are recorded (``ops.mart_scope_tables``) for the build's checks to fetch
-them by id (``scope_rows``). ``ops.mart_state`` records the fingerprint of the rules and
-settings the marts were built by: a change forces a full build, as does a scope over
-``FULL_ABOVE`` of the current results (a bulk load).
+them by id (``scope_rows``). An additive table's SQL also runs on the scope's case-level rows
+as they stood (the in-memory ``mart_before``, filled before the merge): the stored counts, plus
+the scope's new counts, minus its old ones, are the counts of a full build.
+``ops.mart_state`` records the fingerprint of the rules and settings the marts were built by:
+a change forces a full build, as does a scope over ``FULL_ABOVE`` of the current results (a
+bulk load).
 tests/warehouse/test_incremental.py shows incremental == full after random sequences of files.
 
     macros      warehouse/sql/macros/*.sql (ASCO/CAP rules, statistics, rates): temporary, per
@@ -61,6 +65,7 @@ MEMORY_LIMIT = "3GB"
 # A scope over this share of the current results is a bulk load: a full build is cheaper.
 FULL_ABOVE = 0.25
 SCOPE_DB = "mart_scope"
+BEFORE_DB = "mart_before"  # the scope's case-level rows as they stood, for the additive tables
 # What the case-level SQL reads besides other case-level tables: copied into the scope database
 # (staging's rows of the scope; the configuration tables whole).
 SCOPE_INPUTS = ("staging.her2_results", "marts.guideline_periods", "marts.reference_bands")
@@ -121,8 +126,9 @@ def build_marts(
                     con.execute("DELETE FROM ops.mart_scope_patients")
                 elif scope is not None:
                     merged = _merge_scope(con)
+                    _merge_counts(con)
                 for t in order:
-                    if scope is not None and t.scope:
+                    if scope is not None and (t.scope or t.counts_of):
                         continue
                     if scope == (0, 0) and _from_results(t):
                         continue  # nothing staged changed: the aggregates stand as they are
@@ -288,12 +294,16 @@ def _from_results(table: catalog.Table) -> bool:
 
 def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
     """The case-level tables of the scope, in the in-memory database ``mart_scope``: same
-    schema names, so each SQL file runs there unchanged on the scope's rows."""
+    schema names, so each SQL file runs there unchanged on the scope's rows; and the additive
+    tables' counts of the scope, there (as it now stands) and in ``mart_before`` (as it
+    stood: the scope's rows of the tables they count, copied from the warehouse)."""
     (home,) = con.execute("SELECT current_database()").fetchone()
     home = '"' + home.replace('"', '""') + '"'  # the warehouse file's catalog name, quoted
+    additive = [t for t in catalog.build_order() if t.counts_of]
     con.execute(f"ATTACH ':memory:' AS {SCOPE_DB}")
-    con.execute(f"USE {SCOPE_DB}")
+    con.execute(f"ATTACH ':memory:' AS {BEFORE_DB}")
     try:
+        con.execute(f"USE {SCOPE_DB}")
         con.execute("CREATE SCHEMA staging")
         con.execute("CREATE SCHEMA marts")
         for name in SCOPE_INPUTS:  # names from this module, never from input
@@ -302,8 +312,18 @@ def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
                 source = "temp.main.scope_results"
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")  # noqa: S608
         for t in catalog.build_order():
-            if t.scope:
+            if t.scope or t.counts_of:
                 warehouse.run(con, t.sql, params)
+        con.execute(f"USE {BEFORE_DB}")
+        con.execute("CREATE SCHEMA marts")
+        for name in sorted({t.counts_of for t in additive if t.counts_of}):
+            scope, columns = SCOPE_TEMP[catalog.table(name).scope or ""]
+            keys = f"SELECT rowid FROM {home}.{name} SEMI JOIN {scope} USING ({columns})"  # noqa: S608
+            con.execute(
+                f"CREATE TABLE {name} AS SELECT * FROM {home}.{name} WHERE rowid IN ({keys})"  # noqa: S608
+            )
+        for t in additive:
+            warehouse.run(con, t.sql, params)
     finally:
         con.execute(f"USE {home}")
 
@@ -312,6 +332,11 @@ def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
 SCOPES = {
     "specimen": ("ops.mart_scope_specimens", "lab_id, accession_id"),
     "patient": ("ops.mart_scope_patients", "patient_key"),
+}
+# The same during a build, before the merge records the scope in ops.
+SCOPE_TEMP = {
+    "specimen": ("temp.main.scope_specimens", "lab_id, accession_id"),
+    "patient": ("temp.main.scope_patients", "patient_key"),
 }
 
 
@@ -370,6 +395,33 @@ def _merge_scope(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return merged
 
 
+def _merge_counts(con: duckdb.DuckDBPyConnection) -> None:
+    """Each additive table rewritten as its counts plus the scope's counts now (``mart_scope``)
+    minus the scope's counts before (``mart_before``), summed per combination (GROUP BY: NULLs
+    alike), combinations left with no row dropped: the table a full build makes. Rewritten
+    whole, as it is small (63k rows at 10M results)."""
+    for t in catalog.build_order():
+        if not t.counts_of:
+            continue
+        dims = ", ".join(t.key)
+        counted = ", ".join(t.counts)
+        sums = ", ".join(f"sum({c}) AS {c}" for c in t.counts)
+        negated = ", ".join(f"-{c}" for c in t.counts)
+        # names from the catalog, never from input
+        changes = (
+            f"SELECT {dims}, {counted} FROM {t.name} "  # noqa: S608
+            f"UNION ALL SELECT {dims}, {counted} FROM {SCOPE_DB}.{t.name} "
+            f"UNION ALL SELECT {dims}, {negated} FROM {BEFORE_DB}.{t.name}"
+        )
+        con.execute(
+            f"CREATE OR REPLACE TEMP TABLE merged_counts AS SELECT {dims}, {sums} "  # noqa: S608
+            f"FROM ({changes}) GROUP BY {dims} HAVING sum({t.counts[0]}) <> 0"
+        )
+        con.execute(f"DELETE FROM {t.name}")  # noqa: S608
+        con.execute(f"INSERT INTO {t.name} BY NAME SELECT * FROM merged_counts")  # noqa: S608
+        con.execute("DROP TABLE merged_counts")
+
+
 def _locate_scope_rows(con: duckdb.DuckDBPyConnection, merged: dict[str, int]) -> None:
     """Record where the committed merge put each table's rows of the scope: its last
     ``merged[name]`` row ids (an INSERT appends, in one run of ids; inside the transaction the
@@ -401,12 +453,13 @@ def _locate_scope_rows(con: duckdb.DuckDBPyConnection, merged: dict[str, int]) -
 
 
 def _drop_scope(con: duckdb.DuckDBPyConnection) -> None:
-    attached = con.execute(
-        "SELECT count(*) FROM duckdb_databases() WHERE database_name = $name",
-        {"name": SCOPE_DB},
-    ).fetchone()[0]
-    if attached:
-        con.execute(f"DETACH {SCOPE_DB}")
+    for name in (SCOPE_DB, BEFORE_DB):
+        attached = con.execute(
+            "SELECT count(*) FROM duckdb_databases() WHERE database_name = $name",
+            {"name": name},
+        ).fetchone()[0]
+        if attached:
+            con.execute(f"DETACH {name}")
     for name in (
         "scope_results",
         "scope_row_ids",

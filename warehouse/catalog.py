@@ -122,6 +122,13 @@ class Table:
     # night's specimens (lab_id, accession_id) / patients (patient_key), because each row
     # depends on the rows of its patient alone.
     scope: str | None = None
+    # An additive table (warehouse/build.py): one row per combination of its ``key`` columns (a
+    # NULL is a value there) over the rows of ``counts_of``, a case-level table, with ``counts``
+    # that add up over any split of those rows (the first counts the rows, never 0). A nightly
+    # build keeps it by subtracting the counts of the scope's rows as they stood and adding
+    # those of its rows as they now stand: a few thousand rows summed, not every row counted.
+    counts_of: str | None = None
+    counts: tuple[str, ...] = ()
     # Ingest and staging tables: the condition that picks the rows a run wrote or may have
     # changed (named parameter $run_id). A run's integrity checks read those rows (the rest
     # were checked by the runs that wrote them), so a night's checks cost what its rows cost.
@@ -208,6 +215,22 @@ _STAGED_BY_RUN = "SELECT file_id FROM ops.ingested_files WHERE staged_run_id = $
 _RESULTS_STAGED_BY_RUN = (
     "(lab_id, test_id) IN (SELECT (lab_id, test_id) FROM staging.her2_results_history "
     f"WHERE file_id IN ({_STAGED_BY_RUN}))"
+)
+
+# The columns marts.specimen_counts counts the specimens by (its SQL's GROUP BY ALL).
+SPECIMEN_COUNT_DIMENSIONS = (
+    "lab_id",
+    "collection_month",
+    "specimen_role",
+    "her2_category",
+    "final_status",
+    "ihc_score",
+    "ish_group",
+    "companion_assay",
+    "ultralow_null_off_companion",
+    "ihc_quarter_start",
+    "ihc_pathologist_id",
+    "ihc_assay_kit",
 )
 
 TABLES: tuple[Table, ...] = (
@@ -421,6 +444,30 @@ TABLES: tuple[Table, ...] = (
         scope="specimen",
     ),
     _t(
+        "marts.specimen_counts",
+        "marts",
+        "marts/specimen_counts",
+        "combination of lab, collection month, role, category, status, IHC score, ISH group, "
+        "companion-assay flags and the IHC read's quarter, reader and clone",
+        "The clinical specimens counted per combination: the specimen-count aggregates "
+        "(her2_low_distribution, ihc0_share, amplification_by_ihc_score, volume_monthly, "
+        "ihc_ish_matrix) sum these counts; a night adds and subtracts its scope's counts.",
+        key=SPECIMEN_COUNT_DIMENSIONS,
+        upstream=("marts.specimen_her2",),
+        counts_of="marts.specimen_her2",
+        counts=("n_specimens",),
+        rules=(
+            Rule(
+                "specimen_counts_add_up_to_specimens",
+                "The counts add up to the specimens of marts.specimen_her2, each combination "
+                "counting at least one.",
+                "SELECT count(*) FROM (SELECT sum(n_specimens) AS n, min(n_specimens) AS least "
+                "FROM marts.specimen_counts) WHERE n IS DISTINCT FROM "
+                "(SELECT count(*) FROM marts.specimen_her2) OR least < 1",
+            ),
+        ),
+    ),
+    _t(
         "marts.specimen_repeats",
         "marts",
         "marts/specimen_repeats",
@@ -559,7 +606,7 @@ TABLES: tuple[Table, ...] = (
         "Specimens with dual-probe ISH, amplified (group 1; ratio ≥ 2.0) and ISH-positive "
         "rates with Wilson CIs, beside §BENCH 6.2.",
         key=("lab_id", "ihc_score"),
-        upstream=("marts.specimen_her2", "marts.reference_bands"),
+        upstream=("marts.specimen_counts", "marts.reference_bands"),
         figures={
             "ihc_2plus_with_ish": _pooled("n_with_ish", "ihc_score = '2+'"),
             "ihc_2plus_ratio_amplified_rate": _pooled("ratio_amplified_rate", "ihc_score = '2+'"),
@@ -663,7 +710,7 @@ TABLES: tuple[Table, ...] = (
         "Share of IHC 0 among clinical IHC reads per reader and per clone over time, with "
         "Wilson CIs (the 0 vs 1+ call drifting shows here).",
         key=("lab_id", "breakdown", "breakdown_value", "quarter"),
-        upstream=("marts.specimen_her2",),
+        upstream=("marts.specimen_counts",),
         figures={
             "share_ihc0": _pooled("share_ihc0", "breakdown = 'all' AND quarter = 'ALL'"),
         },
@@ -728,7 +775,7 @@ TABLES: tuple[Table, ...] = (
         "negative_unspecified, equivocal, indeterminate) counts and shares, beside §BENCH 6.3; "
         "ultralow / null calls off the 4B5 companion assay.",
         key=("lab_id", "specimen_role", "quarter"),
-        upstream=("marts.specimen_her2", "marts.reference_bands"),
+        upstream=("marts.specimen_counts", "marts.reference_bands"),
         figures={
             "primary_share_low": _pooled(
                 "share_low", "specimen_role = 'primary' AND quarter = 'ALL'"
@@ -1265,7 +1312,7 @@ TABLES: tuple[Table, ...] = (
         "lab (and ALL) × collection month × specimen role",
         "Clinical specimens per collection month and role, for the overview's volume chart.",
         key=("lab_id", "month", "specimen_role"),
-        upstream=("marts.specimen_her2",),
+        upstream=("marts.specimen_counts",),
         roll_up=(("month", "specimen_role"), ("n_specimens",)),
     ),
     _t(
@@ -1276,7 +1323,7 @@ TABLES: tuple[Table, ...] = (
         "Clinical specimens by selected IHC score and 2018 ISH group ('none': no usable "
         "dual-probe ISH), for the IHC/ISH page's matrix.",
         key=("lab_id", "ihc_score", "ish_group"),
-        upstream=("marts.specimen_her2",),
+        upstream=("marts.specimen_counts",),
         roll_up=(("ihc_score", "ish_group"), ("n_specimens",)),
     ),
     # ---------------------------------------------------------------- findings

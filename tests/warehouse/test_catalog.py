@@ -46,6 +46,24 @@ def test_every_built_table_lists_exactly_the_tables_its_sql_reads():
         assert reads == set(table.upstream), table.name
 
 
+def test_an_additive_table_counts_one_case_level_table_by_its_key_columns(tmp_path):
+    """What the nightly merge of counts (warehouse/build.py) relies on: the table reads only
+    the case-level table it counts, and its columns are its key and its counts, nothing else
+    (a column outside both would be summed over, or split the combinations)."""
+    additive = [t for t in catalog.TABLES if t.counts_of]
+    assert additive
+    con = staged_warehouse(tmp_path / "w.duckdb", [ihc("2+")])
+    try:
+        for table in additive:
+            assert table.upstream == (table.counts_of,), table.name
+            assert catalog.table(table.counts_of).scope, table.name
+            assert table.counts and table.key, table.name
+            columns = [r[0] for r in con.execute(f"DESCRIBE {table.name}").fetchall()]
+            assert sorted(columns) == sorted((*table.key, *table.counts)), table.name
+    finally:
+        con.close()
+
+
 def test_build_order_puts_every_table_after_what_it_reads():
     order = [t.name for t in catalog.build_order()]
     assert len(order) == len(set(order)) == sum(1 for t in catalog.TABLES if t.built)

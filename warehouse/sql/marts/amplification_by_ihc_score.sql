@@ -1,7 +1,8 @@
 -- marts/amplification_by_ihc_score: how often ISH is amplified at each IHC score, per lab and
 -- pooled, beside the published figures (ref: her2-domain.md §BENCH 6.2; bands in
--- marts.reference_bands, metric 'ish_amplified_rate'). From marts.specimen_her2: every clinical
--- specimen (primary and metastasis, like ihc_vs_ish in marts.agreement) with a usable IHC score.
+-- marts.reference_bands, metric 'ish_amplified_rate'). Summed from marts.specimen_counts: every
+-- clinical specimen (primary and metastasis, like ihc_vs_ish in marts.agreement) with a
+-- usable IHC score.
 --
 -- Grain: one row per lab_id (a lab's code, or 'ALL' pooled) × ihc_score ('0', '1+', '2+',
 -- '3+') with at least one specimen.
@@ -33,12 +34,15 @@ WITH counts AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         ihc_score,
-        count(*) AS n_specimens,
-        count(ish_group) AS n_with_ish,
-        count_if(ish_group = 1) AS n_group1,
-        count_if(ish_group IN (1, 2)) AS n_ratio_amplified,
-        count_if(final_status = 'positive' AND ish_group <> 5) AS n_ish_positive
-    FROM marts.specimen_her2
+        sum(n_specimens) AS n_specimens,
+        -- a filter that keeps no combination sums to NULL, where counting specimens gives 0
+        coalesce(sum(n_specimens) FILTER (WHERE ish_group IS NOT NULL), 0) AS n_with_ish,
+        coalesce(sum(n_specimens) FILTER (WHERE ish_group = 1), 0) AS n_group1,
+        coalesce(sum(n_specimens) FILTER (WHERE ish_group IN (1, 2)), 0) AS n_ratio_amplified,
+        coalesce(
+            sum(n_specimens) FILTER (WHERE final_status = 'positive' AND ish_group <> 5), 0
+        ) AS n_ish_positive
+    FROM marts.specimen_counts
     WHERE ihc_score IS NOT NULL
     GROUP BY GROUPING SETS ((lab_id, ihc_score), (ihc_score))
 ),

@@ -2,7 +2,7 @@
 -- positive, low, ultralow, null, zero_unspecified, negative_unspecified, equivocal,
 -- indeterminate) per lab and
 -- quarter, beside the Danish distribution (ref: her2-domain.md §HER2-LOW, §BENCH 6.3; bands
--- in marts.reference_bands). From marts.specimen_her2 (clinical specimens). HER2-low /
+-- in marts.reference_bands). Summed from marts.specimen_counts (clinical specimens). HER2-low /
 -- ultralow / null are therapy-eligibility subgroups, not ASCO/CAP result categories
 -- (§HER2-LOW); 'zero_unspecified' is IHC 0 without (or with a contradicting) % stained;
 -- 'negative_unspecified' a negative without an IHC score (ISH alone: HER2-negative, whether
@@ -35,19 +35,19 @@
 -- Shares are proportions (0-1).
 CREATE OR REPLACE TABLE marts.her2_low_distribution AS
 WITH fine AS (
-    -- The specimens counted once per lab, role, quarter and what the counts below test (a
-    -- few thousand rows), labelled after counting; the CUBE then sums these counts: the same
-    -- as counting the specimens of each group.
+    -- The specimens' counts (marts.specimen_counts) summed per lab, role, quarter and what the
+    -- counts below test, labelled after summing; the CUBE then sums these counts: the same as
+    -- counting the specimens of each group.
     SELECT
         lab_id,
         specimen_role,
-        date_trunc('quarter', collection_date) AS quarter_start,
+        date_trunc('quarter', collection_month) AS quarter_start,
         her2_category,
         final_status = 'negative' AS is_negative,
         ultralow_null_off_companion,
         companion_assay IS NULL AS kit_unknown,
-        count(*) AS n
-    FROM marts.specimen_her2
+        sum(n_specimens) AS n
+    FROM marts.specimen_counts
     GROUP BY ALL
 ),
 cases AS (

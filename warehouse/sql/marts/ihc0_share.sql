@@ -1,6 +1,6 @@
 -- marts/ihc0_share: the share of IHC 0 among clinical IHC reads (issue 11: a drift of the
 -- 0 vs 1+ call shows as a shift of the IHC 0 share of a reader or a clone over time;
--- her2-domain.md §HER2-LOW). From marts.specimen_her2: each specimen with a clinical IHC
+-- her2-domain.md §HER2-LOW). Summed from marts.specimen_counts: each specimen with a clinical IHC
 -- score (the selected IHC result, primary or metastasis) counts once, at the quarter of that
 -- IHC result's report_date, for its reader and its antibody.
 --   lab_id           a lab's code, or 'ALL' pooled
@@ -13,18 +13,18 @@
 -- A row exists for every group with at least one read.
 CREATE OR REPLACE TABLE marts.ihc0_share AS
 WITH fine AS (
-    -- The reads counted once at the finest grain (lab, quarter, reader, clone: a few thousand
-    -- rows, labelled after counting), then unpivoted and rolled up with sum(): the same
-    -- counts as grouping the reads themselves.
+    -- The reads' counts (marts.specimen_counts) summed at the finest grain (lab, quarter,
+    -- reader, clone: a few thousand rows, labelled after summing), then unpivoted and rolled up
+    -- with sum(): the same counts as grouping the reads themselves.
     SELECT
         lab_id,
-        date_trunc('quarter', ihc_report_date) AS quarter_start,
+        ihc_quarter_start AS quarter_start,
         ihc_pathologist_id,
         ihc_assay_kit,
-        count(*) AS n_ihc_reads,
-        count_if(ihc_score = '0') AS n_ihc0,
-        count_if(ihc_score = '1+') AS n_ihc1plus
-    FROM marts.specimen_her2
+        sum(n_specimens) AS n_ihc_reads,
+        coalesce(sum(n_specimens) FILTER (WHERE ihc_score = '0'), 0) AS n_ihc0,
+        coalesce(sum(n_specimens) FILTER (WHERE ihc_score = '1+'), 0) AS n_ihc1plus
+    FROM marts.specimen_counts
     WHERE ihc_score IS NOT NULL
     GROUP BY lab_id, quarter_start, ihc_pathologist_id, ihc_assay_kit
 ),
