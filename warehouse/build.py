@@ -317,10 +317,13 @@ def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         con.execute(f"USE {BEFORE_DB}")
         con.execute("CREATE SCHEMA marts")
         for name in sorted({t.counts_of for t in additive if t.counts_of}):
+            # a view, not a copy: the counts read a dozen of the table's columns, a copy all
+            # of them in every row group holding a row of the scope (900 specimens at 10M:
+            # 0.17-0.25 s, against 0.5-0.65 s)
             scope, columns = SCOPE_TEMP[catalog.table(name).scope or ""]
-            keys = f"SELECT rowid FROM {home}.{name} SEMI JOIN {scope} USING ({columns})"  # noqa: S608
             con.execute(
-                f"CREATE TABLE {name} AS SELECT * FROM {home}.{name} WHERE rowid IN ({keys})"  # noqa: S608
+                f"CREATE VIEW {name} AS SELECT * FROM {home}.{name} "  # noqa: S608
+                f"WHERE ({columns}) IN (SELECT ({columns}) FROM {scope})"
             )
         for t in additive:
             warehouse.run(con, t.sql, params)
