@@ -41,12 +41,13 @@ def sql(name: str) -> str:
 
 def run(con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, Any] | None = None) -> None:
     """Execute every statement of a SQL file, with named parameters where it uses them."""
-    for statement in _statements(sql(name)):
+    for statement in statements(sql(name)):
         used = {k: v for k, v in (params or {}).items() if f"${k}" in statement}
         con.execute(statement, used or None)
 
 
-def _statements(text: str) -> list[str]:
+def statements(text: str) -> list[str]:
+    """The statements of a SQL file's text, comment lines dropped."""
     # Our SQL files separate statements with a line holding only ";".
     body = "\n".join(line for line in text.splitlines() if not line.strip().startswith("--"))
     return [s.strip() for s in body.split("\n;\n") if s.strip().strip(";").strip()]

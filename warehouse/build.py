@@ -18,9 +18,10 @@ database (``mart_scope``) that has the warehouse's schema names, so the case-lev
 run there unchanged; then, in the one transaction, each case-level table's rows of the scope
 are replaced by the scope's, and the other tables are rebuilt; once committed, the row ids of
 the rows merged in are recorded (``ops.mart_scope_tables``) for the build's checks to fetch
-them by id (``scope_rows``). An additive table's SQL also runs on the scope's case-level rows
-as they stood (the in-memory ``mart_before``, filled before the merge): the stored counts, plus
-the scope's new counts, minus its old ones, are the counts of a full build.
+them by id (``scope_rows``). An additive table's SQL runs in ``mart_scope`` too, and its
+SELECT on the scope's rows of the table it counts as they stood, just before the merge deletes
+them: the stored counts, plus the scope's new counts, minus its old ones, are the counts of a
+full build.
 ``ops.mart_state`` records the fingerprint of the rules and settings the marts were built by:
 a change forces a full build, as does a scope over ``FULL_ABOVE`` of the current results (a
 bulk load).
@@ -65,7 +66,6 @@ MEMORY_LIMIT = "3GB"
 # A scope over this share of the current results is a bulk load: a full build is cheaper.
 FULL_ABOVE = 0.25
 SCOPE_DB = "mart_scope"
-BEFORE_DB = "mart_before"  # the scope's case-level rows as they stood, for the additive tables
 # What the case-level SQL reads besides other case-level tables: copied into the scope database
 # (staging's rows of the scope; the configuration tables whole).
 SCOPE_INPUTS = ("staging.her2_results", "marts.guideline_periods", "marts.reference_bands")
@@ -293,17 +293,14 @@ def _from_results(table: catalog.Table) -> bool:
 
 
 def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
-    """The case-level tables of the scope, in the in-memory database ``mart_scope``: same
-    schema names, so each SQL file runs there unchanged on the scope's rows; and the additive
-    tables' counts of the scope, there (as it now stands) and in ``mart_before`` (as it
-    stood: the scope's rows of the tables they count, copied from the warehouse)."""
+    """The case-level and additive tables of the scope, in the in-memory database
+    ``mart_scope``: same schema names, so each SQL file runs there unchanged on the scope's
+    rows."""
     (home,) = con.execute("SELECT current_database()").fetchone()
     home = '"' + home.replace('"', '""') + '"'  # the warehouse file's catalog name, quoted
-    additive = [t for t in catalog.build_order() if t.counts_of]
     con.execute(f"ATTACH ':memory:' AS {SCOPE_DB}")
-    con.execute(f"ATTACH ':memory:' AS {BEFORE_DB}")
+    con.execute(f"USE {SCOPE_DB}")
     try:
-        con.execute(f"USE {SCOPE_DB}")
         con.execute("CREATE SCHEMA staging")
         con.execute("CREATE SCHEMA marts")
         for name in SCOPE_INPUTS:  # names from this module, never from input
@@ -314,19 +311,6 @@ def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
         for t in catalog.build_order():
             if t.scope or t.counts_of:
                 warehouse.run(con, t.sql, params)
-        con.execute(f"USE {BEFORE_DB}")
-        con.execute("CREATE SCHEMA marts")
-        for name in sorted({t.counts_of for t in additive if t.counts_of}):
-            # a view, not a copy: the counts read a dozen of the table's columns, a copy all
-            # of them in every row group holding a row of the scope (900 specimens at 10M:
-            # 0.17-0.25 s, against 0.5-0.65 s)
-            scope, columns = SCOPE_TEMP[catalog.table(name).scope or ""]
-            con.execute(
-                f"CREATE VIEW {name} AS SELECT * FROM {home}.{name} "  # noqa: S608
-                f"WHERE ({columns}) IN (SELECT ({columns}) FROM {scope})"
-            )
-        for t in additive:
-            warehouse.run(con, t.sql, params)
     finally:
         con.execute(f"USE {home}")
 
@@ -335,11 +319,6 @@ def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
 SCOPES = {
     "specimen": ("ops.mart_scope_specimens", "lab_id, accession_id"),
     "patient": ("ops.mart_scope_patients", "patient_key"),
-}
-# The same during a build, before the merge records the scope in ops.
-SCOPE_TEMP = {
-    "specimen": ("temp.main.scope_specimens", "lab_id, accession_id"),
-    "patient": ("temp.main.scope_patients", "patient_key"),
 }
 
 
@@ -385,24 +364,59 @@ def _merge_scope(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     con.execute("INSERT INTO ops.mart_scope_specimens SELECT * FROM scope_specimens")
     con.execute("INSERT INTO ops.mart_scope_patients SELECT * FROM scope_patients")
     merged = {}
+    counted = {t.counts_of for t in catalog.build_order() if t.counts_of}
     for t in catalog.build_order():
         if not t.scope or t.layer == "scratch":
             continue
         scope, columns = SCOPES[t.scope]
-        con.execute(
-            f"DELETE FROM {t.name} WHERE ({columns}) IN (SELECT ({columns}) FROM {scope})"  # noqa: S608
-        )
+        in_scope = f"({columns}) IN (SELECT ({columns}) FROM {scope})"  # noqa: S608
+        if t.name in counted:  # its rows of the scope counted before they go, found once
+            con.execute(
+                "CREATE OR REPLACE TEMP TABLE scope_old_rows AS "  # noqa: S608
+                f"SELECT rowid AS row_id FROM {t.name} WHERE {in_scope}"
+            )
+            _count_before(con, t)
+            con.execute(f"DELETE FROM {t.name} WHERE rowid IN (SELECT row_id FROM scope_old_rows)")  # noqa: S608
+        else:
+            con.execute(f"DELETE FROM {t.name} WHERE {in_scope}")  # noqa: S608
         (merged[t.name],) = con.execute(
             f"INSERT INTO {t.name} SELECT * FROM {SCOPE_DB}.{t.name}"  # noqa: S608
         ).fetchone()
     return merged
 
 
+def _count_before(con: duckdb.DuckDBPyConnection, counted: catalog.Table) -> None:
+    """The counts of the scope's rows of ``counted`` as they stand (row ids in scope_old_rows),
+    for each additive table counting it: the table's own SELECT on those rows, into
+    temp.main.before__<table>. Inside the merge's transaction, which may write no other
+    database than the warehouse, so a temp table, not the SQL file run in a database of
+    its own; the same row ids then delete the rows (one scan of the key columns, not two)."""
+    rows = f"(SELECT * FROM {counted.name} WHERE rowid IN (SELECT row_id FROM scope_old_rows))"  # noqa: S608
+    for t in catalog.build_order():
+        if t.counts_of == counted.name:
+            select = re.sub(rf"\b{re.escape(counted.name)}\b", rows, counting_select(t))
+            con.execute(f"CREATE OR REPLACE TEMP TABLE before__{t.short} AS {select}")
+
+
+def counting_select(table: catalog.Table) -> str:
+    """The SELECT of an additive table's SQL file: one statement, ``CREATE OR REPLACE TABLE
+    <name> AS SELECT ...`` (tests/warehouse/test_catalog.py holds every such file to it)."""
+    (statement,) = warehouse.statements(warehouse.sql(table.sql))
+    made = re.match(
+        rf"CREATE OR REPLACE TABLE {re.escape(table.name)} AS\s+(SELECT\b.*?);?\s*$",
+        statement,
+        re.DOTALL,
+    )
+    if made is None:
+        raise ValueError(f"{table.sql}.sql: not one CREATE OR REPLACE TABLE ... AS SELECT")
+    return made.group(1)
+
+
 def _merge_counts(con: duckdb.DuckDBPyConnection) -> None:
     """Each additive table rewritten as its counts plus the scope's counts now (``mart_scope``)
-    minus the scope's counts before (``mart_before``), summed per combination (GROUP BY: NULLs
-    alike), combinations left with no row dropped: the table a full build makes. Rewritten
-    whole, as it is small (63k rows at 10M results)."""
+    minus the scope's counts before (``_count_before``), summed per combination (GROUP BY:
+    NULLs alike), combinations left with no row dropped: the table a full build makes.
+    Rewritten whole, as it is small (63k rows at 10M results)."""
     for t in catalog.build_order():
         if not t.counts_of:
             continue
@@ -414,7 +428,7 @@ def _merge_counts(con: duckdb.DuckDBPyConnection) -> None:
         changes = (
             f"SELECT {dims}, {counted} FROM {t.name} "  # noqa: S608
             f"UNION ALL SELECT {dims}, {counted} FROM {SCOPE_DB}.{t.name} "
-            f"UNION ALL SELECT {dims}, {negated} FROM {BEFORE_DB}.{t.name}"
+            f"UNION ALL SELECT {dims}, {negated} FROM temp.main.before__{t.short}"
         )
         con.execute(
             f"CREATE OR REPLACE TEMP TABLE merged_counts AS SELECT {dims}, {sums} "  # noqa: S608
@@ -423,6 +437,7 @@ def _merge_counts(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"DELETE FROM {t.name}")  # noqa: S608
         con.execute(f"INSERT INTO {t.name} BY NAME SELECT * FROM merged_counts")  # noqa: S608
         con.execute("DROP TABLE merged_counts")
+        con.execute(f"DROP TABLE temp.main.before__{t.short}")
 
 
 def _locate_scope_rows(con: duckdb.DuckDBPyConnection, merged: dict[str, int]) -> None:
@@ -456,19 +471,19 @@ def _locate_scope_rows(con: duckdb.DuckDBPyConnection, merged: dict[str, int]) -
 
 
 def _drop_scope(con: duckdb.DuckDBPyConnection) -> None:
-    for name in (SCOPE_DB, BEFORE_DB):
-        attached = con.execute(
-            "SELECT count(*) FROM duckdb_databases() WHERE database_name = $name",
-            {"name": name},
-        ).fetchone()[0]
-        if attached:
-            con.execute(f"DETACH {name}")
+    attached = con.execute(
+        "SELECT count(*) FROM duckdb_databases() WHERE database_name = $name",
+        {"name": SCOPE_DB},
+    ).fetchone()[0]
+    if attached:
+        con.execute(f"DETACH {SCOPE_DB}")
     for name in (
         "scope_results",
         "scope_row_ids",
         "scope_keys",
         "scope_specimens",
         "scope_patients",
+        "scope_old_rows",
     ):
         con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
 

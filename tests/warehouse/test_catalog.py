@@ -48,8 +48,9 @@ def test_every_built_table_lists_exactly_the_tables_its_sql_reads():
 
 def test_an_additive_table_counts_one_case_level_table_by_its_key_columns(tmp_path):
     """What the nightly merge of counts (warehouse/build.py) relies on: the table reads only
-    the case-level table it counts, and its columns are its key and its counts, nothing else
-    (a column outside both would be summed over, or split the combinations)."""
+    the case-level table it counts, its SQL is one SELECT the merge can run on the scope's
+    rows, and its columns are its key and its counts, nothing else (a column outside both
+    would be summed over, or split the combinations)."""
     additive = [t for t in catalog.TABLES if t.counts_of]
     assert additive
     con = staged_warehouse(tmp_path / "w.duckdb", [ihc("2+")])
@@ -58,6 +59,7 @@ def test_an_additive_table_counts_one_case_level_table_by_its_key_columns(tmp_pa
             assert table.upstream == (table.counts_of,), table.name
             assert catalog.table(table.counts_of).scope, table.name
             assert table.counts and table.key, table.name
+            assert table.counts_of in build.counting_select(table), table.name
             columns = [r[0] for r in con.execute(f"DESCRIBE {table.name}").fetchall()]
             assert sorted(columns) == sorted((*table.key, *table.counts)), table.name
     finally:
