@@ -103,6 +103,14 @@ def _roll_up_sql(table: Table) -> str:
     )
 
 
+def _add_up_sql(table: Table) -> str:
+    rows = table.counts[0]
+    return (
+        f"SELECT count(*) FROM (SELECT coalesce(sum({rows}), 0) AS n, min({rows}) AS least "  # noqa: S608
+        f"FROM {table.name}) WHERE n <> (SELECT count(*) FROM {table.counts_of}) OR least < 1"
+    )
+
+
 def table_rules(table: Table) -> list[Rule]:
     """Every integrity rule of a table: derived ones first, then its own."""
     rules = []
@@ -122,6 +130,15 @@ def table_rules(table: Table) -> list[Rule]:
                 f"Every rate and share within [0, {table.rate_scale:g}] and inside its 95% "
                 "interval where it has one.",
                 _rates_sql(table),
+            )
+        )
+    if table.counts_of:
+        rules.append(
+            Rule(
+                f"{table.short}_add_up",
+                f"The counts add up to the rows of {table.counts_of}, each combination counting "
+                "at least one.",
+                _add_up_sql(table),
             )
         )
     if table.roll_up:

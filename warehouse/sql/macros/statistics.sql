@@ -30,6 +30,20 @@ CREATE OR REPLACE TEMP MACRO wilson_high(k, n) AS
         WHEN n > 0 THEN least(1.0, wilson_centre(k, n) + wilson_halfwidth(k, n))
     END
 ;
+-- The continuous quantile between the sorted values at 0-based positions floor(position)
+-- and ceil(position), position = (n - 1) * q: linear interpolation between order statistics
+-- (Hyndman and Fan's type 7, what DuckDB's quantile_cont and R's default compute):
+--   below + (above - below) * (position - floor(position))
+-- so a quantile can be taken from counts of values (marts.preanalytic_monthly). It agrees
+-- with quantile_cont over the values to the last digit of a double: DuckDB's build may fuse
+-- its multiply-add into one rounding, which SQL cannot spell
+-- (tests/warehouse/test_additive.py).
+CREATE OR REPLACE TEMP MACRO quantile_cont_between(below, above, position) AS
+    CASE
+        WHEN floor(position) = ceil(position) OR below = above THEN below::DOUBLE
+        ELSE below::DOUBLE + (above::DOUBLE - below::DOUBLE) * (position - floor(position))
+    END
+;
 -- Cohen's kappa (unweighted, any number of categories) from counts. ref: her2-domain.md
 -- §7.3: p_o = agreements/n, p_e = Σ row_i·col_i / n², κ = (p_o - p_e) / (1 - p_e).
 -- Multiplied through by n² so the test for p_e = 1 is exact in integers:

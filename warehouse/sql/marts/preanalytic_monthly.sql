@@ -35,29 +35,78 @@ CREATE OR REPLACE TABLE marts.preanalytic_monthly AS
 WITH limits AS (
     SELECT * FROM preanalytic_limits('marts.reference_bands')  -- macros/preanalytic
 ),
-specimens AS (
-    -- per specimen: marts.specimen_preanalytic (cold, fixation, read_2007, turnaround_days)
-    SELECT * FROM marts.specimen_preanalytic
+counted AS (
+    -- the specimens of marts.specimen_preanalytic (cold, fixation, read_2007, turnaround_days),
+    -- counted per combination: marts.preanalytic_counts
+    SELECT * FROM marts.preanalytic_counts
 ),
 counts AS (
     SELECT
         CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
         month,
-        count(*) AS n_specimens,
-        count_if(cold = 'within') AS n_cold_within,
-        count_if(cold = 'over') AS n_cold_over,
-        count_if(cold = 'undocumented') AS n_cold_undocumented,
-        count_if(fixation = 'within') AS n_fixation_within,
-        count_if(fixation = 'outside') AS n_fixation_outside,
-        count_if(fixation_under) AS n_fixation_under,
-        count_if(fixation_over) AS n_fixation_over,
-        count_if(fixation = 'undocumented') AS n_fixation_undocumented,
-        count_if(read_2007) AS n_fixation_read_2007,
-        -- both quantiles from one selection over each group's values (the same values as
-        -- two quantile_cont calls give, in half the work)
-        quantile_cont(turnaround_days, [0.5, 0.9]) AS turnaround_quantiles
-    FROM specimens
+        sum(n_specimens) AS n_specimens,
+        -- a filter that keeps no combination sums to NULL, where counting specimens gives 0
+        coalesce(sum(n_specimens) FILTER (WHERE cold = 'within'), 0) AS n_cold_within,
+        coalesce(sum(n_specimens) FILTER (WHERE cold = 'over'), 0) AS n_cold_over,
+        coalesce(sum(n_specimens) FILTER (WHERE cold = 'undocumented'), 0) AS n_cold_undocumented,
+        coalesce(sum(n_specimens) FILTER (WHERE fixation = 'within'), 0) AS n_fixation_within,
+        coalesce(sum(n_specimens) FILTER (WHERE fixation = 'outside'), 0) AS n_fixation_outside,
+        coalesce(sum(n_specimens) FILTER (WHERE fixation_under), 0) AS n_fixation_under,
+        coalesce(sum(n_specimens) FILTER (WHERE fixation_over), 0) AS n_fixation_over,
+        coalesce(sum(n_specimens) FILTER (WHERE fixation = 'undocumented'), 0)
+            AS n_fixation_undocumented,
+        coalesce(sum(n_specimens) FILTER (WHERE read_2007), 0) AS n_fixation_read_2007
+    FROM counted
     GROUP BY GROUPING SETS ((lab_id, month), (month))
+),
+-- The turnaround's median and 90th percentile taken from the counts of each value: the
+-- values at the 0-based positions floor and ceil of (n - 1) * q, interpolated as
+-- quantile_cont does (macros/statistics quantile_cont_between).
+turnaround AS (
+    SELECT
+        CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id,
+        month,
+        turnaround_days AS days,
+        sum(n_specimens) AS n
+    FROM counted
+    WHERE turnaround_days IS NOT NULL
+    GROUP BY GROUPING SETS ((lab_id, month, turnaround_days), (month, turnaround_days))
+),
+turnaround_cumulative AS (
+    SELECT
+        lab_id,
+        month,
+        days,
+        sum(n) OVER (PARTITION BY lab_id, month ORDER BY days) AS upto,  -- values <= days
+        sum(n) OVER (PARTITION BY lab_id, month) AS total
+    FROM turnaround
+),
+turnaround_positions AS (
+    SELECT lab_id, month, q, (any_value(total) - 1)::DOUBLE * q AS position
+    FROM turnaround_cumulative
+    CROSS JOIN (VALUES (0.5::DOUBLE), (0.9::DOUBLE)) AS quantiles (q)
+    GROUP BY lab_id, month, q
+),
+turnaround_values AS (
+    SELECT
+        p.lab_id,
+        p.month,
+        p.q,
+        p.position,
+        min(c.days) FILTER (WHERE c.upto > floor(p.position)) AS below,
+        min(c.days) FILTER (WHERE c.upto > ceil(p.position)) AS above
+    FROM turnaround_positions AS p
+    JOIN turnaround_cumulative AS c
+        ON c.lab_id = p.lab_id AND c.month IS NOT DISTINCT FROM p.month
+    GROUP BY ALL
+),
+turnaround_quantiles AS (
+    SELECT
+        lab_id,
+        month,
+        list(quantile_cont_between(below, above, position) ORDER BY q) AS turnaround_quantiles
+    FROM turnaround_values
+    GROUP BY lab_id, month
 ),
 rated AS (
     SELECT
@@ -103,8 +152,8 @@ SELECT
     r.n_fixation_undocumented::BIGINT AS n_fixation_undocumented,
     r.n_fixation_read_2007::BIGINT AS n_fixation_read_2007,
     COLUMNS('^fixation_(documented|compliance)_(rate|ci_low|ci_high)$'),
-    r.turnaround_quantiles[1] AS turnaround_median_days,
-    r.turnaround_quantiles[2] AS turnaround_p90_days,
+    t.turnaround_quantiles[1] AS turnaround_median_days,
+    t.turnaround_quantiles[2] AS turnaround_p90_days,
     l.cold_limit_min,
     l.fixation_low_h,
     l.fixation_high_h,
@@ -113,6 +162,8 @@ SELECT
     l.limits_source
 FROM rated AS r
 JOIN wide AS w ON w.lab_id IS NOT DISTINCT FROM r.lab_id AND w.month IS NOT DISTINCT FROM r.month
+LEFT JOIN turnaround_quantiles AS t
+    ON t.lab_id = r.lab_id AND t.month IS NOT DISTINCT FROM r.month
 CROSS JOIN limits AS l
 ORDER BY r.lab_id <> 'ALL', r.lab_id, r.month
 ;
