@@ -1040,6 +1040,32 @@ TABLES: tuple[Table, ...] = (
         scope="specimen",
     ),
     _t(
+        "marts.open_equivocal",
+        "marts",
+        "marts/open_equivocal",
+        "open equivocal specimen (primary or metastasis)",
+        "The case-level part of the aging worklist: equivocal final status not completed by a "
+        "decided specimen of the patient within the CAP 11 window, with the rule code and "
+        "source; marts.worklist_open_equivocal adds the data's clock.",
+        key=("lab_id", "accession_id"),
+        upstream=("marts.specimen_her2", "marts.specimen_repeats"),
+        rules=(
+            Rule(
+                "open_equivocal_are_equivocal",
+                "Every open specimen is equivocal in marts.specimen_her2.",
+                """
+                SELECT count(*) FROM marts.open_equivocal o
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM marts.specimen_her2 s
+                    WHERE s.lab_id = o.lab_id AND s.accession_id = o.accession_id
+                      AND s.final_status = 'equivocal'
+                )
+                """,
+            ),
+        ),
+        scope="specimen",
+    ),
+    _t(
         "marts.worklist_open_equivocal",
         "marts",
         "marts/worklist_open_equivocal",
@@ -1049,7 +1075,7 @@ TABLES: tuple[Table, ...] = (
         "specimen of the patient within the CAP 11 window; days_open from the specimen's "
         "latest report to the warehouse's newest report date (deterministic).",
         key=("lab_id", "accession_id"),
-        upstream=("staging.her2_results", "marts.specimen_her2", "marts.specimen_repeats"),
+        upstream=("staging.her2_results", "marts.open_equivocal"),
         figures={
             "cases": _of("count(*)"),
             "primaries": _of("count_if(specimen_role = 'primary')"),
@@ -1060,13 +1086,14 @@ TABLES: tuple[Table, ...] = (
             _worklist_rows_complete("marts.worklist_open_equivocal", OPEN_EQUIVOCAL_RULES),
             Rule(
                 "worklist_open_equivocal_consistent",
-                "Every listed specimen is equivocal in marts.specimen_her2; days_open is never "
-                "negative.",
+                "The list holds the open equivocal specimens (marts.open_equivocal), each once; "
+                "days_open is never negative.",
                 """
                 SELECT count(*) FROM marts.worklist_open_equivocal w
-                LEFT JOIN marts.specimen_her2 s USING (lab_id, accession_id)
-                WHERE s.final_status IS DISTINCT FROM 'equivocal'
-                   OR w.days_open IS NULL OR w.days_open < 0
+                WHERE w.days_open IS NULL OR w.days_open < 0
+                UNION ALL
+                SELECT abs((SELECT count(*) FROM marts.worklist_open_equivocal)
+                    - (SELECT count(*) FROM marts.open_equivocal))
                 """,
             ),
         ),

@@ -1,26 +1,13 @@
 -- marts/worklist_open_equivocal: the aging list of open equivocal cases, primaries and
--- metastases: specimens whose final status is equivocal (marts.specimen_her2: no resolving
--- test on the specimen) and that no decided specimen of the same patient has completed (the
--- CAP 11 rule of marts.cap11_rates: another specimen, any lab, same specimen_role, collected
--- after this one and at most 'cap11_repeat_window_days' days later, final status positive or
--- negative; her2-domain.md §CAP-CHECKLIST). ref: §FINAL-STATUS (IHC 2+ -> reflex ISH),
--- §ISH-RESOLVE (groups 2-4 need the concurrent IHC), §ISH-SINGLE (single-probe 4.0 to < 6.0
--- HER2/cell with IHC 2+ or no IHC: dual-probe ISH decides).
+-- metastases: the rows of marts.open_equivocal (which specimens are open, by which rule code,
+-- and why: see that file) with the data's clock, the part every night changes.
 --
--- Grain: one row per open equivocal specimen (lab_id, accession_id). rule (stable code):
---   'ihc_2plus_without_ish'       IHC 2+ and no usable ISH on the specimen (reflex ISH missing,
---                                 or it gave no usable result)
---   'ish_group_2_4_without_ihc'   dual-probe ISH group 2-4 (2018) without a concurrent IHC
---   'ish_equivocal_without_resolving_test'
---                                 ISH equivocal under the lab's 2013 or 2007 rules with IHC
---                                 2+ or no IHC (§ISH-2013: reflex test on the same or another
---                                 specimen)
---   'single_probe_equivocal'      single-probe ISH in its equivocal band with IHC 2+ or no
---                                 IHC: dual-probe ISH decides (§ISH-SINGLE)
+-- Grain: one row per open equivocal specimen (lab_id, accession_id).
 -- days_open: days from the specimen's latest report date (last_report_date: its latest
 -- current clinical result) to the warehouse's newest report date (as_of_date: the latest
 -- report_date of any current clinical result). Deterministic: the data's own clock, never the
 -- machine's, so a rebuild gives the same list. Sort oldest first (days_open descending).
+-- reason: one sentence for the pathologist, quoting days_open.
 -- Columns: lab_id, accession_id, specimen_role, specimen_site, collection_date,
 -- last_report_date, as_of_date, days_open, guideline_version, ihc_test_id, ihc_score,
 -- ihc_report_date, ish_test_id, ish_probe, ish_group, ish_ratio, ish_her2_per_cell,
@@ -31,30 +18,10 @@ WITH as_of AS (
     FROM staging.her2_results
     WHERE test_purpose = 'clinical'
 ),
-equivocal AS (
-    SELECT *
-    FROM marts.specimen_her2
-    WHERE final_status = 'equivocal'
-),
-completed_elsewhere AS (
-    SELECT * FROM marts.specimen_repeats  -- the CAP 11 repeat rule (macros/cap11)
-),
 coded AS (
-    SELECT
-        e.*,
-        a.as_of_date,
-        CASE
-            WHEN e.ish_probe IS NULL THEN 'ihc_2plus_without_ish'
-            WHEN e.ish_probe = 'single' THEN 'single_probe_equivocal'
-            WHEN e.guideline_version IN ('2013', '2007') THEN 'ish_equivocal_without_resolving_test'
-            ELSE 'ish_group_2_4_without_ihc'
-        END AS rule
-    FROM equivocal AS e
+    SELECT o.*, a.as_of_date
+    FROM marts.open_equivocal AS o
     CROSS JOIN as_of AS a
-    WHERE NOT EXISTS (
-        SELECT 1 FROM completed_elsewhere AS c
-        WHERE c.lab_id = e.lab_id AND c.accession_id = e.accession_id
-    )
 )
 SELECT
     lab_id,
@@ -107,12 +74,6 @@ SELECT
             specimen_role, date_diff('day', last_report_date, as_of_date)
         )
     END AS reason,
-    CASE rule
-        WHEN 'ihc_2plus_without_ish' THEN 'ASCO/CAP 2018, her2-domain.md §IHC-2018, §FINAL-STATUS'
-        WHEN 'single_probe_equivocal' THEN 'ASCO/CAP 2018, her2-domain.md §ISH-SINGLE'
-        WHEN 'ish_equivocal_without_resolving_test'
-            THEN 'ASCO/CAP ' || guideline_version || ', her2-domain.md §ISH-2013'
-        ELSE 'ASCO/CAP 2018, her2-domain.md §ISH-RESOLVE, §FINAL-STATUS'
-    END AS source
+    source
 FROM coded
 ;
