@@ -160,18 +160,25 @@ def _stage(
 
 def refresh_current_results(con: duckdb.DuckDBPyConnection) -> None:
     """Re-pick every current result from the whole history (staging/her2_results over every
-    (lab_id, test_id)): for a history written other than by staging (test fixtures, the
-    marts benchmark's synthetic layer). One transaction, as staging runs it: the SQL deletes
-    the replaced rows by the row ids it found them at, which a checkpoint between two
-    statements could move."""
+    (lab_id, test_id), every file's versions): for a history written other than by staging
+    (test fixtures, the marts benchmark's synthetic layer). The current row takes part, as
+    in staging; a history edited in place wins the tie (a history row deleted under a
+    current row would leave that row current: no fixture does so). One transaction, as
+    staging runs it: the SQL deletes the replaced rows by the row ids it found them at,
+    which a checkpoint between two statements could move."""
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE changed_results AS "
             "SELECT DISTINCT lab_id, test_id FROM staging.her2_results_history"
         )
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE batch_files AS "
+            "SELECT DISTINCT file_id FROM staging.her2_results_history"
+        )
         warehouse.run(con, "staging/her2_results")
         con.execute("DROP TABLE changed_results")
+        con.execute("DROP TABLE batch_files")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
