@@ -217,22 +217,6 @@ _RESULTS_STAGED_BY_RUN = (
     f"WHERE file_id IN ({_STAGED_BY_RUN}))"
 )
 
-# The columns marts.specimen_counts counts the specimens by (its SQL's GROUP BY ALL).
-SPECIMEN_COUNT_DIMENSIONS = (
-    "lab_id",
-    "collection_month",
-    "specimen_role",
-    "her2_category",
-    "final_status",
-    "ihc_score",
-    "ish_group",
-    "companion_assay",
-    "ultralow_null_off_companion",
-    "ihc_quarter_start",
-    "ihc_pathologist_id",
-    "ihc_assay_kit",
-)
-
 TABLES: tuple[Table, ...] = (
     # ---------------------------------------------------------------- ingest
     _t(
@@ -452,7 +436,20 @@ TABLES: tuple[Table, ...] = (
         "The clinical specimens counted per combination: the specimen-count aggregates "
         "(her2_low_distribution, ihc0_share, amplification_by_ihc_score, volume_monthly, "
         "ihc_ish_matrix) sum these counts; a night adds and subtracts its scope's counts.",
-        key=SPECIMEN_COUNT_DIMENSIONS,
+        key=(
+            "lab_id",
+            "collection_month",
+            "specimen_role",
+            "her2_category",
+            "final_status",
+            "ihc_score",
+            "ish_group",
+            "companion_assay",
+            "ultralow_null_off_companion",
+            "ihc_quarter_start",
+            "ihc_pathologist_id",
+            "ihc_assay_kit",
+        ),
         upstream=("marts.specimen_her2",),
         counts_of="marts.specimen_her2",
         counts=("n_specimens",),
@@ -1086,8 +1083,8 @@ TABLES: tuple[Table, ...] = (
             _worklist_rows_complete("marts.worklist_open_equivocal", OPEN_EQUIVOCAL_RULES),
             Rule(
                 "worklist_open_equivocal_consistent",
-                "The list holds the open equivocal specimens (marts.open_equivocal), each once; "
-                "days_open is never negative.",
+                "The list has a row for every open equivocal specimen (as many rows as "
+                "marts.open_equivocal); days_open is never negative.",
                 """
                 SELECT count(*) FROM marts.worklist_open_equivocal w
                 WHERE w.days_open IS NULL OR w.days_open < 0
