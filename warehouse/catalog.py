@@ -506,6 +506,26 @@ TABLES: tuple[Table, ...] = (
         scope="patient",
     ),
     _t(
+        "marts.agreement_counts",
+        "marts",
+        "marts/agreement_counts",
+        "combination of comparison, lab, period, pair of codes, specimen kit and reader",
+        "The agreement pairs counted per combination: agreement and agreement_by_group sum "
+        "these counts; a night adds and subtracts its scope's counts.",
+        key=(
+            "comparison",
+            "lab_id",
+            "period",
+            "first_code",
+            "second_code",
+            "assay_kit",
+            "pathologist_id",
+        ),
+        upstream=("marts.agreement_pairs",),
+        counts_of="marts.agreement_pairs",
+        counts=("n_pairs",),
+    ),
+    _t(
         "marts.agreement",
         "marts",
         "marts/agreement",
@@ -513,7 +533,7 @@ TABLES: tuple[Table, ...] = (
         "IHC vs ISH, lab vs reference lab, observer vs observer, primary vs metastasis: n, % "
         "agreement with Wilson CI, 2×2 cells, PPA/NPA, kappa (spec/warehouse.md).",
         key=("comparison", "lab_id", "period"),
-        upstream=("marts.agreement_pairs",),
+        upstream=("marts.agreement_counts",),
         figures={
             "rows": _of("count(*)"),
             **{
@@ -614,7 +634,7 @@ TABLES: tuple[Table, ...] = (
         "marts.agreement statistics by assay kit and by pathologist of the first member "
         "(IHC vs ISH, observer vs observer, lab vs reference).",
         key=("comparison", "lab_id", "breakdown", "breakdown_value"),
-        upstream=("marts.agreement_pairs",),
+        upstream=("marts.agreement_counts",),
         figures={"groups": _of("count(*)", "lab_id <> 'ALL'")},
         rate_scale=100.0,
         rates=(Rate("pct_agree", "ci_low", "ci_high"), Rate("ppa"), Rate("npa")),

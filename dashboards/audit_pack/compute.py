@@ -97,7 +97,12 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "period_pairs",
         "audit/stage_pairs",
-        ("marts/agreement", "marts/agreement_by_group", "marts/boundary_agreement"),
+        (
+            "marts/agreement_counts",
+            "marts/agreement",
+            "marts/agreement_by_group",
+            "marts/boundary_agreement",
+        ),
     ),
     Stage(
         "period_metastasis",

@@ -58,6 +58,15 @@ SAME = {
         "FROM marts.specimen_her2 WHERE ihc_score IS NOT NULL) "
         "GROUP BY GROUPING SETS ((lab_id, reader, q), (lab_id, reader), (reader, q), (reader))",
     ),
+    "agreement by reader": (
+        "SELECT comparison, lab_id, breakdown_value, n_pairs, n_agree "
+        "FROM marts.agreement_by_group WHERE breakdown = 'pathologist'",
+        "SELECT comparison, CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END, "
+        "coalesce(pathologist_id, '(not recorded)') AS reader, count(*), count_if(agree) "
+        "FROM marts.agreement_pairs "
+        "WHERE comparison IN ('ihc_vs_ish', 'observer_vs_observer', 'lab_vs_reference') "
+        "GROUP BY GROUPING SETS ((comparison, lab_id, reader), (comparison, reader))",
+    ),
     "HER2 category mix": (
         "SELECT lab_id, specimen_role, quarter, n_specimens, n_low, n_ultralow, n_negative "
         "FROM marts.her2_low_distribution",

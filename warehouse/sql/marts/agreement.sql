@@ -13,10 +13,10 @@
 -- Statistics: macros/statistics (ref: her2-domain.md §STATS).
 CREATE OR REPLACE TABLE marts.agreement AS
 WITH counted AS (
-    -- the pairs counted once per comparison, lab, period and pair of codes; every roll-up
-    -- below sums these counts (agreement_cells_counted)
-    SELECT comparison, lab_id, period, first_code, second_code, count(*) AS n
-    FROM marts.agreement_pairs
+    -- the pairs' counts (marts.agreement_counts) summed per comparison, lab, period and pair
+    -- of codes; every roll-up below sums these counts (agreement_cells_counted)
+    SELECT comparison, lab_id, period, first_code, second_code, sum(n_pairs)::BIGINT AS n
+    FROM marts.agreement_counts
     GROUP BY comparison, lab_id, period, first_code, second_code
 ),
 cells AS (

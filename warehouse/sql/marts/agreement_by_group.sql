@@ -18,9 +18,9 @@
 -- breakdown_value '(not recorded)' when the extract has no kit / pathologist_id.
 CREATE OR REPLACE TABLE marts.agreement_by_group AS
 WITH members AS (
-    -- each pair's specimen kit and reader (columns of marts.agreement_pairs), pairs counted
-    -- once per comparison, lab, kit, reader and pair of codes; every roll-up below sums these
-    -- counts (agreement_cells_counted)
+    -- each pair's specimen kit and reader (columns of marts.agreement_pairs), the pairs'
+    -- counts (marts.agreement_counts) summed per comparison, lab, kit, reader and pair of
+    -- codes; every roll-up below sums these counts (agreement_cells_counted)
     SELECT
         comparison,
         lab_id,
@@ -28,8 +28,8 @@ WITH members AS (
         second_code,
         assay_kit,
         pathologist_id AS pathologist,
-        count(*) AS n
-    FROM marts.agreement_pairs
+        sum(n_pairs)::BIGINT AS n
+    FROM marts.agreement_counts
     WHERE comparison IN ('ihc_vs_ish', 'observer_vs_observer', 'lab_vs_reference')
     GROUP BY comparison, lab_id, first_code, second_code, assay_kit, pathologist_id
 ),
