@@ -739,6 +739,18 @@ TABLES: tuple[Table, ...] = (
         scope="patient",
     ),
     _t(
+        "marts.positivity_counts",
+        "marts",
+        "marts/positivity_counts",
+        "combination of lab, reader, month and status of the positivity cases",
+        "The positivity cases counted per combination: positivity_monthly sums these counts; "
+        "a night adds and subtracts its scope's counts.",
+        key=("lab_id", "pathologist_id", "month", "positive"),
+        upstream=("marts.positivity_cases",),
+        counts_of="marts.positivity_cases",
+        counts=("n_specimens",),
+    ),
+    _t(
         "marts.positivity_monthly",
         "marts",
         "marts/positivity_monthly",
@@ -748,7 +760,7 @@ TABLES: tuple[Table, ...] = (
         "Laney p′ limits, a two-sided CUSUM for sustained shifts, the current month shown but "
         "not judged; published band beside it (context, not a limit).",
         key=("lab_id", "level", "pathologist_id", "month"),
-        upstream=("marts.positivity_cases", "marts.reference_bands"),
+        upstream=("marts.positivity_counts", "marts.reference_bands"),
         figures={
             "out_of_control_points": _of("count_if(out_of_control)", "level = 'lab'"),
             "judged_points": _of("count_if(month_status = 'judged')", "level = 'lab'"),

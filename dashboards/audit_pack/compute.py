@@ -82,6 +82,7 @@ STAGES: tuple[Stage, ...] = (
             "marts/specimen_counts",
             "marts/amplification_by_ihc_score",
             "marts/positivity_cases",
+            "marts/positivity_counts",
             "marts/positivity_monthly",
             "marts/positivity_pathologists",
             "marts/her2_low_distribution",

@@ -67,6 +67,14 @@ SAME = {
         "WHERE comparison IN ('ihc_vs_ish', 'observer_vs_observer', 'lab_vs_reference') "
         "GROUP BY GROUPING SETS ((comparison, lab_id, reader), (comparison, reader))",
     ),
+    "positivity points": (
+        "SELECT lab_id, level, pathologist_id, month, n_specimens, n_positive "
+        "FROM marts.positivity_monthly",
+        "SELECT lab_id, CASE WHEN grouping(pathologist_id) = 1 THEN 'lab' ELSE 'pathologist' END, "
+        "CASE WHEN grouping(pathologist_id) = 1 THEN 'ALL' ELSE pathologist_id END, month, "
+        "count(*), sum(positive) FROM marts.positivity_cases "
+        "GROUP BY GROUPING SETS ((lab_id, month), (lab_id, pathologist_id, month))",
+    ),
     "HER2 category mix": (
         "SELECT lab_id, specimen_role, quarter, n_specimens, n_low, n_ultralow, n_negative "
         "FROM marts.her2_low_distribution",

@@ -64,16 +64,17 @@ WHERE lab_id = 'ALL'
 ;
 CREATE OR REPLACE TEMP TABLE positivity_points AS
 WITH cases AS (
-    -- each patient's first primary with a decided status: marts.positivity_cases
-    SELECT lab_id, pathologist_id, month, positive FROM marts.positivity_cases
+    -- each patient's first primary with a decided status (marts.positivity_cases), counted
+    -- per lab, reader, month and status: marts.positivity_counts
+    SELECT lab_id, pathologist_id, month, positive, n_specimens FROM marts.positivity_counts
 )
 SELECT
     lab_id,
     CASE WHEN grouping(pathologist_id) = 1 THEN 'lab' ELSE 'pathologist' END AS level,
     CASE WHEN grouping(pathologist_id) = 1 THEN 'ALL' ELSE pathologist_id END AS pathologist_id,
     month,
-    count(*) AS n_specimens,
-    sum(positive) AS n_positive
+    sum(n_specimens)::BIGINT AS n_specimens,
+    sum(n_specimens * positive) AS n_positive
 FROM cases
 GROUP BY GROUPING SETS ((lab_id, month), (lab_id, pathologist_id, month))
 ;
