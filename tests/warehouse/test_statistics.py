@@ -153,7 +153,8 @@ def reference_kappas(table: np.ndarray) -> tuple[float | None, float | None]:
 
 
 def _load_pairs(con, comparison: str, table: np.ndarray, values: tuple[str, ...]) -> None:
-    """Replace marts.agreement_pairs by the pairs of ``table`` and rebuild marts.agreement."""
+    """Replace marts.agreement_pairs by the pairs of ``table`` and rebuild marts.agreement
+    (and marts.agreement_counts, the pair counts it sums)."""
     con.execute("DELETE FROM marts.agreement_pairs")
     pairs = [
         (comparison, "LAB", f"A{i}-{j}-{c}", values[i], values[j], i, j, date(2024, 1, 1))
@@ -167,6 +168,7 @@ def _load_pairs(con, comparison: str, table: np.ndarray, values: tuple[str, ...]
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, '2024-Q1', ?)",
         [(*p, p[3] == p[4]) for p in pairs],
     )
+    warehouse.run(con, "marts/agreement_counts")
     warehouse.run(con, "marts/agreement")
 
 
