@@ -40,6 +40,13 @@ SAME = {
         "FROM marts.specimen_her2 WHERE collection_date IS NOT NULL "
         "GROUP BY GROUPING SETS ((lab_id, m, specimen_role), (m, specimen_role))",
     ),
+    "IHC/ISH matrix": (
+        "SELECT lab_id, ihc_score, ish_group, n_specimens FROM marts.ihc_ish_matrix",
+        "SELECT CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END, ihc_score, g, "
+        "count(*) FROM (SELECT *, coalesce(ish_group::VARCHAR, 'none') AS g "
+        "FROM marts.specimen_her2 WHERE ihc_score IS NOT NULL) "
+        "GROUP BY GROUPING SETS ((lab_id, ihc_score, g), (ihc_score, g))",
+    ),
     "amplification by IHC score": (
         "SELECT lab_id, ihc_score, n_specimens, n_with_ish, n_group1, n_ish_positive "
         "FROM marts.amplification_by_ihc_score",
