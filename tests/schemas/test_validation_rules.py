@@ -487,3 +487,22 @@ def test_repeat_of_a_row_without_key_is_a_repeat_and_with_a_new_key_a_conflict(w
     assert wh.query(
         "SELECT test_id, result_version, expected_result FROM staging.her2_results ORDER BY 1"
     ) == [("T-2", 1, None), ("T-IHC-1", 2, "1+")]
+
+
+def test_a_test_id_is_one_labs_result_another_labs_same_id_is_another_result(wh):
+    """A result's key is (lab_id, test_id, result_version) (spec/lis-extract.md): two labs
+    may number their tests alike. Another lab's row with the same test id and version is a
+    result of its own, not a repeat or a conflict; a new version replaces its own lab's
+    current row only. (Staging looks rows up by test_id first, the whole key after.)"""
+    write_extract(wh.inbox / "a.csv", [IHC_ROW])
+    wh.run()
+    south = {**IHC_ROW, "lab_id": "SOUTH", "performing_lab": "SOUTH", "ihc_score": "1+"}
+    write_extract(wh.inbox / "b.csv", [{**south, "reported_result": "negative"}])
+    wh.run()
+    write_extract(wh.inbox / "c.csv", [{**IHC_ROW, "result_version": "2", "ihc_score": "3+"}])
+    wh.run()
+    assert wh.one("SELECT count(*) FROM quarantine.rejected_rows") == 0
+    assert wh.query(
+        "SELECT lab_id, test_id, result_version, ihc_score FROM staging.her2_results ORDER BY 1"
+    ) == [("NORTH", "T-IHC-1", 2, "3+"), ("SOUTH", "T-IHC-1", 1, "1+")]
+    assert wh.one("SELECT count(*) FROM staging.her2_results_history") == 3

@@ -13,12 +13,15 @@ received AS (
     SELECT h.lab_id, h.test_id, h.result_version, h.content_hash, h.file_id, h.source_file,
            h.source_row, false AS is_incoming
     FROM staging.her2_results_history AS h
-    -- by row id: the semi join reads the key columns of the whole history, the other columns
-    -- only of the rows found (a 10M history: 0.4-0.7 s so, 0.25 s by row id)
+    -- by row id: test_id alone is read from the whole history, the other columns only in
+    -- the row groups of the rows found (a 10M history: 0.4-0.7 s reading whole rows, 0.25 s
+    -- by row id after a semi join on the three key columns, 0.18-0.20 s so)
     WHERE h.rowid IN (
         SELECT rowid FROM staging.her2_results_history
-        SEMI JOIN incoming USING (lab_id, test_id, result_version)
+        WHERE test_id IN (SELECT test_id FROM incoming)
     )
+        AND (h.lab_id, h.test_id, h.result_version)
+            IN (SELECT (lab_id, test_id, result_version) FROM incoming)
 ),
 ranked AS (
     SELECT *,
