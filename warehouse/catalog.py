@@ -1069,6 +1069,33 @@ TABLES: tuple[Table, ...] = (
         scope="specimen",
     ),
     _t(
+        "marts.worklist_interpretation_disagreements",
+        "marts",
+        "marts/worklist_interpretation_disagreements",
+        "current clinical result whose reported call differs from the algorithm's call",
+        "Worklist: the rows of marts.interpretation_audit audited and not agreeing, each with "
+        "the reason (the ASCO/CAP call for the row, §IHC-2018, §ISH-RESOLVE).",
+        key=("lab_id", "test_id"),
+        upstream=("marts.interpretation_audit",),
+        figures={"cases": _of("count(*)")},
+        rules=(
+            Rule(
+                "worklist_interpretation_disagreements_consistent",
+                "Every row names its specimen (lab_id, accession_id) and a reason, and the "
+                "list has as many rows as marts.interpretation_audit has disagreements.",
+                """
+                SELECT count(*) FROM marts.worklist_interpretation_disagreements
+                WHERE lab_id IS NULL OR accession_id IS NULL OR reason IS NULL
+                    OR NOT audited
+                UNION ALL
+                SELECT abs((SELECT count(*) FROM marts.worklist_interpretation_disagreements)
+                    - (SELECT count(*) FROM marts.interpretation_audit WHERE audited AND NOT agrees))
+                """,
+            ),
+        ),
+        scope="specimen",
+    ),
+    _t(
         "marts.open_equivocal",
         "marts",
         "marts/open_equivocal",

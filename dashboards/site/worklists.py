@@ -7,9 +7,10 @@ site to a shared drive never carries a case list. The lab's own identifiers (lab
 accession_id, test ids) are kept, since a reviewer needs them to pull the case;
 ``patient_key`` is left out (a reviewer does not need it: data minimisation).
 
-Every worklist is the rows of ONE warehouse table under ONE filter (``Worklist``): the CSV
-writes them, and the page that counts the list (``counts``, ``counts_by_rule``) counts the
-same table under the same filter, so a page's count always equals the CSV's rows. The case
+Every worklist is the rows of ONE warehouse table (``Worklist``), a table made for the list
+(marts.worklist_* and the discordance and retest tables): the CSV writes them, and the page
+that counts the list (``counts``, ``counts_by_rule``) counts the same table, so a page's count
+always equals the CSV's rows. The case
 worklists of issue 11 carry on every row the specimen, ``rule`` (the stable code of what put it
 on the list), ``reason`` (one sentence for the pathologist) and ``source`` (the guideline
 section); the aging list carries ``days_open``.
@@ -32,21 +33,20 @@ from her2qa.restricted import copy_csv, csv_cell, restricted_folder, write_csv
 
 @dataclass(frozen=True)
 class Worklist:
-    """One CSV: the rows of ``table`` where ``where`` holds, sorted by ``order``."""
+    """One CSV: the rows of ``table``, sorted by ``order``."""
 
     file: str
     table: str  # schema.table: a name from the catalog, never from input
     description: str
     order: str
-    where: str = "true"
     exclude: tuple[str, ...] = ()  # columns left out (patient_key, internal flags)
     has_rule: bool = True  # the table has a `rule` column (counts_by_rule)
 
     @property
     def query(self) -> str:
         excluded = f" EXCLUDE ({', '.join(self.exclude)})" if self.exclude else ""
-        # table, filter and order are this module's constants, never input
-        return f"SELECT *{excluded} FROM {self.table} WHERE {self.where} ORDER BY {self.order}"  # noqa: S608
+        # table and order are this module's constants, never input
+        return f"SELECT *{excluded} FROM {self.table} ORDER BY {self.order}"  # noqa: S608
 
     def csv_query(self, columns: list[tuple[str, str]]) -> str | None:
         """``query`` with every cell spelled as the CSV writes it (her2qa/restricted.csv_cell),
@@ -58,29 +58,21 @@ class Worklist:
             return None
         select = ", ".join(f'{sql} AS "{name}"' for name, sql in cells)
         order = ", ".join(f"w.{term.strip()}" for term in self.order.split(","))
-        # table, filter and order are this module's constants; names and types the table's
-        rows = f"SELECT * FROM {self.table}"  # noqa: S608
-        if self.where != "true":
-            # the rows under the filter found first, then fetched by row id: a filter keeping
-            # 1% of the rows keeps some in nearly every vector, so filtering whole rows read
-            # every column of the table (interpretation_disagreements at 10M: 0.76-0.99 s
-            # so, 0.60 s by row id)
-            rows += f" WHERE rowid IN (SELECT rowid FROM {self.table} WHERE {self.where})"  # noqa: S608
-        source = f"({rows}) AS w"
-        return f"SELECT {select} FROM {source} ORDER BY {order}"  # noqa: S608
+        # table and order are this module's constants; names and types the table's
+        return f"SELECT {select} FROM {self.table} AS w ORDER BY {order}"  # noqa: S608
 
     @property
     def count_query(self) -> str:
-        """Rows per lab and pooled ('ALL'): the same table and filter as ``query``."""
+        """Rows per lab and pooled ('ALL'): the same table as ``query``."""
         lab = "CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id"
-        source = f"FROM {self.table} WHERE {self.where}"
+        source = f"FROM {self.table}"
         return f"SELECT {lab}, count(*) AS n {source} GROUP BY ROLLUP (lab_id)"
 
     @property
     def rule_query(self) -> str:
-        """Rows per lab (and 'ALL') and rule: the same table and filter as ``query``."""
+        """Rows per lab (and 'ALL') and rule: the same table as ``query``."""
         lab = "CASE WHEN grouping(lab_id) = 1 THEN 'ALL' ELSE lab_id END AS lab_id"
-        source = f"FROM {self.table} WHERE {self.where}"
+        source = f"FROM {self.table}"
         sets = "GROUPING SETS ((lab_id, rule), (rule))"
         return f"SELECT {lab}, rule, count(*) AS n {source} GROUP BY {sets} ORDER BY lab_id, rule"
 
@@ -135,12 +127,10 @@ LISTS: tuple[Worklist, ...] = (
     ),
     Worklist(
         "interpretation_disagreements.csv",
-        "marts.interpretation_audit",
+        "marts.worklist_interpretation_disagreements",
         "results whose reported call differs from the ASCO/CAP algorithm's call for the row "
-        "(marts.interpretation_audit)",
+        "(marts.worklist_interpretation_disagreements)",
         "lab_id, report_date, test_id",
-        where="audited AND NOT agrees",
-        exclude=("patient_key", "agrees"),
         has_rule=False,
     ),
 )
