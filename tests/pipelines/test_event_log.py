@@ -141,6 +141,39 @@ def test_a_watcher_sees_each_event_as_the_kept_run_shard_gets_it(tmp_path: Path)
         writer.dispose()
 
 
+def test_writes_within_the_interval_share_one_checkpoint_made_when_it_ends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A checkpoint a write costs a sync of the file: writes within CHECKPOINT_EVERY_S of the
+    last checkpoint wait for a timer at its end, which takes them all into the file. (The
+    clock is stopped, so every write after the first falls within the interval.)"""
+    from her2qa import event_log
+
+    monkeypatch.setattr(event_log.time, "monotonic", lambda: 1_000.0)
+    writer = KeptIndexSqliteEventLogStorage(str(tmp_path))
+    made: list[int] = []
+    checkpoint = writer._checkpoint_run_shard
+    monkeypatch.setattr(writer, "_checkpoint_run_shard", lambda: (made.append(1), checkpoint()))
+    db = tmp_path / "run-a.db"
+    try:
+        writer.store_event(_log_entry("run-a", "first"))
+        assert len(made) == 1  # the first write: at once
+        for i in range(20):
+            writer.store_event(_log_entry("run-a", f"burst {i}"))
+        assert len(made) == 1 and writer._checkpoint_timer is not None
+        writer._checkpoint_timer.join(timeout=20)  # fires CHECKPOINT_EVERY_S after the first
+        assert len(made) == 2 and writer._checkpoint_timer is None
+        # in the database file itself, not only in its -wal: as a reader without the WAL sees
+        copy = tmp_path / "copy.db"
+        copy.write_bytes(db.read_bytes())
+        messages = [
+            r[0] for r in sqlite3.connect(copy).execute("SELECT event FROM event_logs").fetchall()
+        ]
+        assert len(messages) == 21 and "burst 19" in messages[-1]
+    finally:
+        writer.dispose()
+
+
 def test_a_wipe_closes_the_kept_run_shard_before_its_file_goes(tmp_path: Path):
     """wipe() deletes the run shards' files; an event stored after it lands in a new file, not
     in the deleted one the kept connection held."""
