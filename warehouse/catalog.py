@@ -1089,7 +1089,8 @@ TABLES: tuple[Table, ...] = (
                     OR NOT audited
                 UNION ALL
                 SELECT abs((SELECT count(*) FROM marts.worklist_interpretation_disagreements)
-                    - (SELECT count(*) FROM marts.interpretation_audit WHERE audited AND NOT agrees))
+                    - (SELECT count(*) FROM marts.interpretation_audit
+                       WHERE audited AND NOT agrees))
                 """,
             ),
         ),

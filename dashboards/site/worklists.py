@@ -10,10 +10,9 @@ accession_id, test ids) are kept, since a reviewer needs them to pull the case;
 Every worklist is the rows of ONE warehouse table (``Worklist``), a table made for the list
 (marts.worklist_* and the discordance and retest tables): the CSV writes them, and the page
 that counts the list (``counts``, ``counts_by_rule``) counts the same table, so a page's count
-always equals the CSV's rows. The case
-worklists of issue 11 carry on every row the specimen, ``rule`` (the stable code of what put it
-on the list), ``reason`` (one sentence for the pathologist) and ``source`` (the guideline
-section); the aging list carries ``days_open``.
+always equals the CSV's rows. The case worklists of issue 11 carry on every row the specimen,
+``rule`` (the stable code of what put it on the list), ``reason`` (one sentence for the
+pathologist) and ``source`` (the guideline section); the aging list carries ``days_open``.
 """
 
 from __future__ import annotations
