@@ -60,7 +60,8 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
         self._index_engine: Engine | None = None
         self._run_engine: Engine | None = None
         self._run_shard: str | None = None
-        self._checkpointed_at = 0.0  # time.monotonic() of the run shard's last checkpoint
+        self._clock = time.monotonic  # what the interval is measured by (tests stop it)
+        self._checkpointed_at = 0.0  # self._clock() at the run shard's last checkpoint
         self._checkpoint_timer: threading.Timer | None = None
         self._pid = 0  # the process that opened them: a forked child opens its own
         self._tables_present: set[str] = set()
@@ -114,7 +115,7 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
         (``_db_lock`` held; a timer already set takes this write too)."""
         if self._checkpoint_timer is not None:
             return
-        wait = self._checkpointed_at + CHECKPOINT_EVERY_S - time.monotonic()
+        wait = self._checkpointed_at + CHECKPOINT_EVERY_S - self._clock()
         if wait <= 0:
             self._checkpoint_run_shard()
             return
@@ -133,7 +134,7 @@ class KeptIndexSqliteEventLogStorage(SqliteEventLogStorage):
         if self._run_engine is not None:
             with self._run_engine.connect() as conn:
                 conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        self._checkpointed_at = time.monotonic()
+        self._checkpointed_at = self._clock()
 
     def _open(self, shard: str) -> Engine:
         engine = create_engine(
