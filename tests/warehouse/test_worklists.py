@@ -242,6 +242,37 @@ def test_discordance_includes_single_probe_and_names_the_probe(con):
     assert all(r["rule"] == r["discordance_type"] for r in got.values())
 
 
+def test_the_aging_list_is_open_equivocal_with_the_clock(con):
+    """marts.worklist_open_equivocal spells out marts.open_equivocal's columns again, to put
+    the clock's where the CSV has them (as_of_date and days_open after last_report_date,
+    reason before source): a column added to, dropped from or mixed up in one file and not
+    the other fails here."""
+
+    def columns(table: str) -> list[str]:
+        return [
+            c
+            for (c,) in con.execute(
+                "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'marts' "
+                "AND table_name = ? ORDER BY column_index",
+                [table],
+            ).fetchall()
+        ]
+
+    clock = ["as_of_date", "days_open", "reason"]
+    listed, open_ = columns("worklist_open_equivocal"), columns("open_equivocal")
+    assert [c for c in listed if c not in clock] == open_
+    assert set(listed) - set(open_) == set(clock)
+    same = ", ".join(open_)
+    differ = con.execute(
+        f"SELECT count(*) FROM ((SELECT {same} FROM marts.worklist_open_equivocal "
+        f"EXCEPT ALL SELECT {same} FROM marts.open_equivocal) UNION ALL "
+        f"(SELECT {same} FROM marts.open_equivocal "
+        f"EXCEPT ALL SELECT {same} FROM marts.worklist_open_equivocal))"
+    ).fetchone()[0]
+    assert differ == 0
+    assert con.execute("SELECT count(*) FROM marts.open_equivocal").fetchone()[0] > 0
+
+
 def test_open_equivocal_cases_with_days_open(con):
     got = _by(con, "worklist_open_equivocal", "EQ")
     assert {a: r["rule"] for a, r in got.items()} == {
