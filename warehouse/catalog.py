@@ -149,6 +149,8 @@ class Table:
 
 
 def _t(name: str, layer: str, sql: str, grain: str, description: str, **kw) -> Table:
+    if kw.get("counts_of"):  # an additive table reads the table it counts, and nothing else
+        kw.setdefault("upstream", (kw["counts_of"],))
     return Table(name, layer, sql, grain, description, **kw)
 
 
@@ -450,7 +452,6 @@ TABLES: tuple[Table, ...] = (
             "ihc_pathologist_id",
             "ihc_assay_kit",
         ),
-        upstream=("marts.specimen_her2",),
         counts_of="marts.specimen_her2",
         counts=("n_specimens",),
     ),
@@ -521,7 +522,6 @@ TABLES: tuple[Table, ...] = (
             "assay_kit",
             "pathologist_id",
         ),
-        upstream=("marts.agreement_pairs",),
         counts_of="marts.agreement_pairs",
         counts=("n_pairs",),
     ),
@@ -746,7 +746,6 @@ TABLES: tuple[Table, ...] = (
         "The positivity cases counted per combination: positivity_monthly sums these counts; "
         "a night adds and subtracts its scope's counts.",
         key=("lab_id", "pathologist_id", "month", "positive"),
-        upstream=("marts.positivity_cases",),
         counts_of="marts.positivity_cases",
         counts=("n_specimens",),
     ),
@@ -1243,7 +1242,6 @@ TABLES: tuple[Table, ...] = (
             "read_2007",
             "turnaround_days",
         ),
-        upstream=("marts.specimen_preanalytic",),
         counts_of="marts.specimen_preanalytic",
         counts=("n_specimens",),
     ),
