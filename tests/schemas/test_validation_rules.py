@@ -493,7 +493,8 @@ def test_a_test_id_is_one_labs_result_another_labs_same_id_is_another_result(wh)
     """A result's key is (lab_id, test_id, result_version) (spec/lis-extract.md): two labs
     may number their tests alike. Another lab's row with the same test id and version is a
     result of its own, not a repeat or a conflict; a new version replaces its own lab's
-    current row only. (Staging looks rows up by test_id first, the whole key after.)"""
+    current row only. (Staging looks rows up by test_id first, so it finds the other lab's
+    row too: that row must stay current, and nothing be quarantined.)"""
     write_extract(wh.inbox / "a.csv", [IHC_ROW])
     wh.run()
     south = {**IHC_ROW, "lab_id": "SOUTH", "performing_lab": "SOUTH", "ihc_score": "1+"}
