@@ -251,7 +251,7 @@ def breakdown(inbox: Path, folder: Path) -> dict:
     ``folder``, each step through its public entry point, timed (see the module's doc)."""
 
     import warehouse
-    from her2qa.ingest import formats, phi
+    from her2qa.ingest import formats, phi, raw_layer
     from her2qa.ingest import inbox as inbox_module
 
     ingest_inbox = _entry("her2qa.ingest.inbox", "ingest_inbox")
@@ -274,9 +274,10 @@ def breakdown(inbox: Path, folder: Path) -> dict:
         for helper, label in (
             ("_hash_fd", "ingest: hash and archive copy"),
             ("_archive_fd", "ingest: hash and archive copy"),
-            ("_load_raw", "ingest: raw load (PHI keying, screening, insert)"),
         ):
             hooks.enter_context(clock.wrapping(inbox_module, helper, label))
+        raw_load = "ingest: raw load, by batch (PHI keying, screening, insert)"
+        hooks.enter_context(clock.wrapping(raw_layer, "load", raw_load))
         with clock.step("ingest"), paths.connect() as con:
             timed = TimedConnection(con, clock, "ingest statement: ")
             _call(ingest_inbox, timed, Path(paths.inbox), Path(paths.archive_dir), key, run_id)

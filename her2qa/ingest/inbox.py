@@ -4,7 +4,8 @@ A file is identified by its SHA-256: the same bytes add nothing, under any
 name. Every entry of the inbox that looks like an extract is recorded, once,
 including duplicates, files that cannot be read, symbolic links, folders and
 other non-regular entries, each with its reason; a failure of one file never
-stops the others. Each file is loaded in one transaction, so a crash never
+stops the others. Files are recorded and loaded in batches, one transaction
+each (``_Batch``; her2qa/ingest/raw_layer.py writes the rows), so a crash never
 leaves half a file behind.
 
 What is read is what is archived and what is hashed: a new file is copied into
@@ -13,11 +14,11 @@ bytes, UTF-8, physical lines), and the rows are parsed from that archived copy.
 A file whose size, modification time or content changes between the first look
 and the end of that read is still being written: it is left for the next run.
 
-PHI: the MRN is keyed (HMAC, in DuckDB) and names and birth dates are dropped
-in the same statement that writes the raw layer; extra columns named or valued
-like identifiers are dropped and counted; a record that does not line up with
-the header keeps no value. The file's text exists only in memory while that
-statement runs and in the read-only archive copy.
+PHI (her2qa/ingest/raw_layer.py): the MRN is keyed (HMAC, in DuckDB) and names
+and birth dates are dropped in the same statement that writes the raw layer;
+extra columns named or valued like identifiers are dropped and counted; a record
+that does not line up with the header keeps no value. The file's text exists
+only in memory until its batch is written and in the read-only archive copy.
 """
 
 from __future__ import annotations
@@ -28,17 +29,15 @@ import os
 import stat
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-import warehouse
 from her2qa.config import DEFAULT_SOURCE, SiteConfig, SourceConfig
-from her2qa.ingest import extract, formats, phi
-from schemas import contract
+from her2qa.ingest import extract, formats, phi, raw_layer
 
 Progress = Callable[[str], None]
 
@@ -51,15 +50,6 @@ LOOK_SETTLED_NS = 2_000_000_000
 # Log between two checkpoints while the inbox is read (_checkpoints_spaced): ~0.9M raw rows.
 # Rows committed but not yet checkpointed take memory (+0.1 GB peak at 1M rows), so bounded.
 WAL_PER_CHECKPOINT = "256MB"
-# A contract value is a code, a date or a number; a value this long is not one (and a
-# 10 MB field must not travel into the raw layer). The row is quarantined, the value dropped.
-MAX_VALUE_CHARS = 4_096
-# Extra-column values shaped like an identifier (besides equal to one of the file's MRNs,
-# names or birth dates): a date (a birth date?), an "MRN 123"-like code, an SSN.
-_ID_VALUE = (
-    r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}|[0-9]{1,2}[/.-][0-9]{1,2}[/.-][0-9]{2,4}"
-    r"|(?i:(mrn|pid|pat|patient|med ?rec)[ #:_-]*[0-9].*)|[0-9]{3}-[0-9]{2}-[0-9]{4}"
-)
 
 
 @dataclass(frozen=True)
@@ -238,35 +228,30 @@ def ingest_inbox(
 ) -> list[FileOutcome]:
     """Ingest every file of the inbox not seen before; returns one outcome per entry.
     ``site``'s ``[[sources]]`` say how files of each name are read (default: by their bytes)."""
-    say = progress or (lambda _msg: None)
-    outcomes = []
     entries = inbox_entries(inbox)
     known = _last_looks(con)
     looks: list[tuple] = []
     with _checkpoints_spaced(con):
+        batch = _Batch(con, key, progress or (lambda _msg: None))
         for path, problem in entries:
             if problem is not None:
-                outcome = _record_unread(con, path, problem, run_id, now=now)
-            else:
-                looked_ns = time.time_ns()
-                status = _status(path)
-                seen = known.get(_stored_name(path.name))
-                if status is not None and seen is not None and _unchanged(seen, status):
-                    # the bytes recorded under this name at the last look: nothing to do,
-                    # without reading a file the inbox may keep for years
-                    outcome = FileOutcome(None, _stored_name(path.name), seen[0], "seen", None, 0)
-                else:
-                    source = site.source_for(path.name) if site else DEFAULT_SOURCE
-                    outcome = ingest_file(
-                        con, path, archive_dir, key, run_id, now=now, source=source
-                    )
-                    if status is not None and outcome.sha256 and outcome.status != "waiting":
-                        looks.append((outcome.file_name, outcome.sha256, status, looked_ns))
-            outcomes.append(outcome)
-            if outcome.status != "seen":
-                say(f"{outcome.status}: {printable(outcome.file_name)} ({_detail(outcome)})")
+                _record_unread(batch, path, problem, run_id, now=now)
+                continue
+            looked_ns = time.time_ns()
+            status = _status(path)
+            seen = known.get(_stored_name(path.name))
+            if status is not None and seen is not None and _unchanged(seen, status):
+                # the bytes recorded under this name at the last look: nothing to do,
+                # without reading a file the inbox may keep for years
+                batch.add(FileOutcome(None, _stored_name(path.name), seen[0], "seen", None, 0))
+                continue
+            source = site.source_for(path.name) if site else DEFAULT_SOURCE
+            outcome = ingest_file(batch, path, archive_dir, run_id, now=now, source=source)
+            if status is not None and outcome.sha256 and outcome.status != "waiting":
+                looks.append((outcome.file_name, outcome.sha256, status, looked_ns))
+        batch.flush()
     _record_looks(con, looks, [_stored_name(p.name) for p, _ in entries])
-    return outcomes
+    return batch.outcomes
 
 
 def _status(path: Path) -> os.stat_result | None:
@@ -372,8 +357,165 @@ def _detail(outcome: FileOutcome) -> str:
     return text
 
 
+# Files are recorded, and their rows written, in batches of one transaction each: a batch
+# ends once its files hold this many rows (her2qa/ingest/raw_layer.py says why batches).
+# Bounded so that the rows held in memory until then stay about 100 MB of text.
+BATCH_ROWS = 500_000
+
+
+@dataclass
+class _Pending:
+    outcome: FileOutcome
+    record: dict | None  # its ops.ingested_files row (None: nothing to record)
+    data: extract.Extract | None = None  # the rows of a file read, to write to the raw layer
+
+
+class _Batch:
+    """The inbox's entries in arrival order, recorded and written together.
+
+    A file_id is given as each file is met, so ids follow arrival order whatever the
+    batches. ``flush`` writes every pending record and the raw rows of the files read in
+    one transaction: a crash leaves the whole batch unwritten, never half a file (its
+    archive copies are found again by the next run)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, key: phi.PhiKey, say: Progress) -> None:
+        self.con, self.key, self.say = con, key, say
+        self.next_file_id = con.execute(
+            "SELECT coalesce(max(file_id), 0) + 1 FROM ops.ingested_files"
+        ).fetchone()[0]
+        self.pending: list[_Pending] = []
+        self.outcomes: list[FileOutcome] = []
+        self.rows = 0
+
+    def first_with(self, sha: str) -> tuple[int, str] | None:
+        """(file_id, name) of the pending file first recorded with these bytes, if any."""
+        for p in self.pending:
+            if p.record and p.record["sha256"] == sha and p.record["status"] != "duplicate":
+                return p.record["file_id"], p.record["file_name"]
+        return None
+
+    def add(self, outcome: FileOutcome) -> FileOutcome:
+        """An entry with nothing to record (seen, waiting)."""
+        self.pending.append(_Pending(outcome, None))
+        return outcome
+
+    def record(
+        self,
+        record: dict,
+        status: str,
+        reason: str | None,
+        *,
+        duplicate_of: int | None = None,
+        data: extract.Extract | None = None,
+    ) -> FileOutcome:
+        """Record a file (ingested when ``data`` holds its rows); returns its outcome."""
+        alone = data is not None and not raw_layer.may_share(data)
+        if alone and any(p.data is not None for p in self.pending):
+            self.flush()  # a file with extra columns is written in a batch of its own
+        file_id, self.next_file_id = self.next_file_id, self.next_file_id + 1
+        rows = data.table.num_rows if data is not None else 0
+        record = {
+            **record,
+            "file_id": file_id,
+            "status": status,
+            "reason": reason,
+            "duplicate_of": duplicate_of,
+            "columns_missing": data.header.missing_optional if data is not None else [],
+            "columns_extra": [],
+            "rows_read": rows,
+            "rows_malformed": 0 if data is not None else None,
+        }
+        lines = record.get("physical_lines")
+        outcome = FileOutcome(
+            file_id, record["file_name"], record["sha256"], status, reason, rows, lines
+        )
+        self.pending.append(_Pending(outcome, record, data))
+        self.rows += rows
+        if self.rows >= BATCH_ROWS or alone:
+            self.flush()
+        return outcome
+
+    def flush(self) -> None:
+        """Write the pending records and rows in one transaction; say each outcome."""
+        pending, self.pending, self.rows = self.pending, [], 0
+        records = [p for p in pending if p.record is not None]
+        if records:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self._write(records)
+                self.con.execute("COMMIT")
+            except BaseException:
+                self.con.execute("ROLLBACK")
+                raise
+        for p in pending:
+            outcome = p.outcome
+            if p.record is not None and p.data is not None:
+                outcome = replace(outcome, columns_dropped=p.record["columns_dropped"])
+            self.outcomes.append(outcome)
+            if outcome.status != "seen":
+                self.say(f"{outcome.status}: {printable(outcome.file_name)} ({_detail(outcome)})")
+
+    def _write(self, records: list[_Pending]) -> None:
+        read = [p for p in records if p.data is not None]
+        if read:
+            loaded = raw_layer.load(
+                self.con, [(p.record["file_id"], p.data) for p in read], self.key
+            )
+            for p, (kept, dropped_by_value) in zip(read, loaded, strict=True):
+                by_name = len(p.data.header.dropped_extra)
+                p.record.update(
+                    columns_extra=kept,
+                    columns_dropped=by_name + dropped_by_value,
+                    columns_dropped_by_name=by_name,
+                    columns_dropped_by_value=dropped_by_value,
+                )
+        self.con.register(
+            "new_files", pa.Table.from_pylist([p.record for p in records], schema=_RECORDS)
+        )
+        try:
+            self.con.execute("INSERT INTO ops.ingested_files BY NAME SELECT * FROM new_files")
+        finally:
+            self.con.unregister("new_files")
+        if read:
+            self.con.execute(
+                """
+                UPDATE ops.ingested_files AS f SET rows_malformed = m.malformed
+                FROM (SELECT file_id, count(*) AS malformed FROM raw.her2_rows
+                      WHERE file_id BETWEEN $first AND $last AND malformed IS NOT NULL
+                      GROUP BY file_id) AS m
+                WHERE f.file_id = m.file_id
+                """,
+                {"first": read[0].record["file_id"], "last": read[-1].record["file_id"]},
+            )
+
+
+_RECORDS = pa.schema(
+    [
+        ("file_id", pa.int64()),
+        ("file_name", pa.string()),
+        ("sha256", pa.string()),
+        ("size_bytes", pa.int64()),
+        ("status", pa.string()),
+        ("reason", pa.string()),
+        ("duplicate_of", pa.int64()),
+        ("archive_path", pa.string()),
+        ("ingested_at", pa.timestamp("us")),
+        ("arrival_date", pa.date32()),
+        ("columns_missing", pa.list_(pa.string())),
+        ("columns_extra", pa.list_(pa.string())),
+        ("rows_read", pa.int64()),
+        ("run_id", pa.string()),
+        ("physical_lines", pa.int64()),
+        ("rows_malformed", pa.int64()),
+        ("columns_dropped", pa.int32()),
+        ("columns_dropped_by_name", pa.int32()),
+        ("columns_dropped_by_value", pa.int32()),
+    ]
+)
+
+
 def _record_unread(
-    con: duckdb.DuckDBPyConnection,
+    batch: _Batch,
     path: Path,
     reason: str,
     run_id: str,
@@ -382,16 +524,14 @@ def _record_unread(
 ) -> FileOutcome:
     """Record, once, an entry whose bytes were not read (no content, so no SHA-256: '')."""
     name = _stored_name(path.name)
-    known = con.execute(
+    known = batch.con.execute(
         "SELECT count(*) FROM ops.ingested_files "
         "WHERE sha256 = '' AND file_name = $name AND reason = $reason",
         {"name": name, "reason": reason},
     ).fetchone()[0]
     if known:
-        return FileOutcome(None, name, "", "seen", reason, 0)
-    record = _base_record(name, "", 0, run_id, now)
-    file_id = _record(con, record, "rejected", reason)
-    return FileOutcome(file_id, name, "", "rejected", reason, 0)
+        return batch.add(FileOutcome(None, name, "", "seen", reason, 0))
+    return batch.record(_base_record(name, "", 0, run_id, now), "rejected", reason)
 
 
 def _base_record(name: str, sha: str, size: int, run_id: str, now: datetime | None) -> dict:
@@ -407,10 +547,9 @@ def _base_record(name: str, sha: str, size: int, run_id: str, now: datetime | No
 
 
 def ingest_file(
-    con: duckdb.DuckDBPyConnection,
+    batch: _Batch,
     path: Path,
     archive_dir: Path,
-    key: phi.PhiKey,
     run_id: str,
     *,
     now: datetime | None = None,
@@ -424,21 +563,24 @@ def ingest_file(
     except OSError as exc:  # PermissionError, a link or FIFO swapped in, vanished, ...
         why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror
         return _record_unread(
-            con, path, f"unreadable: the file cannot be opened ({why or 'error'})", run_id, now=now
+            batch,
+            path,
+            f"unreadable: the file cannot be opened ({why or 'error'})",
+            run_id,
+            now=now,
         )
     try:
-        return _ingest_fd(con, fd, path, name, archive_dir, key, run_id, now=now, source=source)
+        return _ingest_fd(batch, fd, path, name, archive_dir, run_id, now=now, source=source)
     finally:
         os.close(fd)
 
 
 def _ingest_fd(
-    con: duckdb.DuckDBPyConnection,
+    batch: _Batch,
     fd: int,
     path: Path,
     name: str,
     archive_dir: Path,
-    key: phi.PhiKey,
     run_id: str,
     *,
     now: datetime | None,
@@ -446,29 +588,30 @@ def _ingest_fd(
 ) -> FileOutcome:
     first_look = os.fstat(fd)
     if not stat.S_ISREG(first_look.st_mode):
-        return _record_unread(con, path, "not_a_regular_file: not read", run_id, now=now)
+        return _record_unread(batch, path, "not_a_regular_file: not read", run_id, now=now)
     try:
         sha = _hash_fd(fd)
     except OSError as exc:
         reason = f"unreadable: the file cannot be read ({exc.strerror or 'error'})"
-        return _record_unread(con, path, reason, run_id, now=now)
+        return _record_unread(batch, path, reason, run_id, now=now)
     if not _same_look(first_look, os.fstat(fd)):
-        return _waiting(name, sha)
+        return batch.add(_waiting(name, sha))
     # One look-up: the first file with these bytes, and every name they arrived under.
-    first_id, first_name, known_names = con.execute(
+    first_id, first_name, known_names = batch.con.execute(
         "SELECT arg_min(file_id, file_id) FILTER (WHERE status <> 'duplicate'), "
         "arg_min(file_name, file_id) FILTER (WHERE status <> 'duplicate'), "
         "coalesce(list(file_name), []) FROM ops.ingested_files WHERE sha256 = $sha",
         {"sha": sha},
     ).fetchone()
     if name in known_names:  # the same file still in the inbox: nothing to do
-        return FileOutcome(None, name, sha, "seen", None, 0)
+        return batch.add(FileOutcome(None, name, sha, "seen", None, 0))
+    if first_id is None and (first := batch.first_with(sha)) is not None:
+        first_id, first_name = first  # the same bytes earlier in this batch
 
     record = _base_record(name, sha, first_look.st_size, run_id, now)
     if first_id is not None:
         reason = f"same content (SHA-256) as {printable(first_name)}, already ingested"
-        file_id = _record(con, record, "duplicate", reason, duplicate_of=first_id)
-        return FileOutcome(file_id, name, sha, "duplicate", reason, 0)
+        return batch.record(record, "duplicate", reason, duplicate_of=first_id)
 
     try:
         archived_sha, archived, checks, last_look, created = _archive_fd(
@@ -476,271 +619,31 @@ def _ingest_fd(
         )
     except OSError as exc:
         reason = f"unreadable: the file cannot be read ({exc.strerror or 'error'})"
-        return _record_unread(con, path, reason, run_id, now=now)
+        return _record_unread(batch, path, reason, run_id, now=now)
     if archived_sha != sha or not _same_look(first_look, last_look):
         # Still being written: the snapshot just archived is no file's content (and holds
         # PHI): removed. The file is ingested once it has stopped changing.
         if created:
             with contextlib.suppress(OSError):
                 archived.unlink()
-        return _waiting(name, archived_sha)
+        return batch.add(_waiting(name, archived_sha))
     record["archive_path"] = str(archived)
-    lines = checks.physical_lines if formats.kind(checks, source) == "csv" else None
-    record["physical_lines"] = lines
+    record["physical_lines"] = (
+        checks.physical_lines if formats.kind(checks, source) == "csv" else None
+    )
     try:
         data = formats.read(archived, checks, source)
     except extract.FileRejected as exc:
-        reason = f"{exc.kind}: {exc.message}"
-        file_id = _record(con, record, "rejected", reason)
-        return FileOutcome(file_id, name, sha, "rejected", reason, 0, lines)
+        return batch.record(record, "rejected", f"{exc.kind}: {exc.message}")
     except (OSError, UnicodeError, ValueError, pa.ArrowException, MemoryError) as exc:
         # a parse failure of one file is that file's reason, never the run's end (the
         # exception's text is never shown: a parser may quote the file's content)
         reason = f"unreadable: the file cannot be parsed ({type(exc).__name__})"
-        file_id = _record(con, record, "rejected", reason)
-        return FileOutcome(file_id, name, sha, "rejected", reason, 0, lines)
-
-    con.execute("BEGIN TRANSACTION")
-    try:
-        file_id = _record(
-            con,
-            record,
-            "ingested",
-            None,
-            rows_read=data.table.num_rows,
-            columns_missing=data.header.missing_optional,
-        )
-        kept, dropped_by_value = _load_raw(con, file_id, data, key)
-        dropped = len(data.header.dropped_extra) + dropped_by_value
-        con.execute(
-            "UPDATE ops.ingested_files SET columns_extra = $kept, columns_dropped = $dropped, "
-            "columns_dropped_by_name = $by_name, columns_dropped_by_value = $by_value, "
-            "rows_malformed = (SELECT count(*) FROM raw.her2_rows "
-            "                  WHERE file_id = $file_id AND malformed IS NOT NULL) "
-            "WHERE file_id = $file_id",
-            {
-                "kept": kept,
-                "dropped": dropped,
-                "by_name": len(data.header.dropped_extra),
-                "by_value": dropped_by_value,
-                "file_id": file_id,
-            },
-        )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    return FileOutcome(file_id, name, sha, "ingested", None, data.table.num_rows, lines, dropped)
+        return batch.record(record, "rejected", reason)
+    return batch.record(record, "ingested", None, data=data)
 
 
 def _waiting(name: str, sha: str) -> FileOutcome:
     return FileOutcome(
         None, name, sha, "waiting", "still being written (size or time changed): next run", 0
     )
-
-
-def _record(
-    con: duckdb.DuckDBPyConnection,
-    record: dict,
-    status: str,
-    reason: str | None,
-    *,
-    duplicate_of: int | None = None,
-    rows_read: int = 0,
-    columns_missing: list[str] | None = None,
-) -> int:
-    file_id = con.execute(
-        "SELECT coalesce(max(file_id), 0) + 1 FROM ops.ingested_files"
-    ).fetchone()[0]
-    con.execute(
-        """
-        INSERT INTO ops.ingested_files (file_id, file_name, sha256, size_bytes, status, reason,
-            duplicate_of, archive_path, ingested_at, arrival_date, columns_missing, columns_extra,
-            rows_read, run_id, physical_lines)
-        VALUES ($file_id, $file_name, $sha256, $size_bytes, $status, $reason, $duplicate_of,
-            $archive_path, $ingested_at, $arrival_date, $columns_missing, [],
-            $rows_read, $run_id, $physical_lines)
-        """,
-        {
-            **record,
-            "archive_path": record.get("archive_path"),
-            "physical_lines": record.get("physical_lines"),
-            "file_id": file_id,
-            "status": status,
-            "reason": reason,
-            "duplicate_of": duplicate_of,
-            "columns_missing": columns_missing or [],
-            "rows_read": rows_read,
-        },
-    )
-    return file_id
-
-
-def _load_raw(
-    con: duckdb.DuckDBPyConnection, file_id: int, data: extract.Extract, key: phi.PhiKey
-) -> tuple[list[str], int]:
-    """Write the raw layer in one statement that keys the MRN and drops the other PHI.
-
-    Returns the extra columns kept and the number dropped because their values look like
-    identifiers. A row is kept without values (and quarantined as malformed) when a kept
-    value equals one of the file's MRNs, names or birth dates (fields shifted by an
-    unquoted comma), runs over lines, or is implausibly long."""
-    table = data.table
-    # Positional names: header text never becomes SQL; extra names go in as values.
-    extras: list[tuple[str, str]] = []  # (header name, positional column)
-    renamed = []
-    for name in table.column_names:
-        if name.startswith("extra:"):
-            extras.append((name.removeprefix("extra:"), f"x{len(extras)}"))
-            renamed.append(extras[-1][1])
-        else:
-            renamed.append(name)
-    table = table.rename_columns(renamed)
-    present = set(table.column_names)
-    for phi_column in ("patient_mrn", "patient_name", "patient_dob"):
-        if phi_column not in present:
-            table = table.append_column(phi_column, pa.nulls(table.num_rows, pa.string()))
-    warehouse.run(con, "macros/text")  # blank(): white space trimmed as str.strip() does
-    con.register("incoming_extract", table)
-    try:
-        # The file's identifiers, in memory only while this file is loaded (a TEMP table
-        # lives in the connection, never in the warehouse file).
-        con.execute(
-            """
-            CREATE OR REPLACE TEMP TABLE incoming_phi AS
-            SELECT DISTINCT v FROM (
-                SELECT blank(patient_mrn) AS v FROM incoming_extract
-                UNION ALL SELECT blank(patient_name) FROM incoming_extract
-                UNION ALL SELECT blank(patient_dob) FROM incoming_extract
-                UNION ALL SELECT unnest(regexp_split_to_array(patient_name, '[\\s,;]+'))
-                    FROM incoming_extract
-            ) WHERE length(v) >= 3
-            """
-        )
-        kept_extras, dropped = _screen_extras(con, extras)
-        # Every kept value, by positional name (never header text), and what disqualifies
-        # its record: over-long, over several lines, or equal to a patient identifier.
-        checked = [c for c in contract.RAW_KEPT if c in present] + [x for _, x in kept_extras]
-        too_long = [f"length({c}) > {MAX_VALUE_CHARS}" for c in checked]
-        spans = [f"contains({c}, chr(10)) OR contains({c}, chr(13))" for c in checked]
-        # (kept extras hold no identifier value: _screen_extras checked every one of them)
-        leak = _leak_test(con, [c for c in contract.RAW_KEPT if c in present])
-        screened = (
-            "SELECT *, CASE WHEN malformed IS NOT NULL THEN malformed "  # noqa: S608 - ours
-            f"WHEN coalesce({' OR '.join(too_long) or 'false'}, false) THEN $why_long "
-            f"WHEN coalesce({' OR '.join(spans) or 'false'}, false) THEN $why_spans "
-            f"WHEN {leak} THEN $why_leak "
-            "END AS why_malformed FROM incoming_extract"
-        )
-
-        def kept(column: str) -> str:
-            return f"CASE WHEN why_malformed IS NULL THEN {column} END"
-
-        select = [
-            "$file_id",
-            "source_row",
-            *[(kept(name) if name in present else "NULL") for name in contract.RAW_KEPT],
-            f"CASE WHEN why_malformed IS NULL THEN {phi.hmac_sql('patient_mrn')} END",
-            "why_malformed",
-        ]
-        params: dict[str, object] = {
-            "file_id": file_id,
-            "why_long": f"a value is longer than {MAX_VALUE_CHARS:,} characters (not a contract "
-            "value); the values of this record are not kept",
-            "why_spans": "a value runs over several lines (an unterminated quote?); the values "
-            "of this record are not kept",
-            "why_leak": "a value equals a patient identifier of this file (fields shifted by an "
-            "unquoted comma?); the values of this record are not kept",
-        }
-        if kept_extras:
-            pairs = []
-            for i, (name, column) in enumerate(kept_extras):
-                params[f"k{i}"] = name
-                pairs.append(f"$k{i}, {column}")
-            select.append(
-                f"CASE WHEN why_malformed IS NULL THEN json_object({', '.join(pairs)}) END"
-            )
-        else:
-            select.append("NULL")
-        ipad, opad = key.pads()
-        params.update(ipad=ipad, opad=opad)
-        columns = ["file_id", "source_row", *contract.RAW_KEPT, "patient_key", "malformed", "extra"]
-        con.execute(
-            f"INSERT INTO raw.her2_rows ({', '.join(columns)}) "  # noqa: S608 - names are ours
-            f"SELECT {', '.join(select)} FROM ({screened})",
-            params,
-        )
-        # the site's identifier check looks these rows' identifiers up by fingerprint
-        warehouse.run(con, "macros/identifiers")
-        warehouse.run(con, "ops/identifier_fingerprints", {"file_id": file_id})
-    finally:
-        con.execute("DROP TABLE IF EXISTS incoming_phi")
-        con.execute("DROP TABLE IF EXISTS incoming_leaks")
-        con.unregister("incoming_extract")
-    return [name for name, _ in kept_extras], dropped
-
-
-def _leak_test(con: duckdb.DuckDBPyConnection, columns: list[str]) -> str:
-    """SQL that is true for a record one of whose ``columns``, trimmed, is one of the file's
-    identifiers (``incoming_phi``): fields shifted by an unquoted comma.
-
-    The file's distinct values are trimmed and looked up once, into ``incoming_leaks`` (the
-    values as read whose trimmed form is an identifier; a TEMP table, dropped with
-    incoming_phi). Usually it is empty and no record needs a look-up; otherwise a record is
-    looked up by its values as read, with the same truth as trimming each: a value is in
-    incoming_leaks exactly when its trimmed form is in incoming_phi (a NULL in neither)."""
-    if not columns:
-        return "false"
-    values = f"unnest([{', '.join(columns)}])"
-    con.execute(
-        f"""
-        CREATE OR REPLACE TEMP TABLE incoming_leaks AS
-        SELECT v FROM (SELECT DISTINCT {values} AS v FROM incoming_extract)
-        WHERE blank(v) IN (SELECT v FROM incoming_phi)
-        """  # noqa: S608 - column names are ours
-    )
-    if not con.execute("SELECT count(*) FROM incoming_leaks").fetchone()[0]:
-        return "false"
-    record = f"SELECT {values} AS v"
-    return f"EXISTS (SELECT 1 FROM ({record}) SEMI JOIN incoming_leaks USING (v))"  # noqa: S608
-
-
-def _screen_extras(
-    con: duckdb.DuckDBPyConnection, extras: list[tuple[str, str]]
-) -> tuple[list[tuple[str, str]], int]:
-    """Drop the extra columns whose name or any value looks like an identifier: equal to
-    one of the file's MRNs, names or birth dates, or shaped like a date or an MRN code.
-    One aggregate query over the file, in DuckDB."""
-    if not extras:
-        return [], 0
-    # One pass over the file's extra values, unpivoted (one IN look-up, not one per column:
-    # 900 columns each with its own look-up ran out of memory).
-    columns = ", ".join(x for _, x in extras)
-    flagged_columns = {
-        r[0]
-        for r in con.execute(
-            f"""
-            SELECT col FROM (UNPIVOT (SELECT {columns} FROM incoming_extract)
-                             ON {columns} INTO NAME col VALUE val)
-            WHERE blank(val) IN (SELECT v FROM incoming_phi)
-               OR regexp_full_match(blank(val), $id_value)
-            GROUP BY col
-            """,  # noqa: S608 - positional names are ours
-            {"id_value": _ID_VALUE},
-        ).fetchall()
-    }
-    row = [x in flagged_columns for _, x in extras]
-    # A header name equal to a patient's identifier (a data row taken for a header) too.
-    names_phi = {
-        r[0]
-        for r in con.execute(
-            "SELECT v FROM incoming_phi WHERE v IN (SELECT unnest($names))",
-            {"names": [n.strip() for n, _ in extras]},
-        ).fetchall()
-    }
-    kept = [
-        (name, x)
-        for (name, x), flagged in zip(extras, row, strict=True)
-        if not flagged and name.strip() not in names_phi
-    ]
-    return kept, len(extras) - len(kept)
