@@ -232,3 +232,50 @@ def test_header_renames_value_maps_and_default_lab(wh, tmp_path):
     )
     sources.run(wh, site)
     assert sources.staged(wh, "mapped.csv") == baseline
+
+
+def _records(*records: str, end: str = "\n") -> bytes:
+    header = ",".join(contract.NAMES)
+    values = [IHC_ROW.get(c, "") for c in contract.NAMES]
+    test_id = contract.NAMES.index("test_id")
+    pathologist = contract.NAMES.index("pathologist_id")
+
+    def line(i: int, reader: str) -> str:
+        cells = [*values]
+        cells[test_id], cells[pathologist] = f"T{i}", f'"{reader}"'
+        return ",".join(cells)
+
+    return (header + end + "".join(line(i, r) + end for i, r in enumerate(records))).encode()
+
+
+def _last_two_on_one_line(body: bytes) -> bytes:
+    above, last_but_one, last, _ = body.rsplit(b"\n", 3)
+    return above + b"\n" + last_but_one + b"\r" + last + b"\n"
+
+
+@pytest.mark.parametrize(
+    ("body", "reader"),
+    [
+        (_records("NORTH-P01", "NORTH-P02"), "arrow"),
+        (_records("NORTH-P01", "NORTH-P02", end="\r\n"), "arrow"),
+        # a carriage return inside a value: one record per line, still read line by line
+        (_records("NORTH-P01", "NORTH\rP02"), "python"),
+        (_records("NORTH-P01", "NORTH\rP02", end="\r\n"), "python"),
+        # a value over two lines made up for by two records on one line (a bare carriage
+        # return between them, which the fast reader takes for a line end): as many records
+        # as lines, and still read line by line
+        (_last_two_on_one_line(_records("NORTH\nP01", "NORTH-P02", "NORTH-P03")), "python"),
+    ],
+)
+def test_the_fast_reader_is_trusted_only_when_each_line_is_one_record(tmp_path, body, reader):
+    path = tmp_path / "r.csv"
+    path.write_bytes(body)
+    assert extract.read(path).reader == reader
+
+
+def test_carriage_returns_are_counted_across_the_chunks_they_are_read_in():
+    checks = extract.ByteChecks()
+    for chunk in (b"a\r", b"\nb\r", b"\rc\r\n", b"\n", b""):
+        checks.feed(chunk)
+    checks.finish()
+    assert (checks.carriage_returns, checks.bare_carriage_returns) == (4, 2)
