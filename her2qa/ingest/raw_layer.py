@@ -61,8 +61,9 @@ def load(
     files: list[tuple[int, extract.Extract]],
     key: phi.PhiKey,
 ) -> list[tuple[list[str], int]]:
-    """Write the raw rows of ``files`` ((file_id, extract), file_ids ascending and
-    consecutive) and their identifier fingerprints; in the caller's transaction.
+    """Write the raw rows of ``files`` ((file_id, extract), file_ids ascending, no other
+    batch's file between the first and the last) and their identifier fingerprints; in the
+    caller's transaction.
 
     Returns, per file, the extra columns kept and the number dropped because their values
     look like identifiers. A record is kept without values (and quarantined as malformed)
