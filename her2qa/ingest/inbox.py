@@ -388,13 +388,13 @@ class _Batch:
         self.pending: list[_Pending] = []
         self.outcomes: list[FileOutcome] = []
         self.rows = 0
+        # sha256 -> (file_id, name) of the first pending file with those bytes (a night may
+        # bring thousands of one-message files: a look-up, not a scan of the batch)
+        self.firsts: dict[str, tuple[int, str]] = {}
 
     def first_with(self, sha: str) -> tuple[int, str] | None:
         """(file_id, name) of the pending file first recorded with these bytes, if any."""
-        for p in self.pending:
-            if p.record and p.record["sha256"] == sha and p.record["status"] != "duplicate":
-                return p.record["file_id"], p.record["file_name"]
-        return None
+        return self.firsts.get(sha)
 
     def add(self, outcome: FileOutcome) -> FileOutcome:
         """An entry with nothing to record (seen, waiting)."""
@@ -432,6 +432,8 @@ class _Batch:
             file_id, record["file_name"], record["sha256"], status, reason, rows, lines
         )
         self.pending.append(_Pending(outcome, record, data))
+        if status != "duplicate" and record["sha256"]:
+            self.firsts.setdefault(record["sha256"], (file_id, record["file_name"]))
         self.rows += rows
         if self.rows >= BATCH_ROWS or alone:
             self.flush()
@@ -440,6 +442,7 @@ class _Batch:
     def flush(self) -> None:
         """Write the pending records and rows in one transaction; say each outcome."""
         pending, self.pending, self.rows = self.pending, [], 0
+        self.firsts = {}  # from now on in ops.ingested_files
         records = [p for p in pending if p.record is not None]
         if records:
             self.con.execute("BEGIN TRANSACTION")
