@@ -474,9 +474,7 @@ class _Batch:
                     columns_dropped_by_name=by_name,
                     columns_dropped_by_value=dropped_by_value,
                 )
-        self.con.register(
-            "new_files", pa.Table.from_pylist([p.record for p in records], schema=_RECORDS)
-        )
+        self.con.register("new_files", _as_table(self.con, [p.record for p in records]))
         try:
             self.con.execute("INSERT INTO ops.ingested_files BY NAME SELECT * FROM new_files")
         finally:
@@ -494,29 +492,12 @@ class _Batch:
             )
 
 
-_RECORDS = pa.schema(
-    [
-        ("file_id", pa.int64()),
-        ("file_name", pa.string()),
-        ("sha256", pa.string()),
-        ("size_bytes", pa.int64()),
-        ("status", pa.string()),
-        ("reason", pa.string()),
-        ("duplicate_of", pa.int64()),
-        ("archive_path", pa.string()),
-        ("ingested_at", pa.timestamp("us")),
-        ("arrival_date", pa.date32()),
-        ("columns_missing", pa.list_(pa.string())),
-        ("columns_extra", pa.list_(pa.string())),
-        ("rows_read", pa.int64()),
-        ("run_id", pa.string()),
-        ("physical_lines", pa.int64()),
-        ("rows_malformed", pa.int64()),
-        ("columns_dropped", pa.int32()),
-        ("columns_dropped_by_name", pa.int32()),
-        ("columns_dropped_by_value", pa.int32()),
-    ]
-)
+def _as_table(con: duckdb.DuckDBPyConnection, records: list[dict]) -> pa.Table:
+    """The records as Arrow, typed as ops.ingested_files' columns of the same names (the
+    DDL is their one definition; a column no record names keeps its default)."""
+    table = con.sql("SELECT * FROM ops.ingested_files LIMIT 0").to_arrow_table().schema
+    names = list(dict.fromkeys(name for record in records for name in record))
+    return pa.Table.from_pylist(records, schema=pa.schema([table.field(n) for n in names]))
 
 
 def _record_unread(

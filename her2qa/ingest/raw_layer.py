@@ -10,7 +10,7 @@ Why batches (her2qa/ingest/inbox.py calls this once per batch, in one transactio
 16,667-row file is one DuckDB pipeline on one core, and its commit writes its rows into the
 log. Loading the 60 files of a 1M-row inbox one at a time took 17.2 s (3.8 s of commits);
 in batches of 500,000 rows 5.6 s, on both cores, with the rows written once, straight into
-the warehouse file (/work/b21/batch.py at the time of writing; README "Scale").
+the warehouse file (in process, the same files and statements; README "Scale").
 """
 
 from __future__ import annotations
