@@ -1,8 +1,9 @@
 """Validate and stage: raw rows of newly ingested files -> staging / quarantine.
 
 The rules are SQL (``warehouse/sql/staging/typed_rows.sql``); this module
-decides *which* files a step covers and runs the files in order, in one
-transaction, so that the accounting invariant holds after every step.
+decides *which* files a step covers and runs the files in order, a step of about
+``STEP_ROWS`` rows per transaction, so that the accounting invariant holds after
+every step.
 
 ``stage_pending`` handles files not yet staged (the nightly, incremental path); with
 ``replay`` it first clears the derived layers and so replays every ingested file in
@@ -23,6 +24,13 @@ from schemas import contract, vocabulary
 
 # strptime directives and separators only: the format becomes a SQL literal.
 _SAFE_FORMAT = re.compile(r"^(%[dmyYbBe]|[-/. ])+$")
+# Files are staged in arrival order, in steps of about this many rows, each step one
+# transaction (a larger file is a step of its own). What bounds a step is its temporary
+# tables (typed rows, verdicts, re-picked current rows) and sorts: DuckDB spills them to its
+# temp directory, and a fresh 50M-row run staged in one step stopped there, at the disk's
+# 20.7 GiB. In steps of 2M rows, each step took 21-24 s and at most 1.5 GB of temp (README
+# "Scale and scale-out", with the 10M figures). A night is one step.
+STEP_ROWS = 2_000_000
 
 
 @dataclass(frozen=True)
@@ -92,14 +100,33 @@ def stage_pending(
         except BaseException:
             con.execute("ROLLBACK")
             raise
-    file_ids = [
-        r[0]
-        for r in con.execute(
-            "SELECT file_id FROM ops.ingested_files "
-            "WHERE status = 'ingested' AND staged_at IS NULL ORDER BY file_id"
-        ).fetchall()
-    ]
-    return _stage(con, site, file_ids, run_id=run_id, now=now)
+    pending = con.execute(
+        "SELECT file_id, rows_read FROM ops.ingested_files "
+        "WHERE status = 'ingested' AND staged_at IS NULL ORDER BY file_id"
+    ).fetchall()
+    now = now or datetime.now(UTC)  # one staging time for every step of the run
+    summaries = [_stage(con, site, step, run_id=run_id, now=now) for step in _steps(pending)]
+    return StageSummary(
+        *(sum(getattr(s, f) for s in summaries) for f in _COUNTED),
+        results_current=summaries[-1].results_current,
+    )
+
+
+_COUNTED = ("files", "rows_read", "rows_staged", "rows_repeated", "rows_quarantined")
+
+
+def _steps(pending: list[tuple[int, int]]) -> list[list[int]]:
+    """The files (file_id, rows_read), in order, cut into steps of about STEP_ROWS rows;
+    one empty step when there is nothing to stage (it still reports the current results)."""
+    steps: list[list[int]] = [[]]
+    rows = 0
+    for file_id, rows_read in pending:
+        if steps[-1] and rows + rows_read > STEP_ROWS:
+            steps.append([])
+            rows = 0
+        steps[-1].append(file_id)
+        rows += rows_read
+    return steps
 
 
 def _stage(

@@ -16,6 +16,7 @@ import pytest
 import warehouse
 from her2qa import staging
 from her2qa.generate import generate
+from her2qa.ingest import inbox
 from pipelines.factory import gather_scope, rule_violations, table_rules
 from schemas import contract
 from tests.conftest import write_extract
@@ -80,11 +81,11 @@ def _nights(rows: list[dict], rng: random.Random) -> list[list[dict]]:
     return nights
 
 
-def _differences(incremental: Path, full: Path) -> dict[str, int]:
+def _differences(incremental: Path, full: Path, tables=COMPARED) -> dict[str, int]:
     with warehouse.connect(incremental) as con:
         con.execute(f"ATTACH '{full}' AS full_build (READ_ONLY)")
         out = {}
-        for name in COMPARED:
+        for name in tables:
             one_way = f"SELECT * FROM {name} EXCEPT ALL SELECT * FROM full_build.{name}"
             other_way = f"SELECT * FROM full_build.{name} EXCEPT ALL SELECT * FROM {name}"
             n = con.execute(
@@ -124,6 +125,64 @@ def test_incremental_marts_equal_a_full_build(wh, seed, monkeypatch, tmp_path):
         summary = build.build_marts(con, wh.site, as_of=AS_OF, incremental=False)
     assert summary.mode == "full" and summary.rows["specimen_her2"] > 500
     assert _differences(wh.path, full) == {}
+
+
+STAGED = (
+    "ops.ingested_files",
+    "staging.her2_results",
+    "staging.her2_results_history",
+    "quarantine.rejected_rows",
+)
+
+
+@pytest.mark.parametrize("step_rows", [1, 700])
+def test_staging_in_steps_stages_what_one_step_stages(wh, monkeypatch, tmp_path, step_rows):
+    """Pending files are staged in steps of about STEP_ROWS rows (her2qa/staging.py): any cut
+    of the same files gives the same staged, current and quarantined rows and accounting."""
+    source = tmp_path / "network"
+    generate(source, rows=2400, seed=7)
+    rng = random.Random(7)
+    nights = _nights(_rows(source), rng)
+    # and a conflict: a result sent again later with its version but another value
+    first = next(r for r in nights[0] if r["assay"] == "IHC")
+    donor = next(
+        r for r in nights[0] if r["assay"] == "IHC" and r["ihc_score"] != first["ihc_score"]
+    )
+    nights.append([{**_amend(first, donor), "result_version": first["result_version"]}])
+    for n, night in enumerate(nights):
+        write_extract(wh.inbox / f"night-{n:02d}.csv", night)
+    with warehouse.connect(wh.path) as con:
+        warehouse.ensure_schema(con)
+        inbox.ingest_inbox(con, wh.inbox, tmp_path / "archive", wh.key, "run-1")
+    in_steps = tmp_path / "in_steps.duckdb"
+    shutil.copy(wh.path, in_steps)
+
+    steps: list[list[int]] = []
+    real = staging._stage
+
+    def counted(con, site, file_ids, **kwargs):
+        steps.append(file_ids)
+        return real(con, site, file_ids, **kwargs)
+
+    monkeypatch.setattr(staging, "_stage", counted)
+    now = datetime(2026, 1, 15, 6, 0)
+    with warehouse.connect(wh.path) as con:
+        whole = staging.stage_pending(con, wh.site, run_id="run-1", now=now)
+    assert len(steps) == 1
+    steps.clear()
+    monkeypatch.setattr(staging, "STEP_ROWS", step_rows)
+    with warehouse.connect(in_steps) as con:
+        cut = staging.stage_pending(con, wh.site, run_id="run-1", now=now)
+    assert 2 < len(steps) <= len(nights)
+    assert [f for step in steps for f in step] == list(range(1, len(nights) + 1))
+
+    assert cut == whole and whole.rows_read > whole.results_current
+    assert _differences(in_steps, wh.path, STAGED) == {}
+    with warehouse.connect(in_steps, read_only=True) as con:
+        conflicts = con.execute(
+            "SELECT count(*) FROM quarantine.rejected_rows WHERE list_contains(reason_codes, 'conflicting_version')"
+        ).fetchone()[0]
+    assert conflicts == 1
 
 
 def test_a_change_of_rules_or_settings_builds_whole(wh, tmp_path):
