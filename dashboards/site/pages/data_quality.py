@@ -62,6 +62,9 @@ REASON_COLOURS = [
 ]
 FEW_DATES = 3  # fewer arrival dates than this: one bar per reason instead of a time axis
 MAX_FILE_TICKS = 40
+# The files the page shows, the latest in arrival order: a nightly network adds a file per
+# lab per night, and 3,000 files made the page 1.6 MB (site.json lists every file).
+LATEST_FILES = 100
 
 
 def _reason_label(code: str) -> str:
@@ -132,13 +135,13 @@ def _reasons_total(view: View, rows: list[dict], dates: list, codes: list[str]) 
     return fig
 
 
-def _by_file(view: View, rows: list[dict], look: Band | None) -> F.Figure:
+def _by_file(view: View, rows: list[dict], look: Band | None, latest: str) -> F.Figure:
     rows = sorted(rows, key=lambda r: r["file_id"])
     names = [f"{r['file_id']}. {r['file_name']}" for r in rows]
     rates = [r["rows_quarantined"] / r["rows_read"] if r["rows_read"] else None for r in rows]
     fig = F.new_figure(
         f"Quarantine rate per input file: {view.label}",
-        subtitle="files in arrival order; ✕: a file rejected whole (nothing read)",
+        subtitle=f"{latest}, in arrival order; ✕: a file rejected whole (nothing read)",
         height=440,
     )
     fig.add_trace(
@@ -233,11 +236,24 @@ def build(ctx: Context) -> Page:
     by_lab = ctx.file("quarantine_by_lab")
     lab_counts = {r["lab_id"]: r for r in by_lab}
     reasons = ctx.file("quarantine_reasons")
+    latest = {"latest": LATEST_FILES}
     files = ctx.rows(
-        "SELECT file_id, file_name, status, reason, arrival_date, rows_read, rows_staged, "
-        "rows_quarantined, rows_repeated, sha256 FROM ops.ingested_files ORDER BY file_id"
+        "SELECT * FROM (SELECT file_id, file_name, status, reason, arrival_date, rows_read, "
+        "rows_staged, rows_quarantined, rows_repeated, sha256 FROM ops.ingested_files "
+        "ORDER BY file_id DESC LIMIT $latest) ORDER BY file_id",
+        latest,
     )
-    per_file = ctx.file("quarantine_by_file")
+    per_file = ctx.file("quarantine_by_file", latest)
+    status_counts = {
+        r["status"]: r["n"]
+        for r in ctx.rows("SELECT status, count(*) AS n FROM ops.ingested_files GROUP BY status")
+    }
+    n_files = sum(status_counts.values())
+    shown = (
+        f"the {fmt.count(len(files))} latest of {fmt.count(n_files)} files"
+        if n_files > len(files)
+        else "every file"
+    )
 
     def per_view_raw(records: list[dict]) -> dict[str, list[dict]]:
         """Rows keyed by the lab code as written: ALL -> network, else the lab's view."""
@@ -258,10 +274,6 @@ def build(ctx: Context) -> Page:
             totals[r["reason_code"]] += r["n_rows"]
         if totals:
             top_reason[key] = max(totals, key=totals.__getitem__)
-
-    status_counts: dict[str, int] = defaultdict(int)
-    for f in files:
-        status_counts[f["status"]] += 1
 
     page = Page(
         FILENAME,
@@ -309,7 +321,7 @@ def build(ctx: Context) -> Page:
                     "files",
                     "Quarantine rate per input file",
                     files_v,
-                    lambda v, rows: _by_file(v, rows, ctx.band("quarantine_rate_look")),
+                    lambda v, rows: _by_file(v, rows, ctx.band("quarantine_rate_look"), shown),
                 ),
             ],
         )
@@ -358,9 +370,9 @@ def build(ctx: Context) -> Page:
         Section(
             "Files",
             "files",
-            "Every file that landed in the inbox, for every laboratory (a file is not split by "
-            "laboratory). A duplicate is a byte-identical copy of an earlier file; a rejected "
-            "file could not be read at all.",
+            f"The files that landed in the inbox, for every laboratory (a file is not split by "
+            f"laboratory): {shown}, in arrival order. A duplicate is a byte-identical copy of an "
+            "earlier file; a rejected file could not be read at all.",
             [StaticBlock(_files_table(files))],
         )
     )
@@ -421,7 +433,7 @@ def _files_table(files: list[dict]) -> Markup:
         ],
         numeric=(0, 4, 5, 6),
         nowrap=(2, 3, 7),
-        caption="SHA-256 prefixes; the full hashes are in site.json.",
+        caption="SHA-256 prefixes; every file, with its full hash, is in site.json.",
         empty="No file has been ingested yet.",
     )
 

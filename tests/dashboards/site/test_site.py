@@ -33,6 +33,7 @@ import warehouse
 from dashboards.site import checks as site_checks
 from dashboards.site import worklists
 from dashboards.site.build import FOOTER_FILES, PLOTLY_JS, build_site
+from dashboards.site.pages import data_quality
 from dashboards.site.readings import STATUS, worst
 from her2qa.generate import generate
 from her2qa.runner import execute
@@ -266,6 +267,35 @@ def test_pages_draw_what_go_figure_draws(network, tmp_path, monkeypatch):
     for name in PAGES:
         assert drawn[name] == by_go_figure[name], name
     assert sum(html.count(b'"type":"scatter"') for html in drawn.values()) > 100
+
+
+def test_data_quality_shows_the_latest_files_and_counts_every_one(network, tmp_path, monkeypatch):
+    """The data-quality page shows the LATEST_FILES latest files (a nightly network adds a
+    file per lab per night: the page must not grow with the years); its summary still counts
+    every file, and site.json lists every one."""
+    monkeypatch.setattr(data_quality, "LATEST_FILES", 7)
+    with warehouse.connect(Path(network.paths.warehouse_file), read_only=True) as con:
+        build_site(
+            con,
+            tmp_path / "site",
+            network.paths.load_site_config(),
+            "run",
+            restricted_dir=tmp_path / "restricted",
+        )
+    files = network.query("SELECT file_id, file_name, sha256 FROM ops.ingested_files ORDER BY 1")
+    assert len(files) > 60
+    html = _text(tmp_path / "site" / "data-quality.html")
+    table = html[html.index('id="files"') : html.index('<footer class="footer">')]
+    shown = [f"<td>{name}</td>" in table for _, name, _ in files]
+    assert shown == [False] * (len(files) - 7) + [True] * 7  # the latest 7, nothing older
+    assert f"the 7 latest of {len(files)} files" in html
+    assert f"{len(files)} files: " in html  # the summary counts every file
+    listed = json.loads((tmp_path / "site" / "site.json").read_text())["lineage"]["input_files"]
+    assert len(listed) == len(files)
+    # the per-file figure's bars: the latest 7 files' names, in arrival order
+    latest = [f"{i}. {name}" for i, name, _ in files[-7:]]
+    oldest = f"{files[0][0]}. {files[0][1]}"
+    assert all(json.dumps(n)[1:-1] in html for n in latest) and json.dumps(oldest)[1:-1] not in html
 
 
 def test_nav_links_resolve_to_files(network):
