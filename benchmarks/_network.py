@@ -7,7 +7,7 @@ CSV files (no Python loop over rows); the contract is ../shared/spec/lis-extract
                                        late results, valid against the contract
 
 A network of N rows is chunks 0 .. N/rows-1. Chunk 0 is ``generate(rows=rows, seed=7)``
-untouched (at 1M rows the very network of /work/b14/net1m and the other benchmarks); chunk
+untouched (at 1M rows the very network of the other benchmarks); chunk
 c >= 1 is generated with seed 7 + c, so its values differ, and rewritten so that no id
 collides with another chunk's. ``grow`` says how the network grows:
 

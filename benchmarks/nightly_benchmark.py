@@ -40,10 +40,13 @@ as ``python -m her2qa.cli run`` exactly as an operator starts it:
 A network of N rows is generated once in chunks of ``--chunk-rows`` (``her2qa generate``,
 seed 7 + chunk, ids rewritten per chunk: benchmarks/_network.py; ``--grow density`` keeps
 the 5 laboratories, ``--grow labs`` adds laboratories) and cached in ``--work``: a later run
-with the same DIR reuses it. 1M rows are ~165 MB of CSV; the run folder holds an archive copy
-and the warehouse and its snapshot besides: ~1.3 GB per 1M rows in all, so plan ~135 GB
-for 100M (the script says so when the disk looks too small). Run folders are deleted after
-each size unless ``--keep``. Results go to the terminal and, with ``--json``, to a file.
+with the same DIR reuses it. 1M rows are ~175 MB of CSV; the run folder holds an archive copy,
+the warehouse, its snapshot and, during a fresh run's full mart build, DuckDB's temp files:
+~1.7 GB per 1M rows in all (``GB_PER_MILLION``), so plan ~85 GB for 50M, ~165 GB for 100M
+(the script says so when the disk looks too small; a snapshot on XFS or btrfs is a clone).
+The full build of 50M rows needs ``HER2QA_DUCKDB_MEMORY=3GB`` (README "Scale and
+scale-out"). Run folders are deleted after each size unless ``--keep``. Results go to the
+terminal and, with ``--json``, to a file.
 
 Table columns: figure, wall seconds, x the floor's wall seconds, peak RSS MB, CPU seconds and
 x the floor's CPU seconds (on a shared machine other work stretches wall time; CPU time much
@@ -297,13 +300,15 @@ def bench_size(rows: int, args: argparse.Namespace, work: Path) -> dict:
     return out
 
 
-# Disk per 1M rows, measured at 1M: the CSV files (cached), their archive copy, the warehouse
-# after a few nights and its snapshot (a whole copy); the floor's own table comes and goes.
-GB_PER_MILLION = {"csv": 0.17, "archive": 0.17, "warehouse": 0.5, "snapshot": 0.5}
+# Disk per 1M rows: the CSV files (cached), their archive copy, the warehouse after a few
+# nights, its snapshot (a whole copy where the file system cannot clone), and DuckDB's temp
+# directory during a fresh run's full mart build (at 50M: 8.8 GB of CSV, 20.4 GB of
+# warehouse, 20.2 GB of temp); the floor's own table comes and goes.
+GB_PER_MILLION = {"csv": 0.18, "archive": 0.18, "warehouse": 0.45, "snapshot": 0.45, "temp": 0.4}
 
 
 def _disk_note(rows: int, work: Path, args: argparse.Namespace) -> None:
-    """Say when the run folder will not fit (the moonshot needs ~1.3 GB per 1M rows)."""
+    """Say when the run folder will not fit (about 1.7 GB per 1M rows)."""
     need = rows / 1e6 * sum(GB_PER_MILLION.values())
     free = shutil.disk_usage(work).free / 1e9
     if need > 0.8 * free:

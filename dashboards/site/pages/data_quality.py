@@ -141,7 +141,8 @@ def _by_file(view: View, rows: list[dict], look: Band | None, latest: str) -> F.
     rates = [r["rows_quarantined"] / r["rows_read"] if r["rows_read"] else None for r in rows]
     fig = F.new_figure(
         f"Quarantine rate per input file: {view.label}",
-        subtitle=f"{latest}, in arrival order; ✕: a file rejected whole (nothing read)",
+        subtitle=f"{latest}{', this laboratory’s rows in them' if view.lab else ''}, in arrival "
+        "order; ✕: a file rejected whole (nothing read)",
         height=440,
     )
     fig.add_trace(
