@@ -308,7 +308,7 @@ GB_PER_MILLION = {"csv": 0.18, "archive": 0.18, "warehouse": 0.45, "snapshot": 0
 
 
 def _disk_note(rows: int, work: Path, args: argparse.Namespace) -> None:
-    """Say when the run folder will not fit (about 1.7 GB per 1M rows)."""
+    """Say when the run folder will not fit (GB_PER_MILLION for every 1M rows)."""
     need = rows / 1e6 * sum(GB_PER_MILLION.values())
     free = shutil.disk_usage(work).free / 1e9
     if need > 0.8 * free:

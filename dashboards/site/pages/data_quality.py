@@ -237,14 +237,15 @@ def build(ctx: Context) -> Page:
     by_lab = ctx.file("quarantine_by_lab")
     lab_counts = {r["lab_id"]: r for r in by_lab}
     reasons = ctx.file("quarantine_reasons")
-    latest = {"latest": LATEST_FILES}
     files = ctx.rows(
         "SELECT * FROM (SELECT file_id, file_name, status, reason, arrival_date, rows_read, "
         "rows_staged, rows_quarantined, rows_repeated, sha256 FROM ops.ingested_files "
         "ORDER BY file_id DESC LIMIT $latest) ORDER BY file_id",
-        latest,
+        {"latest": LATEST_FILES},
     )
-    per_file = ctx.file("quarantine_by_file", latest)
+    # the per-file counts of the same files (none when nothing was ingested)
+    first = files[0]["file_id"] if files else None
+    per_file = ctx.file("quarantine_by_file", {"first_file_id": first})
     status_counts = {
         r["status"]: r["n"]
         for r in ctx.rows("SELECT status, count(*) AS n FROM ops.ingested_files GROUP BY status")
