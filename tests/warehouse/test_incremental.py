@@ -135,15 +135,13 @@ STAGED = (
 )
 
 
-@pytest.mark.parametrize("step_rows", [1, 700])
-def test_staging_in_steps_stages_what_one_step_stages(wh, monkeypatch, tmp_path, step_rows):
-    """Pending files are staged in steps of about STEP_ROWS rows (her2qa/staging.py): any cut
-    of the same files gives the same staged, current and quarantined rows and accounting."""
+def _ingested_nights(wh, tmp_path) -> list[list[dict]]:
+    """A sequence of nightly files, ingested and not staged, with a conflict at the end (a
+    result sent again later with its version but another value); returns the nights."""
     source = tmp_path / "network"
     generate(source, rows=2400, seed=7)
     rng = random.Random(7)
     nights = _nights(_rows(source), rng)
-    # and a conflict: a result sent again later with its version but another value
     first = next(r for r in nights[0] if r["assay"] == "IHC")
     donor = next(
         r for r in nights[0] if r["assay"] == "IHC" and r["ihc_score"] != first["ihc_score"]
@@ -154,6 +152,14 @@ def test_staging_in_steps_stages_what_one_step_stages(wh, monkeypatch, tmp_path,
     with warehouse.connect(wh.path) as con:
         warehouse.ensure_schema(con)
         inbox.ingest_inbox(con, wh.inbox, tmp_path / "archive", wh.key, "run-1")
+    return nights
+
+
+@pytest.mark.parametrize("step_rows", [1, 700])
+def test_staging_in_steps_stages_what_one_step_stages(wh, monkeypatch, tmp_path, step_rows):
+    """Pending files are staged in steps of about STEP_ROWS rows (her2qa/staging.py): any cut
+    of the same files gives the same staged, current and quarantined rows and accounting."""
+    nights = _ingested_nights(wh, tmp_path)
     in_steps = tmp_path / "in_steps.duckdb"
     shutil.copy(wh.path, in_steps)
 
@@ -183,6 +189,53 @@ def test_staging_in_steps_stages_what_one_step_stages(wh, monkeypatch, tmp_path,
             "SELECT count(*) FROM quarantine.rejected_rows WHERE list_contains(reason_codes, 'conflicting_version')"
         ).fetchone()[0]
     assert conflicts == 1
+
+
+def test_a_run_that_dies_between_steps_keeps_its_steps_and_the_next_run_stages_the_rest(
+    wh, monkeypatch, tmp_path
+):
+    """A failure in a later step leaves the steps before it staged, whole, with their
+    accounting, and the files after it pending; the next run stages them, and the result is
+    one clean staging's."""
+    nights = _ingested_nights(wh, tmp_path)
+    whole = tmp_path / "whole.duckdb"
+    shutil.copy(wh.path, whole)
+    now = datetime(2026, 1, 15, 6, 0)
+    with warehouse.connect(whole) as con:
+        staging.stage_pending(con, wh.site, run_id="run-1", now=now)
+
+    monkeypatch.setattr(staging, "STEP_ROWS", 1)  # a step per file
+    real, done = staging._stage, []
+
+    def dies_at_the_third(con, site, file_ids, **kwargs):
+        if len(done) == 2:
+            raise RuntimeError("killed")
+        done.append(file_ids)
+        return real(con, site, file_ids, **kwargs)
+
+    monkeypatch.setattr(staging, "_stage", dies_at_the_third)
+    with warehouse.connect(wh.path) as con, pytest.raises(RuntimeError, match="killed"):
+        staging.stage_pending(con, wh.site, run_id="run-1", now=now)
+    with warehouse.connect(wh.path, read_only=True) as con:
+        staged = con.execute(
+            "SELECT file_id, rows_read = rows_staged + rows_quarantined FROM ops.ingested_files "
+            "WHERE staged_at IS NOT NULL ORDER BY file_id"
+        ).fetchall()
+        pending = con.execute(
+            "SELECT count(*) FROM ops.ingested_files WHERE staged_at IS NULL"
+        ).fetchone()[0]
+    assert staged == [(1, True), (2, True)] and pending == len(nights) - 2
+
+    monkeypatch.setattr(staging, "_stage", real)
+    with warehouse.connect(wh.path) as con:
+        staging.stage_pending(con, wh.site, run_id="run-2", now=now)
+    assert _differences(wh.path, whole, STAGED[1:]) == {}
+    with warehouse.connect(wh.path, read_only=True) as con:
+        unbalanced = con.execute(
+            "SELECT count(*) FROM ops.ingested_files "
+            "WHERE staged_at IS NULL OR rows_read <> rows_staged + rows_quarantined"
+        ).fetchone()[0]
+    assert unbalanced == 0
 
 
 def test_a_change_of_rules_or_settings_builds_whole(wh, tmp_path):
