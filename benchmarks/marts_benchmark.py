@@ -116,7 +116,6 @@ SELECT
     END,
     'DR' || (h2 % 40)::VARCHAR,
     test_purpose,
-    md5(i::VARCHAR),
     1 + i // 100000,
     'bench_' || (i // 100000)::VARCHAR || '.csv',
     1 + i % 100000,
@@ -127,8 +126,7 @@ INSERT INTO staging.her2_results_history
 SELECT * REPLACE (
     2 AS result_version,
     CASE WHEN ihc_score IS NOT NULL THEN '2+' END AS ihc_score,
-    report_date + 3 AS report_date,
-    md5(content_hash) AS content_hash
+    report_date + 3 AS report_date
 )
 FROM staging.her2_results_history
 WHERE hash(test_id, 'amend') % 100 = 0

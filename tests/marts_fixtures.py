@@ -6,7 +6,6 @@ Rows go into ``staging.her2_results_history`` (as the staging step would leave t
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 from collections.abc import Iterable
 from datetime import date
@@ -50,7 +49,6 @@ BASE: dict[str, Any] = {
 }
 COLUMNS = (
     *BASE,
-    "content_hash",
     "file_id",
     "source_file",
     "source_row",
@@ -100,8 +98,6 @@ def _finish(row: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
         row["test_id"] = f"T{n:06d}"
     if row["performing_lab"] is None:
         row["performing_lab"] = row["lab_id"]
-    body = repr(sorted((k, str(v)) for k, v in row.items() if k in BASE))
-    row.setdefault("content_hash", hashlib.sha256(body.encode()).hexdigest())
     row.setdefault("file_id", 1)
     row.setdefault("source_file", "fixture.csv")
     row.setdefault("source_row", n)

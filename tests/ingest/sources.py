@@ -12,7 +12,7 @@ from her2qa import config
 from schemas import contract
 
 # The staged values of a result, whatever file or row it came from (for comparisons).
-STAGED_VALUES = ", ".join(("patient_key", "content_hash", *contract.RAW_KEPT))
+STAGED_VALUES = ", ".join(("patient_key", *contract.RAW_KEPT))
 
 
 def staged_history(wh) -> list[tuple]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import warehouse
 from tests.conftest import IHC_ROW, ISH_ROW, write_extract
 
 # (case id, base row, overrides, expected staged column, expected normalised value)
@@ -467,7 +468,7 @@ def test_version_1_extract_without_the_column_reads_expected_result_as_empty(wh)
 
 
 def test_repeat_of_a_row_without_key_is_a_repeat_and_with_a_new_key_a_conflict(wh):
-    """expected_result joins the content hash only when given: an identical repeat stays a
+    """expected_result is part of what a version says: an identical repeat stays a
     repeat; the same version re-sent with a key differs, so it is quarantined (the first
     arrival wins); the key belongs in a new result_version."""
     write_extract(wh.inbox / "a.csv", [PT_IHC_ROW])
@@ -507,3 +508,39 @@ def test_a_test_id_is_one_labs_result_another_labs_same_id_is_another_result(wh)
         "SELECT lab_id, test_id, result_version, ihc_score FROM staging.her2_results ORDER BY 1"
     ) == [("NORTH", "T-IHC-1", 2, "3+"), ("SOUTH", "T-IHC-1", 1, "1+")]
     assert wh.one("SELECT count(*) FROM staging.her2_results_history") == 3
+
+
+def test_a_warehouse_that_kept_content_hashes_loses_them_and_still_tells_repeats(wh):
+    """Older warehouses kept a hash of each version's values (content_hash, before file_id,
+    in the history and the current results); the schema drops it, and the next file's
+    repeat, conflict and new version are told by the values themselves."""
+    write_extract(wh.inbox / "a.csv", [IHC_ROW, {**IHC_ROW, "test_id": "T-2"}])
+    wh.run()
+    with warehouse.connect(wh.path) as con:  # as an older release wrote the two tables
+        for table in ("staging.her2_results_history", "staging.her2_results"):
+            con.execute(
+                f"CREATE OR REPLACE TABLE {table} AS SELECT * EXCLUDE "
+                "(file_id, source_file, source_row, expected_result), md5(test_id) AS "
+                "content_hash, file_id, source_file, source_row, expected_result "
+                f"FROM {table}"
+            )
+    write_extract(
+        wh.inbox / "b.csv",
+        [
+            IHC_ROW,  # the same version, the same values: a repeat
+            {**IHC_ROW, "test_id": "T-2", "ihc_score": "1+"},  # the same version, other values
+            {**IHC_ROW, "result_version": "2", "ihc_score": "3+"},  # a new version
+        ],
+    )
+    summary = wh.run()
+    assert (summary.rows_staged, summary.rows_repeated, summary.rows_quarantined) == (2, 1, 1)
+    assert wh.one("SELECT reason_codes FROM quarantine.rejected_rows") == ["conflicting_version"]
+    columns = {
+        table: [r[0] for r in wh.query(f"DESCRIBE {table}")]
+        for table in ("staging.her2_results_history", "staging.her2_results")
+    }
+    assert "content_hash" not in columns["staging.her2_results"]
+    assert columns["staging.her2_results"] == columns["staging.her2_results_history"]
+    assert wh.query(
+        "SELECT test_id, result_version, ihc_score FROM staging.her2_results ORDER BY 1"
+    ) == [("T-2", 1, IHC_ROW["ihc_score"]), ("T-IHC-1", 2, "3+")]

@@ -100,7 +100,6 @@ CREATE TABLE IF NOT EXISTS staging.her2_results_history (
     reported_result    VARCHAR NOT NULL,
     pathologist_id     VARCHAR,
     test_purpose       VARCHAR NOT NULL,
-    content_hash       VARCHAR NOT NULL,    -- of the normalised values: repeats vs conflicts
     file_id            BIGINT NOT NULL,
     source_file        VARCHAR NOT NULL,
     source_row         BIGINT NOT NULL
@@ -157,6 +156,13 @@ CREATE TABLE IF NOT EXISTS ops.identifier_fingerprints (
 -- The current version of each result (staging/her2_results maintains it, result by result).
 CREATE TABLE IF NOT EXISTS staging.her2_results AS
 SELECT * FROM staging.her2_results_history LIMIT 0
+;
+-- Dropped columns (older warehouses lose them here). content_hash, a hash of a version's
+-- values: staging/verdicts compares the values themselves, and only of the versions that
+-- arrive more than once.
+ALTER TABLE staging.her2_results_history DROP COLUMN IF EXISTS content_hash
+;
+ALTER TABLE staging.her2_results DROP COLUMN IF EXISTS content_hash
 ;
 -- The marts' work list (warehouse/build.py): every specimen and patient whose current results
 -- changed since the marts were last built, before and after the change, appended by staging

@@ -10,7 +10,7 @@ INSERT INTO staging.her2_results_history (
     cold_ischemia_min, fixation_hours, assay, assay_kit,
     ihc_score, ihc_pct_stained, ish_her2_per_cell, ish_cep17_per_cell, ish_ratio,
     ish_cells_counted, reported_result, pathologist_id, test_purpose,
-    content_hash, file_id, source_file, source_row, expected_result
+    file_id, source_file, source_row, expected_result
 )
 SELECT
     t.lab_id, t.performing_lab, t.test_id, t.result_version, t.accession_id, t.patient_key,
@@ -18,7 +18,7 @@ SELECT
     t.cold_ischemia_min, t.fixation_hours, t.assay, t.assay_kit,
     t.ihc_score, t.ihc_pct_stained, t.ish_her2_per_cell, t.ish_cep17_per_cell, t.ish_ratio,
     t.ish_cells_counted, t.reported_result, t.pathologist_id, t.test_purpose,
-    t.content_hash, t.file_id, t.source_file, t.source_row, t.expected_result
+    t.file_id, t.source_file, t.source_row, t.expected_result
 FROM typed_rows AS t
 JOIN verdicts AS v USING (file_id, source_row)
 WHERE v.verdict = 'new'

@@ -217,15 +217,6 @@ SELECT
     cold_ischemia_min, fixation_hours, assay, assay_kit,
     ihc_score, ihc_pct_stained, ish_her2_per_cell, ish_cep17_per_cell, ish_ratio,
     ish_cells_counted, reported_result, pathologist_id, test_purpose, expected_result,
-    reasons,
-    -- expected_result joins the hash only when given: a version-1 row hashes as before, so a
-    -- repeat of a row received before contract v2 is still a repeat, not a conflict
-    md5(to_json(struct_pack(
-        lab_id, performing_lab, test_id, result_version, accession_id, patient_key,
-        specimen_role, specimen_site, collection_date, report_date,
-        cold_ischemia_min, fixation_hours, assay, assay_kit,
-        ihc_score, ihc_pct_stained, ish_her2_per_cell, ish_cep17_per_cell, ish_ratio,
-        ish_cells_counted, reported_result, pathologist_id, test_purpose
-    ))::VARCHAR || coalesce('|expected_result=' || expected_result, '')) AS content_hash
+    reasons
 FROM checked
 ;
