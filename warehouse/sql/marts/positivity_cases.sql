@@ -7,6 +7,8 @@
 -- Grain: one row per patient with a decided first primary (lab_id, accession_id).
 --   pathologist_id   the reader of the specimen's IHC (its ISH when it has no usable IHC),
 --                    '(not recorded)' without one
+-- No ORDER BY: its readers count its rows; sorting the 6.8M rows of a 10M build took 12.5-13.2 s
+-- of the table against 8.2-9.3 s without (README "Scale and scale-out").
 CREATE OR REPLACE TABLE marts.positivity_cases AS
 WITH first_primary AS (
     SELECT *
@@ -25,5 +27,4 @@ SELECT
     (final_status = 'positive')::INTEGER AS positive
 FROM first_primary
 WHERE final_status IN ('positive', 'negative')
-ORDER BY lab_id, accession_id
 ;
