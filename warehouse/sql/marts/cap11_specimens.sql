@@ -3,6 +3,8 @@
 -- calls were audited and all agree with the algorithm, whether it was equivocal and how it was
 -- completed. A case-level table, kept by specimen: the rates are counts over its rows.
 -- Grain: one row per specimen of marts.specimen_her2 (lab_id, accession_id).
+-- No ORDER BY: its readers aggregate it; sorting the 7.2M rows of a 10M build took
+-- 6.5-7.1 s of the table against 4.6-5.2 s without (README "Scale and scale-out").
 CREATE OR REPLACE TABLE marts.cap11_specimens AS
 WITH specimens AS (
     SELECT
@@ -46,5 +48,4 @@ SELECT
 FROM specimens AS s
 LEFT JOIN audit AS a USING (lab_id, accession_id)
 LEFT JOIN marts.specimen_repeats AS r USING (lab_id, accession_id)
-ORDER BY s.lab_id, s.accession_id
 ;
