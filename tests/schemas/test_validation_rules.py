@@ -544,3 +544,22 @@ def test_a_warehouse_that_kept_content_hashes_loses_them_and_still_tells_repeats
     assert wh.query(
         "SELECT test_id, result_version, ihc_score FROM staging.her2_results ORDER BY 1"
     ) == [("T-2", 1, IHC_ROW["ihc_score"]), ("T-IHC-1", 2, "3+")]
+
+
+def test_what_a_version_says_is_every_value_column_of_the_history(wh):
+    """Repeats and conflicts compare result_content (staging/verdicts.sql), a list of the
+    history's value columns: a column added to the history and not to that list would make
+    a resend that differs only there a silent repeat. Every column but where the row came
+    from must be in it."""
+    write_extract(wh.inbox / "a.csv", [IHC_ROW])
+    wh.run()
+    macro = warehouse.statements(warehouse.sql("staging/verdicts"))[0]
+    assert "MACRO result_content" in macro
+    with warehouse.connect(wh.path) as con:
+        con.execute(macro)
+        content = con.execute(
+            "SELECT struct_keys(result_content(h)) FROM staging.her2_results_history AS h"
+        ).fetchone()[0]
+        columns = [r[0] for r in con.execute("DESCRIBE staging.her2_results_history").fetchall()]
+    where_from = {"file_id", "source_file", "source_row"}
+    assert sorted(content) == sorted(c for c in columns if c not in where_from)
