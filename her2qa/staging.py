@@ -96,7 +96,6 @@ def stage_pending(
         try:
             con.execute("DELETE FROM staging.her2_results_history")
             con.execute("DELETE FROM quarantine.rejected_rows")
-            con.execute("DELETE FROM staging.her2_results")
             # the marts are rebuilt whole after a replay: no work list, no state to extend
             con.execute("DELETE FROM ops.mart_changes")
             con.execute("DELETE FROM ops.mart_state")
@@ -191,13 +190,13 @@ def _stage(
 def refresh_current_results(con: duckdb.DuckDBPyConnection) -> None:
     """Re-pick every current result from the whole history (staging/her2_results over every
     (lab_id, test_id), every file's versions): for a history written other than by staging
-    (test fixtures, the marts benchmark's synthetic layer). The current row takes part, as
-    in staging; a history edited in place wins the tie (a history row deleted under a
-    current row would leave that row current: no fixture does so). One transaction, as
-    staging runs it: the SQL deletes the replaced rows by the row ids it found them at,
-    which a checkpoint between two statements could move."""
+    (test fixtures, the marts benchmark's synthetic layer). One transaction, as staging runs
+    it: the SQL unflags the replaced rows by the row ids it found them at, which a checkpoint
+    between two statements could move."""
     con.execute("BEGIN TRANSACTION")
     try:
+        # every version a candidate again; staging/her2_results unflags all but the highest
+        con.execute("UPDATE staging.her2_results_history SET is_current = true")
         con.execute(
             "CREATE OR REPLACE TEMP TABLE changed_results AS "
             "SELECT DISTINCT lab_id, test_id FROM staging.her2_results_history"

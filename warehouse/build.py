@@ -216,13 +216,15 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
     # specimens alone, so patient_key, 64 characters a row, is not read) and finds their row
     # ids first, reading the other key columns in the row groups found (a 10M night's second
     # pass: 0.15 s against 0.41 s like the first; the same scope).
+    # The current results are the history's rows flagged is_current (staging/her2_results):
+    # their row ids are the history's.
     columns = "r.rowid AS row_id, r.lab_id, r.accession_id, r.patient_key"
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
             "CREATE OR REPLACE TEMP TABLE scope_row_ids AS "  # noqa: S608 - SQL of this module
-            f"SELECT {columns} FROM staging.her2_results AS r "
-            f"WHERE {_rows_of('scope_specimens', 'scope_patients')}"
+            f"SELECT {columns} FROM staging.her2_results_history AS r "
+            f"WHERE r.is_current AND ({_rows_of('scope_specimens', 'scope_patients')})"
         )
         rows = "SELECT lab_id, accession_id, patient_key FROM scope_row_ids"
         while True:
@@ -235,8 +237,9 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
             )
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE scope_found AS "  # noqa: S608 - SQL of this module
-                f"SELECT {columns} FROM staging.her2_results AS r "
-                f"WHERE r.rowid IN (SELECT r.rowid FROM staging.her2_results AS r WHERE {found}) "
+                f"SELECT {columns} FROM staging.her2_results_history AS r "
+                "WHERE r.rowid IN (SELECT r.rowid FROM staging.her2_results_history AS r "
+                f"WHERE r.is_current AND ({found})) "
                 "AND r.rowid NOT IN (SELECT row_id FROM scope_row_ids)"
             )
             con.execute("INSERT INTO scope_row_ids SELECT * FROM scope_found")
@@ -249,8 +252,9 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         bulk = rows > FULL_ABOVE * max(everyone, 1)
         if not bulk:  # a bulk load is built whole: its rows are never fetched here
             con.execute(
-                "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * "
-                "FROM staging.her2_results WHERE rowid IN (SELECT row_id FROM scope_row_ids)"
+                "CREATE OR REPLACE TEMP TABLE scope_results AS SELECT * EXCLUDE (is_current) "
+                "FROM staging.her2_results_history "
+                "WHERE rowid IN (SELECT row_id FROM scope_row_ids)"
             )
         con.execute("COMMIT")
     except BaseException:

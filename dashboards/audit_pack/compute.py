@@ -241,7 +241,9 @@ def _attach(con: duckdb.DuckDBPyConnection, path: Path) -> None:
     present = {
         f"{schema}.{table}"
         for schema, table in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'wh'"
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = 'wh' "
+            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+            "WHERE database_name = 'wh'"  # staging.her2_results is a view of the history
         ).fetchall()
     }
     missing = [t for t in WAREHOUSE_TABLES if t not in present]

@@ -93,7 +93,7 @@ def accounting_balances(paths: Her2qaPaths) -> dg.AssetCheckResult:
 # This run's staged rows, and those checked whatever the sample (pipelines/validation.py):
 # every version of a result this run quarantined another version of (where the SQL chose).
 STAGED_ROWS_OF_RUN = (
-    "SELECT h.* FROM staging.her2_results_history AS h "
+    "SELECT h.* EXCLUDE (is_current) FROM staging.her2_results_history AS h "
     "JOIN ops.ingested_files AS f USING (file_id) WHERE f.staged_run_id = $run_id"
 )
 STAGED_ALWAYS = (

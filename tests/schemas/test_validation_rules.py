@@ -510,20 +510,36 @@ def test_a_test_id_is_one_labs_result_another_labs_same_id_is_another_result(wh)
     assert wh.one("SELECT count(*) FROM staging.her2_results_history") == 3
 
 
-def test_a_warehouse_that_kept_content_hashes_loses_them_and_still_tells_repeats(wh):
-    """Older warehouses kept a hash of each version's values (content_hash, before file_id,
-    in the history and the current results); the schema drops it, and the next file's
-    repeat, conflict and new version are told by the values themselves."""
-    write_extract(wh.inbox / "a.csv", [IHC_ROW, {**IHC_ROW, "test_id": "T-2"}])
+def test_a_warehouse_of_an_earlier_release_is_carried_over_and_still_tells_repeats(wh):
+    """Older warehouses kept a hash of each version's values (content_hash, before file_id)
+    in the history, and the current results as a second table beside it (with the hash). The
+    schema drops the hash and turns that table into flags on the history (is_current, read
+    through the view staging.her2_results); the next file's repeat, conflict and new version
+    are told by the values themselves, and an amended result has one current version."""
+    amended = {**IHC_ROW, "test_id": "T-3"}
+    write_extract(
+        wh.inbox / "a.csv",
+        [IHC_ROW, {**IHC_ROW, "test_id": "T-2"}, amended, {**amended, "result_version": "2"}],
+    )
     wh.run()
     with warehouse.connect(wh.path) as con:  # as an older release wrote the two tables
-        for table in ("staging.her2_results_history", "staging.her2_results"):
+        con.execute(
+            "CREATE TABLE staging.current_then AS SELECT * EXCLUDE (is_current) "
+            "FROM staging.her2_results_history WHERE is_current"
+        )
+        con.execute("DROP VIEW staging.her2_results")
+        for table, source in (
+            ("staging.her2_results_history", "staging.her2_results_history"),
+            ("staging.her2_results", "staging.current_then"),
+        ):
             con.execute(
                 f"CREATE OR REPLACE TABLE {table} AS SELECT * EXCLUDE "
                 "(file_id, source_file, source_row, expected_result), md5(test_id) AS "
                 "content_hash, file_id, source_file, source_row, expected_result "
-                f"FROM {table}"
+                f"FROM {source}"
             )
+        con.execute("ALTER TABLE staging.her2_results_history DROP COLUMN is_current")
+        con.execute("DROP TABLE staging.current_then")
     write_extract(
         wh.inbox / "b.csv",
         [
@@ -535,15 +551,21 @@ def test_a_warehouse_that_kept_content_hashes_loses_them_and_still_tells_repeats
     summary = wh.run()
     assert (summary.rows_staged, summary.rows_repeated, summary.rows_quarantined) == (2, 1, 1)
     assert wh.one("SELECT reason_codes FROM quarantine.rejected_rows") == ["conflicting_version"]
-    columns = {
-        table: [r[0] for r in wh.query(f"DESCRIBE {table}")]
-        for table in ("staging.her2_results_history", "staging.her2_results")
-    }
-    assert "content_hash" not in columns["staging.her2_results"]
-    assert columns["staging.her2_results"] == columns["staging.her2_results_history"]
+    history = [r[0] for r in wh.query("DESCRIBE staging.her2_results_history")]
+    assert "content_hash" not in history
+    assert [r[0] for r in wh.query("DESCRIBE staging.her2_results")] == [
+        c for c in history if c != "is_current"
+    ]
+    assert (
+        wh.one(
+            "SELECT table_type FROM information_schema.tables "
+            "WHERE table_schema = 'staging' AND table_name = 'her2_results'"
+        )
+        == "VIEW"
+    )
     assert wh.query(
         "SELECT test_id, result_version, ihc_score FROM staging.her2_results ORDER BY 1"
-    ) == [("T-2", 1, IHC_ROW["ihc_score"]), ("T-IHC-1", 2, "3+")]
+    ) == [("T-2", 1, IHC_ROW["ihc_score"]), ("T-3", 2, IHC_ROW["ihc_score"]), ("T-IHC-1", 2, "3+")]
 
 
 def test_what_a_version_says_is_every_value_column_of_the_history(wh):
@@ -561,5 +583,6 @@ def test_what_a_version_says_is_every_value_column_of_the_history(wh):
             "SELECT struct_keys(result_content(h)) FROM staging.her2_results_history AS h"
         ).fetchone()[0]
         columns = [r[0] for r in con.execute("DESCRIBE staging.her2_results_history").fetchall()]
-    where_from = {"file_id", "source_file", "source_row"}
-    assert sorted(content) == sorted(c for c in columns if c not in where_from)
+    # where the row came from, and whether it is its result's current version (staging's)
+    not_said = {"file_id", "source_file", "source_row", "is_current"}
+    assert sorted(content) == sorted(c for c in columns if c not in not_said)

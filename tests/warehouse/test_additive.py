@@ -125,9 +125,9 @@ def test_figures_summed_from_counts_equal_the_figures_counted_from_rows(wh):
             "USING SAMPLE reservoir(60 ROWS) REPEATABLE (5)"
         )
         con.execute(
-            "UPDATE staging.her2_results SET report_date = report_date + INTERVAL 40 DAY, "
-            "collection_date = collection_date - INTERVAL 35 DAY "
-            "WHERE (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM ops.mart_changes)"
+            "UPDATE staging.her2_results_history SET report_date = report_date + INTERVAL 40 DAY, "
+            "collection_date = collection_date - INTERVAL 35 DAY WHERE is_current "
+            "AND (lab_id, accession_id) IN (SELECT (lab_id, accession_id) FROM ops.mart_changes)"
         )
         assert build.build_marts(con, wh.site, as_of=AS_OF).mode == "incremental"
         assert _differences(con) == none

@@ -84,7 +84,9 @@ def test_the_warehouse_holds_exactly_the_catalog_tables_after_a_build(tmp_path):
         present = {
             f"{s}.{t}"
             for s, t in con.execute(
-                "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary"
+                "SELECT schema_name, table_name FROM duckdb_tables() WHERE NOT temporary "
+                "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+                "WHERE NOT temporary AND NOT internal"
             ).fetchall()
         }
     assert present == {t.name for t in catalog.TABLES if t.layer != "scratch"}

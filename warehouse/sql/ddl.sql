@@ -75,7 +75,8 @@ CREATE TABLE IF NOT EXISTS raw.her2_rows (
     extra              JSON                 -- unknown columns, by header name
 )
 ;
--- Every version of every valid result (amendments never delete).
+-- Every version of every valid result (amendments never delete). is_current flags the
+-- current version of each result (lab_id, test_id): the view staging.her2_results below.
 CREATE TABLE IF NOT EXISTS staging.her2_results_history (
     lab_id             VARCHAR NOT NULL,
     performing_lab     VARCHAR NOT NULL,
@@ -102,7 +103,8 @@ CREATE TABLE IF NOT EXISTS staging.her2_results_history (
     test_purpose       VARCHAR NOT NULL,
     file_id            BIGINT NOT NULL,
     source_file        VARCHAR NOT NULL,
-    source_row         BIGINT NOT NULL
+    source_row         BIGINT NOT NULL,
+    is_current         BOOLEAN DEFAULT true  -- staging/her2_results keeps it
 )
 ;
 -- One row per rejected input row, with every reason that applies.
@@ -153,16 +155,14 @@ CREATE TABLE IF NOT EXISTS ops.identifier_fingerprints (
     test_id            UBIGINT
 )
 ;
--- The current version of each result (staging/her2_results maintains it, result by result).
-CREATE TABLE IF NOT EXISTS staging.her2_results AS
-SELECT * FROM staging.her2_results_history LIMIT 0
-;
 -- Dropped columns (older warehouses lose them here). content_hash, a hash of a version's
 -- values: staging/verdicts compares the values themselves, and only of the versions that
 -- arrive more than once.
 ALTER TABLE staging.her2_results_history DROP COLUMN IF EXISTS content_hash
 ;
-ALTER TABLE staging.her2_results DROP COLUMN IF EXISTS content_hash
+-- Added columns (older warehouses gain them here; warehouse.ensure_schema then flags the
+-- rows of their former table of current results).
+ALTER TABLE staging.her2_results_history ADD COLUMN IF NOT EXISTS is_current BOOLEAN DEFAULT true
 ;
 -- The marts' work list (warehouse/build.py): every specimen and patient whose current results
 -- changed since the marts were last built, before and after the change, appended by staging
