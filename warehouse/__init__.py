@@ -126,9 +126,14 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
 # The current results: the history's rows flagged current. A copy of them, as a table, was
 # written a second time by every staging step (13.9 s of staging 10M fresh rows, 0.6 GB of a
 # 10M warehouse; README "Scale and scale-out").
+# Made anew at every run's start: a view keeps the columns it was bound with, and the
+# history may gain or lose one (ddl.sql). "is_current = true", not "is_current": DuckDB pushes
+# the comparison into the scan, and then still turns a reader's IN (subquery) into a join.
+# With the bare column, a check's filter by the run's results (catalog, run_rows) read every
+# row of a 10M warehouse even when the run staged none: 0.9-1.2 s against 0.003 s.
 CURRENT_RESULTS_VIEW = (
-    "CREATE VIEW IF NOT EXISTS staging.her2_results AS "
-    "SELECT * EXCLUDE (is_current) FROM staging.her2_results_history WHERE is_current"
+    "CREATE OR REPLACE VIEW staging.her2_results AS "
+    "SELECT * EXCLUDE (is_current) FROM staging.her2_results_history WHERE is_current = true"
 )
 
 

@@ -345,7 +345,7 @@ TABLES: tuple[Table, ...] = (
         "staging/her2_results",
         "current result (lab_id, test_id)",
         "The current version of each valid result: the contract's columns, normalised, "
-        "patient_key instead of any PHI.",
+        "patient_key instead of any PHI. A view of the history's rows flagged is_current.",
         key=("lab_id", "test_id"),
         upstream=("staging.her2_results_history",),
         run_rows=_RESULTS_STAGED_BY_RUN,
