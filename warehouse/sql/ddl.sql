@@ -76,7 +76,8 @@ CREATE TABLE IF NOT EXISTS raw.her2_rows (
 )
 ;
 -- Every version of every valid result (amendments never delete). is_current flags the
--- current version of each result (lab_id, test_id): the view staging.her2_results below.
+-- current version of each result (lab_id, test_id): the view staging.her2_results
+-- (warehouse.ensure_schema makes it after this file).
 CREATE TABLE IF NOT EXISTS staging.her2_results_history (
     lab_id             VARCHAR NOT NULL,
     performing_lab     VARCHAR NOT NULL,
