@@ -216,19 +216,11 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
     # specimens alone, so patient_key, 64 characters a row, is not read) and finds their row
     # ids first, reading the other key columns in the row groups found (a 10M night's second
     # pass: 0.15 s against 0.41 s like the first; the same scope).
-    # The current results are the history's rows flagged is_current (staging/her2_results):
-    # their row ids are the history's. The flag is read as a column and tested after the
-    # look-up: in the same WHERE as the EXISTS tests (as "is_current" or "is_current = true")
-    # it cost the first pass 8.0-9.7 s against 0.49-0.55 s at 10M (the same rows; README
-    # "Scale and scale-out").
-    columns = "r.rowid AS row_id, r.lab_id, r.accession_id, r.patient_key, r.is_current"
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(
-            "CREATE OR REPLACE TEMP TABLE scope_row_ids AS "  # noqa: S608 - SQL of this module
-            f"SELECT * EXCLUDE (is_current) FROM (SELECT {columns} "
-            "FROM staging.her2_results_history AS r "
-            f"WHERE {_rows_of('scope_specimens', 'scope_patients')}) WHERE is_current"
+            "CREATE OR REPLACE TEMP TABLE scope_row_ids AS "
+            + _current_keys(_rows_of("scope_specimens", "scope_patients"))
         )
         rows = "SELECT lab_id, accession_id, patient_key FROM scope_row_ids"
         while True:
@@ -241,11 +233,10 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
             )
             con.execute(
                 "CREATE OR REPLACE TEMP TABLE scope_found AS "  # noqa: S608 - SQL of this module
-                f"SELECT * EXCLUDE (is_current) FROM (SELECT {columns} "
-                "FROM staging.her2_results_history AS r "
-                "WHERE r.rowid IN (SELECT r.rowid FROM staging.her2_results_history AS r "
-                f"WHERE {found}) AND r.rowid NOT IN (SELECT row_id FROM scope_row_ids)) "
-                "WHERE is_current"
+                + _current_keys(
+                    "r.rowid IN (SELECT r.rowid FROM staging.her2_results_history AS r "  # noqa: S608
+                    f"WHERE {found}) AND r.rowid NOT IN (SELECT row_id FROM scope_row_ids)"
+                )
             )
             con.execute("INSERT INTO scope_row_ids SELECT * FROM scope_found")
             rows = "SELECT lab_id, accession_id, patient_key FROM scope_found"
@@ -269,6 +260,20 @@ def _close_scope(con: duckdb.DuckDBPyConnection) -> tuple[int, int] | None:
         _drop_scope(con)
         return None
     return specimens, patients
+
+
+def _current_keys(where: str) -> str:
+    """SQL of the row ids and keys (lab_id, accession_id, patient_key) of the current results
+    whose history row (alias ``r``) meets ``where``. The current results are the history's
+    rows flagged is_current (staging/her2_results), so their row ids are the history's. The
+    flag is read as a column and tested after the look-up: in the same WHERE as the scope's
+    EXISTS tests (as "is_current" or "is_current = true") it cost the first pass 8.0-9.7 s
+    against 0.49-0.55 s at 10M (the same rows; README "Scale and scale-out")."""
+    return (
+        "SELECT * EXCLUDE (is_current) FROM (SELECT r.rowid AS row_id, r.lab_id, "  # noqa: S608
+        "r.accession_id, r.patient_key, r.is_current FROM staging.her2_results_history AS r "
+        f"WHERE {where}) WHERE is_current"
+    )
 
 
 def _rows_of(specimens: str | None, patients: str | None) -> str:
