@@ -27,6 +27,14 @@ a change forces a full build, as does a scope over ``FULL_ABOVE`` of the current
 bulk load).
 tests/warehouse/test_incremental.py shows incremental == full after random sequences of files.
 
+A full build over more than ``PARTITION_RESULTS`` current results makes its case-level tables a
+partition of patients at a time, through the same scope database: each partition's results
+copied in, its tables built there and appended to ``<table>__next`` in the warehouse; the
+transaction then puts those in place of the tables and builds the rest as above. Memory and
+temp disk are then those of a build of one partition (at 50M results a build in one piece
+needed 3 GB of memory and 20 GB of temp). Which patients go together:
+warehouse/sql/build/partition_*.sql.
+
     macros      warehouse/sql/macros/*.sql (ASCO/CAP rules, statistics, rates): temporary, per
                 connection; ``define_macros`` is how every reader of the marts gets them
     settings    the configuration's per-lab rows (guideline periods, lab targets) reach SQL as
@@ -65,6 +73,9 @@ MACROS = (
 MEMORY_LIMIT = "3GB"
 # A scope over this share of the current results is a bulk load: a full build is cheaper.
 FULL_ABOVE = 0.25
+# A full build over more current results than this is made in partitions of about this many.
+PARTITION_RESULTS = 10_000_000
+NEXT = "__next"  # suffix of a case-level table built in partitions, until the swap
 SCOPE_DB = "mart_scope"
 # What the case-level SQL reads besides other case-level tables: copied into the scope database
 # (staging's rows of the scope; the configuration tables whole).
@@ -111,12 +122,16 @@ def build_marts(
     with _memory_capped(con, memory_limit) as limit_in_force:
         define_macros(con)
         load_settings(con, site)
+        _drop_unfinished(con)
         scope = None
         if incremental and tables is None and _built_by(con) == stamp:
             scope = _close_scope(con)
+        partitioned = False
         try:
             if scope not in (None, (0, 0)):
                 _build_scope(con, params)
+            elif scope is None and tables is None:
+                partitioned = _build_in_partitions(con, site, params)
             merged: dict[str, int] = {}
             con.execute("BEGIN TRANSACTION")
             try:
@@ -127,17 +142,16 @@ def build_marts(
                 elif scope is not None:
                     merged = _merge_scope(con)
                     _merge_counts(con)
+                if partitioned:
+                    _put_partitioned_in_place(con)
                 for t in order:
                     if scope is not None and (t.scope or t.counts_of):
                         continue
+                    if partitioned and t.scope:
+                        continue
                     if scope == (0, 0) and _from_results(t):
                         continue  # nothing staged changed: the aggregates stand as they are
-                    warehouse.run(con, t.sql, params)
-                    if t.name == "marts.guideline_periods" and guideline_rows(site):
-                        con.executemany(
-                            "INSERT INTO marts.guideline_periods VALUES (?, ?, ?, ?)",
-                            guideline_rows(site),
-                        )
+                    _make(con, t, params, site)
                 for t in order:
                     if t.layer == "scratch":
                         con.execute(f"DROP TABLE IF EXISTS {t.name}")
@@ -157,6 +171,15 @@ def build_marts(
             _drop_scope(con)
     specimens, patients = scope or (0, 0)
     return BuildSummary(summary.rows, summary.figures, limit_in_force, mode, specimens, patients)
+
+
+def _make(con: duckdb.DuckDBPyConnection, t: catalog.Table, params: dict, site: SiteConfig) -> None:
+    """Run a table's SQL file; the guideline periods also get the configuration's rows."""
+    warehouse.run(con, t.sql, params)
+    if t.name == "marts.guideline_periods" and guideline_rows(site):
+        con.executemany(
+            "INSERT INTO marts.guideline_periods VALUES (?, ?, ?, ?)", guideline_rows(site)
+        )
 
 
 def fingerprint(site: SiteConfig) -> str:
@@ -328,27 +351,106 @@ def _from_results(table: catalog.Table) -> bool:
     return False
 
 
-def _build_scope(con: duckdb.DuckDBPyConnection, params: dict) -> None:
+def _build_scope(
+    con: duckdb.DuckDBPyConnection,
+    params: dict,
+    results: str = "SELECT * FROM temp.main.scope_results",
+    results_params: dict | None = None,
+    site: SiteConfig | None = None,
+) -> None:
     """The case-level and additive tables of the scope, in the in-memory database
     ``mart_scope``: same schema names, so each SQL file runs there unchanged on the scope's
-    rows."""
-    (home,) = con.execute("SELECT current_database()").fetchone()
-    home = '"' + home.replace('"', '""') + '"'  # the warehouse file's catalog name, quoted
+    rows. ``results``: SQL of the scope's current results.
+    With ``site`` (a partition of a full build) the configuration's tables are made from it,
+    as the build makes them, and the additive tables are left out (a full build counts the
+    case-level tables whole); without, they are copied from the warehouse (a nightly build
+    runs by the rules and settings they were made by)."""
+    home = _home(con)
     con.execute(f"ATTACH ':memory:' AS {SCOPE_DB}")
     con.execute(f"USE {SCOPE_DB}")
     try:
         con.execute("CREATE SCHEMA staging")
         con.execute("CREATE SCHEMA marts")
-        for name in SCOPE_INPUTS:  # names from this module, never from input
-            source = f"{home}.{name}"
-            if name == "staging.her2_results":  # the scope's rows, not the whole table
-                source = "temp.main.scope_results"
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM {source}")  # noqa: S608
+        con.execute(f"CREATE TABLE staging.her2_results AS {results}", results_params)
+        for name in SCOPE_INPUTS[1:]:
+            if site is None:
+                con.execute(f"CREATE TABLE {name} AS SELECT * FROM {home}.{name}")  # noqa: S608
+            else:
+                _make(con, catalog.table(name), params, site)
         for t in catalog.build_order():
-            if t.scope or t.counts_of:
+            if t.scope or (t.counts_of and site is None):
                 warehouse.run(con, t.sql, params)
     finally:
         con.execute(f"USE {home}")
+
+
+def _home(con: duckdb.DuckDBPyConnection) -> str:
+    """The warehouse file's catalog name, quoted."""
+    (home,) = con.execute("SELECT current_database()").fetchone()
+    return '"' + home.replace('"', '""') + '"'
+
+
+def _case_level() -> list[catalog.Table]:
+    """The case-level tables a build keeps (its scratch tables aside), in build order."""
+    return [t for t in catalog.build_order() if t.scope and t.layer != "scratch"]
+
+
+def _build_in_partitions(con: duckdb.DuckDBPyConnection, site: SiteConfig, params: dict) -> bool:
+    """A full build's case-level tables, a partition of patients at a time, appended to
+    ``<table>__next`` (committed as they go: a run killed here leaves them to
+    ``_drop_unfinished``). False when the current results are few enough for one piece."""
+    (results,) = con.execute("SELECT count(*) FROM staging.her2_results").fetchone()
+    parts = -(-results // PARTITION_RESULTS)
+    if parts <= 1:
+        return False
+    warehouse.run(con, "build/partition_links", {"parts": parts})
+    while True:  # linked patients moved together; each step only lowers a partition
+        warehouse.run(con, "build/partition_step")
+        (moved,) = con.execute("SELECT count(*) FROM partition_next WHERE moved").fetchone()
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE partition_of AS "
+            "SELECT patient_key, part FROM partition_next"
+        )
+        if not moved:
+            break
+    partition = (
+        f"SELECT r.* FROM {_home(con)}.staging.her2_results AS r "  # noqa: S608 - quoted name
+        "LEFT JOIN temp.main.partition_of AS p USING (patient_key) "
+        "WHERE coalesce(p.part, hash(r.patient_key) % $parts) = $part"
+    )
+    for part in range(parts):
+        _build_scope(con, params, partition, {"parts": parts, "part": part}, site)
+        for t in _case_level():  # names from the catalog, never from input
+            built = f"{SCOPE_DB}.{t.name}"
+            if part == 0:
+                con.execute(f"CREATE OR REPLACE TABLE {t.name}{NEXT} AS FROM {built}")
+            else:
+                con.execute(f"INSERT INTO {t.name}{NEXT} FROM {built}")
+        con.execute(f"DETACH {SCOPE_DB}")
+    for name in ("partition_links", "partition_of", "partition_next"):
+        con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
+    return True
+
+
+def _put_partitioned_in_place(con: duckdb.DuckDBPyConnection) -> None:
+    """Inside the build's transaction: each case-level table replaced by its partitioned
+    build (a rename, not a copy)."""
+    for t in _case_level():  # names from the catalog, never from input
+        con.execute(f"DROP TABLE IF EXISTS {t.name}")
+        con.execute(f"ALTER TABLE {t.name}{NEXT} RENAME TO {t.short}")
+
+
+def _drop_unfinished(con: duckdb.DuckDBPyConnection) -> None:
+    """What a partitioned build killed before its swap left behind."""
+    left = con.execute(
+        "SELECT schema_name, table_name FROM duckdb_tables() "
+        "WHERE database_name = current_database() AND NOT temporary "
+        "AND ends_with(table_name, $suffix)",
+        {"suffix": NEXT},
+    ).fetchall()
+    for schema, name in left:  # a name of ours, quoted all the same
+        quoted = ".".join('"' + n.replace('"', '""') + '"' for n in (schema, name))
+        con.execute(f"DROP TABLE {quoted}")
 
 
 # Where each kind of case-level table finds its scope, and by which columns.

@@ -6,6 +6,7 @@ table, row for row."""
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 import shutil
 from datetime import datetime
@@ -405,3 +406,98 @@ def test_a_build_with_nothing_staged_since_rebuilds_only_the_findings(wh, monkey
     with warehouse.connect(full) as con:
         build.build_marts(con, wh.site, as_of=later, incremental=False)
     assert _differences(wh.path, full) == {}
+
+
+def _link_in_a_chain(con, specimens: int) -> None:
+    """Make ``specimens`` specimens link their patients in a chain, through the history's
+    current rows: one result of each specimen moved to the next one's patient (as amendments
+    that move results do)."""
+    chain = con.execute(
+        "SELECT lab_id, accession_id, any_value(patient_key) AS patient_key "
+        "FROM staging.her2_results GROUP BY lab_id, accession_id "
+        "HAVING count(*) >= 2 AND count(DISTINCT patient_key) = 1 "
+        "ORDER BY hash(lab_id, accession_id) LIMIT $n",
+        {"n": specimens},
+    ).fetchall()
+    assert len({p for _, _, p in chain}) == specimens
+    for (lab, accession, _), (_, _, next_patient) in itertools.pairwise(chain):
+        con.execute(
+            "UPDATE staging.her2_results_history SET patient_key = $p "
+            "WHERE rowid = (SELECT min(rowid) FROM staging.her2_results_history "
+            "WHERE is_current AND lab_id = $lab AND accession_id = $accession)",
+            {"p": next_patient, "lab": lab, "accession": accession},
+        )
+
+
+@pytest.mark.parametrize("partitions", [3, 8])
+def test_a_full_build_in_partitions_equals_one_in_one_piece(wh, monkeypatch, tmp_path, partitions):
+    """A full build over more than PARTITION_RESULTS current results makes its case-level
+    tables a partition of patients at a time (warehouse/build.py): the same tables, row for
+    row, as a build in one piece, with specimens that link patients (one result moved to
+    another patient), in a chain that crosses partitions."""
+    source = tmp_path / "network"
+    generate(source, rows=2400, seed=5)
+    for n, night in enumerate(_nights(_rows(source), random.Random(5))):
+        write_extract(wh.inbox / f"night-{n:02d}.csv", night)
+    wh.run()
+    with warehouse.connect(wh.path) as con:
+        _link_in_a_chain(con, 12)
+        (results,) = con.execute("SELECT count(*) FROM staging.her2_results").fetchone()
+    one_piece = tmp_path / "one-piece.duckdb"
+    shutil.copy(wh.path, one_piece)
+    with warehouse.connect(one_piece) as con:
+        assert build.build_marts(con, wh.site, as_of=AS_OF, incremental=False).mode == "full"
+
+    monkeypatch.setattr(build, "PARTITION_RESULTS", -(-results // partitions))
+    appended: list[int] = []
+    real_build_scope = build._build_scope
+
+    def recorded(con, params, results_sql, results_params, site):
+        appended.append(results_params["part"])
+        real_build_scope(con, params, results_sql, results_params, site)
+
+    monkeypatch.setattr(build, "_build_scope", recorded)
+    with warehouse.connect(wh.path) as con:
+        summary = build.build_marts(con, wh.site, as_of=AS_OF, incremental=False)
+        left = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
+        ).fetchone()[0]
+    assert appended == list(range(partitions)) and summary.mode == "full" and left == 0
+    assert _differences(wh.path, one_piece) == {}
+
+
+def test_a_partitioned_build_killed_before_its_swap_leaves_the_marts_as_they_were(
+    wh, monkeypatch, tmp_path
+):
+    """The partitions are committed as they are built, beside the tables; a run killed before
+    the swap leaves the marts as the last build made them, and the next build drops what it
+    left."""
+    generate(wh.inbox, rows=600, seed=8)
+    wh.run()
+    with warehouse.connect(wh.path) as con:
+        build.build_marts(con, wh.site, as_of=AS_OF)
+        before = con.execute("SELECT sum(hash(COLUMNS(*))) FROM marts.specimen_her2").fetchall()
+        (results,) = con.execute("SELECT count(*) FROM staging.her2_results").fetchone()
+    monkeypatch.setattr(build, "PARTITION_RESULTS", -(-results // 3))
+
+    def killed(con):
+        raise KeyboardInterrupt  # as a kill between the partitions and the swap
+
+    monkeypatch.setattr(build, "_put_partitioned_in_place", killed)
+    with warehouse.connect(wh.path) as con, pytest.raises(KeyboardInterrupt):
+        build.build_marts(con, wh.site, as_of=AS_OF, incremental=False)
+    with warehouse.connect(wh.path) as con:
+        left = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
+        ).fetchone()[0]
+        assert left == len(build._case_level())
+        assert con.execute("SELECT sum(hash(COLUMNS(*))) FROM marts.specimen_her2").fetchall() == (
+            before
+        )
+    monkeypatch.undo()
+    with warehouse.connect(wh.path) as con:
+        build.build_marts(con, wh.site, as_of=AS_OF)
+        left = con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
+        ).fetchone()[0]
+        assert left == 0
