@@ -452,9 +452,10 @@ def test_a_full_build_in_partitions_equals_one_in_one_piece(wh, monkeypatch, tmp
     appended: list[int] = []
     real_build_scope = build._build_scope
 
-    def recorded(con, params, results_sql, results_params, site):
+    def recorded(con, params, results_sql, results_params, site, database):
         appended.append(results_params["part"])
-        real_build_scope(con, params, results_sql, results_params, site)
+        assert Path(database).parent == wh.path.parent  # a file beside the warehouse
+        real_build_scope(con, params, results_sql, results_params, site, database)
 
     monkeypatch.setattr(build, "_build_scope", recorded)
     with warehouse.connect(wh.path) as con:
@@ -463,15 +464,14 @@ def test_a_full_build_in_partitions_equals_one_in_one_piece(wh, monkeypatch, tmp
             "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
         ).fetchone()[0]
     assert appended == list(range(partitions)) and summary.mode == "full" and left == 0
+    assert not list(wh.path.parent.glob("*.partition*"))
     assert _differences(wh.path, one_piece) == {}
 
 
-def test_a_partitioned_build_killed_before_its_swap_leaves_the_marts_as_they_were(
-    wh, monkeypatch, tmp_path
-):
+def test_a_partitioned_build_killed_midway_leaves_the_marts_as_they_were(wh, monkeypatch, tmp_path):
     """The partitions are committed as they are built, beside the tables; a run killed before
     the swap leaves the marts as the last build made them, and the next build drops what it
-    left."""
+    left (the partitions' tables, the file the last one was built in)."""
     generate(wh.inbox, rows=600, seed=8)
     wh.run()
     with warehouse.connect(wh.path) as con:
@@ -479,25 +479,25 @@ def test_a_partitioned_build_killed_before_its_swap_leaves_the_marts_as_they_wer
         before = con.execute("SELECT sum(hash(COLUMNS(*))) FROM marts.specimen_her2").fetchall()
         (results,) = con.execute("SELECT count(*) FROM staging.her2_results").fetchone()
     monkeypatch.setattr(build, "PARTITION_RESULTS", -(-results // 3))
+    real_build_scope = build._build_scope
 
-    def killed(con):
-        raise KeyboardInterrupt  # as a kill between the partitions and the swap
+    def killed_in_the_second(con, params, results_sql, results_params, site, database):
+        real_build_scope(con, params, results_sql, results_params, site, database)
+        if results_params["part"] == 1:
+            raise KeyboardInterrupt  # as a kill while the second partition is built
 
-    monkeypatch.setattr(build, "_put_partitioned_in_place", killed)
+    monkeypatch.setattr(build, "_build_scope", killed_in_the_second)
     with warehouse.connect(wh.path) as con, pytest.raises(KeyboardInterrupt):
         build.build_marts(con, wh.site, as_of=AS_OF, incremental=False)
+    next_tables = "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
     with warehouse.connect(wh.path) as con:
-        left = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
-        ).fetchone()[0]
-        assert left == len(build._case_level())
+        assert con.execute(next_tables).fetchone()[0] == len(build._case_level())
         assert con.execute("SELECT sum(hash(COLUMNS(*))) FROM marts.specimen_her2").fetchall() == (
             before
         )
+    assert list(wh.path.parent.glob("*.partition"))
     monkeypatch.undo()
     with warehouse.connect(wh.path) as con:
         build.build_marts(con, wh.site, as_of=AS_OF)
-        left = con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
-        ).fetchone()[0]
-        assert left == 0
+        assert con.execute(next_tables).fetchone()[0] == 0
+    assert not list(wh.path.parent.glob("*.partition*"))
