@@ -2,6 +2,8 @@
 
     PYTHONPATH=. python benchmarks/marts_benchmark.py                 # 1M and 10M rows
     PYTHONPATH=. python benchmarks/marts_benchmark.py --rows 200000   # a quick one
+    PYTHONPATH=. python benchmarks/marts_benchmark.py --rows 10000000 \
+        --partition-results 100000000 5000000   # one piece, then in partitions of 5M
 
 For each size, a child process builds ``staging.her2_results_history`` directly in
 DuckDB SQL (``range()`` and hash-based pseudo-random columns, no CSV), then runs
@@ -9,7 +11,10 @@ DuckDB SQL (``range()`` and hash-based pseudo-random columns, no CSV), then runs
 (``warehouse.connect``, so its DuckDB settings apply), times ``build_marts`` (every table of
 the catalog's marts and findings layers, one transaction) and reports its wall time, peak RSS
 (``getrusage``)
-and the DuckDB memory limit in force, so the figures are the marts' own.
+and the DuckDB memory limit in force, so the figures are the marts' own; also the peak size
+of DuckDB's temp directory and of the file a partitioned build builds each partition in
+(sampled every 0.2 s). ``--partition-results`` builds the same staged file whole once per
+value given, as ``build.PARTITION_RESULTS``: in partitions of about that many results.
 Target on 2 cores: 10M rows in <= 60 s and <= 4 GB.
 
 The synthetic layer, per three rows: one specimen (8 labs, two specimens per
@@ -27,6 +32,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -149,16 +155,44 @@ def generate(path: Path, rows: int) -> dict:
     return {"history": history, "current": current, "seconds": time.perf_counter() - started}
 
 
-def build(path: Path) -> dict:
+def _peak_sizes(path: Path, stop: threading.Event, peaks: dict) -> None:
+    """Sample the sizes of DuckDB's temp directory and of the partition file until ``stop``."""
+    temp, partition = Path(f"{path}.tmp"), Path(f"{path}.partition")
+    while not stop.wait(0.2):
+        for name, size in (("temp", _size(temp)), ("partition", _size(partition))):
+            peaks[name] = max(peaks.get(name, 0), size)
+
+
+def _size(path: Path) -> int:
+    try:
+        if path.is_dir():
+            return sum(f.stat().st_size for f in path.iterdir())
+        return path.stat().st_size
+    except FileNotFoundError:  # deleted while sampled
+        return 0
+
+
+def build(path: Path, partition_results: int | None) -> dict:
+    if partition_results:
+        mart_build.PARTITION_RESULTS = partition_results
+    peaks: dict[str, int] = {}
+    stop = threading.Event()
+    watcher = threading.Thread(target=_peak_sizes, args=(path, stop, peaks), daemon=True)
+    watcher.start()
     # Opened as the pipeline opens it (warehouse.connect: its DuckDB settings apply).
     with warehouse.connect(path) as con:
         (threads,) = con.execute("SELECT current_setting('threads')").fetchone()
         started = time.perf_counter()
-        summary = mart_build.build_marts(con, SiteConfig())
+        summary = mart_build.build_marts(con, SiteConfig(), incremental=False)
         seconds = time.perf_counter() - started
+    stop.set()
+    watcher.join()
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # Linux: kilobytes
     return {
         "seconds": seconds,
+        "partition_results": mart_build.PARTITION_RESULTS,
+        "peak_temp_mb": peaks.get("temp", 0) / 2**20,
+        "peak_partition_file_mb": peaks.get("partition", 0) / 2**20,
         "memory_limit": summary.memory_limit,
         "threads": threads,
         "peak_rss_mb": peak_kb / 1024,
@@ -180,6 +214,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--dir", type=Path, help="where the DuckDB files go (default: temp)")
+    parser.add_argument(
+        "--partition-results",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="build whole once per value, in partitions of about that many results "
+        "(default: the build's own PARTITION_RESULTS)",
+    )
     parser.add_argument("--generate", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -187,25 +229,29 @@ def main() -> None:
         print(json.dumps(generate(args.generate, args.rows[0])))
         return
     if args.build:
-        print(json.dumps(build(args.build)))
+        print(json.dumps(build(args.build, args.partition_results[0])))
         return
     with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         for rows in args.rows:
             path = Path(tmp) / f"bench_{rows}.duckdb"
             made = _child("--generate", str(path), "--rows", str(rows))
-            result = _child("--build", str(path))
-            print(
-                f"{rows:>11,} rows generated ({made['history']:,} history, "
-                f"{made['current']:,} current, {made['seconds']:.1f} s) -> all marts: "
-                f"{result['seconds']:.1f} s wall, "
-                f"peak RSS {result['peak_rss_mb']:,.0f} MB "
-                f"(DuckDB memory_limit {result['memory_limit']}, "
-                f"{result['threads']} threads); "
-                f"{result['specimens']:,} specimens, {result['agreement_rows']:,} agreement "
-                f"rows, {result['metastasis_pairs']:,} metastasis pairs, "
-                f"{result['findings']:,} findings",
-                flush=True,
-            )
+            for size in args.partition_results:
+                result = _child("--build", str(path), "--partition-results", str(size))
+                print(
+                    f"{rows:>11,} rows generated ({made['history']:,} history, "
+                    f"{made['current']:,} current, {made['seconds']:.1f} s) -> all marts, "
+                    f"partitions of {result['partition_results']:,} results: "
+                    f"{result['seconds']:.1f} s wall, "
+                    f"peak RSS {result['peak_rss_mb']:,.0f} MB "
+                    f"(DuckDB memory_limit {result['memory_limit']}, "
+                    f"{result['threads']} threads), peak temp "
+                    f"{result['peak_temp_mb']:,.0f} MB, peak partition file "
+                    f"{result['peak_partition_file_mb']:,.0f} MB; "
+                    f"{result['specimens']:,} specimens, {result['agreement_rows']:,} agreement "
+                    f"rows, {result['metastasis_pairs']:,} metastasis pairs, "
+                    f"{result['findings']:,} findings",
+                    flush=True,
+                )
             path.unlink()
 
 

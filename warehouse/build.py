@@ -77,6 +77,9 @@ FULL_ABOVE = 0.25
 # A full build over more current results than this is made in partitions of about this many.
 PARTITION_RESULTS = 10_000_000
 NEXT = "__next"  # suffix of a case-level table built in partitions, until the swap
+# A nightly scope over more current results than this (a bulk batch onto a large warehouse)
+# is built in a file too, as a partition is (_build_in_partitions says why).
+SCOPE_IN_MEMORY = 1_000_000
 SCOPE_DB = "mart_scope"
 # What the case-level SQL reads besides other case-level tables: copied into the scope database
 # (staging's rows of the scope; the configuration tables whole).
@@ -130,7 +133,7 @@ def build_marts(
         partitioned = False
         try:
             if scope not in (None, (0, 0)):
-                _build_scope(con, params)
+                _build_scope(con, params, database=_scope_database(con))
             elif scope is None and tables is None:
                 partitioned = _build_in_partitions(con, site, params)
             merged: dict[str, int] = {}
@@ -454,6 +457,16 @@ def _remove(database: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _scope_database(con: duckdb.DuckDBPyConnection) -> str:
+    """Where a nightly scope is built: in memory, or in the partition file when it is large."""
+    (rows,) = con.execute("SELECT count(*) FROM temp.main.scope_results").fetchone()
+    if rows <= SCOPE_IN_MEMORY:
+        return ":memory:"
+    scratch = _partition_file(con)
+    _remove(scratch)
+    return str(scratch)
+
+
 def _put_partitioned_in_place(con: duckdb.DuckDBPyConnection) -> None:
     """Inside the build's transaction: each case-level table replaced by its partitioned
     build (a rename, not a copy)."""
@@ -463,8 +476,8 @@ def _put_partitioned_in_place(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _drop_unfinished(con: duckdb.DuckDBPyConnection) -> None:
-    """What a partitioned build killed before its swap left behind."""
-    _remove(_partition_file(con))
+    """The tables a partitioned build killed before its swap left behind (the file it built
+    its last partition in goes with the next build's ``_drop_scope``)."""
     left = con.execute(
         "SELECT schema_name, table_name FROM duckdb_tables() "
         "WHERE database_name = current_database() AND NOT temporary "
@@ -638,6 +651,7 @@ def _drop_scope(con: duckdb.DuckDBPyConnection) -> None:
     ).fetchone()[0]
     if attached:
         con.execute(f"DETACH {SCOPE_DB}")
+    _remove(_partition_file(con))
     for name in (
         "scope_results",
         "scope_row_ids",

@@ -9,6 +9,9 @@ import csv
 import itertools
 import random
 import shutil
+import signal
+import subprocess
+import sys
 from datetime import datetime
 from pathlib import Path
 
@@ -97,9 +100,19 @@ def _differences(incremental: Path, full: Path, tables=COMPARED) -> dict[str, in
         return out
 
 
-@pytest.mark.parametrize("seed", [3, 11, 29])
-def test_incremental_marts_equal_a_full_build(wh, seed, monkeypatch, tmp_path):
+@pytest.mark.parametrize(("seed", "scope_in"), [(3, "memory"), (11, "file"), (29, "memory")])
+def test_incremental_marts_equal_a_full_build(wh, seed, scope_in, monkeypatch, tmp_path):
     monkeypatch.setattr(build, "FULL_ABOVE", 1.0)  # every night incremental, however small
+    if scope_in == "file":  # as a bulk batch onto a large warehouse
+        monkeypatch.setattr(build, "SCOPE_IN_MEMORY", 0)
+    databases = []
+    real_build_scope = build._build_scope
+
+    def recorded(con, params, *args, database=":memory:", **kw):
+        databases.append(database)
+        real_build_scope(con, params, *args, database=database, **kw)
+
+    monkeypatch.setattr(build, "_build_scope", recorded)
     source = tmp_path / f"network-{seed}"
     generate(source, rows=2400, seed=seed)
     rng = random.Random(seed)
@@ -110,6 +123,10 @@ def test_incremental_marts_equal_a_full_build(wh, seed, monkeypatch, tmp_path):
         with warehouse.connect(wh.path) as con:
             modes.append(build.build_marts(con, wh.site, as_of=AS_OF).mode)
     assert modes[0] == "full" and set(modes[1:]) == {"incremental"}, modes
+    assert {Path(d).suffix if scope_in == "file" else d for d in databases} == {
+        ".partition" if scope_in == "file" else ":memory:"
+    }
+    assert not list(wh.path.parent.glob("*.partition*"))
     with warehouse.connect(wh.path, read_only=True) as con:  # the last night's checks hold
         broken = {
             rule.name: n
@@ -468,36 +485,51 @@ def test_a_full_build_in_partitions_equals_one_in_one_piece(wh, monkeypatch, tmp
     assert _differences(wh.path, one_piece) == {}
 
 
-def test_a_partitioned_build_killed_midway_leaves_the_marts_as_they_were(wh, monkeypatch, tmp_path):
-    """The partitions are committed as they are built, beside the tables; a run killed before
-    the swap leaves the marts as the last build made them, and the next build drops what it
-    left (the partitions' tables, the file the last one was built in)."""
+KILLED_IN_THE_SECOND_PARTITION = """
+import os, signal, sys
+from datetime import datetime
+from pathlib import Path
+import warehouse
+from her2qa.config import SiteConfig
+from warehouse import build
+build.PARTITION_RESULTS = int(sys.argv[2])
+real_build_scope = build._build_scope
+def killed(con, params, results_sql, results_params, site, database):
+    real_build_scope(con, params, results_sql, results_params, site, database)
+    if results_params["part"] == 1:  # the second partition built, not yet appended
+        os.kill(os.getpid(), signal.SIGKILL)
+build._build_scope = killed
+with warehouse.connect(Path(sys.argv[1])) as con:
+    build.build_marts(con, SiteConfig(), as_of=datetime(2026, 1, 15), incremental=False)
+"""
+
+
+def test_a_partitioned_build_killed_midway_leaves_the_marts_as_they_were(wh):
+    """The partitions are committed as they are built, beside the tables; a process killed
+    (SIGKILL) before the swap leaves the marts as the last build made them, and the next
+    build drops what it left: the first partition's tables, the file the second was built in."""
     generate(wh.inbox, rows=600, seed=8)
     wh.run()
-    with warehouse.connect(wh.path) as con:
-        build.build_marts(con, wh.site, as_of=AS_OF)
-        before = con.execute("SELECT sum(hash(COLUMNS(*))) FROM marts.specimen_her2").fetchall()
-        (results,) = con.execute("SELECT count(*) FROM staging.her2_results").fetchone()
-    monkeypatch.setattr(build, "PARTITION_RESULTS", -(-results // 3))
-    real_build_scope = build._build_scope
-
-    def killed_in_the_second(con, params, results_sql, results_params, site, database):
-        real_build_scope(con, params, results_sql, results_params, site, database)
-        if results_params["part"] == 1:
-            raise KeyboardInterrupt  # as a kill while the second partition is built
-
-    monkeypatch.setattr(build, "_build_scope", killed_in_the_second)
-    with warehouse.connect(wh.path) as con, pytest.raises(KeyboardInterrupt):
-        build.build_marts(con, wh.site, as_of=AS_OF, incremental=False)
+    marts = "SELECT sum(hash(COLUMNS(*))) FROM marts.specimen_her2"
     next_tables = "SELECT count(*) FROM duckdb_tables() WHERE ends_with(table_name, '__next')"
     with warehouse.connect(wh.path) as con:
-        assert con.execute(next_tables).fetchone()[0] == len(build._case_level())
-        assert con.execute("SELECT sum(hash(COLUMNS(*))) FROM marts.specimen_her2").fetchall() == (
-            before
-        )
+        build.build_marts(con, wh.site, as_of=AS_OF)
+        before = con.execute(marts).fetchall()
+        (results,) = con.execute("SELECT count(*) FROM staging.her2_results").fetchone()
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_IN_THE_SECOND_PARTITION, str(wh.path), str(results // 3)],
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert list(wh.path.parent.glob("*.partition"))
-    monkeypatch.undo()
+    with warehouse.connect(wh.path) as con:
+        assert con.execute(next_tables).fetchone()[0] == len(build._case_level())
+        assert con.execute(marts).fetchall() == before
     with warehouse.connect(wh.path) as con:
         build.build_marts(con, wh.site, as_of=AS_OF)
         assert con.execute(next_tables).fetchone()[0] == 0
+        assert con.execute(marts).fetchall() == before
     assert not list(wh.path.parent.glob("*.partition*"))
