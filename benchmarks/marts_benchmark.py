@@ -125,7 +125,8 @@ SELECT
     1 + i // 100000,
     'bench_' || (i // 100000)::VARCHAR || '.csv',
     1 + i % 100000,
-    NULL  -- expected_result: no validation/proficiency key in this synthetic layer
+    NULL,  -- expected_result: no validation/proficiency key in this synthetic layer
+    true  -- is_current: refresh_current_results keeps the highest version's
 FROM valued
 ;
 INSERT INTO staging.her2_results_history
