@@ -74,6 +74,8 @@ import _network
 import _profile
 from _common import KEY, REPO, finish
 
+from warehouse.build import PARTITION_RESULTS  # the build's pieces (_disk_note)
+
 SCRIPT = str(Path(__file__).resolve())
 MB = 1024  # ru_maxrss is in KiB on Linux
 FRESH_X_FLOOR = 5.0
@@ -301,19 +303,27 @@ def bench_size(rows: int, args: argparse.Namespace, work: Path) -> dict:
 
 
 # Disk per 1M rows: the CSV files (cached), their archive copy, the warehouse after a few
-# nights, its snapshot (a whole copy where the file system cannot clone), and DuckDB's temp
-# directory during a fresh run's full mart build (at 50M: 8.8 GB of CSV, 20.4 GB of
-# warehouse, 20.2 GB of temp); the floor's own table comes and goes.
-GB_PER_MILLION = {"csv": 0.18, "archive": 0.18, "warehouse": 0.45, "snapshot": 0.45, "temp": 0.4}
+# nights, its snapshot (a whole copy where the file system cannot clone; at 50M: 8.8 GB of CSV,
+# 20.4 GB of warehouse); the floor's own table comes and goes.
+GB_PER_MILLION = {"csv": 0.18, "archive": 0.18, "warehouse": 0.45, "snapshot": 0.45}
+# A full mart build's temp, per 1M results of one piece: it is built in pieces of at most
+# build.PARTITION_RESULTS (at 10M in one piece: 3.6 GB of temp; at 50M in five: 5.3 GB of
+# temp and a 2.4 GB partition file).
+BUILD_GB_PER_MILLION = {"temp": 0.53, "partition file": 0.25}
 
 
 def _disk_note(rows: int, work: Path, args: argparse.Namespace) -> None:
-    """Say when the run folder will not fit (GB_PER_MILLION for every 1M rows)."""
-    need = rows / 1e6 * sum(GB_PER_MILLION.values())
+    """Say when the run folder will not fit (GB_PER_MILLION for every 1M rows, the build's
+    temp and partition file for one piece of them)."""
+    piece = min(rows, PARTITION_RESULTS) / 1e6
+    need = rows / 1e6 * sum(GB_PER_MILLION.values()) + piece * BUILD_GB_PER_MILLION["temp"]
+    if rows > PARTITION_RESULTS:
+        need += piece * BUILD_GB_PER_MILLION["partition file"]
     free = shutil.disk_usage(work).free / 1e9
     if need > 0.8 * free:
         print(
-            f"  disk: this size needs about {need:,.0f} GB ({', '.join(GB_PER_MILLION)}), "
+            f"  disk: this size needs about {need:,.0f} GB "
+            f"({', '.join([*GB_PER_MILLION, *BUILD_GB_PER_MILLION])}), "
             f"{free:,.0f} GB are free in {work}: it may run out",
             flush=True,
         )

@@ -429,8 +429,8 @@ def _build_in_partitions(con: duckdb.DuckDBPyConnection, site: SiteConfig, param
     # partitions: 6.8 GB of temp, against 1.9 GB with a file; README "Scale and scale-out").
     scratch = _partition_file(con)
     for part in range(parts):
-        _remove(scratch)
-        _build_scope(con, params, partition, {"parts": parts, "part": part}, site, str(scratch))
+        database = _fresh(scratch)
+        _build_scope(con, params, partition, {"parts": parts, "part": part}, site, database)
         for t in _case_level():  # names from the catalog, never from input
             built = f"{SCOPE_DB}.{t.name}"
             if part == 0:
@@ -444,27 +444,33 @@ def _build_in_partitions(con: duckdb.DuckDBPyConnection, site: SiteConfig, param
     return True
 
 
-def _partition_file(con: duckdb.DuckDBPyConnection) -> Path:
-    """Where a partition's tables are built: a file beside the warehouse's."""
+def _partition_file(con: duckdb.DuckDBPyConnection) -> Path | None:
+    """Where a partition's tables are built: a file beside the warehouse's (None for a
+    warehouse in memory: then in memory too)."""
     (path,) = con.execute(
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
     ).fetchone()
-    return Path(f"{path}.partition")
+    return Path(f"{path}.partition") if path else None
 
 
-def _remove(database: Path) -> None:
-    for path in (database, database.with_name(database.name + ".wal")):
-        path.unlink(missing_ok=True)
+def _fresh(database: Path | None) -> str:
+    """``database`` (its earlier copy removed), as ATTACH takes it; None: in memory."""
+    if database is None:
+        return ":memory:"
+    _remove(database)
+    return str(database)
+
+
+def _remove(database: Path | None) -> None:
+    if database is not None:
+        for path in (database, database.with_name(database.name + ".wal")):
+            path.unlink(missing_ok=True)
 
 
 def _scope_database(con: duckdb.DuckDBPyConnection) -> str:
     """Where a nightly scope is built: in memory, or in the partition file when it is large."""
     (rows,) = con.execute("SELECT count(*) FROM temp.main.scope_results").fetchone()
-    if rows <= SCOPE_IN_MEMORY:
-        return ":memory:"
-    scratch = _partition_file(con)
-    _remove(scratch)
-    return str(scratch)
+    return ":memory:" if rows <= SCOPE_IN_MEMORY else _fresh(_partition_file(con))
 
 
 def _put_partitioned_in_place(con: duckdb.DuckDBPyConnection) -> None:

@@ -363,7 +363,8 @@ def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
         (key_rule,) = [r for r in table_rules(history) if r.name.endswith("_key_unique")]
         first_file = con.execute("SELECT min(file_id) FROM ops.ingested_files").fetchone()[0]
         con.execute(
-            "UPDATE ops.ingested_files SET staged_run_id = 'night-0' WHERE file_id = $f",
+            "UPDATE ops.ingested_files SET run_id = 'night-0', staged_run_id = 'night-0' "
+            "WHERE file_id = $f",
             {"f": first_file},
         )
         # a second copy of a result of night 1's files: night 1's check sees it
@@ -376,6 +377,35 @@ def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
         assert rule_violations(con, key_rule, history) == 1  # and a check of every row
         # a run that staged none of these results reads none of them
         assert rule_violations(con, key_rule, history, "another-run") == 0
+
+
+def test_the_staging_checks_of_a_run_that_ingested_every_file_read_every_row(wh):
+    """A first run wrote every row: its rules read the tables whole (pipelines/factory.py
+    ``_wrote_part``), not through the look-up of its results, which ran out of memory at 50M."""
+    generate(wh.inbox, rows=600, seed=6)
+    wh.run("night-1")
+    with warehouse.connect(wh.path) as con:
+        history = catalog.table("staging.her2_results_history")
+        (key_rule,) = [r for r in table_rules(history) if r.name.endswith("_key_unique")]
+        first_file = con.execute("SELECT min(file_id) FROM ops.ingested_files").fetchone()[0]
+        # every file ingested by night 1, the first one staged by another run, and a second
+        # copy of one of its results: outside night 1's staged rows, inside its whole tables
+        con.execute(
+            "UPDATE ops.ingested_files SET run_id = 'night-1', staged_run_id = "
+            "CASE WHEN file_id = $f THEN 'night-0' ELSE 'night-1' END",
+            {"f": first_file},
+        )
+        con.execute(
+            "INSERT INTO staging.her2_results_history SELECT * FROM "
+            "staging.her2_results_history WHERE file_id = $f LIMIT 1",
+            {"f": first_file},
+        )
+        assert rule_violations(con, key_rule, history, "night-1") == 1
+        con.execute(
+            "UPDATE ops.ingested_files SET run_id = 'night-0' WHERE file_id = $f",
+            {"f": first_file},
+        )
+        assert rule_violations(con, key_rule, history, "night-1") == 0  # its own rows only
 
 
 def test_a_bulk_load_builds_whole_and_leaves_no_work(wh, tmp_path):
