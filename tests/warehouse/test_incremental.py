@@ -123,9 +123,8 @@ def test_incremental_marts_equal_a_full_build(wh, seed, scope_in, monkeypatch, t
         with warehouse.connect(wh.path) as con:
             modes.append(build.build_marts(con, wh.site, as_of=AS_OF).mode)
     assert modes[0] == "full" and set(modes[1:]) == {"incremental"}, modes
-    assert {Path(d).suffix if scope_in == "file" else d for d in databases} == {
-        ".partition" if scope_in == "file" else ":memory:"
-    }
+    # every night's scope built where it was meant to be (":memory:" has no suffix)
+    assert {Path(d).suffix for d in databases} == {".partition" if scope_in == "file" else ""}
     assert not list(wh.path.parent.glob("*.partition*"))
     with warehouse.connect(wh.path, read_only=True) as con:  # the last night's checks hold
         broken = {
