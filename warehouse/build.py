@@ -33,7 +33,7 @@ copied in, its tables built there and appended to ``<table>__next`` in the wareh
 transaction then puts those in place of the tables and builds the rest as above. Memory and
 temp disk are then those of a build of one partition (at 50M results a build in one piece
 needed 3 GB of memory and 20 GB of temp). Which patients go together:
-warehouse/sql/build/partition_*.sql.
+warehouse/sql/partitions/.
 
     macros      warehouse/sql/macros/*.sql (ASCO/CAP rules, statistics, rates): temporary, per
                 connection; ``define_macros`` is how every reader of the marts gets them
@@ -409,9 +409,9 @@ def _build_in_partitions(con: duckdb.DuckDBPyConnection, site: SiteConfig, param
     parts = -(-results // PARTITION_RESULTS)
     if parts <= 1:
         return False
-    warehouse.run(con, "build/partition_links", {"parts": parts})
+    warehouse.run(con, "partitions/links", {"parts": parts})
     while True:  # linked patients moved together; each step only lowers a partition
-        warehouse.run(con, "build/partition_step")
+        warehouse.run(con, "partitions/step")
         (moved,) = con.execute("SELECT count(*) FROM partition_next WHERE moved").fetchone()
         con.execute(
             "CREATE OR REPLACE TEMP TABLE partition_of AS "
