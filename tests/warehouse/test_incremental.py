@@ -353,14 +353,20 @@ def test_a_build_with_nothing_staged_keeps_when_the_marts_last_changed(wh):
         assert rebuilt > moved
 
 
+def _history_key_rule_and_first_file(con):
+    """The history's table, its key rule, and the id of the first file ingested."""
+    history = catalog.table("staging.her2_results_history")
+    (key_rule,) = [r for r in table_rules(history) if r.name.endswith("_key_unique")]
+    (first_file,) = con.execute("SELECT min(file_id) FROM ops.ingested_files").fetchone()
+    return history, key_rule, first_file
+
+
 def test_the_staging_checks_of_a_run_read_the_results_it_staged(wh):
     generate(wh.inbox, rows=600, seed=6)
     wh.run("night-1")
     with warehouse.connect(wh.path) as con:
         con.execute("UPDATE ops.ingested_files SET staged_run_id = 'night-1'")
-        history = catalog.table("staging.her2_results_history")
-        (key_rule,) = [r for r in table_rules(history) if r.name.endswith("_key_unique")]
-        first_file = con.execute("SELECT min(file_id) FROM ops.ingested_files").fetchone()[0]
+        history, key_rule, first_file = _history_key_rule_and_first_file(con)
         con.execute(
             "UPDATE ops.ingested_files SET run_id = 'night-0', staged_run_id = 'night-0' "
             "WHERE file_id = $f",
@@ -384,9 +390,7 @@ def test_the_staging_checks_of_a_run_that_ingested_every_file_read_every_row(wh)
     generate(wh.inbox, rows=600, seed=6)
     wh.run("night-1")
     with warehouse.connect(wh.path) as con:
-        history = catalog.table("staging.her2_results_history")
-        (key_rule,) = [r for r in table_rules(history) if r.name.endswith("_key_unique")]
-        first_file = con.execute("SELECT min(file_id) FROM ops.ingested_files").fetchone()[0]
+        history, key_rule, first_file = _history_key_rule_and_first_file(con)
         # every file ingested by night 1, the first one staged by another run, and a second
         # copy of one of its results: outside night 1's staged rows, inside its whole tables
         con.execute(
