@@ -174,7 +174,7 @@ def rule_violations(
     if table is not None and table.scope and _last_build_incremental(con):
         # every case-level table the rule reads, not only its own: a rule relating two of them
         # ("every contradiction is listed") holds within the scope as it does in the whole
-        rows = scoped or {t.name: f"({build.scope_rows(con, t)})" for t in _case_level()}
+        rows = scoped or {t.name: f"({build.scope_rows(con, t)})" for t in catalog.case_level()}
     elif table is not None and table.run_rows and run_id is not None and _wrote_part(con, run_id):
         rows = {table.name: f"(SELECT * FROM {table.name} WHERE {table.run_rows})"}  # noqa: S608
     for name, replacement in rows.items():
@@ -204,15 +204,11 @@ def gather_scope(con: duckdb.DuckDBPyConnection, tables: Iterable[Table]) -> dic
     if not any(t.scope for t in tables) or not _last_build_incremental(con):
         return {}
     out = {}
-    for t in _case_level():
+    for t in catalog.case_level():
         temp = f"temp.main.scope__{t.short}"
         con.execute(f"CREATE OR REPLACE TEMP TABLE scope__{t.short} AS {build.scope_rows(con, t)}")
         out[t.name] = temp
     return out
-
-
-def _case_level() -> list[Table]:
-    return [t for t in catalog.TABLES if t.scope and t.layer != "scratch"]
 
 
 def _last_build_incremental(con: duckdb.DuckDBPyConnection) -> bool:

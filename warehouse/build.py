@@ -396,11 +396,6 @@ def _home(con: duckdb.DuckDBPyConnection) -> str:
     return '"' + home.replace('"', '""') + '"'
 
 
-def _case_level() -> list[catalog.Table]:
-    """The case-level tables a build keeps (its scratch tables aside), in build order."""
-    return [t for t in catalog.build_order() if t.scope and t.layer != "scratch"]
-
-
 def _build_in_partitions(con: duckdb.DuckDBPyConnection, site: SiteConfig, params: dict) -> bool:
     """A full build's case-level tables, a partition of patients at a time, appended to
     ``<table>__next`` (committed as they go: a run killed here leaves them to
@@ -431,14 +426,13 @@ def _build_in_partitions(con: duckdb.DuckDBPyConnection, site: SiteConfig, param
     for part in range(parts):
         database = _fresh(scratch)
         _build_scope(con, params, partition, {"parts": parts, "part": part}, site, database)
-        for t in _case_level():  # names from the catalog, never from input
+        for t in catalog.case_level():  # names from the catalog, never from input
             built = f"{SCOPE_DB}.{t.name}"
             if part == 0:
                 con.execute(f"CREATE OR REPLACE TABLE {t.name}{NEXT} AS FROM {built}")
             else:
                 con.execute(f"INSERT INTO {t.name}{NEXT} FROM {built}")
         con.execute(f"DETACH {SCOPE_DB}")
-    _remove(scratch)
     for name in ("partition_links", "partition_of", "partition_next"):
         con.execute(f"DROP TABLE IF EXISTS temp.main.{name}")
     return True
@@ -476,7 +470,7 @@ def _scope_database(con: duckdb.DuckDBPyConnection) -> str:
 def _put_partitioned_in_place(con: duckdb.DuckDBPyConnection) -> None:
     """Inside the build's transaction: each case-level table replaced by its partitioned
     build (a rename, not a copy)."""
-    for t in _case_level():  # names from the catalog, never from input
+    for t in catalog.case_level():  # names from the catalog, never from input
         con.execute(f"DROP TABLE IF EXISTS {t.name}")
         con.execute(f"ALTER TABLE {t.name}{NEXT} RENAME TO {t.short}")
 
@@ -545,10 +539,8 @@ def _merge_scope(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     con.execute("INSERT INTO ops.mart_scope_patients SELECT * FROM scope_patients")
     merged = {}
     counted = {t.counts_of for t in catalog.build_order() if t.counts_of}
-    for t in catalog.build_order():
-        if not t.scope or t.layer == "scratch":
-            continue
-        scope, columns = SCOPES[t.scope]
+    for t in catalog.case_level():
+        scope, columns = SCOPES[t.scope or ""]
         in_scope = f"({columns}) IN (SELECT ({columns}) FROM {scope})"  # noqa: S608
         if t.name in counted:  # its rows of the scope counted before they go, found once
             con.execute(

@@ -1501,6 +1501,13 @@ def build_order() -> tuple[Table, ...]:
     return tuple(BY_NAME[n] for n in order)
 
 
+def case_level() -> tuple[Table, ...]:
+    """The case-level tables a build keeps (catalog ``scope``; scratch tables aside), in build
+    order: what a nightly build merges, a partitioned build appends and the checks of a
+    nightly build read by their scope."""
+    return tuple(t for t in build_order() if t.scope and t.layer != "scratch")
+
+
 def published() -> tuple[Table, ...]:
     """Every table that outlives a run and is an asset (scratch and state tables aside)."""
     return tuple(t for t in TABLES if t.layer not in ("scratch", "state"))

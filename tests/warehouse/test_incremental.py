@@ -301,7 +301,7 @@ def test_the_checks_find_the_rows_of_a_scope_by_row_id_as_by_their_keys(wh):
     checkpoint between, as between two Dagster steps); a table changed since is read by keys."""
     generate(wh.inbox, rows=600, seed=5)
     wh.run()
-    case_level = [t for t in catalog.TABLES if t.scope and t.layer != "scratch"]
+    case_level = catalog.case_level()
     with warehouse.connect(wh.path) as con:
         _build_then_rebuild_specimens(con, wh, 7)
     with warehouse.connect(wh.path) as con:
@@ -559,7 +559,7 @@ def test_a_partitioned_build_killed_midway_leaves_the_marts_as_they_were(wh):
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     assert list(wh.path.parent.glob("*.partition"))
     with warehouse.connect(wh.path) as con:
-        assert con.execute(next_tables).fetchone()[0] == len(build._case_level())
+        assert con.execute(next_tables).fetchone()[0] == len(catalog.case_level())
         assert con.execute(marts).fetchall() == before
     with warehouse.connect(wh.path) as con:
         build.build_marts(con, wh.site, as_of=AS_OF)
