@@ -8,9 +8,11 @@ stops the others. Files are recorded and loaded in batches, one transaction
 each (``_Batch``; her2qa/ingest/raw_layer.py writes the rows), so a crash never
 leaves half a file behind.
 
-What is read is what is archived and what is hashed: a new file is copied into
-the archive in one read that also computes its SHA-256 and the byte checks (NUL
-bytes, UTF-8, physical lines), and the rows are parsed from that archived copy.
+What is archived is what is hashed and read: a new file is copied into the
+archive (its extents cloned where the file system shares them, so the archive
+costs no disk there: her2qa/filecopy.py), and that archived copy is read once to
+compute its SHA-256 and the byte checks (NUL bytes, UTF-8, physical lines); the
+rows are parsed from it.
 A file whose size, modification time or content changes between the first look
 and the end of that read is still being written: it is left for the next run.
 
@@ -36,6 +38,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from her2qa import filecopy
 from her2qa.config import DEFAULT_SOURCE, SiteConfig, SourceConfig
 from her2qa.ingest import extract, formats, phi, raw_layer
 
@@ -167,22 +170,22 @@ def _same_look(a: os.stat_result, b: os.stat_result) -> bool:
 def _archive_fd(
     fd: int, archive_dir: Path, suffix: str = ".csv"
 ) -> tuple[str, Path, extract.ByteChecks, os.stat_result, bool]:
-    """Copy the open file into the archive in one read that also hashes and checks it.
+    """Copy the open file into the archive, then hash and check the copy in one read.
 
-    Returns (sha256, archived path, byte checks, the file's stat after the read, whether
-    the archive copy is new). The archived bytes are exactly the hashed bytes: they come
-    from the same buffer."""
-    os.lseek(fd, 0, os.SEEK_SET)
+    Returns (sha256, archived path, byte checks, the file's stat after the copy, whether
+    the archive copy is new). The archived bytes are exactly the hashed bytes: the hash is
+    read from the archived copy, which nothing else writes."""
     archive_dir.mkdir(parents=True, exist_ok=True)
     tmp = archive_dir / f".incoming-{os.getpid()}-{fd}.part"
     digest = hashlib.sha256()
     checks = extract.ByteChecks()
     try:
-        with tmp.open("wb") as out:
-            while chunk := os.read(fd, _CHUNK):
+        with tmp.open("w+b") as out:
+            filecopy.copy_fd(fd, out.fileno())
+            out.seek(0)
+            while chunk := out.read(_CHUNK):
                 digest.update(chunk)
                 checks.feed(chunk)
-                out.write(chunk)
         checks.finish()
         after = os.fstat(fd)
         sha = digest.hexdigest()

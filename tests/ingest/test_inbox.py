@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
+import hashlib
 import json
 import os
 import shutil
 import stat
 import time
+
+import pytest
 
 import warehouse
 from her2qa.ingest import phi
@@ -52,6 +56,29 @@ def test_archive_is_read_only_and_content_addressed(wh):
     mode = stat.S_IMODE(os.stat(archived).st_mode)
     assert mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) == 0
     assert open(archived, "rb").read() == path.read_bytes()
+
+
+@pytest.mark.parametrize("kernel", ["copies", "refuses", "fails midway"])
+def test_the_archive_copy_is_the_file_whether_the_kernel_clones_copies_or_refuses(
+    wh, monkeypatch, kernel
+):
+    """The archive copy is asked of the kernel (a clone, no disk, on XFS or btrfs); refused
+    at once or after part of the file, it is made again from the start in user space."""
+    real, calls = os.copy_file_range, []
+
+    def kernel_copy(source, target, count, *rest):
+        calls.append(count)
+        if kernel == "refuses" or (kernel == "fails midway" and len(calls) > 1):
+            raise OSError(errno.EXDEV, "Invalid cross-device link")  # another file system
+        return real(source, target, 1000 if kernel == "fails midway" else count, *rest)
+
+    monkeypatch.setattr(os, "copy_file_range", kernel_copy)
+    path = write_extract(wh.inbox / "a.csv", _rows(3000))
+    assert wh.run().rows_staged == 3000
+    sha, archived = wh.one("SELECT sha256, archive_path FROM ops.ingested_files")
+    assert calls
+    assert open(archived, "rb").read() == path.read_bytes()
+    assert sha == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_file_level_failures_are_recorded_and_other_files_go_on(wh):
