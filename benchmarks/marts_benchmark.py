@@ -15,7 +15,9 @@ and the DuckDB memory limit in force, so the figures are the marts' own; also th
 of DuckDB's temp directory and of the file a partitioned build builds each partition in
 (sampled every 0.2 s). ``--partition-results`` builds the same staged file whole once per
 value given, as ``build.PARTITION_RESULTS``: in partitions of about that many results.
-Target on 2 cores: 10M rows in <= 60 s and <= 4 GB.
+The aim set when the marts were fewer, 10M rows in <= 60 s and <= 4 GB on 2 cores, is no
+longer met: 90.9 s and 1.2 GB at 10M on 2026-12-06 (the catalog has grown since); the
+target that counts now is the whole job's, benchmarks/nightly_benchmark.py.
 
 The synthetic layer, per three rows: one specimen (8 labs, two specimens per
 patient so patients cross labs, ~35% metastases), a clinical IHC (2% indeterminate),
