@@ -40,12 +40,12 @@ as ``python -m her2qa.cli run`` exactly as an operator starts it:
 A network of N rows is generated once in chunks of ``--chunk-rows`` (``her2qa generate``,
 seed 7 + chunk, ids rewritten per chunk: benchmarks/_network.py; ``--grow density`` keeps
 the 5 laboratories, ``--grow labs`` adds laboratories) and cached in ``--work``: a later run
-with the same DIR reuses it. 1M rows are ~175 MB of CSV; the run folder holds an archive copy,
-the warehouse, its snapshot and, during a fresh run's full mart build, DuckDB's temp files:
-~1.7 GB per 1M rows in all (``GB_PER_MILLION``), so plan ~85 GB for 50M, ~165 GB for 100M
-(the script says so when the disk looks too small; a snapshot on XFS or btrfs is a clone).
-The full build of 50M rows needs ``HER2QA_DUCKDB_MEMORY=3GB`` (README "Scale and
-scale-out"). Run folders are deleted after each size unless ``--keep``. Results go to the
+with the same DIR reuses it. 1M rows are ~175 MB of CSV; the run folder holds an archive copy
+and the warehouse's snapshot (clones that take no disk on XFS or btrfs, whole copies
+elsewhere), the warehouse and, during a full mart build, DuckDB's
+temp files and the partition file of one piece of at most ``build.PARTITION_RESULTS``
+(``GB_PER_MILLION``, ``BUILD_GB_PER_MILLION``; the script says when the disk looks too
+small). Run folders are deleted after each size unless ``--keep``. Results go to the
 terminal and, with ``--json``, to a file.
 
 Table columns: figure, wall seconds, x the floor's wall seconds, peak RSS MB, CPU seconds and
