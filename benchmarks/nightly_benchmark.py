@@ -320,12 +320,14 @@ def _disk_note(rows: int, work: Path, args: argparse.Namespace) -> None:
     need = rows / 1e6 * sum(GB_PER_MILLION.values()) + piece * BUILD_GB_PER_MILLION["temp"]
     if rows > PARTITION_RESULTS:
         need += piece * BUILD_GB_PER_MILLION["partition file"]
+    clones = rows / 1e6 * (GB_PER_MILLION["archive"] + GB_PER_MILLION["snapshot"])
     free = shutil.disk_usage(work).free / 1e9
     if need > 0.8 * free:
         print(
             f"  disk: this size needs about {need:,.0f} GB "
             f"({', '.join([*GB_PER_MILLION, *BUILD_GB_PER_MILLION])}), "
-            f"{free:,.0f} GB are free in {work}: it may run out",
+            f"{free:,.0f} GB are free in {work}: it may run out (on XFS or btrfs the archive "
+            f"and the snapshot are clones: {clones:,.0f} GB less)",
             flush=True,
         )
 
