@@ -76,7 +76,7 @@ class FileRejected(Exception):
 
 @dataclass
 class ByteChecks:
-    """File-level checks made on the bytes as they are read once (hash, archive copy):
+    """File-level checks made on the archived copy's bytes in the read that hashes them:
     NUL bytes anywhere, UTF-8 validity, compressed-archive signatures, physical lines."""
 
     size: int = 0
