@@ -24,11 +24,16 @@ SNAPSHOT = dg.AssetKey("snapshot")
 )
 def snapshot(context: dg.AssetExecutionContext, paths: Her2qaPaths) -> dg.MaterializeResult:
     with paths.connect() as con:
-        size = publish.snapshot(con, paths.warehouse_file, paths.snapshot_file)
-    context.log.info(f"snapshot: {paths.snapshot_file} ({size / 1e6:.1f} MB)")
+        made = publish.snapshot(con, paths.warehouse_file, paths.snapshot_file)
+    context.log.info(
+        f"snapshot: {paths.snapshot_file} ({made.size / 1e6:.1f} MB, {made.how}, "
+        f"{made.written / 1e6:.1f} MB written)"
+    )
     return dg.MaterializeResult(
         metadata={
             "path": dg.MetadataValue.path(str(paths.snapshot_file)),
-            "bytes": size,
+            "bytes": made.size,
+            "how": made.how,
+            "bytes_written": made.written,
         }
     )
