@@ -112,9 +112,20 @@ def stage_pending(
         "WHERE status = 'ingested' AND staged_at IS NULL ORDER BY file_id"
     ).fetchall()
     now = now or datetime.now(UTC)  # one staging time for every step of the run
-    return StageSummary.of_steps(
-        [_stage(con, site, step, run_id=run_id, now=now) for step in _steps(pending)]
-    )
+    # The run's results that may meet another arrival, found once for all its steps (TEMP
+    # tables: the connection's, gone with it, whatever becomes of the run).
+    con.execute("CREATE OR REPLACE TEMP TABLE run_files (file_id BIGINT)")
+    if pending:
+        con.executemany("INSERT INTO run_files VALUES (?)", [(f,) for f, _ in pending])
+    warehouse.run(con, "macros/text")
+    warehouse.run(con, "staging/contested_results")
+    try:
+        return StageSummary.of_steps(
+            [_stage(con, site, step, run_id=run_id, now=now) for step in _steps(pending)]
+        )
+    finally:
+        con.execute("DROP TABLE IF EXISTS contested_results")
+        con.execute("DROP TABLE IF EXISTS run_files")
 
 
 def _steps(pending: list[tuple[int, int]]) -> list[list[int]]:
@@ -205,9 +216,12 @@ def refresh_current_results(con: duckdb.DuckDBPyConnection) -> None:
             "CREATE OR REPLACE TEMP TABLE batch_files AS "
             "SELECT DISTINCT file_id FROM staging.her2_results_history"
         )
+        # any result may have several current rows here
+        con.execute("CREATE OR REPLACE TEMP TABLE contested_results AS FROM changed_results")
         warehouse.run(con, "staging/her2_results")
         con.execute("DROP TABLE changed_results")
         con.execute("DROP TABLE batch_files")
+        con.execute("DROP TABLE contested_results")
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -208,6 +208,76 @@ def test_staging_in_steps_stages_what_one_step_stages(wh, monkeypatch, tmp_path,
     assert conflicts == 1
 
 
+# Every result of the raw layer looked up, as staging did before staging/contested_results.
+EVERY_RESULT_LOOKED_UP = (
+    "CREATE OR REPLACE TEMP TABLE contested_results AS "
+    "SELECT DISTINCT blank(lab_id) AS lab_id, blank(test_id) AS test_id FROM raw.her2_rows"
+)
+
+
+@pytest.mark.parametrize("step_rows", [1, 700, 10**9])
+def test_staging_looks_up_only_contested_results_and_stages_what_looking_up_every_one_stages(
+    wh, monkeypatch, tmp_path, step_rows
+):
+    """A run looks up only the results that may meet another arrival (received more than once
+    in its files, or already in the history: staging/contested_results). Two runs of nightly
+    files (amendments, repeats, a result moved to another patient, a conflict), the second
+    meeting the first's results, in steps of any size, stage exactly what they stage with
+    every result looked up."""
+    source = tmp_path / "network"
+    generate(source, rows=2400, seed=7)
+    nights = _nights(_rows(source), random.Random(7))
+    first = next(r for r in nights[0] if r["assay"] == "IHC")
+    donor = next(
+        r for r in nights[0] if r["assay"] == "IHC" and r["ihc_score"] != first["ihc_score"]
+    )
+    nights.append([{**_amend(first, donor), "result_version": first["result_version"]}])
+    monkeypatch.setattr(staging, "STEP_ROWS", step_rows)
+    contested, real_stage, real_sql = [], staging._stage, warehouse.sql
+
+    def counted(con, site, file_ids, **kwargs):
+        contested.append(con.execute("SELECT count(*) FROM contested_results").fetchone()[0])
+        return real_stage(con, site, file_ids, **kwargs)
+
+    monkeypatch.setattr(staging, "_stage", counted)
+    now = datetime(2026, 1, 15, 6, 0)
+    summaries, looked_up = {}, {}
+    for how in ("contested", "every"):
+        if how == "every":
+            monkeypatch.setattr(
+                warehouse,
+                "sql",
+                lambda name: (
+                    EVERY_RESULT_LOOKED_UP
+                    if name == "staging/contested_results"
+                    else real_sql(name)
+                ),
+            )
+        path, folder = tmp_path / f"{how}.duckdb", tmp_path / f"inbox-{how}"
+        folder.mkdir()
+        contested.clear()
+        for run, nights_of_run in enumerate((nights[:3], nights[3:])):
+            for night in nights_of_run:
+                n = nights.index(night)
+                write_extract(folder / f"night-{n:02d}.csv", night)
+            with warehouse.connect(path) as con:
+                warehouse.ensure_schema(con)
+                inbox.ingest_inbox(con, folder, tmp_path / f"archive-{how}", wh.key, f"r{run}")
+                summaries[how, run] = staging.stage_pending(con, wh.site, run_id=f"r{run}", now=now)
+        looked_up[how] = list(contested)
+    assert _differences(tmp_path / "contested.duckdb", tmp_path / "every.duckdb", STAGED[1:]) == {}
+    assert [summaries["contested", r] for r in (0, 1)] == [summaries["every", r] for r in (0, 1)]
+    # the lookups were cut to a few results (the same set at every step of a run), not all
+    assert 0 < max(looked_up["contested"]) < min(looked_up["every"]) / 5
+    with warehouse.connect(tmp_path / "contested.duckdb", read_only=True) as con:
+        conflicts, replaced = con.execute(
+            "SELECT (SELECT count(*) FROM quarantine.rejected_rows "
+            "WHERE list_contains(reason_codes, 'conflicting_version')), "
+            "(SELECT count(*) FROM staging.her2_results_history WHERE NOT is_current)"
+        ).fetchone()
+    assert conflicts == 1 and replaced > 15
+
+
 def test_a_run_that_dies_between_steps_keeps_its_steps_and_the_next_run_stages_the_rest(
     wh, monkeypatch, tmp_path
 ):
