@@ -112,16 +112,22 @@ def stage_pending(
         "WHERE status = 'ingested' AND staged_at IS NULL ORDER BY file_id"
     ).fetchall()
     now = now or datetime.now(UTC)  # one staging time for every step of the run
+    steps = _steps(pending)
     # The run's results that may meet another arrival, found once for all its steps (TEMP
     # tables: the connection's, gone with it, whatever becomes of the run).
     con.execute("CREATE OR REPLACE TEMP TABLE run_files (file_id BIGINT)")
     if pending:
         con.executemany("INSERT INTO run_files VALUES (?)", [(f,) for f, _ in pending])
+    (history,) = con.execute(
+        "SELECT EXISTS (SELECT 1 FROM staging.her2_results_history)"
+    ).fetchone()
     warehouse.run(con, "macros/text")
-    warehouse.run(con, "staging/contested_results")
+    warehouse.run(
+        con, "staging/contested_results", {"every_key": len(steps) == 1 and bool(history)}
+    )
     try:
         return StageSummary.of_steps(
-            [_stage(con, site, step, run_id=run_id, now=now) for step in _steps(pending)]
+            [_stage(con, site, step, run_id=run_id, now=now) for step in steps]
         )
     finally:
         con.execute("DROP TABLE IF EXISTS contested_results")

@@ -11,6 +11,10 @@
 -- scale-out"). About 1% of a network's results are contested (amendments, repeats).
 -- The history is read for the run's test ids alone (its other columns only where they
 -- match), as the steps read it.
+-- $every_key: every result of the run is taken as contested, the history not read: a run of
+-- one step (a night) on a history, whose step reads the history for its keys anyway: this
+-- pass would be a second read (a 10M night's staging: 0.69 s against 0.52-0.58 s). DuckDB
+-- skips the history's scan when the test ids it looks for are none.
 CREATE OR REPLACE TEMP TABLE contested_results AS
 WITH run_keys AS (
     SELECT blank(lab_id) AS lab_id, blank(test_id) AS test_id, count(*) AS arrivals
@@ -21,9 +25,9 @@ WITH run_keys AS (
 in_history AS (
     SELECT DISTINCT lab_id, test_id
     FROM staging.her2_results_history
-    WHERE test_id IN (SELECT test_id FROM run_keys)
+    WHERE test_id IN (SELECT test_id FROM run_keys WHERE NOT $every_key)
 )
-SELECT lab_id, test_id FROM run_keys WHERE arrivals > 1
+SELECT lab_id, test_id FROM run_keys WHERE arrivals > 1 OR $every_key
 UNION
 SELECT lab_id, test_id FROM in_history
 WHERE (lab_id, test_id) IN (SELECT (lab_id, test_id) FROM run_keys)
