@@ -120,12 +120,12 @@ def stage_pending(
     con.execute("CREATE OR REPLACE TEMP TABLE run_files (file_id BIGINT)")
     if pending:
         con.executemany("INSERT INTO run_files VALUES (?)", [(f,) for f, _ in pending])
-    (history,) = con.execute(
+    (has_history,) = con.execute(
         "SELECT EXISTS (SELECT 1 FROM staging.her2_results_history)"
     ).fetchone()
     warehouse.run(con, "macros/text")
     warehouse.run(
-        con, "staging/contested_results", {"every_key": len(steps) == 1 and bool(history)}
+        con, "staging/contested_results", {"every_key": len(steps) == 1 and bool(has_history)}
     )
     try:
         return StageSummary.of_steps(

@@ -85,8 +85,11 @@ def _patch(source: int, spare: Path, target: Path, partial: Path) -> Published |
         return None
     if kept.st_nlink != 1 or (target.exists() and os.path.samestat(kept, target.stat())):
         return None
-    os.chmod(spare, 0o600)
-    fd = os.open(spare, os.O_RDWR)
+    try:
+        os.chmod(spare, 0o600)  # it was published read-only
+        fd = os.open(spare, os.O_RDWR)
+    except OSError:
+        return None  # not ours to write (another account's): copied instead
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -20,9 +20,10 @@
 -- contested_results, staging/contested_results), by test_id alone first, then by the whole
 -- key among those rows: a pass over three narrow columns of the history (is_current,
 -- test_id, file_id), whose other columns are read only in the row groups of the rows found
--- (patient_key, 64 characters, is most of the bytes). Over the former table of current results, 0.21-0.33 s against 0.64-0.87 s for
--- a semi join on (lab_id, test_id) reading all four columns (a 10M night's staging, in
--- process: the same current rows and ops.mart_changes, hashed).
+-- (patient_key, 64 characters, is most of the bytes). Over the former table of current
+-- results, 0.21-0.33 s against 0.64-0.87 s for a semi join on (lab_id, test_id) reading all
+-- four columns (a 10M night's staging, in process: the same current rows and
+-- ops.mart_changes, hashed).
 CREATE OR REPLACE TEMP TABLE changed_current AS
 SELECT rowid AS row_id, lab_id, test_id, result_version, file_id, source_row
 FROM staging.her2_results_history
