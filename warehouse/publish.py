@@ -55,30 +55,34 @@ def snapshot(
     spare = target.with_name(f".{target.name}.spare")
     partial.unlink(missing_ok=True)  # a killed run's leftover: a copy or a half-patched spare
     with source.open("rb") as src:
-        made = _clone(src.fileno(), partial) or _patch(src.fileno(), spare, target, partial)
-        if made is None:
+        if _clone(src.fileno(), partial):
+            how, written = "cloned", 0
+        elif (patched := _patch(src.fileno(), spare, target, partial)) is not None:
+            how, written = "patched", patched
+        else:
             with partial.open("wb") as dst:
-                made = Published(0, "copied", filecopy.copy_fd(src.fileno(), dst.fileno()))
+                how, written = "copied", filecopy.copy_fd(src.fileno(), dst.fileno())
     os.chmod(partial, 0o444)  # read-only for everyone: a reader cannot write to it by mistake
     spare.unlink(missing_ok=True)  # an open reader keeps its file; the name goes
-    if made.how != "cloned" and target.exists():
+    if how != "cloned" and target.exists():
         os.link(target, spare)  # the published snapshot, the next run's spare once replaced
     os.replace(partial, target)
-    return Published(target.stat().st_size, made.how, made.written)
+    return Published(target.stat().st_size, how, written)
 
 
-def _clone(source: int, partial: Path) -> Published | None:
+def _clone(source: int, partial: Path) -> bool:
+    """Whether ``partial`` was made a clone of the open file ``source`` (else not there)."""
     with partial.open("wb") as dst:
         if filecopy.clone_fd(source, dst.fileno()):
-            return Published(0, "cloned", 0)
+            return True
     partial.unlink()
-    return None
+    return False
 
 
-def _patch(source: int, spare: Path, target: Path, partial: Path) -> Published | None:
-    """The spare, patched into ``partial``; None (the spare left as it is) when there is none,
-    or it may be read: still published (a run killed between linking and replacing), linked
-    elsewhere, or held open by a DuckDB process."""
+def _patch(source: int, spare: Path, target: Path, partial: Path) -> int | None:
+    """The spare, patched into ``partial``: the bytes written. None (the spare left as it is)
+    when there is none, or it may be read: still published (a run killed between linking and
+    replacing), linked elsewhere, not ours to write, or held open by a DuckDB process."""
     try:
         kept = spare.stat()
     except FileNotFoundError:
@@ -96,6 +100,6 @@ def _patch(source: int, spare: Path, target: Path, partial: Path) -> Published |
         except OSError:
             return None  # a reader holds it (DuckDB's lock): it stays as it is
         os.rename(spare, partial)  # ours alone now; a killed run leaves it to be removed
-        return Published(0, "patched", filecopy.patch_fd(source, fd))
+        return filecopy.patch_fd(source, fd)
     finally:
         os.close(fd)  # and the lock with it
