@@ -22,6 +22,7 @@ The spare costs one more warehouse's size of disk where snapshots are not clones
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 from dataclasses import dataclass
@@ -65,7 +66,10 @@ def snapshot(
     os.chmod(partial, 0o444)  # read-only for everyone: a reader cannot write to it by mistake
     spare.unlink(missing_ok=True)  # an open reader keeps its file; the name goes
     if how != "cloned" and target.exists():
-        os.link(target, spare)  # the published snapshot, the next run's spare once replaced
+        # the published snapshot, the next run's spare once replaced (a file system without
+        # hard links keeps none: the next snapshot is copied)
+        with contextlib.suppress(OSError):
+            os.link(target, spare)
     os.replace(partial, target)
     return Published(target.stat().st_size, how, written)
 
