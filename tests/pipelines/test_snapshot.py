@@ -193,6 +193,21 @@ def test_a_spare_that_is_still_the_published_snapshot_is_never_patched(tmp_path,
     assert (tmp_path / ".w.snapshot.duckdb.spare").read_bytes() == published
 
 
+def test_a_file_system_without_hard_links_keeps_no_spare_and_copies_every_snapshot(
+    tmp_path, no_clone, monkeypatch
+):
+    def refused(*_args, **_kwargs):
+        raise OSError(1, "Operation not permitted")  # EPERM: a share without hard links
+
+    monkeypatch.setattr(os, "link", refused)
+    w, snap = tmp_path / "w.duckdb", tmp_path / "w.snapshot.duckdb"
+    for rows in (50_000, 60_000, 70_000):
+        _warehouse(w, rows)
+        assert _publish(w, snap).how == "copied"
+        assert snap.read_bytes() == w.read_bytes()
+    assert not (tmp_path / ".w.snapshot.duckdb.spare").exists()
+
+
 def test_where_the_file_system_clones_the_snapshot_is_a_clone_and_no_spare_is_kept(
     tmp_path, monkeypatch
 ):
