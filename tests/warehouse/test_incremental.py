@@ -23,7 +23,7 @@ from her2qa.generate import generate
 from her2qa.ingest import inbox
 from pipelines.factory import gather_scope, rule_violations, table_rules
 from schemas import contract
-from tests.conftest import write_extract
+from tests.conftest import IHC_ROW, write_extract
 from warehouse import build, catalog
 
 AS_OF = datetime(2026, 1, 15)
@@ -211,7 +211,8 @@ def test_staging_in_steps_stages_what_one_step_stages(wh, monkeypatch, tmp_path,
 # Every result of the raw layer looked up, as staging did before staging/contested_results.
 EVERY_RESULT_LOOKED_UP = (
     "CREATE OR REPLACE TEMP TABLE contested_results AS "
-    "SELECT DISTINCT blank(lab_id) AS lab_id, blank(test_id) AS test_id FROM raw.her2_rows"
+    "SELECT DISTINCT result_id(lab_id) AS lab_id, result_id(test_id) AS test_id "
+    "FROM raw.her2_rows"
 )
 
 
@@ -282,6 +283,27 @@ def test_staging_looks_up_only_contested_results_and_stages_what_looking_up_ever
             "(SELECT count(*) FROM staging.her2_results_history WHERE NOT is_current)"
         ).fetchone()
     assert conflicts == 1 and replaced > 15
+
+
+@pytest.mark.parametrize("step_rows", [1, 10**9])
+def test_a_result_resent_with_its_identifiers_padded_is_the_same_result_in_any_step(
+    wh, monkeypatch, step_rows
+):
+    """The contested results are keyed as the staged rows are (macros/text result_id): a
+    version sent again with white space around its lab and test ids, in a later file of the
+    same run, meets the first arrival (a conflict here, its value changed), in the next step
+    or in the same one."""
+    first = {**IHC_ROW, "ihc_score": "1+", "reported_result": "negative"}
+    again = {**first, "lab_id": f" {first['lab_id']}\t", "test_id": f"\u00a0{first['test_id']} "}
+    again["ihc_score"] = "0"
+    write_extract(wh.inbox / "a.csv", [first])
+    write_extract(wh.inbox / "b.csv", [again])
+    monkeypatch.setattr(staging, "STEP_ROWS", step_rows)
+    summary = wh.run()
+    assert (summary.rows_staged, summary.rows_quarantined, summary.results_current) == (1, 1, 1)
+    with warehouse.connect(wh.path, read_only=True) as con:
+        (codes,) = con.execute("SELECT reason_codes FROM quarantine.rejected_rows").fetchone()
+    assert "conflicting_version" in codes
 
 
 def test_a_run_that_dies_between_steps_keeps_its_steps_and_the_next_run_stages_the_rest(

@@ -17,3 +17,8 @@ CREATE OR REPLACE TEMP MACRO blank(x) AS nullif(regexp_replace(x,
 -- run of white space one space.
 CREATE OR REPLACE TEMP MACRO fold(x) AS lower(regexp_replace(blank(x), '\s+', ' ', 'g'))
 ;
+-- A result's identifiers (lab_id, test_id) as staging reads them from the raw text, defined
+-- once: staging/typed_rows makes the staged keys with it, staging/contested_results the keys
+-- a run may see twice, so the two cannot disagree on which rows are one result.
+CREATE OR REPLACE TEMP MACRO result_id(x) AS blank(x)
+;

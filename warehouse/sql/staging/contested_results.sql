@@ -3,7 +3,7 @@
 -- already in the history. Every other result of the run arrives once, anywhere: its row is
 -- the version's first arrival (staging/verdicts) and replaces no earlier current row
 -- (staging/her2_results), so neither looks it up. Keys as staging/typed_rows makes them
--- (blank() of the raw text); a row that turns out invalid only makes the set larger.
+-- (result_id(), macros/text); a row that turns out invalid only makes the set larger.
 --
 -- Once for the run, before its steps: each step looked every one of its keys up in the whole
 -- history, twice, so a first load's steps grew with everything staged before them (100M
@@ -17,7 +17,7 @@
 -- skips the history's scan when the test ids it looks for are none.
 CREATE OR REPLACE TEMP TABLE contested_results AS
 WITH run_keys AS (
-    SELECT blank(lab_id) AS lab_id, blank(test_id) AS test_id, count(*) AS arrivals
+    SELECT result_id(lab_id) AS lab_id, result_id(test_id) AS test_id, count(*) AS arrivals
     FROM raw.her2_rows
     WHERE file_id IN (SELECT file_id FROM run_files)
     GROUP BY ALL

@@ -5,7 +5,8 @@
 -- The LIS spellings come from ops.vocabulary (schemas/vocabulary.py); a lab's
 -- own date format from the macro lab_date (her2qa/staging.py, site config).
 -- blank(x) (white space trimmed, as Python's str.strip(); NULL when nothing is left) and
--- fold(x) (a spelling as ops.vocabulary holds it) are macros/text, loaded before this file.
+-- fold(x) (a spelling as ops.vocabulary holds it) are macros/text, loaded before this file,
+-- with result_id(x): lab_id and test_id as read here, and by staging/contested_results.
 -- Plain decimals only: no exponent, no units, no "inf"/"nan".
 CREATE OR REPLACE TEMP MACRO plain_number(x) AS
     CASE WHEN regexp_full_match(x, '[+-]?([0-9]+([.][0-9]*)?|[.][0-9]+)')
@@ -27,9 +28,9 @@ CREATE OR REPLACE TEMP TABLE typed_rows AS
 WITH src AS (
     SELECT
         r.file_id, r.source_row, f.file_name AS source_file, f.arrival_date, r.malformed,
-        blank(r.lab_id) AS lab_id_txt,
+        result_id(r.lab_id) AS lab_id_txt,
         blank(r.performing_lab) AS performing_lab_txt,
-        blank(r.test_id) AS test_id_txt,
+        result_id(r.test_id) AS test_id_txt,
         blank(r.result_version) AS result_version_txt,
         blank(r.accession_id) AS accession_id_txt,
         r.patient_key,
