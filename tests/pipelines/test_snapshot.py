@@ -228,6 +228,16 @@ def test_where_the_file_system_clones_the_snapshot_is_a_clone_and_no_spare_is_ke
     assert not (tmp_path / ".w.snapshot.duckdb.spare").exists()
 
 
+def test_the_kernel_either_clones_the_whole_file_or_says_it_did_not(tmp_path):
+    """FICLONE on this file system, as it is: a clone is the file byte for byte; a refusal
+    (ext4, tmpfs) is False, the target left untouched (empty)."""
+    source = tmp_path / "w.duckdb"
+    source.write_bytes(os.urandom(1024 * 1024 + 17))
+    with source.open("rb") as src, (tmp_path / "clone").open("wb") as dst:
+        cloned = filecopy.clone_fd(src.fileno(), dst.fileno())
+    assert (tmp_path / "clone").read_bytes() == (source.read_bytes() if cloned else b"")
+
+
 @pytest.mark.parametrize("target_size", [0, 5 * 4096 + 3, 9 * 4096, 12 * 4096 + 100])
 def test_a_patched_file_is_the_source_byte_for_byte_with_only_the_differing_chunks_written(
     tmp_path, monkeypatch, target_size
