@@ -117,9 +117,7 @@ def stage_pending(
     steps = _steps(pending)
     # The run's results that may meet another arrival, found once for all its steps (TEMP
     # tables: the connection's, gone with it, whatever becomes of the run).
-    con.execute("CREATE OR REPLACE TEMP TABLE run_files (file_id BIGINT)")
-    if pending:
-        con.executemany("INSERT INTO run_files VALUES (?)", [(f,) for f, _ in pending])
+    _file_table(con, "run_files", [f for f, _ in pending])
     (has_history,) = con.execute(
         "SELECT EXISTS (SELECT 1 FROM staging.her2_results_history)"
     ).fetchone()
@@ -134,6 +132,13 @@ def stage_pending(
     finally:
         con.execute("DROP TABLE IF EXISTS contested_results")
         con.execute("DROP TABLE IF EXISTS run_files")
+
+
+def _file_table(con: duckdb.DuckDBPyConnection, name: str, file_ids: list[int]) -> None:
+    """The temp table ``name`` (file_id) of these files: which files a statement covers."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {name} (file_id BIGINT)")
+    if file_ids:
+        con.executemany(f"INSERT INTO {name} VALUES (?)", [(f,) for f in file_ids])  # noqa: S608
 
 
 def _steps(pending: list[tuple[int, int]]) -> list[list[int]]:
@@ -170,9 +175,7 @@ def _stage(
     con.execute("BEGIN TRANSACTION")
     try:
         load_vocabulary(con)
-        con.execute("CREATE OR REPLACE TEMP TABLE batch_files (file_id BIGINT)")
-        if file_ids:
-            con.executemany("INSERT INTO batch_files VALUES (?)", [(f,) for f in file_ids])
+        _file_table(con, "batch_files", file_ids)
         for step in (
             "macros/text",  # blank() and fold(), shared with the ingest (one definition)
             "staging/typed_rows",
