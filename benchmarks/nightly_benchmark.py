@@ -13,6 +13,11 @@ as ``python -m her2qa.cli run`` exactly as an operator starts it:
   DuckDB's default settings) plus one GROUP BY (lab, month): what no pipeline reading those
   files can beat. The best of ``--floor-tries`` (3) child processes, so that other work on a
   shared machine does not flatter the ratios.
+- ``layers`` (``--layers``): the floor, then what the design writes at least, with no rule:
+  the same files again as text (the raw layer's shape), one typed copy of the table (the
+  history) and ``CASE_LEVEL_COPIES`` more (the case-level marts that are a row per result or
+  per specimen), checkpointed. Its ratio to the floor is what a fresh run cannot go under
+  while those layers are tables (README "Scale and scale-out").
 - ``fresh``: the whole job (ingest -> staging -> checks -> marts -> findings -> site ->
   snapshot) on an empty warehouse with all N rows in the inbox: wall time, CPU time and peak
   RSS of the process (``os.wait4``), x floor. **Target: <= 5x the floor at 1M and 10M, peak
@@ -101,7 +106,11 @@ def child(step: str, work: Path, params: dict) -> dict:
     if step == "chunk":
         out = _network.make_chunk(work, params["chunk"], params["rows"], params["grow"])
     elif step == "floor":
-        out = floor(work, [Path(p) for p in json.loads(Path(params["files"]).read_text())])
+        files = [Path(p) for p in json.loads(Path(params["files"]).read_text())]
+        out = floor(work, files)
+    elif step == "layers":
+        files = [Path(p) for p in json.loads(Path(params["files"]).read_text())]
+        out = floor(work, files, layers=True)
     elif step == "nightly_file":
         sources = [Path(p) for p in params["sources"]]
         out = _network.nightly_file(sources, Path(params["out"]), params["k"], params["rows"])
@@ -116,8 +125,15 @@ def child(step: str, work: Path, params: dict) -> dict:
     return finish(out, started)
 
 
-def floor(work: Path, files: list[Path]) -> dict:
-    """DuckDB reading the files into a table of its own, then one grouping of them."""
+# The case-level marts with a row per result or per specimen (interpretation_audit,
+# specimen_her2, positivity_cases, agreement_pairs, specimen_preanalytic, ...): at least this
+# many whole copies of the results in a fresh build.
+CASE_LEVEL_COPIES = 4
+
+
+def floor(work: Path, files: list[Path], layers: bool = False) -> dict:
+    """DuckDB reading the files into a table of its own, then one grouping of them; with
+    ``layers``, then the layers' writes alone (``layers`` in the docstring above)."""
     import duckdb
 
     db = work / "floor.duckdb"
@@ -136,9 +152,23 @@ def floor(work: Path, files: list[Path]) -> dict:
             FROM results GROUP BY ALL)
         """
     ).fetchone()
+    if layers:
+        con.execute(
+            "CREATE TABLE raw_text AS SELECT * FROM read_csv($files, header = true, "
+            "all_varchar = true)",
+            {"files": [str(f) for f in files]},
+        )
+        con.execute("CREATE TABLE history AS SELECT * FROM results")
+        for i in range(CASE_LEVEL_COPIES):
+            con.execute(f"CREATE TABLE case_level_{i} AS SELECT * FROM history")  # noqa: S608
+        con.execute("CHECKPOINT")
+        layer_rows = [
+            con.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608 - ours
+            for t in ("raw_text", "history", *(f"case_level_{i}" for i in range(CASE_LEVEL_COPIES)))
+        ]
     con.close()
     db.unlink()
-    return {"rows": rows, "groups": groups}
+    return {"rows": rows, "groups": groups, **({"layer_rows": layer_rows} if layers else {})}
 
 
 def measure(step: str, work: Path, **params: object) -> dict:
@@ -283,6 +313,10 @@ def bench_size(rows: int, args: argparse.Namespace, work: Path) -> dict:
     )
     base = Floor(fl["seconds"], fl["cpu_seconds"])
     report(out, "floor", fl, base, rows, note)
+    if args.layers:
+        out["layers"] = measure("layers", run.root, files=str(listing))
+        note = f"the floor + raw text, history and {CASE_LEVEL_COPIES} case-level copies"
+        report(out, "layers' writes alone", out["layers"], base, None, note)
 
     batches = args.batches
     if "fresh" in batches:
@@ -557,6 +591,9 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=1_000_000)
     parser.add_argument("--bulk-rows", type=int, default=10_000_000)
     parser.add_argument("--no-breakdown", action="store_true")
+    parser.add_argument(
+        "--layers", action="store_true", help="also the floor of the layers' writes alone"
+    )
     parser.add_argument("--floor-tries", type=int, default=3, help="the floor: best of these")
     parser.add_argument("--child")
     parser.add_argument("--params", default="{}")
